@@ -1,0 +1,200 @@
+"""Host DMA memory: a numpy byte array, an allocator, and IOMMU-style mappings.
+
+Software allocates buffers (`alloc`) and maps them for the device (`dma_map`, or
+`dma_alloc_coherent` for the ring). The device side (behavioral NIC or RTL bridge) only
+reaches memory through `dma_read` / `dma_write`, which check that the whole access lies in
+a live mapping with the right direction. An access outside one is answered as an error
+(the bridge turns it into DECERR) and recorded in `violations`, which tests assert empty.
+DMA addresses equal host addresses (identity IOVA) so waveforms show the real buffer.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+
+class DmaDir(Enum):
+    TO_DEVICE = "to_device"  # device reads
+    FROM_DEVICE = "from_device"  # device writes
+    BIDIRECTIONAL = "bidirectional"
+
+
+class DmaError(Exception):
+    """A device access outside a live mapping (IOMMU fault)."""
+
+
+@dataclass
+class Mapping:
+    addr: int
+    length: int
+    direction: DmaDir
+    owner: str = ""
+
+    @property
+    def end(self) -> int:
+        return self.addr + self.length
+
+
+@dataclass
+class Violation:
+    time_ps: int
+    kind: str  # "read" | "write"
+    addr: int
+    length: int
+    reason: str
+
+
+@dataclass
+class HostMemory:
+    """Host RAM seen by the driver (alloc/map) and the device (dma_read/dma_write)."""
+
+    size: int = 64 << 20
+    base: int = 0x1_0000_0000  # above 4 GiB so 64-bit addressing is exercised
+    mem: np.ndarray = field(init=False, repr=False)
+    violations: list[Violation] = field(default_factory=list)
+    clock: object = None  # anything with now() -> ps, for violation timestamps
+
+    def __post_init__(self) -> None:
+        self.mem = np.zeros(self.size, dtype=np.uint8)
+        self._free: list[tuple[int, int]] = [(self.base, self.size)]  # (addr, len), sorted
+        self._allocs: dict[int, int] = {}
+        self._maps: list[Mapping] = []  # sorted by addr, non-overlapping
+        self._map_starts: list[int] = []
+        self._max_map_len = 0
+        self.bytes_read = 0
+        self.bytes_written = 0
+
+    # -- allocator (first fit, coalescing) --------------------------------------------
+
+    def alloc(self, length: int, align: int = 64) -> int:
+        if length <= 0:
+            raise ValueError("alloc length must be positive")
+        for i, (a, n) in enumerate(self._free):
+            start = (a + align - 1) // align * align
+            pad = start - a
+            if n - pad >= length:
+                rest = [(a, pad)] if pad else []
+                tail = n - pad - length
+                if tail:
+                    rest.append((start + length, tail))
+                self._free[i : i + 1] = rest
+                self._allocs[start] = length
+                return start
+        raise MemoryError(f"host memory exhausted allocating {length} bytes")
+
+    def free(self, addr: int) -> None:
+        length = self._allocs.pop(addr, None)
+        if length is None:
+            raise ValueError(f"free of unallocated address {addr:#x}")
+        bisect.insort(self._free, (addr, length))
+        merged: list[tuple[int, int]] = []
+        for a, n in self._free:
+            if merged and merged[-1][0] + merged[-1][1] == a:
+                merged[-1] = (merged[-1][0], merged[-1][1] + n)
+            else:
+                merged.append((a, n))
+        self._free = merged
+
+    @property
+    def allocated(self) -> int:
+        return len(self._allocs)
+
+    # -- CPU access --------------------------------------------------------------------
+
+    def _off(self, addr: int, length: int) -> int:
+        off = addr - self.base
+        if off < 0 or off + length > self.size:
+            raise IndexError(f"host access {addr:#x}+{length} outside RAM")
+        return off
+
+    def write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
+        off = self._off(addr, len(data))
+        self.mem[off : off + len(data)] = np.frombuffer(bytes(data), dtype=np.uint8)
+
+    def read(self, addr: int, length: int) -> bytes:
+        off = self._off(addr, length)
+        return self.mem[off : off + length].tobytes()
+
+    # -- mappings ----------------------------------------------------------------------
+
+    def dma_map(self, addr: int, length: int, direction: DmaDir = DmaDir.TO_DEVICE, owner: str = "") -> int:
+        """Map [addr, addr+length) for the device; returns the DMA address."""
+        if length <= 0:
+            raise ValueError("dma_map of an empty buffer")
+        self._off(addr, length)
+        i = bisect.bisect_left(self._map_starts, addr)
+        # Overlapping mappings are legal in Linux (two skbs in one page); keep a list.
+        self._maps.insert(i, Mapping(addr, length, direction, owner))
+        self._max_map_len = max(self._max_map_len, length)
+        self._map_starts.insert(i, addr)
+        return addr
+
+    def dma_unmap(self, dma_addr: int, length: int) -> None:
+        i = bisect.bisect_left(self._map_starts, dma_addr)
+        while i < len(self._maps) and self._maps[i].addr == dma_addr:
+            if self._maps[i].length == length:
+                del self._maps[i]
+                del self._map_starts[i]
+                return
+            i += 1
+        raise ValueError(f"dma_unmap of {dma_addr:#x}+{length}: no such mapping")
+
+    def dma_alloc_coherent(self, length: int, align: int = 4096, owner: str = "coherent") -> int:
+        addr = self.alloc(length, align)
+        self.mem[addr - self.base : addr - self.base + length] = 0
+        return self.dma_map(addr, length, DmaDir.BIDIRECTIONAL, owner)
+
+    def dma_free_coherent(self, addr: int, length: int) -> None:
+        self.dma_unmap(addr, length)
+        self.free(addr)
+
+    @property
+    def live_mappings(self) -> list[Mapping]:
+        return list(self._maps)
+
+    def _covered(self, addr: int, length: int, write: bool) -> bool:
+        i = bisect.bisect_right(self._map_starts, addr)
+        # A mapping starting at or before addr may cover it; scan back over overlaps.
+        for m in reversed(self._maps[:i]):
+            if m.end >= addr + length and m.addr <= addr:
+                if write and m.direction is DmaDir.TO_DEVICE:
+                    continue
+                if not write and m.direction is DmaDir.FROM_DEVICE:
+                    continue
+                return True
+            if m.addr + self._max_map_len < addr:  # nothing further back can reach addr
+                break
+        return False
+
+    def _violate(self, kind: str, addr: int, length: int, reason: str) -> None:
+        now = self.clock.now() if self.clock is not None else 0
+        self.violations.append(Violation(now, kind, addr, length, reason))
+
+    # -- device access -----------------------------------------------------------------
+
+    def dma_read(self, addr: int, length: int) -> bytes | None:
+        """Device read; None (and a recorded violation) when not inside a live mapping."""
+        if not self._covered(addr, length, write=False):
+            self._violate("read", addr, length, "outside any live mapping")
+            return None
+        self.bytes_read += length
+        off = addr - self.base
+        return self.mem[off : off + length].tobytes()
+
+    def dma_write(self, addr: int, data: bytes, strobe: bytes | None = None) -> bool:
+        """Device write; bytes whose strobe is 0 are left alone. False on a violation."""
+        if not self._covered(addr, len(data), write=True):
+            self._violate("write", addr, len(data), "outside any live mapping")
+            return False
+        off = addr - self.base
+        if strobe is None:
+            self.mem[off : off + len(data)] = np.frombuffer(data, dtype=np.uint8)
+        else:
+            sel = np.frombuffer(strobe, dtype=np.uint8).astype(bool)
+            self.mem[off : off + len(data)][sel] = np.frombuffer(data, dtype=np.uint8)[sel]
+        self.bytes_written += int(len(data) if strobe is None else sum(1 for s in strobe if s))
+        return True

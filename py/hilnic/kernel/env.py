@@ -1,0 +1,253 @@
+"""The environment interface: simulated time, timers, events and processes.
+
+The kernel model, the stack and the driver take time and blocking only from an `Env`.
+Two implementations exist: `VirtualEnv` here (a discrete-event loop in virtual time, for
+pure-Python runs against the behavioral NIC) and the cocotb one (simulator time, the RTL),
+which provides the same methods. Time is an integer number of picoseconds everywhere, so
+6.4 ns clock periods and 0.8 ns byte times are exact.
+
+Coroutines (`async def`) are processes; they may await only what an Env hands out:
+`env.sleep(ps)`, `event.wait()`, `task.join()`. Everything else in the kernel is plain
+synchronous code that runs in zero simulated time.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+PS = 1
+NS = 1000
+US = 1000 * NS
+MS = 1000 * US
+SEC = 1000 * MS
+
+
+class SimulationTimeout(Exception):
+    """The run went past its time bound (simulated or wall)."""
+
+
+class TimerHandle:
+    __slots__ = ("when", "fn", "args", "cancelled")
+
+    def __init__(self, when: int, fn: Callable[..., Any], args: tuple) -> None:
+        self.when = when
+        self.fn = fn
+        self.args = args
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class Env(ABC):
+    """What the kernel model needs from the world: time, timers, events, processes."""
+
+    @abstractmethod
+    def now(self) -> int:
+        """Current simulated time in picoseconds."""
+
+    @abstractmethod
+    def call_at(self, when: int, fn: Callable[..., Any], *args: Any) -> TimerHandle:
+        """Run fn(*args) at simulated time `when` (ps), in callback (interrupt-free) context."""
+
+    def call_later(self, delay: int, fn: Callable[..., Any], *args: Any) -> TimerHandle:
+        return self.call_at(self.now() + max(0, delay), fn, *args)
+
+    @abstractmethod
+    def event(self, name: str = "") -> "EnvEvent":
+        """A new event that coroutines can wait on."""
+
+    @abstractmethod
+    def sleep(self, delay: int) -> Any:
+        """Awaitable that resumes after `delay` ps."""
+
+    @abstractmethod
+    def spawn(self, coro: Coroutine, name: str = "") -> "EnvTask":
+        """Start a coroutine as a concurrent task."""
+
+
+class EnvEvent(ABC):
+    @abstractmethod
+    def set(self) -> None: ...
+
+    @abstractmethod
+    def clear(self) -> None: ...
+
+    @property
+    @abstractmethod
+    def is_set(self) -> bool: ...
+
+    @abstractmethod
+    def wait(self) -> Any:
+        """Awaitable that resumes once the event is set (at once if it already is)."""
+
+
+class EnvTask(ABC):
+    @property
+    @abstractmethod
+    def done(self) -> bool: ...
+
+    @abstractmethod
+    def result(self) -> Any: ...
+
+    @abstractmethod
+    def join(self) -> Any:
+        """Awaitable that resumes when the task has finished."""
+
+
+# -- virtual time -----------------------------------------------------------------------
+
+
+class _Wait:
+    """What a coroutine yields to the virtual loop: park until `arm` calls `wake`."""
+
+    __slots__ = ("arm",)
+
+    def __init__(self, arm: Callable[[Callable[[], None]], None]) -> None:
+        self.arm = arm
+
+    def __await__(self):
+        yield self
+
+
+class VirtualEvent(EnvEvent):
+    def __init__(self, env: "VirtualEnv", name: str = "") -> None:
+        self._env = env
+        self.name = name
+        self._set = False
+        self._waiters: list[Callable[[], None]] = []
+
+    def set(self) -> None:
+        self._set = True
+        waiters, self._waiters = self._waiters, []
+        for wake in waiters:
+            self._env._ready(wake)
+
+    def clear(self) -> None:
+        self._set = False
+
+    @property
+    def is_set(self) -> bool:
+        return self._set
+
+    async def wait(self) -> None:
+        if not self._set:
+            await _Wait(self._waiters.append)
+
+
+class VirtualTask(EnvTask):
+    def __init__(self, env: "VirtualEnv", coro: Coroutine, name: str) -> None:
+        self._env = env
+        self._coro = coro
+        self.name = name or getattr(coro, "__qualname__", "task")
+        self._done = False
+        self._result: Any = None
+        self._exc: BaseException | None = None
+        self._joiners: list[Callable[[], None]] = []
+
+    def _step(self) -> None:
+        try:
+            waited = self._coro.send(None)
+        except StopIteration as stop:
+            self._finish(stop.value, None)
+            return
+        except BaseException as exc:  # noqa: BLE001 - reported through result()/the loop
+            self._finish(None, exc)
+            return
+        if not isinstance(waited, _Wait):
+            self._finish(None, TypeError(f"task {self.name} awaited {waited!r}, not an Env awaitable"))
+            return
+        waited.arm(lambda: self._env._ready(self._step))
+
+    def _finish(self, result: Any, exc: BaseException | None) -> None:
+        self._done, self._result, self._exc = True, result, exc
+        if exc is not None:
+            self._env._failed.append((self, exc))
+        for wake in self._joiners:
+            self._env._ready(wake)
+        self._joiners.clear()
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    def result(self) -> Any:
+        if not self._done:
+            raise RuntimeError(f"task {self.name} has not finished")
+        if self._exc is not None:
+            raise self._exc
+        return self._result
+
+    async def join(self) -> Any:
+        if not self._done:
+            await _Wait(self._joiners.append)
+        return self.result()
+
+
+class VirtualEnv(Env):
+    """A discrete-event loop in virtual time. Deterministic: ties run in FIFO order."""
+
+    def __init__(self) -> None:
+        self._now = 0
+        self._heap: list[tuple[int, int, TimerHandle]] = []
+        self._seq = itertools.count()
+        self._failed: list[tuple[VirtualTask, BaseException]] = []
+
+    def now(self) -> int:
+        return self._now
+
+    def call_at(self, when: int, fn: Callable[..., Any], *args: Any) -> TimerHandle:
+        h = TimerHandle(max(when, self._now), fn, args)
+        heapq.heappush(self._heap, (h.when, next(self._seq), h))
+        return h
+
+    def _ready(self, fn: Callable[[], None]) -> None:
+        self.call_at(self._now, fn)
+
+    def event(self, name: str = "") -> VirtualEvent:
+        return VirtualEvent(self, name)
+
+    def sleep(self, delay: int) -> _Wait:
+        return _Wait(lambda wake: self.call_later(delay, wake))
+
+    def spawn(self, coro: Coroutine, name: str = "") -> VirtualTask:
+        task = VirtualTask(self, coro, name)
+        self._ready(task._step)
+        return task
+
+    def run(self, until: int | None = None, stop: Callable[[], bool] | None = None) -> None:
+        """Run events until none are left, `stop()` is true, or time `until` (ps).
+
+        A task that raised re-raises here, so a test never passes over a crashed process.
+        """
+        heap = self._heap
+        while heap:
+            if stop is not None and stop():
+                break
+            when, _, h = heap[0]
+            if until is not None and when > until:
+                self._now = until
+                break
+            heapq.heappop(heap)
+            if h.cancelled:
+                continue
+            self._now = when
+            h.fn(*h.args)
+            if self._failed:
+                task, exc = self._failed.pop(0)
+                raise RuntimeError(f"task {task.name} failed at {self._now} ps") from exc
+        else:
+            if until is not None:
+                self._now = max(self._now, until)
+
+    def run_until_complete(self, task: VirtualTask, timeout: int) -> Any:
+        """Run until `task` finishes; SimulationTimeout if it has not by `timeout` ps from now."""
+        deadline = self._now + timeout
+        self.run(until=deadline, stop=lambda: task.done)
+        if not task.done:
+            raise SimulationTimeout(f"task {task.name} not finished after {timeout / MS:.3f} ms simulated")
+        return task.result()
