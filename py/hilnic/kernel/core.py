@@ -363,7 +363,7 @@ class Kernel:
             budget -= work
             if work == napi.weight and napi.scheduled:
                 repoll.append(napi)  # used its whole weight: poll again
-            if budget <= 0 or self.jiffies > time_limit:
+            if budget <= 0 or self.jiffies >= time_limit:
                 self.softnet.time_squeeze += 1
                 break
         self.poll_list.extend(repoll)
