@@ -49,6 +49,8 @@ class SoftnetData:
     received_rps: int = 0
     flow_limit_count: int = 0
     input_pkt_queue: deque = field(default_factory=deque)
+    output_queue: deque = field(default_factory=deque)  # qdiscs waiting for NET_TX (__netif_schedule)
+    completion_queue: deque = field(default_factory=deque)  # skbs freed from hard-IRQ (dev_kfree_skb_irq)
 
 
 class TimerList:

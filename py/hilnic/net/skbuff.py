@@ -208,6 +208,8 @@ class SkBuff:
         self.sk: Any = None
         self.destructor: Callable[[SkBuff], None] | None = None
         self.dev: Any = None
+        self.dst: Any = None  # skb_dst(): the route (Rtable) this packet follows
+        self.pkt_type = 0  # PACKET_HOST/BROADCAST/MULTICAST/OTHERHOST (receive side)
         self.cb: dict[str, Any] = {}
         self.next: SkBuff | None = None
         self.ignore_df = False
@@ -397,7 +399,7 @@ def _copy_header_fields(n: SkBuff, o: SkBuff) -> None:
     for name in (
         "data", "tail", "end", "len", "data_len", "ip_summed", "csum_start", "csum_offset", "csum",
         "priority", "queue_mapping", "protocol", "mac_header", "network_header", "transport_header",
-        "mac_len", "dev", "ignore_df", "tstamp", "trace_tag",
+        "mac_len", "dev", "dst", "pkt_type", "ignore_df", "tstamp", "trace_tag",
     ):
         setattr(n, name, getattr(o, name))
     n.cb = dict(o.cb)
@@ -458,7 +460,7 @@ def pskb_copy(skb: SkBuff) -> SkBuff:
 
 def _copy_header_fields_keep_geometry(n: SkBuff, o: SkBuff) -> None:
     shift = n.data - o.data
-    for name in ("ip_summed", "csum_offset", "csum", "priority", "queue_mapping", "protocol", "mac_len", "dev", "ignore_df", "tstamp", "trace_tag"):
+    for name in ("ip_summed", "csum_offset", "csum", "priority", "queue_mapping", "protocol", "mac_len", "dev", "dst", "pkt_type", "ignore_df", "tstamp", "trace_tag"):
         setattr(n, name, getattr(o, name))
     for name in ("mac_header", "network_header", "transport_header", "csum_start"):
         v = getattr(o, name)

@@ -1,0 +1,19 @@
+"""Beyond the MAC: the peer host, wire loss, and pcap capture."""
+
+from .loss import LossConfig, LossModel, tcp_data_only
+from .pcap import PcapWriter
+from .peer import PeerHost, PeerOptions, StrictCheckError, UdpDatagram
+from .tcp_receiver import TcpReceiver, TcpState
+
+__all__ = [
+    "LossConfig",
+    "LossModel",
+    "PcapWriter",
+    "PeerHost",
+    "PeerOptions",
+    "StrictCheckError",
+    "TcpReceiver",
+    "TcpState",
+    "UdpDatagram",
+    "tcp_data_only",
+]

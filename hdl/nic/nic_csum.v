@@ -1,0 +1,185 @@
+/*
+ * hilnic -- checksum pass. For a completed frame with IC, reads the frame buffer from
+ * CSS to the end of the frame (one word per cycle) and computes the 16-bit ones'-
+ * complement sum; the MAC inserts its complement big-endian at CSO on the fly.
+ * Frames without IC pass straight through. One frame of output is held.
+ */
+
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+module nic_csum #
+(
+    // frame buffer word width
+    parameter DMA_DATA_WIDTH = 128,
+    // log2 of the frame buffer size in words
+    parameter FB_ADDR_WIDTH = 11
+)
+(
+    input  wire                        clk,
+    input  wire                        rst,
+
+    // completed frames: {start, len[15:0], ifcs, ic, css[7:0], cso[7:0]}
+    input  wire [FB_ADDR_WIDTH+33:0]   in_data,
+    input  wire                        in_valid,
+    output wire                        in_ready,
+
+    // frame buffer read port
+    output wire                        fb_ren,
+    output wire [FB_ADDR_WIDTH-1:0]    fb_raddr,
+    input  wire [DMA_DATA_WIDTH-1:0]   fb_rdata,
+
+    // to the MAC: {start, len[15:0], ifcs, ic, cso[7:0], csum[15:0]}
+    output wire [FB_ADDR_WIDTH+41:0]   out_data,
+    output wire                        out_valid,
+    input  wire                        out_ready
+);
+
+localparam BYTES = DMA_DATA_WIDTH/8;
+localparam WS = $clog2(BYTES);
+
+localparam [1:0] ST_IDLE = 2'd0, ST_RUN = 2'd1, ST_WAIT = 2'd2, ST_FIN = 2'd3;
+
+reg [1:0]                 state_reg = ST_IDLE;
+reg                       in_ready_reg = 1'b0;
+reg [FB_ADDR_WIDTH-1:0]   start_reg = 0;
+reg [15:0]                len_reg = 0;
+reg                       ifcs_reg = 1'b0;
+reg                       ic_reg = 1'b0;
+reg [7:0]                 css_reg = 0;
+reg [7:0]                 cso_reg = 0;
+reg [15:0]                end_reg = 0;      // sum covers [css, end)
+
+reg [FB_ADDR_WIDTH-1:0]   raddr_reg = 0;
+reg [15:0]                words_reg = 0;    // words left to issue
+reg                       p_valid_reg = 1'b0;
+reg                       p_first_reg = 1'b0;
+reg                       p_last_reg = 1'b0;
+reg                       first_reg = 1'b0;
+reg [79:0]                acc_reg = 0;
+
+reg                       out_valid_reg = 1'b0;
+reg [FB_ADDR_WIDTH+41:0]  out_data_reg = 0;
+
+assign in_ready = in_ready_reg;
+assign fb_ren = state_reg == ST_RUN;
+assign fb_raddr = raddr_reg;
+assign out_valid = out_valid_reg;
+assign out_data = out_data_reg;
+
+wire [FB_ADDR_WIDTH-1:0] i_start = in_data[FB_ADDR_WIDTH+33:34];
+wire [15:0] i_len  = in_data[33:18];
+wire        i_ifcs = in_data[17];
+wire        i_ic   = in_data[16];
+wire [7:0]  i_css  = in_data[15:8];
+wire [7:0]  i_cso  = in_data[7:0];
+
+reg [DMA_DATA_WIDTH-1:0] d;
+reg [18:0] f;
+reg [15:0] le;
+reg [15:0] res;
+reg [15:0] se;
+reg [15:0] w0, w1;
+
+// activity gate: an idle block costs one test per cycle in an event-driven simulator
+wire act = rst || in_valid || in_ready_reg || state_reg != ST_IDLE || p_valid_reg || out_valid_reg;
+
+always @(posedge clk) begin
+    if (act) begin
+    in_ready_reg <= 1'b0;
+
+    if (out_valid_reg && out_ready) begin
+        out_valid_reg <= 1'b0;
+    end
+
+    // pipeline: accumulate the word read last cycle
+    if (p_valid_reg) begin
+        d = fb_rdata;
+        if (p_first_reg) begin
+            d = d & ({DMA_DATA_WIDTH{1'b1}} << (8*css_reg[WS-1:0]));
+        end
+        if (p_last_reg && end_reg[WS-1:0] != 0) begin
+            d = d & ~({DMA_DATA_WIDTH{1'b1}} << (8*end_reg[WS-1:0]));
+        end
+        // 64-bit words summed as integers: 2^16 = 1 (mod 65535), so folding the
+        // integer sum gives the ones'-complement sum of the 16-bit lanes
+        if (BYTES == 8) begin
+            acc_reg <= acc_reg + d[63:0];
+        end else if (BYTES == 16) begin
+            acc_reg <= acc_reg + d[63:0] + d[127:64];
+        end else begin
+            acc_reg <= acc_reg + d[63:0] + d[127:64] + d[191:128] + d[DMA_DATA_WIDTH-1:192];
+        end
+    end
+    p_valid_reg <= 1'b0;
+
+    case (state_reg)
+        ST_IDLE: begin
+            if (in_valid && !in_ready_reg && !out_valid_reg) begin
+                in_ready_reg <= 1'b1;
+                start_reg <= i_start;
+                len_reg <= i_len;
+                ifcs_reg <= i_ifcs;
+                css_reg <= i_css;
+                cso_reg <= i_cso;
+                se = i_ifcs ? i_len : ((i_len > 4) ? i_len - 4 : 16'd0);
+                end_reg <= se;
+                if (i_ic && {8'd0, i_css} < se && {8'd0, i_cso} + 2 <= se) begin
+                    ic_reg <= 1'b1;
+                    w0 = i_css >> WS;
+                    w1 = (se - 1) >> WS;
+                    raddr_reg <= i_start + w0[FB_ADDR_WIDTH-1:0];
+                    words_reg <= w1 - w0 + 1;
+                    first_reg <= 1'b1;
+                    acc_reg <= 0;
+                    state_reg <= ST_RUN;
+                end else begin
+                    out_valid_reg <= 1'b1;
+                    out_data_reg <= {i_start, i_len, i_ifcs, 1'b0, i_cso, 16'd0};
+                end
+            end
+        end
+        ST_RUN: begin
+            // fb_ren is high: word at raddr arrives next cycle
+            p_valid_reg <= 1'b1;
+            p_first_reg <= first_reg;
+            p_last_reg <= words_reg == 1;
+            first_reg <= 1'b0;
+            raddr_reg <= raddr_reg + 1;
+            words_reg <= words_reg - 1;
+            if (words_reg == 1) begin
+                state_reg <= ST_WAIT;
+            end
+        end
+        ST_WAIT: begin
+            // last word is being accumulated this cycle
+            state_reg <= ST_FIN;
+        end
+        ST_FIN: begin
+            f = acc_reg[15:0] + acc_reg[31:16] + acc_reg[47:32] + acc_reg[63:48] + acc_reg[79:64];
+            f = f[15:0] + f[18:16];
+            f = f[15:0] + f[16];
+            le = f[15:0];
+            // lanes were summed little-endian: the big-endian sum is byte-swapped;
+            // an odd CSS swaps once more
+            res = css_reg[0] ? le : {le[7:0], le[15:8]};
+            out_valid_reg <= 1'b1;
+            out_data_reg <= {start_reg, len_reg, ifcs_reg, 1'b1, cso_reg, ~res};
+            state_reg <= ST_IDLE;
+        end
+        default: state_reg <= ST_IDLE;
+    endcase
+
+    if (rst) begin
+        state_reg <= ST_IDLE;
+        in_ready_reg <= 1'b0;
+        p_valid_reg <= 1'b0;
+        out_valid_reg <= 1'b0;
+    end
+end
+end
+
+endmodule
+
+`resetall

@@ -1,0 +1,122 @@
+/*
+ * hilnic -- descriptor fetch: reads descriptors from the fetch pointer toward TDT in
+ * bursts of up to DESC_PREFETCH, wrapping at N, never crossing the ring end or a 4 KiB
+ * boundary, limited by the free space of the descriptor FIFO.
+ */
+
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+module nic_desc_fetch #
+(
+    // DMA address width
+    parameter DMA_ADDR_WIDTH = 64,
+    // DMA data width
+    parameter DMA_DATA_WIDTH = 128,
+    // descriptors per burst at most
+    parameter DESC_PREFETCH = 8,
+    // log2 of the descriptor FIFO depth
+    parameter FIFO_LOG2 = 4
+)
+(
+    input  wire                       clk,
+    input  wire                       rst,
+
+    input  wire                       enable,     // TCTL.EN and not halted/draining
+    input  wire [63:0]                tdba,
+    input  wire [16:0]                ndesc,
+    input  wire [15:0]                tdh,
+    input  wire [15:0]                tdt,
+
+    input  wire                       desc_pop,   // one descriptor left the FIFO
+
+    output wire                       req_valid,
+    input  wire                       req_ready,
+    output wire [DMA_ADDR_WIDTH-1:0]  req_addr,
+    output wire [8:0]                 req_beats,
+    output wire [8:0]                 req_count
+);
+
+localparam BYTES = DMA_DATA_WIDTH/8;
+localparam FIFO_DEPTH = 1 << FIFO_LOG2;
+
+reg                       init_reg = 1'b1;
+reg [15:0]                fetch_idx_reg = 0;
+reg [FIFO_LOG2+1:0]       credits_reg = 0;    // descriptors in flight or stored
+reg                       req_valid_reg = 1'b0;
+reg [DMA_ADDR_WIDTH-1:0]  req_addr_reg = 0;
+reg [8:0]                 req_beats_reg = 0;
+reg [8:0]                 req_count_reg = 0;
+
+assign req_valid = req_valid_reg;
+assign req_addr = req_addr_reg;
+assign req_beats = req_beats_reg;
+assign req_count = req_count_reg;
+
+reg [16:0] avail;
+reg [16:0] cnt;
+reg [63:0] a;
+reg [12:0] room;
+reg [16:0] nxt;
+reg [FIFO_LOG2+1:0] cred;
+
+// activity gate: an idle block costs one test per cycle in an event-driven simulator
+wire act = rst || desc_pop || req_valid_reg || init_reg || (enable && fetch_idx_reg != tdt && credits_reg < FIFO_DEPTH);
+
+always @(posedge clk) begin
+    if (act) begin
+    cred = credits_reg;
+    if (desc_pop) begin
+        cred = cred - 1;
+    end
+
+    if (req_valid_reg && req_ready) begin
+        req_valid_reg <= 1'b0;
+        cred = cred + req_count_reg;
+        nxt = fetch_idx_reg + req_count_reg;
+        if (nxt >= ndesc) begin
+            nxt = 0;
+        end
+        fetch_idx_reg <= nxt[15:0];
+    end else if (init_reg) begin
+        fetch_idx_reg <= tdh;
+        init_reg <= 1'b0;
+    end else if (!req_valid_reg && enable && fetch_idx_reg != tdt && {1'b0, tdt} < ndesc
+                 && {1'b0, fetch_idx_reg} < ndesc && cred < FIFO_DEPTH) begin
+        if (tdt > fetch_idx_reg) begin
+            avail = tdt - fetch_idx_reg;
+        end else begin
+            avail = ndesc - fetch_idx_reg;
+        end
+        cnt = avail;
+        if (cnt > DESC_PREFETCH) begin
+            cnt = DESC_PREFETCH;
+        end
+        if (cnt > FIFO_DEPTH - cred) begin
+            cnt = FIFO_DEPTH - cred;
+        end
+        a = tdba + {fetch_idx_reg, 4'b0000};
+        room = 13'd4096 - a[11:0];
+        if (cnt > room[12:4]) begin
+            cnt = room[12:4];
+        end
+        req_valid_reg <= 1'b1;
+        req_addr_reg <= a[DMA_ADDR_WIDTH-1:0];
+        req_count_reg <= cnt[8:0];
+        req_beats_reg <= ((a % BYTES) + cnt * 16 + BYTES - 1) / BYTES;
+    end
+    credits_reg <= cred;
+
+    if (rst) begin
+        init_reg <= 1'b1;
+        fetch_idx_reg <= 0;
+        credits_reg <= 0;
+        req_valid_reg <= 1'b0;
+    end
+end
+end
+
+endmodule
+
+`resetall

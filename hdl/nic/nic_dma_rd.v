@@ -1,0 +1,467 @@
+/*
+ * hilnic -- DMA read engine. Issues AXI4 INCR read bursts for the descriptor fetcher
+ * and the frame assembler (one ARID, so data returns in order), keeps an in-order tag
+ * queue of bursts and markers, and processes the R channel: descriptor beats go to the
+ * descriptor FIFO, data beats are realigned into a byte stream and written into the
+ * frame buffer, markers advance TDH, queue write-backs and close frames.
+ */
+
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+module nic_dma_rd #
+(
+    // DMA address width
+    parameter DMA_ADDR_WIDTH = 64,
+    // DMA data width
+    parameter DMA_DATA_WIDTH = 128,
+    // AXI ID width
+    parameter DMA_ID_WIDTH = 4,
+    // log2 of the frame buffer size in words
+    parameter FB_ADDR_WIDTH = 11,
+    // log2 of the tag queue depth (bursts and markers in flight)
+    parameter TAG_LOG2 = 6
+)
+(
+    input  wire                          clk,
+    input  wire                          rst,
+
+    input  wire                          stop,        // issue nothing new
+    input  wire                          discard,     // sink all data and markers
+
+    /*
+     * Descriptor fetch requests
+     */
+    input  wire                          dreq_valid,
+    output wire                          dreq_ready,
+    input  wire [DMA_ADDR_WIDTH-1:0]     dreq_addr,
+    input  wire [8:0]                    dreq_beats,
+    input  wire [8:0]                    dreq_count,
+
+    /*
+     * Data requests and markers
+     */
+    input  wire                          treq_valid,
+    output wire                          treq_ready,
+    input  wire                          treq_marker,
+    input  wire [63:0]                   treq_addr,
+    input  wire [8:0]                    treq_beats,
+    input  wire [7:0]                    treq_lo,
+    input  wire [7:0]                    treq_hi,
+    input  wire                          treq_rs,
+    input  wire                          treq_ide,
+    input  wire                          treq_eop,
+    input  wire [1:0]                    treq_drop,
+    input  wire [15:0]                   treq_len,
+    input  wire                          treq_ifcs,
+    input  wire                          treq_ic,
+    input  wire [7:0]                    treq_css,
+    input  wire [7:0]                    treq_cso,
+
+    /*
+     * AXI4 read master
+     */
+    output wire [DMA_ID_WIDTH-1:0]       m_axi_arid,
+    output wire [DMA_ADDR_WIDTH-1:0]     m_axi_araddr,
+    output wire [7:0]                    m_axi_arlen,
+    output wire [2:0]                    m_axi_arsize,
+    output wire [1:0]                    m_axi_arburst,
+    output wire                          m_axi_arlock,
+    output wire [3:0]                    m_axi_arcache,
+    output wire [2:0]                    m_axi_arprot,
+    output wire                          m_axi_arvalid,
+    input  wire                          m_axi_arready,
+    input  wire [DMA_ID_WIDTH-1:0]       m_axi_rid,
+    input  wire [DMA_DATA_WIDTH-1:0]     m_axi_rdata,
+    input  wire [1:0]                    m_axi_rresp,
+    input  wire                          m_axi_rlast,
+    input  wire                          m_axi_rvalid,
+    output wire                          m_axi_rready,
+
+    /*
+     * Descriptors out (space guaranteed by the fetcher's credits)
+     */
+    output wire [127:0]                  desc_out,
+    output wire                          desc_out_valid,
+
+    /*
+     * Frame buffer write port
+     */
+    output wire                          fb_we,
+    output wire [FB_ADDR_WIDTH-1:0]      fb_waddr,
+    output wire [DMA_DATA_WIDTH-1:0]     fb_wdata,
+
+    /*
+     * Completed frames: {start, len, ifcs, ic, css, cso}
+     */
+    output wire [FB_ADDR_WIDTH+33:0]     frame_out,
+    output wire                          frame_out_valid,
+    input  wire                          frame_out_ready,
+
+    /*
+     * Events
+     */
+    output wire                          ev_tdh_inc,
+    output wire                          ev_wb_push,   // a descriptor finished (idx = TDH)
+    output wire                          ev_wb_rs,
+    output wire                          ev_wb_ide,
+    output wire                          ev_wb_commit, // its frame is complete
+    output wire                          ev_rd_err,
+    output wire [63:0]                   ev_rd_err_addr,
+    output wire                          ev_too_long,
+    output wire                          ev_dext,
+    output wire [63:0]                   ev_dext_addr,
+    output wire                          ev_zero,
+
+    output wire                          idle          // no read outstanding on the bus
+);
+
+localparam BYTES = DMA_DATA_WIDTH/8;
+localparam SIZE = $clog2(BYTES);
+localparam DPB = (BYTES >= 16) ? BYTES/16 : 1;      // descriptors per beat
+localparam TAG_DEPTH = 1 << TAG_LOG2;
+
+localparam [1:0] K_DESC = 2'd0, K_DATA = 2'd1, K_MARK = 2'd2;
+localparam [1:0] DROP_NONE = 2'd0, DROP_LONG = 2'd1, DROP_DEXT = 2'd2, DROP_ZERO = 2'd3;
+
+// ---------------- tag queue (separate arrays per field) ----------------
+reg [1:0]  tq_kind  [0:TAG_DEPTH-1];
+reg [63:0] tq_addr  [0:TAG_DEPTH-1];
+reg [8:0]  tq_beats [0:TAG_DEPTH-1];   // bursts: beats; desc: also count in tq_cnt
+reg [8:0]  tq_cnt   [0:TAG_DEPTH-1];
+reg [7:0]  tq_lo    [0:TAG_DEPTH-1];
+reg [7:0]  tq_hi    [0:TAG_DEPTH-1];
+reg [39:0] tq_mark  [0:TAG_DEPTH-1];   // {0, rs[38], ide[37], eop[36], drop[35:34], len[33:18], ifcs, ic, css, cso}
+
+reg [TAG_LOG2:0] tq_wr_reg = 0;
+reg [TAG_LOG2:0] tq_rd_reg = 0;
+
+wire tq_empty = tq_wr_reg == tq_rd_reg;
+wire tq_full = (tq_wr_reg ^ tq_rd_reg) == {1'b1, {TAG_LOG2{1'b0}}};
+
+wire [1:0] head_kind = tq_kind[tq_rd_reg[TAG_LOG2-1:0]];
+
+// ---------------- AR channel ----------------
+reg                       ar_valid_reg = 1'b0;
+reg [DMA_ADDR_WIDTH-1:0]  ar_addr_reg = 0;
+reg [7:0]                 ar_len_reg = 0;
+reg [15:0]                outstanding_reg = 0;   // bursts issued and not finished
+
+assign m_axi_arid = {DMA_ID_WIDTH{1'b0}};
+assign m_axi_araddr = ar_addr_reg;
+assign m_axi_arlen = ar_len_reg;
+assign m_axi_arsize = SIZE;
+assign m_axi_arburst = 2'b01;
+assign m_axi_arlock = 1'b0;
+assign m_axi_arcache = 4'b0011;
+assign m_axi_arprot = 3'b010;
+assign m_axi_arvalid = ar_valid_reg;
+
+wire ar_free = !ar_valid_reg || m_axi_arready;
+assign dreq_ready = !stop && !tq_full && ar_free;
+assign treq_ready = !stop && !tq_full && !dreq_valid && (treq_marker || ar_free);
+
+// ---------------- R processing state ----------------
+reg [8:0]                 beat_cnt_reg = 0;
+reg [8:0]                 d_cnt_reg = 0;      // descriptors done in this desc burst
+reg [63:0]                d_half_reg = 0;     // 64-bit bus: first half of a descriptor
+reg                       err_reg = 1'b0;     // read error seen: discard until reset
+
+reg [DMA_DATA_WIDTH-1:0]  acc_reg = 0;
+reg [7:0]                 fill_reg = 0;
+reg [FB_ADDR_WIDTH-1:0]   wptr_reg = 0;
+reg [FB_ADDR_WIDTH-1:0]   fstart_reg = 0;
+
+reg                       fb_we_reg = 1'b0;
+reg [FB_ADDR_WIDTH-1:0]   fb_waddr_reg = 0;
+reg [DMA_DATA_WIDTH-1:0]  fb_wdata_reg = 0;
+
+reg [127:0]               desc_out_reg = 0;
+reg                       desc_out_valid_reg = 1'b0;
+
+reg                       ev_tdh_inc_reg = 1'b0;
+reg                       ev_wb_push_reg = 1'b0;
+reg                       ev_wb_rs_reg = 1'b0;
+reg                       ev_wb_ide_reg = 1'b0;
+reg                       ev_wb_commit_reg = 1'b0;
+reg                       ev_rd_err_reg = 1'b0;
+reg [63:0]                ev_rd_err_addr_reg = 0;
+reg                       ev_too_long_reg = 1'b0;
+reg                       ev_dext_reg = 1'b0;
+reg [63:0]                ev_dext_addr_reg = 0;
+reg                       ev_zero_reg = 1'b0;
+
+assign fb_we = fb_we_reg;
+assign fb_waddr = fb_waddr_reg;
+assign fb_wdata = fb_wdata_reg;
+assign desc_out = desc_out_reg;
+assign desc_out_valid = desc_out_valid_reg;
+assign ev_tdh_inc = ev_tdh_inc_reg;
+assign ev_wb_push = ev_wb_push_reg;
+assign ev_wb_rs = ev_wb_rs_reg;
+assign ev_wb_ide = ev_wb_ide_reg;
+assign ev_wb_commit = ev_wb_commit_reg;
+assign ev_rd_err = ev_rd_err_reg;
+assign ev_rd_err_addr = ev_rd_err_addr_reg;
+assign ev_too_long = ev_too_long_reg;
+assign ev_dext = ev_dext_reg;
+assign ev_dext_addr = ev_dext_addr_reg;
+assign ev_zero = ev_zero_reg;
+
+assign idle = !ar_valid_reg && outstanding_reg == 0;
+
+// completed frame queue
+reg                       fq_push_reg = 1'b0;
+reg [FB_ADDR_WIDTH+33:0]  fq_data_reg = 0;
+wire                      fq_in_ready;
+wire [4:0]                fq_count;
+
+nic_fifo #(
+    .WIDTH(FB_ADDR_WIDTH+34),
+    .DEPTH_LOG2(4)
+)
+frame_fifo_inst (
+    .clk(clk),
+    .rst(rst),
+    .in_data(fq_data_reg),
+    .in_valid(fq_push_reg),
+    .in_ready(fq_in_ready),
+    .out_data(frame_out),
+    .out_valid(frame_out_valid),
+    .out_ready(frame_out_ready),
+    .count(fq_count)
+);
+
+// room for a frame, counting one push that may be in the register
+wire fq_room = fq_count < 15 - fq_push_reg;
+
+// rready: a burst is at the head; for descriptor beats on wide buses hold the beat
+// until all its descriptors are pushed
+wire [8:0] head_cnt = tq_cnt[tq_rd_reg[TAG_LOG2-1:0]];
+wire [5:0] head_dpos = tq_addr[tq_rd_reg[TAG_LOG2-1:0]][9:4];
+reg r_take;
+always @* begin
+    r_take = 1'b0;
+    if (!tq_empty) begin
+        if (head_kind == K_DATA) begin
+            r_take = 1'b1;
+        end else if (head_kind == K_DESC) begin
+            if (DPB == 1) begin
+                r_take = 1'b1;
+            end else begin
+                r_take = (((head_dpos + d_cnt_reg) % DPB) == DPB-1) || (d_cnt_reg == head_cnt - 1);
+            end
+        end
+    end
+end
+assign m_axi_rready = r_take;
+
+reg [TAG_LOG2-1:0]        hp;
+reg [2*DMA_DATA_WIDTH-1:0] comb;
+reg [DMA_DATA_WIDTH-1:0]  sh;
+reg [7:0]                 s, e, n;
+reg                       pop;
+reg [39:0]                mk;
+reg [15:0]                outst;
+reg [5:0]                 dpos;
+reg [TAG_LOG2-1:0]        wp;
+
+// activity gate: an idle block costs one test per cycle in an event-driven simulator
+wire act_main = rst || dreq_valid || treq_valid || ar_valid_reg || (!tq_empty && (m_axi_rvalid || head_kind == K_MARK));
+wire act = act_main || pulse_reg;
+reg pulse_reg = 1'b0; // some output pulse is high and must be cleared
+always @(posedge clk) begin
+    if (act) begin
+    pulse_reg <= act_main;
+    fb_we_reg <= 1'b0;
+    desc_out_valid_reg <= 1'b0;
+    fq_push_reg <= 1'b0;
+    ev_tdh_inc_reg <= 1'b0;
+    ev_wb_push_reg <= 1'b0;
+    ev_rd_err_reg <= 1'b0;
+    ev_too_long_reg <= 1'b0;
+    ev_dext_reg <= 1'b0;
+    ev_zero_reg <= 1'b0;
+
+    outst = outstanding_reg;
+
+    // ---- request intake ----
+    wp = tq_wr_reg[TAG_LOG2-1:0];
+    if (dreq_valid && dreq_ready) begin
+        tq_kind[wp] <= K_DESC;
+        tq_addr[wp] <= dreq_addr;
+        tq_beats[wp] <= dreq_beats;
+        tq_cnt[wp] <= dreq_count;
+        tq_wr_reg <= tq_wr_reg + 1;
+        ar_valid_reg <= 1'b1;
+        ar_addr_reg <= dreq_addr;
+        ar_len_reg <= dreq_beats - 1;
+    end else if (treq_valid && treq_ready) begin
+        tq_kind[wp] <= treq_marker ? K_MARK : K_DATA;
+        tq_addr[wp] <= treq_addr;
+        tq_beats[wp] <= treq_beats;
+        tq_lo[wp] <= treq_lo;
+        tq_hi[wp] <= treq_hi;
+        tq_mark[wp] <= {1'b0, treq_rs, treq_ide, treq_eop, treq_drop, treq_len, treq_ifcs, treq_ic, treq_css, treq_cso};
+        tq_wr_reg <= tq_wr_reg + 1;
+        if (!treq_marker) begin
+            ar_valid_reg <= 1'b1;
+            ar_addr_reg <= treq_addr[DMA_ADDR_WIDTH-1:0];
+            ar_len_reg <= treq_beats - 1;
+        end else if (m_axi_arready) begin
+            ar_valid_reg <= 1'b0;
+        end
+    end else if (m_axi_arready) begin
+        ar_valid_reg <= 1'b0;
+    end
+    if (ar_valid_reg && m_axi_arready) begin
+        outst = outst + 1;
+    end
+
+    // ---- R channel / markers ----
+    hp = tq_rd_reg[TAG_LOG2-1:0];
+    pop = 1'b0;
+    if (!tq_empty) begin
+        case (head_kind)
+            K_DESC: begin
+                if (m_axi_rvalid) begin
+                    if (m_axi_rresp != 2'b00 && !err_reg && !discard) begin
+                        err_reg <= 1'b1;
+                        ev_rd_err_reg <= 1'b1;
+                        ev_rd_err_addr_reg <= tq_addr[hp];
+                    end
+                    if (BYTES == 8) begin
+                        // two beats per descriptor
+                        if (beat_cnt_reg[0] == 1'b0) begin
+                            d_half_reg <= m_axi_rdata[63:0];
+                        end else begin
+                            desc_out_reg <= {m_axi_rdata[63:0], d_half_reg};
+                            desc_out_valid_reg <= !err_reg && !discard && m_axi_rresp == 2'b00;
+                        end
+                        beat_cnt_reg <= beat_cnt_reg + 1;
+                        if (beat_cnt_reg == tq_beats[hp] - 1) begin
+                            pop = 1'b1;
+                        end
+                    end else begin
+                        dpos = (tq_addr[hp][9:4] + d_cnt_reg) % DPB;
+                        desc_out_reg <= m_axi_rdata[dpos*128 +: 128];
+                        desc_out_valid_reg <= !err_reg && !discard && m_axi_rresp == 2'b00;
+                        d_cnt_reg <= d_cnt_reg + 1;
+                        if (d_cnt_reg == tq_cnt[hp] - 1) begin
+                            pop = 1'b1;
+                        end
+                    end
+                    if (pop) begin
+                        outst = outst - 1;
+                    end
+                end
+            end
+            K_DATA: begin
+                if (m_axi_rvalid) begin
+                    if (m_axi_rresp != 2'b00 && !err_reg && !discard) begin
+                        err_reg <= 1'b1;
+                        ev_rd_err_reg <= 1'b1;
+                        ev_rd_err_addr_reg <= tq_addr[hp];
+                    end
+                    s = (beat_cnt_reg == 0) ? tq_lo[hp] : 8'd0;
+                    e = (beat_cnt_reg == tq_beats[hp] - 1 && tq_hi[hp] != 0) ? tq_hi[hp] : BYTES;
+                    n = e - s;
+                    sh = m_axi_rdata >> (8*s);
+                    if (n != BYTES) begin
+                        sh = sh & ~({DMA_DATA_WIDTH{1'b1}} << (8*n));
+                    end
+                    comb = {{DMA_DATA_WIDTH{1'b0}}, acc_reg} | ({{DMA_DATA_WIDTH{1'b0}}, sh} << (8*fill_reg));
+                    if (fill_reg + n >= BYTES) begin
+                        fb_we_reg <= 1'b1;
+                        fb_waddr_reg <= wptr_reg;
+                        fb_wdata_reg <= comb[DMA_DATA_WIDTH-1:0];
+                        wptr_reg <= wptr_reg + 1;
+                        acc_reg <= comb[2*DMA_DATA_WIDTH-1:DMA_DATA_WIDTH];
+                        fill_reg <= fill_reg + n - BYTES;
+                    end else begin
+                        acc_reg <= comb[DMA_DATA_WIDTH-1:0];
+                        fill_reg <= fill_reg + n;
+                    end
+                    beat_cnt_reg <= beat_cnt_reg + 1;
+                    if (beat_cnt_reg == tq_beats[hp] - 1) begin
+                        pop = 1'b1;
+                        outst = outst - 1;
+                    end
+                end
+            end
+            default: begin
+                // marker
+                mk = tq_mark[hp];
+                if (err_reg || discard) begin
+                    pop = 1'b1;
+                end else if (!(mk[36] && mk[35:34] == DROP_NONE) || fq_room) begin
+                    pop = 1'b1;
+                    ev_tdh_inc_reg <= 1'b1;
+                    ev_wb_push_reg <= 1'b1;
+                    ev_wb_rs_reg <= mk[38];
+                    ev_wb_ide_reg <= mk[37];
+                    ev_wb_commit_reg <= mk[36];
+                    if (mk[36]) begin
+                        // frame end
+                        if (mk[35:34] == DROP_NONE) begin
+                            if (fill_reg != 0) begin
+                                fb_we_reg <= 1'b1;
+                                fb_waddr_reg <= wptr_reg;
+                                fb_wdata_reg <= acc_reg;
+                                wptr_reg <= wptr_reg + 1;
+                                fstart_reg <= wptr_reg + 1;
+                            end else begin
+                                fstart_reg <= wptr_reg;
+                            end
+                            fq_push_reg <= 1'b1;
+                            fq_data_reg <= {fstart_reg, mk[33:0]};
+                        end else begin
+                            wptr_reg <= fstart_reg;
+                            ev_too_long_reg <= mk[35:34] == DROP_LONG;
+                            ev_dext_reg <= mk[35:34] == DROP_DEXT;
+                            ev_dext_addr_reg <= tq_addr[hp];
+                            ev_zero_reg <= mk[35:34] == DROP_ZERO;
+                        end
+                        acc_reg <= 0;
+                        fill_reg <= 0;
+                    end
+                end
+            end
+        endcase
+    end
+    if (pop) begin
+        tq_rd_reg <= tq_rd_reg + 1;
+        beat_cnt_reg <= 0;
+        d_cnt_reg <= 0;
+    end
+    outstanding_reg <= outst;
+
+    if (rst) begin
+        tq_wr_reg <= 0;
+        tq_rd_reg <= 0;
+        ar_valid_reg <= 1'b0;
+        outstanding_reg <= 0;
+        beat_cnt_reg <= 0;
+        d_cnt_reg <= 0;
+        err_reg <= 1'b0;
+        acc_reg <= 0;
+        fill_reg <= 0;
+        wptr_reg <= 0;
+        fstart_reg <= 0;
+        fb_we_reg <= 1'b0;
+        desc_out_valid_reg <= 1'b0;
+        fq_push_reg <= 1'b0;
+        ev_tdh_inc_reg <= 1'b0;
+        ev_wb_push_reg <= 1'b0;
+        ev_rd_err_reg <= 1'b0;
+        ev_too_long_reg <= 1'b0;
+        ev_dext_reg <= 1'b0;
+        ev_zero_reg <= 1'b0;
+    end
+end
+end
+
+endmodule
+
+`resetall

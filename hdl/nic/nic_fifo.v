@@ -1,0 +1,61 @@
+/*
+ * hilnic -- small synchronous FIFO, show-ahead output (first word visible while
+ * out_valid), one push and one pop per cycle.
+ */
+
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+module nic_fifo #
+(
+    // bits per entry
+    parameter WIDTH = 8,
+    // log2 of the number of entries
+    parameter DEPTH_LOG2 = 4
+)
+(
+    input  wire                   clk,
+    input  wire                   rst,
+
+    input  wire [WIDTH-1:0]       in_data,
+    input  wire                   in_valid,
+    output wire                   in_ready,
+
+    output wire [WIDTH-1:0]       out_data,
+    output wire                   out_valid,
+    input  wire                   out_ready,
+
+    output wire [DEPTH_LOG2:0]    count
+);
+
+reg [WIDTH-1:0] mem [0:(1<<DEPTH_LOG2)-1];
+
+reg [DEPTH_LOG2:0] wr_ptr_reg = 0;
+reg [DEPTH_LOG2:0] rd_ptr_reg = 0;
+
+wire full = (wr_ptr_reg ^ rd_ptr_reg) == {1'b1, {DEPTH_LOG2{1'b0}}};
+wire empty = wr_ptr_reg == rd_ptr_reg;
+
+assign in_ready = !full;
+assign out_valid = !empty;
+assign out_data = mem[rd_ptr_reg[DEPTH_LOG2-1:0]];
+assign count = wr_ptr_reg - rd_ptr_reg;
+
+always @(posedge clk) begin
+    if (in_valid && !full) begin
+        mem[wr_ptr_reg[DEPTH_LOG2-1:0]] <= in_data;
+        wr_ptr_reg <= wr_ptr_reg + 1;
+    end
+    if (out_ready && !empty) begin
+        rd_ptr_reg <= rd_ptr_reg + 1;
+    end
+    if (rst) begin
+        wr_ptr_reg <= 0;
+        rd_ptr_reg <= 0;
+    end
+end
+
+endmodule
+
+`resetall

@@ -1,0 +1,244 @@
+/*
+ * hilnic -- descriptor write-back. Keeps the RS descriptors of finished descriptors
+ * in ring order, releases them when their frame is complete (all buffers read),
+ * batches them by WTHRESH, and writes either DD (byte 12, one strobe) per descriptor
+ * or, with head write-back enabled, TDH (32-bit) to TDWBA. Reports each completed
+ * batch (for TXDW) and BRESP errors.
+ */
+
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+module nic_wb #
+(
+    // DMA address width
+    parameter DMA_ADDR_WIDTH = 64,
+    // DMA data width
+    parameter DMA_DATA_WIDTH = 128,
+    // AXI ID width
+    parameter DMA_ID_WIDTH = 4,
+    // log2 of the pending write-back queue depth
+    parameter Q_LOG2 = 6
+)
+(
+    input  wire                          clk,
+    input  wire                          rst,
+
+    input  wire                          stop,       // start no new write
+
+    input  wire [63:0]                   tdba,
+    input  wire [16:0]                   ndesc,
+    input  wire [15:0]                   tdh,        // index of the descriptor being pushed
+    input  wire [5:0]                    wthresh,
+    input  wire                          hwb_en,
+    input  wire [63:0]                   hwb_addr,
+    input  wire                          ring_idle,
+
+    input  wire                          push,
+    input  wire                          push_rs,
+    input  wire                          push_ide,
+    input  wire                          push_commit,
+
+    /*
+     * AXI4 write master
+     */
+    output wire [DMA_ID_WIDTH-1:0]       m_axi_awid,
+    output wire [DMA_ADDR_WIDTH-1:0]     m_axi_awaddr,
+    output wire [7:0]                    m_axi_awlen,
+    output wire [2:0]                    m_axi_awsize,
+    output wire [1:0]                    m_axi_awburst,
+    output wire                          m_axi_awlock,
+    output wire [3:0]                    m_axi_awcache,
+    output wire [2:0]                    m_axi_awprot,
+    output wire                          m_axi_awvalid,
+    input  wire                          m_axi_awready,
+    output wire [DMA_DATA_WIDTH-1:0]     m_axi_wdata,
+    output wire [DMA_DATA_WIDTH/8-1:0]   m_axi_wstrb,
+    output wire                          m_axi_wlast,
+    output wire                          m_axi_wvalid,
+    input  wire                          m_axi_wready,
+    input  wire [DMA_ID_WIDTH-1:0]       m_axi_bid,
+    input  wire [1:0]                    m_axi_bresp,
+    input  wire                          m_axi_bvalid,
+    output wire                          m_axi_bready,
+
+    output wire                          done,       // a batch finished
+    output wire                          done_ide,
+    output wire                          err,
+    output wire [63:0]                   err_addr,
+    output wire                          idle
+);
+
+localparam BYTES = DMA_DATA_WIDTH/8;
+localparam SIZE = $clog2(BYTES);
+localparam Q_DEPTH = 1 << Q_LOG2;
+localparam OUT_LOG2 = 4;
+
+reg [15:0] q_idx [0:Q_DEPTH-1];
+reg        q_ide [0:Q_DEPTH-1];
+reg [Q_LOG2:0] wr_ptr_reg = 0;
+reg [Q_LOG2:0] cm_ptr_reg = 0;
+reg [Q_LOG2:0] rd_ptr_reg = 0;
+reg [Q_LOG2:0] batch_end_reg = 0;
+reg            batch_reg = 1'b0;
+
+reg                       aw_valid_reg = 1'b0;
+reg                       w_valid_reg = 1'b0;
+reg [DMA_ADDR_WIDTH-1:0]  awaddr_reg = 0;
+reg [DMA_DATA_WIDTH-1:0]  wdata_reg = 0;
+reg [BYTES-1:0]           wstrb_reg = 0;
+reg [OUT_LOG2:0]          outst_reg = 0;
+reg                       ide_all_reg = 1'b1;
+
+reg [63:0]                a_fifo [0:(1<<OUT_LOG2)-1];
+reg [OUT_LOG2-1:0]        a_wr_reg = 0;
+reg [OUT_LOG2-1:0]        a_rd_reg = 0;
+
+reg                       done_reg = 1'b0;
+reg                       done_ide_reg = 1'b0;
+reg                       err_reg = 1'b0;
+reg [63:0]                err_addr_reg = 0;
+
+assign m_axi_awid = {DMA_ID_WIDTH{1'b0}};
+assign m_axi_awaddr = awaddr_reg;
+assign m_axi_awlen = 8'd0;
+assign m_axi_awsize = SIZE;
+assign m_axi_awburst = 2'b01;
+assign m_axi_awlock = 1'b0;
+assign m_axi_awcache = 4'b0011;
+assign m_axi_awprot = 3'b010;
+assign m_axi_awvalid = aw_valid_reg;
+assign m_axi_wdata = wdata_reg;
+assign m_axi_wstrb = wstrb_reg;
+assign m_axi_wlast = 1'b1;
+assign m_axi_wvalid = w_valid_reg;
+assign m_axi_bready = 1'b1;
+
+assign done = done_reg;
+assign done_ide = done_ide_reg;
+assign err = err_reg;
+assign err_addr = err_addr_reg;
+assign idle = !aw_valid_reg && !w_valid_reg && outst_reg == 0;
+
+reg [Q_LOG2:0]   pend;
+reg [Q_LOG2:0]   rp1;
+reg [Q_LOG2:0]   qcnt;
+reg [63:0]       a;
+reg [16:0]       v;
+reg [OUT_LOG2:0] outst;
+reg              aw_v, w_v;
+reg [15:0]       li;
+
+// activity gate: an idle block costs one test per cycle in an event-driven simulator
+wire act = rst || push || aw_valid_reg || w_valid_reg || m_axi_bvalid || batch_reg || cm_ptr_reg != rd_ptr_reg || done_reg || err_reg || outst_reg != 0;
+
+always @(posedge clk) begin
+    if (act) begin
+    done_reg <= 1'b0;
+    err_reg <= 1'b0;
+    outst = outst_reg;
+    aw_v = aw_valid_reg;
+    w_v = w_valid_reg;
+
+    // ---- queue intake ----
+    if (push) begin
+        qcnt = wr_ptr_reg - rd_ptr_reg;
+        if (push_rs && qcnt != Q_DEPTH) begin
+            q_idx[wr_ptr_reg[Q_LOG2-1:0]] <= tdh;
+            q_ide[wr_ptr_reg[Q_LOG2-1:0]] <= push_ide;
+            wr_ptr_reg <= wr_ptr_reg + 1;
+            if (push_commit) begin
+                cm_ptr_reg <= wr_ptr_reg + 1;
+            end
+        end else if (push_commit) begin
+            cm_ptr_reg <= wr_ptr_reg;
+        end
+    end
+
+    // ---- AW / W handshakes ----
+    if (aw_v && m_axi_awready) begin
+        aw_v = 1'b0;
+        outst = outst + 1;
+    end
+    if (w_v && m_axi_wready) begin
+        w_v = 1'b0;
+    end
+
+    // ---- B ----
+    if (m_axi_bvalid) begin
+        outst = outst - 1;
+        a_rd_reg <= a_rd_reg + 1;
+        if (m_axi_bresp != 2'b00) begin
+            err_reg <= 1'b1;
+            err_addr_reg <= a_fifo[a_rd_reg];
+        end
+        if (outst == 0 && !batch_reg && !aw_v) begin
+            done_reg <= 1'b1;
+            done_ide_reg <= ide_all_reg;
+            ide_all_reg <= 1'b1;
+        end
+    end
+
+    // ---- batching and issue ----
+    pend = cm_ptr_reg - rd_ptr_reg;
+    if (!batch_reg) begin
+        if (pend != 0 && !stop && ({1'b0, pend} >= wthresh || ring_idle)) begin
+            batch_reg <= 1'b1;
+            batch_end_reg <= cm_ptr_reg;
+        end
+    end else if (!aw_v && !w_v && outst < (1<<OUT_LOG2) - 1 && !stop) begin
+        if (hwb_en) begin
+            li = q_idx[batch_end_reg[Q_LOG2-1:0] - 1];
+            v = li + 1;
+            if (v >= ndesc) begin
+                v = 0;
+            end
+            a = hwb_addr;
+            wdata_reg <= {{(DMA_DATA_WIDTH-32){1'b0}}, 15'd0, v} << (8*(a % BYTES));
+            wstrb_reg <= {{(BYTES-4){1'b0}}, 4'hf} << (a % BYTES);
+            ide_all_reg <= ide_all_reg & q_ide[batch_end_reg[Q_LOG2-1:0] - 1];
+            rd_ptr_reg <= batch_end_reg;
+            batch_reg <= 1'b0;
+        end else begin
+            a = tdba + {q_idx[rd_ptr_reg[Q_LOG2-1:0]], 4'd12};
+            wdata_reg <= {{(DMA_DATA_WIDTH-8){1'b0}}, 8'h01} << (8*(a % BYTES));
+            wstrb_reg <= {{(BYTES-1){1'b0}}, 1'b1} << (a % BYTES);
+            ide_all_reg <= ide_all_reg & q_ide[rd_ptr_reg[Q_LOG2-1:0]];
+            rp1 = rd_ptr_reg + 1;
+            rd_ptr_reg <= rp1;
+            if (rp1 == batch_end_reg) begin
+                batch_reg <= 1'b0;
+            end
+        end
+        awaddr_reg <= {a[DMA_ADDR_WIDTH-1:SIZE], {SIZE{1'b0}}};
+        a_fifo[a_wr_reg] <= a;
+        a_wr_reg <= a_wr_reg + 1;
+        aw_v = 1'b1;
+        w_v = 1'b1;
+    end
+
+    aw_valid_reg <= aw_v;
+    w_valid_reg <= w_v;
+    outst_reg <= outst;
+
+    if (rst) begin
+        wr_ptr_reg <= 0;
+        cm_ptr_reg <= 0;
+        rd_ptr_reg <= 0;
+        batch_reg <= 1'b0;
+        aw_valid_reg <= 1'b0;
+        w_valid_reg <= 1'b0;
+        outst_reg <= 0;
+        ide_all_reg <= 1'b1;
+        a_wr_reg <= 0;
+        a_rd_reg <= 0;
+        done_reg <= 1'b0;
+        err_reg <= 1'b0;
+    end
+end
+end
+
+endmodule
+
+`resetall

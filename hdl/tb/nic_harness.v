@@ -1,0 +1,457 @@
+/*
+ * hilnic -- simulation only: cocotb toplevel around nic_top.
+ *
+ * - clock generated here (CLK_PERIOD_PS, default 6.4 ns = 156.25 MHz), never from Python;
+ *   `cycle` counts rising edges from time 0 (rising edge c is at c*CLK_PERIOD_PS + half);
+ * - `rst` is held high from time 0 until Python writes 0;
+ * - CSR bus `axil_*`: driven by tb_axil_master (u_axil), one MMIO access per Python wake;
+ * - DMA bus `axi_*`: answered by tb_axi_mem (u_mem; one Python wake per burst) when
+ *   USE_PY_MEM=1, or by whatever drives the top-level m_axi_* ports (cocotbext-axi AxiRam,
+ *   `AxiBus.from_prefix(dut, "m_axi")`) when USE_PY_MEM=0;
+ * - wire: tb_xgmii_rx (u_xgmii) decodes XGMII, one Python wake per frame;
+ * - tb_axi_checker (u_check) watches both buses and latches protocol violations;
+ * - cfg_* knobs of the memory transactor are plain registers Python may write at any time
+ *   (cfg_seed is taken while rst is high).
+ */
+
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+module nic_harness #
+(
+    // nic_top: width of the AXI-Lite CSR address bus
+    parameter AXIL_ADDR_WIDTH = 16,
+    // nic_top: width of the DMA address bus
+    parameter DMA_ADDR_WIDTH = 64,
+    // nic_top: width of the DMA data bus (64, 128 or 256)
+    parameter DMA_DATA_WIDTH = 128,
+    // nic_top: width of the AXI ID signals
+    parameter DMA_ID_WIDTH = 4,
+    // nic_top: largest frame sent, in bytes, without FCS
+    parameter MAX_FRAME_BYTES = 9216,
+    // nic_top: descriptors fetched per burst at most
+    parameter DESC_PREFETCH = 8,
+    // clock period in picoseconds (even)
+    parameter CLK_PERIOD_PS = 6400,
+    // 1: host memory through tb_axi_mem and Python; 0: through the top-level m_axi_* ports
+    parameter USE_PY_MEM = 1,
+    // reads outstanding in tb_axi_mem
+    parameter MEM_RD_SLOTS = 8,
+    // reset values of the memory knobs (cycles)
+    parameter MEM_RD_LATENCY = 0,
+    parameter MEM_WR_LATENCY = 0
+)
+(
+    /*
+     * DMA bus, for an external (cocotbext-axi) memory when USE_PY_MEM=0; outputs always
+     * mirror nic_top's master outputs, inputs are ignored when USE_PY_MEM=1
+     */
+    output wire [DMA_ID_WIDTH-1:0]     m_axi_awid,
+    output wire [DMA_ADDR_WIDTH-1:0]   m_axi_awaddr,
+    output wire [7:0]                  m_axi_awlen,
+    output wire [2:0]                  m_axi_awsize,
+    output wire [1:0]                  m_axi_awburst,
+    output wire                        m_axi_awlock,
+    output wire [3:0]                  m_axi_awcache,
+    output wire [2:0]                  m_axi_awprot,
+    output wire                        m_axi_awvalid,
+    input  wire                        m_axi_awready,
+    output wire [DMA_DATA_WIDTH-1:0]   m_axi_wdata,
+    output wire [DMA_DATA_WIDTH/8-1:0] m_axi_wstrb,
+    output wire                        m_axi_wlast,
+    output wire                        m_axi_wvalid,
+    input  wire                        m_axi_wready,
+    input  wire [DMA_ID_WIDTH-1:0]     m_axi_bid,
+    input  wire [1:0]                  m_axi_bresp,
+    input  wire                        m_axi_bvalid,
+    output wire                        m_axi_bready,
+    output wire [DMA_ID_WIDTH-1:0]     m_axi_arid,
+    output wire [DMA_ADDR_WIDTH-1:0]   m_axi_araddr,
+    output wire [7:0]                  m_axi_arlen,
+    output wire [2:0]                  m_axi_arsize,
+    output wire [1:0]                  m_axi_arburst,
+    output wire                        m_axi_arlock,
+    output wire [3:0]                  m_axi_arcache,
+    output wire [2:0]                  m_axi_arprot,
+    output wire                        m_axi_arvalid,
+    input  wire                        m_axi_arready,
+    input  wire [DMA_ID_WIDTH-1:0]     m_axi_rid,
+    input  wire [DMA_DATA_WIDTH-1:0]   m_axi_rdata,
+    input  wire [1:0]                  m_axi_rresp,
+    input  wire                        m_axi_rlast,
+    input  wire                        m_axi_rvalid,
+    output wire                        m_axi_rready
+);
+
+initial begin
+    if (CLK_PERIOD_PS < 2 || CLK_PERIOD_PS % 2 != 0) begin
+        $error("%m: CLK_PERIOD_PS must be even and >= 2");
+        $finish;
+    end
+    if (USE_PY_MEM != 0 && USE_PY_MEM != 1) begin
+        $error("%m: USE_PY_MEM must be 0 or 1");
+        $finish;
+    end
+end
+
+// ---- clock, reset, cycle counter -----------------------------------------------------------
+localparam real HALF_PERIOD_NS = CLK_PERIOD_PS / 2000.0;
+
+reg        clk = 1'b0;
+reg        rst = 1'b1;
+reg [63:0] cycle = 0;
+
+always #(HALF_PERIOD_NS) clk = ~clk;
+
+always @(posedge clk) cycle <= cycle + 1;
+
+// ---- memory knobs (Python writes these) ---------------------------------------------------
+reg [15:0] cfg_rd_latency = MEM_RD_LATENCY;
+reg [15:0] cfg_wr_latency = MEM_WR_LATENCY;
+reg [7:0]  cfg_r_gap_fixed = 0;
+reg [7:0]  cfg_r_gap_prob = 0;
+reg [7:0]  cfg_ar_stall = 0;
+reg [7:0]  cfg_aw_stall = 0;
+reg [7:0]  cfg_w_stall = 0;
+reg [7:0]  cfg_b_gap_prob = 0;
+reg [31:0] cfg_seed = 1;
+
+// ---- CSR bus -----------------------------------------------------------------------------
+wire [AXIL_ADDR_WIDTH-1:0] axil_awaddr;
+wire [2:0]                 axil_awprot;
+wire                       axil_awvalid;
+wire                       axil_awready;
+wire [31:0]                axil_wdata;
+wire [3:0]                 axil_wstrb;
+wire                       axil_wvalid;
+wire                       axil_wready;
+wire [1:0]                 axil_bresp;
+wire                       axil_bvalid;
+wire                       axil_bready;
+wire [AXIL_ADDR_WIDTH-1:0] axil_araddr;
+wire [2:0]                 axil_arprot;
+wire                       axil_arvalid;
+wire                       axil_arready;
+wire [31:0]                axil_rdata;
+wire [1:0]                 axil_rresp;
+wire                       axil_rvalid;
+wire                       axil_rready;
+
+// ---- DMA bus -----------------------------------------------------------------------------
+wire [DMA_ID_WIDTH-1:0]     axi_awid;
+wire [DMA_ADDR_WIDTH-1:0]   axi_awaddr;
+wire [7:0]                  axi_awlen;
+wire [2:0]                  axi_awsize;
+wire [1:0]                  axi_awburst;
+wire                        axi_awlock;
+wire [3:0]                  axi_awcache;
+wire [2:0]                  axi_awprot;
+wire                        axi_awvalid;
+wire                        axi_awready;
+wire [DMA_DATA_WIDTH-1:0]   axi_wdata;
+wire [DMA_DATA_WIDTH/8-1:0] axi_wstrb;
+wire                        axi_wlast;
+wire                        axi_wvalid;
+wire                        axi_wready;
+wire [DMA_ID_WIDTH-1:0]     axi_bid;
+wire [1:0]                  axi_bresp;
+wire                        axi_bvalid;
+wire                        axi_bready;
+wire [DMA_ID_WIDTH-1:0]     axi_arid;
+wire [DMA_ADDR_WIDTH-1:0]   axi_araddr;
+wire [7:0]                  axi_arlen;
+wire [2:0]                  axi_arsize;
+wire [1:0]                  axi_arburst;
+wire                        axi_arlock;
+wire [3:0]                  axi_arcache;
+wire [2:0]                  axi_arprot;
+wire                        axi_arvalid;
+wire                        axi_arready;
+wire [DMA_ID_WIDTH-1:0]     axi_rid;
+wire [DMA_DATA_WIDTH-1:0]   axi_rdata;
+wire [1:0]                  axi_rresp;
+wire                        axi_rlast;
+wire                        axi_rvalid;
+wire                        axi_rready;
+
+// ---- wire, interrupt -----------------------------------------------------------------------
+wire [63:0] xgmii_txd;
+wire [7:0]  xgmii_txc;
+wire        irq;
+
+// ---- the device under test -----------------------------------------------------------------
+nic_top #(
+    .AXIL_ADDR_WIDTH(AXIL_ADDR_WIDTH),
+    .DMA_ADDR_WIDTH(DMA_ADDR_WIDTH),
+    .DMA_DATA_WIDTH(DMA_DATA_WIDTH),
+    .DMA_ID_WIDTH(DMA_ID_WIDTH),
+    .MAX_FRAME_BYTES(MAX_FRAME_BYTES),
+    .DESC_PREFETCH(DESC_PREFETCH)
+)
+dut (
+    .clk(clk),
+    .rst(rst),
+    .s_axil_awaddr(axil_awaddr),
+    .s_axil_awprot(axil_awprot),
+    .s_axil_awvalid(axil_awvalid),
+    .s_axil_awready(axil_awready),
+    .s_axil_wdata(axil_wdata),
+    .s_axil_wstrb(axil_wstrb),
+    .s_axil_wvalid(axil_wvalid),
+    .s_axil_wready(axil_wready),
+    .s_axil_bresp(axil_bresp),
+    .s_axil_bvalid(axil_bvalid),
+    .s_axil_bready(axil_bready),
+    .s_axil_araddr(axil_araddr),
+    .s_axil_arprot(axil_arprot),
+    .s_axil_arvalid(axil_arvalid),
+    .s_axil_arready(axil_arready),
+    .s_axil_rdata(axil_rdata),
+    .s_axil_rresp(axil_rresp),
+    .s_axil_rvalid(axil_rvalid),
+    .s_axil_rready(axil_rready),
+    .m_axi_awid(axi_awid),
+    .m_axi_awaddr(axi_awaddr),
+    .m_axi_awlen(axi_awlen),
+    .m_axi_awsize(axi_awsize),
+    .m_axi_awburst(axi_awburst),
+    .m_axi_awlock(axi_awlock),
+    .m_axi_awcache(axi_awcache),
+    .m_axi_awprot(axi_awprot),
+    .m_axi_awvalid(axi_awvalid),
+    .m_axi_awready(axi_awready),
+    .m_axi_wdata(axi_wdata),
+    .m_axi_wstrb(axi_wstrb),
+    .m_axi_wlast(axi_wlast),
+    .m_axi_wvalid(axi_wvalid),
+    .m_axi_wready(axi_wready),
+    .m_axi_bid(axi_bid),
+    .m_axi_bresp(axi_bresp),
+    .m_axi_bvalid(axi_bvalid),
+    .m_axi_bready(axi_bready),
+    .m_axi_arid(axi_arid),
+    .m_axi_araddr(axi_araddr),
+    .m_axi_arlen(axi_arlen),
+    .m_axi_arsize(axi_arsize),
+    .m_axi_arburst(axi_arburst),
+    .m_axi_arlock(axi_arlock),
+    .m_axi_arcache(axi_arcache),
+    .m_axi_arprot(axi_arprot),
+    .m_axi_arvalid(axi_arvalid),
+    .m_axi_arready(axi_arready),
+    .m_axi_rid(axi_rid),
+    .m_axi_rdata(axi_rdata),
+    .m_axi_rresp(axi_rresp),
+    .m_axi_rlast(axi_rlast),
+    .m_axi_rvalid(axi_rvalid),
+    .m_axi_rready(axi_rready),
+    .xgmii_txd(xgmii_txd),
+    .xgmii_txc(xgmii_txc),
+    .irq(irq)
+);
+
+// ---- MMIO master ---------------------------------------------------------------------------
+tb_axil_master #(
+    .ADDR_WIDTH(AXIL_ADDR_WIDTH),
+    .CLK_PERIOD_PS(CLK_PERIOD_PS)
+)
+u_axil (
+    .clk(clk),
+    .rst(rst),
+    .m_axil_awaddr(axil_awaddr),
+    .m_axil_awprot(axil_awprot),
+    .m_axil_awvalid(axil_awvalid),
+    .m_axil_awready(axil_awready),
+    .m_axil_wdata(axil_wdata),
+    .m_axil_wstrb(axil_wstrb),
+    .m_axil_wvalid(axil_wvalid),
+    .m_axil_wready(axil_wready),
+    .m_axil_bresp(axil_bresp),
+    .m_axil_bvalid(axil_bvalid),
+    .m_axil_bready(axil_bready),
+    .m_axil_araddr(axil_araddr),
+    .m_axil_arprot(axil_arprot),
+    .m_axil_arvalid(axil_arvalid),
+    .m_axil_arready(axil_arready),
+    .m_axil_rdata(axil_rdata),
+    .m_axil_rresp(axil_rresp),
+    .m_axil_rvalid(axil_rvalid),
+    .m_axil_rready(axil_rready)
+);
+
+// ---- host memory ---------------------------------------------------------------------------
+assign m_axi_awid = axi_awid;
+assign m_axi_awaddr = axi_awaddr;
+assign m_axi_awlen = axi_awlen;
+assign m_axi_awsize = axi_awsize;
+assign m_axi_awburst = axi_awburst;
+assign m_axi_awlock = axi_awlock;
+assign m_axi_awcache = axi_awcache;
+assign m_axi_awprot = axi_awprot;
+assign m_axi_awvalid = axi_awvalid;
+assign m_axi_wdata = axi_wdata;
+assign m_axi_wstrb = axi_wstrb;
+assign m_axi_wlast = axi_wlast;
+assign m_axi_wvalid = axi_wvalid;
+assign m_axi_bready = axi_bready;
+assign m_axi_arid = axi_arid;
+assign m_axi_araddr = axi_araddr;
+assign m_axi_arlen = axi_arlen;
+assign m_axi_arsize = axi_arsize;
+assign m_axi_arburst = axi_arburst;
+assign m_axi_arlock = axi_arlock;
+assign m_axi_arcache = axi_arcache;
+assign m_axi_arprot = axi_arprot;
+assign m_axi_arvalid = axi_arvalid;
+assign m_axi_rready = axi_rready;
+
+generate
+if (USE_PY_MEM) begin : g_py_mem
+    tb_axi_mem #(
+        .DATA_WIDTH(DMA_DATA_WIDTH),
+        .ADDR_WIDTH(DMA_ADDR_WIDTH),
+        .ID_WIDTH(DMA_ID_WIDTH),
+        .RD_SLOTS(MEM_RD_SLOTS),
+        .CLK_PERIOD_PS(CLK_PERIOD_PS)
+    )
+    u_mem (
+        .clk(clk),
+        .rst(rst),
+        .cycle(cycle),
+        .cfg_rd_latency(cfg_rd_latency),
+        .cfg_wr_latency(cfg_wr_latency),
+        .cfg_r_gap_fixed(cfg_r_gap_fixed),
+        .cfg_r_gap_prob(cfg_r_gap_prob),
+        .cfg_ar_stall(cfg_ar_stall),
+        .cfg_aw_stall(cfg_aw_stall),
+        .cfg_w_stall(cfg_w_stall),
+        .cfg_b_gap_prob(cfg_b_gap_prob),
+        .cfg_seed(cfg_seed),
+        .s_axi_awid(axi_awid),
+        .s_axi_awaddr(axi_awaddr),
+        .s_axi_awlen(axi_awlen),
+        .s_axi_awsize(axi_awsize),
+        .s_axi_awburst(axi_awburst),
+        .s_axi_awvalid(axi_awvalid),
+        .s_axi_awready(axi_awready),
+        .s_axi_wdata(axi_wdata),
+        .s_axi_wstrb(axi_wstrb),
+        .s_axi_wlast(axi_wlast),
+        .s_axi_wvalid(axi_wvalid),
+        .s_axi_wready(axi_wready),
+        .s_axi_bid(axi_bid),
+        .s_axi_bresp(axi_bresp),
+        .s_axi_bvalid(axi_bvalid),
+        .s_axi_bready(axi_bready),
+        .s_axi_arid(axi_arid),
+        .s_axi_araddr(axi_araddr),
+        .s_axi_arlen(axi_arlen),
+        .s_axi_arsize(axi_arsize),
+        .s_axi_arburst(axi_arburst),
+        .s_axi_arvalid(axi_arvalid),
+        .s_axi_arready(axi_arready),
+        .s_axi_rid(axi_rid),
+        .s_axi_rdata(axi_rdata),
+        .s_axi_rresp(axi_rresp),
+        .s_axi_rlast(axi_rlast),
+        .s_axi_rvalid(axi_rvalid),
+        .s_axi_rready(axi_rready)
+    );
+end else begin : g_ext_mem
+    assign axi_awready = m_axi_awready;
+    assign axi_wready = m_axi_wready;
+    assign axi_bid = m_axi_bid;
+    assign axi_bresp = m_axi_bresp;
+    assign axi_bvalid = m_axi_bvalid;
+    assign axi_arready = m_axi_arready;
+    assign axi_rid = m_axi_rid;
+    assign axi_rdata = m_axi_rdata;
+    assign axi_rresp = m_axi_rresp;
+    assign axi_rlast = m_axi_rlast;
+    assign axi_rvalid = m_axi_rvalid;
+end
+endgenerate
+
+// ---- wire ----------------------------------------------------------------------------------
+tb_xgmii_rx #(
+    .CLK_PERIOD_PS(CLK_PERIOD_PS)
+)
+u_xgmii (
+    .clk(clk),
+    .rst(rst),
+    .cycle(cycle),
+    .xgmii_txd(xgmii_txd),
+    .xgmii_txc(xgmii_txc)
+);
+
+// ---- protocol checker ----------------------------------------------------------------------
+tb_axi_checker #(
+    .DATA_WIDTH(DMA_DATA_WIDTH),
+    .ADDR_WIDTH(DMA_ADDR_WIDTH),
+    .ID_WIDTH(DMA_ID_WIDTH),
+    .AXIL_ADDR_WIDTH(AXIL_ADDR_WIDTH)
+)
+u_check (
+    .clk(clk),
+    .rst(rst),
+    .cycle(cycle),
+    .axi_awid(axi_awid),
+    .axi_awaddr(axi_awaddr),
+    .axi_awlen(axi_awlen),
+    .axi_awsize(axi_awsize),
+    .axi_awburst(axi_awburst),
+    .axi_awlock(axi_awlock),
+    .axi_awcache(axi_awcache),
+    .axi_awprot(axi_awprot),
+    .axi_awvalid(axi_awvalid),
+    .axi_awready(axi_awready),
+    .axi_wdata(axi_wdata),
+    .axi_wstrb(axi_wstrb),
+    .axi_wlast(axi_wlast),
+    .axi_wvalid(axi_wvalid),
+    .axi_wready(axi_wready),
+    .axi_bid(axi_bid),
+    .axi_bresp(axi_bresp),
+    .axi_bvalid(axi_bvalid),
+    .axi_bready(axi_bready),
+    .axi_arid(axi_arid),
+    .axi_araddr(axi_araddr),
+    .axi_arlen(axi_arlen),
+    .axi_arsize(axi_arsize),
+    .axi_arburst(axi_arburst),
+    .axi_arlock(axi_arlock),
+    .axi_arcache(axi_arcache),
+    .axi_arprot(axi_arprot),
+    .axi_arvalid(axi_arvalid),
+    .axi_arready(axi_arready),
+    .axi_rid(axi_rid),
+    .axi_rdata(axi_rdata),
+    .axi_rresp(axi_rresp),
+    .axi_rlast(axi_rlast),
+    .axi_rvalid(axi_rvalid),
+    .axi_rready(axi_rready),
+    .axil_awaddr(axil_awaddr),
+    .axil_awprot(axil_awprot),
+    .axil_awvalid(axil_awvalid),
+    .axil_awready(axil_awready),
+    .axil_wdata(axil_wdata),
+    .axil_wstrb(axil_wstrb),
+    .axil_wvalid(axil_wvalid),
+    .axil_wready(axil_wready),
+    .axil_bresp(axil_bresp),
+    .axil_bvalid(axil_bvalid),
+    .axil_bready(axil_bready),
+    .axil_araddr(axil_araddr),
+    .axil_arprot(axil_arprot),
+    .axil_arvalid(axil_arvalid),
+    .axil_arready(axil_arready),
+    .axil_rdata(axil_rdata),
+    .axil_rresp(axil_rresp),
+    .axil_rvalid(axil_rvalid),
+    .axil_rready(axil_rready)
+);
+
+endmodule
+
+`resetall

