@@ -240,7 +240,7 @@ wire fq_room = fq_count < 15 - fq_push_reg;
 // until all its descriptors are pushed
 wire [8:0] head_cnt = tq_cnt[tq_rd_reg[TAG_LOG2-1:0]];
 wire [5:0] head_dpos = tq_addr[tq_rd_reg[TAG_LOG2-1:0]][9:4];
-reg r_take;
+reg r_take = 1'b0;  // initial value: Icarus does not run always @* at time 0
 always @* begin
     r_take = 1'b0;
     if (!tq_empty) begin
@@ -262,6 +262,7 @@ reg [2*DMA_DATA_WIDTH-1:0] comb;
 reg [DMA_DATA_WIDTH-1:0]  sh;
 reg [7:0]                 s, e, n;
 reg                       pop;
+reg                       last;
 reg [39:0]                mk;
 reg [15:0]                outst;
 reg [5:0]                 dpos;
@@ -364,14 +365,25 @@ always @(posedge clk) begin
                         ev_rd_err_reg <= 1'b1;
                         ev_rd_err_addr_reg <= tq_addr[hp];
                     end
-                    s = (beat_cnt_reg == 0) ? tq_lo[hp] : 8'd0;
-                    e = (beat_cnt_reg == tq_beats[hp] - 1 && tq_hi[hp] != 0) ? tq_hi[hp] : BYTES;
-                    n = e - s;
-                    sh = m_axi_rdata >> (8*s);
-                    if (n != BYTES) begin
-                        sh = sh & ~({DMA_DATA_WIDTH{1'b1}} << (8*n));
+                    last = beat_cnt_reg == tq_beats[hp] - 1;
+                    if (beat_cnt_reg != 0 && !last) begin
+                        // middle beat: all bytes valid
+                        n = BYTES;
+                        sh = m_axi_rdata;
+                    end else begin
+                        s = (beat_cnt_reg == 0) ? tq_lo[hp] : 8'd0;
+                        e = (last && tq_hi[hp] != 0) ? tq_hi[hp] : BYTES;
+                        n = e - s;
+                        sh = m_axi_rdata >> (8*s);
+                        if (n != BYTES) begin
+                            sh = sh & ~({DMA_DATA_WIDTH{1'b1}} << (8*n));
+                        end
                     end
-                    comb = {{DMA_DATA_WIDTH{1'b0}}, acc_reg} | ({{DMA_DATA_WIDTH{1'b0}}, sh} << (8*fill_reg));
+                    if (fill_reg == 0) begin
+                        comb = {{DMA_DATA_WIDTH{1'b0}}, sh};
+                    end else begin
+                        comb = {{DMA_DATA_WIDTH{1'b0}}, acc_reg} | ({{DMA_DATA_WIDTH{1'b0}}, sh} << (8*fill_reg));
+                    end
                     if (fill_reg + n >= BYTES) begin
                         fb_we_reg <= 1'b1;
                         fb_waddr_reg <= wptr_reg;
@@ -384,7 +396,7 @@ always @(posedge clk) begin
                         fill_reg <= fill_reg + n;
                     end
                     beat_cnt_reg <= beat_cnt_reg + 1;
-                    if (beat_cnt_reg == tq_beats[hp] - 1) begin
+                    if (last) begin
                         pop = 1'b1;
                         outst = outst - 1;
                     end

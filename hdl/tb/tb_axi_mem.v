@@ -194,7 +194,6 @@ reg                  r_last_reg = 0;
 reg [ID_WIDTH-1:0]   r_id_reg = 0;
 reg [7:0]            r_beat = 0;
 reg [7:0]            r_gap_cnt = 0;
-reg [CHUNK_BITS-1:0] r_chunk;
 
 assign s_axi_rvalid = r_valid_reg;
 assign s_axi_rdata = r_data_reg;
@@ -246,8 +245,7 @@ always @(posedge clk) begin
     if (!r_valid_reg || s_axi_rready) begin
         if (q_count != 0 && q_filled[q_rd] && cycle >= q_release[q_rd] && r_gap_cnt == 0
                 && rnd_r >= cfg_r_gap_prob) begin
-            r_chunk = rd_buf[{q_rd, r_beat[7:BPC_W]}];
-            r_data_reg <= r_chunk[r_beat[BPC_W-1:0]*DATA_WIDTH +: DATA_WIDTH];
+            r_data_reg <= rd_buf[{q_rd, r_beat[7:BPC_W]}][r_beat[BPC_W-1:0]*DATA_WIDTH +: DATA_WIDTH];
             r_resp_reg <= q_resp[q_rd];
             r_id_reg <= q_id[q_rd];
             r_last_reg <= r_beat == q_len[q_rd];

@@ -418,12 +418,19 @@ def e1000_desc_unused(ring: E1000TxRing) -> int:
     return (0 if ntc > ntu else ring.count) + ntc - ntu - 1
 
 
-@traced
 def e1000_maybe_stop_tx(adapter: E1000Adapter, size: int) -> int:
-    """Stop the subqueue when fewer than `size` descriptors are free; re-check after the barrier."""
+    """The inline fast path: room for `size` descriptors means nothing to do."""
     ring = adapter.tx_ring
-    if e1000_desc_unused(ring) >= size:
+    ntc, ntu = ring.next_to_clean, ring.next_to_use
+    if (0 if ntc > ntu else ring.count) + ntc - ntu - 1 >= size:
         return 0
+    return __e1000_maybe_stop_tx(adapter, size)
+
+
+@traced
+def __e1000_maybe_stop_tx(adapter: E1000Adapter, size: int) -> int:
+    """Stop the subqueue, barrier, re-check: another CPU may have cleaned meanwhile."""
+    ring = adapter.tx_ring
     netdev = adapter.netdev
     nd.netif_stop_subqueue(netdev, ring.queue_index)
     smp_mb()
@@ -496,14 +503,6 @@ def e1000_tx_csum(skb: SkBuff) -> tuple[int, int]:
     return -1, -1
 
 
-def _dma_map_single(adapter: E1000Adapter, addr: int, length: int) -> int | None:
-    """dma_map_single/skb_frag_dma_map; None is DMA_MAPPING_ERROR."""
-    try:
-        return adapter.mem.dma_map(addr, length, DmaDir.TO_DEVICE, adapter.netdev.name)
-    except (ValueError, IndexError, MemoryError):
-        return None
-
-
 @traced
 def e1000_tx_map(adapter: E1000Adapter, first: E1000TxBuffer, cmd_csum: int, css: int, cso: int) -> int:
     """Map the head and every frag, write the data descriptors, account BQL, ring the doorbell."""
@@ -515,26 +514,30 @@ def e1000_tx_map(adapter: E1000Adapter, first: E1000TxBuffer, cmd_csum: int, css
     i = ring.next_to_use
     start = i
     descs: list[tuple[int, int]] = []  # (dma, len) per descriptor, in ring order from `start`
-    pieces = [(skb.head_addr + skb.data, skb.headlen)]
-    pieces += [(f.addr, f.size) for f in skb.shinfo.frags]
+    pieces = [(skb.head.addr + skb.data, skb.len - skb.data_len)]
+    pieces += [(f.page.addr + f.offset, f.size) for f in skb.shinfo.frags]
+    dma_map = adapter.mem.dma_map
+    owner = adapter.netdev.name
     for addr, size in pieces:
         if size == 0:
             continue
-        dma = _dma_map_single(adapter, addr, size)
-        if dma is None:
+        try:  # dma_map_single / skb_frag_dma_map
+            dma = dma_map(addr, size, DmaDir.TO_DEVICE, owner)
+        except (ValueError, IndexError, MemoryError):  # dma_mapping_error
             return _tx_map_unwind(adapter, first, start, i)
         tx_buffer = bufs[i]
         tx_buffer.dma, tx_buffer.len = dma, size
-        while True:
-            chunk = min(size, E1000_MAX_DATA_PER_TXD)
-            descs.append((dma, chunk))
-            dma += chunk
-            size -= chunk
+        while size > E1000_MAX_DATA_PER_TXD:
+            descs.append((dma, E1000_MAX_DATA_PER_TXD))
+            dma += E1000_MAX_DATA_PER_TXD
+            size -= E1000_MAX_DATA_PER_TXD
             i += 1
             if i == count:
                 i = 0
-            if not size:
-                break
+        descs.append((dma, size))
+        i += 1
+        if i == count:
+            i = 0
     # Write the descriptors: all but the last carry only IFCS; the last gets EOP|IFCS|RS.
     n = len(descs)
     raw = bytearray(n * TX_DESC_SIZE)
@@ -596,7 +599,8 @@ async def e1000_intr(irq: int, adapter: E1000Adapter) -> int:
         adapter.wr32(Reg.ITR, _itr_reg(adapter.itr_setting, adapter.itr_val))
         adapter.stats.itr_writes += 1
         adapter.set_itr = False
-    adapter.wr32(Reg.IMC, 0xFFFFFFFF)
+    adapter.wr32(Reg.IMC, 0xFFFFFFFF)  # disable interrupts until the poll is done
+    await adapter.rd32(Reg.STATUS)  # E1000_WRITE_FLUSH
     adapter.napi.napi_schedule()
     return IRQ_HANDLED
 

@@ -76,9 +76,10 @@ from .regs import (
 
 _DESC = struct.Struct("<QHBBBBH")  # addr, len, cso, cmd, sta, css, special
 _RS_BITS = E1000_TXD_CMD_RS | E1000_TXD_CMD_RPS
-# One 16-byte write-back beat: only byte 12 (STA) strobed, DD set, bits 3:1 zero.
-_DD_BEAT = bytes(DESC_STA_BYTE) + bytes([E1000_TXD_STAT_DD]) + bytes(TX_DESC_SIZE - DESC_STA_BYTE - 1)
-_DD_STROBE = bytes(DESC_STA_BYTE) + b"\x01" + bytes(TX_DESC_SIZE - DESC_STA_BYTE - 1)
+# The write-back of one descriptor: the 4-byte word holding STA, only byte 12 strobed
+# (DD set, bits 3:1 zero); the rest of the descriptor is never written.
+_DD_WORD = bytes([E1000_TXD_STAT_DD, 0, 0, 0])
+_DD_STROBE = b"\x01\x00\x00\x00"
 
 PREAMBLE_BYTES = 8  # start/preamble + SFD
 FCS_BYTES = 4
@@ -94,7 +95,7 @@ _OK, _TOO_LONG, _BAD_DESC, _ZERO_LEN = 0, 1, 2, 3
 _DROP_CAUSE = {_TOO_LONG: ERR_TOO_LONG, _BAD_DESC: ERR_BAD_DESC, _ZERO_LEN: ERR_ZERO_LEN}
 
 
-def csum16(data: bytes | bytearray) -> int:
+def csum16(data: bytes | bytearray | memoryview) -> int:
     """Ones'-complement sum of big-endian 16-bit words (odd byte zero-padded), folded.
 
     Uses 2^16 ≡ 1 (mod 0xFFFF): the folded sum is the integer value modulo 0xFFFF, with a
@@ -600,7 +601,7 @@ class ModelNic(NicBackend):
                     parts.append(chunk)
             ctr["data_reads"] += len(parts)
             ctr["data_bytes"] += fr.nbytes
-            fr.data = self._build_frame(b"".join(parts), fr)
+            fr.data = self._build_frame(parts, fr)
             self._wire_q.append(fr)
             self._call_at(fr.t_end, self._wire_done, fr)
         else:
@@ -623,22 +624,23 @@ class ModelNic(NicBackend):
             self._icr |= E1000_ICR_TXQE
             self._update_irq()
 
-    def _build_frame(self, data: bytes, fr: _Frame) -> bytes:
+    def _build_frame(self, parts: list[bytes], fr: _Frame) -> bytes:
+        """Gathered buffers → the frame on the wire: checksum, VLAN tag, padding, FCS."""
+        buf = bytearray().join(parts)
         cmd = fr.cmd
+        n = len(buf)
         if cmd & E1000_TXD_CMD_IC:
             cso, css = fr.cso, fr.css
-            if css < len(data) and cso + 2 <= len(data):
-                buf = bytearray(data)
-                check = ~csum16(buf[css:]) & 0xFFFF
+            if css < n and cso + 2 <= n:
+                check = ~csum16(memoryview(buf)[css:]) & 0xFFFF
                 buf[cso : cso + 2] = check.to_bytes(2, "big")
-                data = bytes(buf)
         if cmd & E1000_TXD_CMD_VLE:
-            data = data[:12] + struct.pack(">HH", VLAN_TPID, fr.special) + data[12:]
+            buf[12:12] = struct.pack(">HH", VLAN_TPID, fr.special)
         if cmd & E1000_TXD_CMD_IFCS:
-            if self._regs[Reg.TCTL] & E1000_TCTL_PSP and len(data) < ETH_ZLEN:
-                data += bytes(ETH_ZLEN - len(data))
-            data += zlib.crc32(data).to_bytes(4, "little")
-        return data
+            if len(buf) < ETH_ZLEN and self._regs[Reg.TCTL] & E1000_TCTL_PSP:
+                buf += bytes(ETH_ZLEN - len(buf))
+            buf += zlib.crc32(buf).to_bytes(4, "little")
+        return bytes(buf)
 
     def _flush_writebacks(self) -> bool:
         """Write back every pending RS descriptor (DD, or the head with TDWBAL.EN); False on a DMA error."""
@@ -646,7 +648,7 @@ class ModelNic(NicBackend):
         self._pending_wb = []
         ctr = self._counters
         wbal = self._regs[Reg.TDWBAL]
-        delayed = all(ide for _da, ide in pending)
+        delayed = all([ide for _da, ide in pending])
         if wbal & TDWBAL_EN:
             addr = (self._regs[Reg.TDWBAH] << 32) | (wbal & ~3 & 0xFFFFFFFF)
             if not self.mem.dma_write(addr, self._tdh.to_bytes(4, "little")):
@@ -654,8 +656,9 @@ class ModelNic(NicBackend):
                 return False
             ctr["head_writebacks"] += 1
         else:
+            dma_write = self.mem.dma_write
             for da, _ide in pending:
-                if not self.mem.dma_write(da, _DD_BEAT, _DD_STROBE):
+                if not dma_write(da + DESC_STA_BYTE, _DD_WORD, _DD_STROBE):
                     self._halt(ERR_DMA_WRITE, da, None)
                     return False
             ctr["writebacks"] += len(pending)

@@ -41,6 +41,7 @@ from .netdevice import (
     QUEUE_STATE_DRV_XOFF,
     NetDevice,
     NetdevQueue,
+    can_checksum_protocol,
     dev_xmit_complete,
     softnet_xmit,
 )
@@ -56,8 +57,7 @@ from .skbuff import (
     skb_linearize,
 )
 
-ETH_P_IP = 0x0800
-ETH_P_IPV6 = 0x86DD
+from .netdevice import ETH_P_IP, ETH_P_IPV6  # noqa: E402
 SKB_GSO_TCPV6 = 1 << 4
 IP_DF = 0x4000
 XMIT_RECURSION_LIMIT = 8
@@ -81,16 +81,6 @@ def _network_protocol(skb: SkBuff) -> int:
     if skb.mac_header >= 0 and skb.network_header - skb.mac_header >= 14:
         return int.from_bytes(skb.read_at(skb.mac_header + 12, 2), "big")
     return 0
-
-
-def can_checksum_protocol(features: int, protocol: int) -> bool:
-    if features & NETIF_F_HW_CSUM:
-        return True
-    if protocol == ETH_P_IP:
-        return bool(features & NETIF_F_IP_CSUM)
-    if protocol == ETH_P_IPV6:
-        return bool(features & NETIF_F_IPV6_CSUM)
-    return False
 
 
 def netif_skb_features(skb: SkBuff) -> int:
@@ -148,7 +138,7 @@ def validate_xmit_skb(skb: SkBuff, dev: NetDevice) -> SkBuff | None:
     features = netif_skb_features(skb)
     try:
         if netif_needs_gso(skb, features):
-            segs = skb_gso_segment(skb, features)
+            segs = _gso.skb_gso_segment(skb, features)
             if segs is not None:
                 consume_skb(skb)
                 skb = segs
@@ -310,15 +300,16 @@ def __dev_queue_xmit(skb: SkBuff, dev: NetDevice) -> int:
 @traced
 def __dev_xmit_skb(skb: SkBuff, q, dev: NetDevice, txq: NetdevQueue) -> int:
     to_free: list[SkBuff] = []
-    if q.flags & TCQ_F_CAN_BYPASS and not q.qstats.qlen and qdisc_run_begin(q):
+    sch = _sch
+    if q.flags & sch.TCQ_F_CAN_BYPASS and not q.qstats.qlen and sch.qdisc_run_begin(q):
         # Work-conserving and idle: no older skb can be overtaken, send it directly.
-        qdisc_bstats_update(q, skb)
-        if sch_direct_xmit(skb, q, dev, txq, True) and q.qstats.qlen:
-            __qdisc_run(q)
-        qdisc_run_end(q)
+        sch.qdisc_bstats_update(q, skb)
+        if sch.sch_direct_xmit(skb, q, dev, txq, True) and q.qstats.qlen:
+            sch.__qdisc_run(q)
+        sch.qdisc_run_end(q)
         return NET_XMIT_SUCCESS
     rc = q.enqueue(skb, to_free) & NET_XMIT_MASK
-    qdisc_run(q)
+    sch.qdisc_run(q)
     for s in to_free:
         kfree_skb(s)
     return rc
@@ -355,17 +346,9 @@ def dev_kfree_skb_any(skb: SkBuff | None) -> None:
 dev_consume_skb_any = dev_kfree_skb_any
 dev_consume_skb_irq = dev_kfree_skb_irq
 
-# Late imports: sch_generic and gso import this module.
-from .gso import skb_gso_segment  # noqa: E402
-from .sch_generic import (  # noqa: E402
-    TCQ_F_CAN_BYPASS,
-    __qdisc_run,
-    qdisc_bstats_update,
-    qdisc_run,
-    qdisc_run_begin,
-    qdisc_run_end,
-    sch_direct_xmit,
-)
+# Late imports: sch_generic and gso import this module; looked up at call time.
+from . import gso as _gso  # noqa: E402
+from . import sch_generic as _sch  # noqa: E402
 
 __all__ = [
     "__dev_xmit_skb", "dev_hard_start_xmit", "dev_kfree_skb_any", "dev_kfree_skb_irq", "dev_queue_xmit",

@@ -26,7 +26,7 @@ import errno
 import struct
 
 from ..kernel.ftrace import traced
-from .netdevice import NETIF_F_GSO_ROBUST, NETIF_F_SG
+from .netdevice import NETIF_F_FRAGLIST, NETIF_F_GSO_ROBUST, NETIF_F_GSO_SHIFT, NETIF_F_SG, can_checksum_protocol
 from .skbuff import (
     CHECKSUM_NONE,
     CHECKSUM_PARTIAL,
@@ -58,14 +58,6 @@ _I = struct.Struct("!I")
 
 def _name(fn: object) -> str:
     return getattr(fn, "__name__", "")
-
-
-def _read_payload(skb: SkBuff, lin_off: int, lin_bytes: bytes, frags: list[SkbFrag]) -> bytes:
-    """Bytes of a segment payload assembled from the linear part and frag references."""
-    parts = [lin_bytes] if lin_bytes else []
-    for f in frags:
-        parts.append(f.page.read(f.offset, f.size))
-    return b"".join(parts)
 
 
 @traced
@@ -141,13 +133,11 @@ def tcp_gso_segment(skb: SkBuff, features: int, nhoff: int, ihl: int) -> SkBuff 
     if skb.shinfo.frag_list is not None:
         raise OSError(errno.EINVAL, "skb_segment: frag_list GSO skbs are not modelled")
 
-    from .dev import can_checksum_protocol  # late: dev imports this module
-
     sg = bool(features & NETIF_F_SG)
     csum = can_checksum_protocol(features, ETH_P_IP)
     hdr = skb.read_at(mac, doffset)
-    segs = skb_segment(skb, hdr, doffset, payload_len, mss, sg, csum)
-    _patch_headers(segs, hdr, nhoff, thoff, thlen, mss, skb.shinfo.gso_type, csum)
+    segs, linear = skb_segment(skb, doffset, payload_len, mss, sg, csum)
+    _patch_headers(segs, linear, hdr, nhoff, thoff, thlen, mss, skb.shinfo.gso_type, csum)
 
     # tcp_gso_segment: hand the socket charge to the segments.
     gso_skb = skb
@@ -175,14 +165,15 @@ def tcp_gso_segment(skb: SkBuff, features: int, nhoff: int, ihl: int) -> SkBuff 
 
 
 def _gso_ok(skb: SkBuff, features: int) -> bool:
-    from .netdevice import NETIF_F_FRAGLIST, NETIF_F_GSO_SHIFT
-
     feature = skb.shinfo.gso_type << NETIF_F_GSO_SHIFT
     return (features & feature) == feature and (skb.shinfo.frag_list is None or bool(features & NETIF_F_FRAGLIST))
 
 
-def skb_segment(head: SkBuff, hdr: bytes, doffset: int, payload_len: int, mss: int, sg: bool, csum: bool) -> SkBuff:
-    """Build the segment skbs: header copy + payload (frag references with SG, else copied)."""
+def skb_segment(head: SkBuff, doffset: int, payload_len: int, mss: int, sg: bool, csum: bool) -> tuple[SkBuff, list[bytes]]:
+    """Build the segment skbs: header room + payload (frag references with SG, else copied).
+
+    Returns the list head and, per segment, the payload bytes that go in its linear area
+    (written together with the patched headers)."""
     headroom = head.data  # room before the MAC header, kept in every segment
     lin = head.headlen - doffset  # payload bytes in the linear area
     lin_data = head.read_at(head.data + doffset, lin) if lin > 0 else b""
@@ -191,10 +182,12 @@ def skb_segment(head: SkBuff, hdr: bytes, doffset: int, payload_len: int, mss: i
     fstart = lin  # payload offset where frags[fi] begins
     segs: SkBuff | None = None
     tail: SkBuff | None = None
+    linear: list[bytes] = []
     off = 0
     try:
         while off < payload_len:
             seglen = min(mss, payload_len - off)
+            end = off + seglen
             hsize = lin - off
             if hsize < 0:
                 hsize = 0
@@ -202,48 +195,40 @@ def skb_segment(head: SkBuff, hdr: bytes, doffset: int, payload_len: int, mss: i
                 hsize = seglen
             nskb = alloc_skb(hsize + doffset + headroom)
             nskb.data = nskb.tail = headroom  # skb_reserve
-            nskb.len = doffset + hsize
             nskb.tail += doffset + hsize
+            nskb.len = doffset + hsize
             if segs is None:
                 segs = nskb
             else:
                 tail.next = nskb
             tail = nskb
-            _copy_header_fields_keep_geometry(nskb, head)
+            _copy_header_fields_keep_geometry(nskb, head)  # __copy_skb_header
             nskb.mac_len = head.network_header - head.data
 
-            # Payload bytes [off, off+seglen): linear first, then frags.
-            pos = off + hsize  # first payload byte not yet placed
-            end = off + seglen
-            lin_part = lin_data[off:off + hsize] if off < lin else b""
-            if not sg and pos < end:
-                raise AssertionError("unreachable: hsize == seglen without SG")
-            copied_from_frags = b""
-            if not sg and off + seglen > lin:
-                # No SG: the frag bytes are copied into the linear area.
-                pieces = []
-                a = max(off, lin)
-                while a < end:
+            lin_part = lin_data[off:min(end, lin)] if off < lin else b""
+            pos = max(off, lin)  # first payload byte that lives in a frag
+            if not sg:
+                pieces = [lin_part]  # skb_copy_bits: frag bytes copied into the head
+                while pos < end:
                     f = frags[fi]
                     fend = fstart + f.size
-                    s, e = max(a, fstart), min(end, fend)
-                    pieces.append(f.page.read(f.offset + s - fstart, e - s))
-                    a = e
+                    e = min(end, fend)
+                    pieces.append(f.page.read(f.offset + pos - fstart, e - pos))
+                    pos = e
                     if fend <= end:
                         fi += 1
                         fstart = fend
-                copied_from_frags = b"".join(pieces)
-                lin_part = lin_data[off:lin] if off < lin else b""
+                lin_part = b"".join(pieces)
             else:
                 nfrags = nskb.shinfo.frags
                 while pos < end:
                     f = frags[fi]
                     fend = fstart + f.size
-                    s, e = max(pos, fstart), min(end, fend)
+                    e = min(end, fend)
                     if len(nfrags) >= MAX_SKB_FRAGS:
                         raise OSError(errno.EINVAL, "skb_segment: too many frags")
-                    f.page.get_page()
-                    nfrags.append(SkbFrag(f.page, f.offset + s - fstart, e - s))
+                    f.page.get_page()  # __skb_frag_ref: share the page, copy nothing
+                    nfrags.append(SkbFrag(f.page, f.offset + pos - fstart, e - pos))
                     pos = e
                     if fend <= end:
                         fi += 1
@@ -251,10 +236,10 @@ def skb_segment(head: SkBuff, hdr: bytes, doffset: int, payload_len: int, mss: i
                 nskb.data_len = seglen - hsize
                 nskb.len += nskb.data_len
                 nskb.truesize += nskb.data_len
-            nskb.cb["_gso_lin"] = lin_part + copied_from_frags  # payload bytes for _patch_headers
+            linear.append(lin_part)
             skb_stats.frag_skbs += 1
             skb_stats.copy_bytes += doffset + hsize
-            off += seglen
+            off = end
     except BaseException:
         while segs is not None:
             nxt = segs.next
@@ -266,7 +251,7 @@ def skb_segment(head: SkBuff, hdr: bytes, doffset: int, payload_len: int, mss: i
     if not csum:
         for s in _iter(segs):
             s.ip_summed = CHECKSUM_NONE
-    return segs
+    return segs, linear
 
 
 def _iter(skb: SkBuff | None):
@@ -275,7 +260,7 @@ def _iter(skb: SkBuff | None):
         skb = skb.next
 
 
-def _patch_headers(segs: SkBuff, hdr: bytes, nhoff: int, thoff: int, thlen: int, mss: int, gso_type: int, csum: bool) -> None:
+def _patch_headers(segs: SkBuff, linear: list[bytes], hdr: bytes, nhoff: int, thoff: int, thlen: int, mss: int, gso_type: int, csum: bool) -> None:
     """inet_gso_segment + tcp_gso_segment header fix-ups, one write per segment."""
     ip_id = _H.unpack_from(hdr, nhoff + 4)[0]
     fixedid = bool(gso_type & SKB_GSO_TCP_FIXEDID)
@@ -287,7 +272,7 @@ def _patch_headers(segs: SkBuff, hdr: bytes, nhoff: int, thoff: int, thlen: int,
     template[nhoff + 10:nhoff + 12] = b"\0\0"
     first = True
     skb = segs
-    while skb is not None:
+    for lin_payload in linear:
         last = skb.next is None
         h = bytearray(template)
         seglen = skb.len  # from the MAC header
@@ -307,7 +292,6 @@ def _patch_headers(segs: SkBuff, hdr: bytes, nhoff: int, thoff: int, thlen: int,
         h[thoff + 13] = fl
         pseudo = csum_partial(b"", pseudo_base + thlen + payload)
         _H.pack_into(h, thoff + 16, pseudo)
-        lin_payload = skb.cb.pop("_gso_lin")
         if not csum:
             # gso_make_checksum: the whole TCP checksum in software.
             data = bytes(h[thoff:]) + lin_payload + b"".join(f.page.read(f.offset, f.size) for f in skb.shinfo.frags)

@@ -39,6 +39,10 @@ def dev_xmit_complete(rc: int) -> bool:
     return rc < NET_XMIT_MASK
 
 
+ETH_P_IP = 0x0800
+ETH_P_IPV6 = 0x86DD
+
+
 def net_xmit_eval(rc: int) -> int:
     """What TCP treats as an error: CN counts as success."""
     return 0 if rc == NET_XMIT_CN else rc
@@ -237,6 +241,17 @@ class NetDevice:
         return f"<net_device {self.name} ifindex={self.ifindex} {'UP' if self.flags & IFF_UP else 'DOWN'}>"
 
 
+def can_checksum_protocol(features: int, protocol: int) -> bool:
+    """Can a device with `features` finish an IP-style checksum for this ethertype?"""
+    if features & NETIF_F_HW_CSUM:
+        return True
+    if protocol == ETH_P_IP:
+        return bool(features & NETIF_F_IP_CSUM)
+    if protocol == ETH_P_IPV6:
+        return bool(features & NETIF_F_IPV6_CSUM)
+    return False
+
+
 def netdev_priv(dev: NetDevice) -> Any:
     return dev.priv
 
@@ -340,10 +355,10 @@ def register_netdev(dev: NetDevice) -> int:
     dev.wanted_features = dev.features & dev.hw_features
     __netdev_update_features(dev)
     dev.state |= 1 << __LINK_STATE_PRESENT
-    dev_init_scheduler(dev)
+    _sch.dev_init_scheduler(dev)
     kernel = dev.kernel
     if kernel.softirq_vec[NET_TX_SOFTIRQ] is None:
-        kernel.open_softirq(NET_TX_SOFTIRQ, lambda: net_tx_action(kernel))
+        kernel.open_softirq(NET_TX_SOFTIRQ, lambda: _sch.net_tx_action(kernel))
     host.devices[dev.name] = dev
     dev.reg_state = "registered"
     return 0
@@ -384,7 +399,7 @@ def _dev_open_finish(dev: NetDevice, ret: Any) -> int:
         dev.state &= ~(1 << __LINK_STATE_START)
         return ret
     dev.flags |= IFF_UP
-    dev_activate(dev)
+    _sch.dev_activate(dev)
     return 0
 
 
@@ -414,7 +429,7 @@ def _dev_close_prepare(dev: NetDevice) -> bool:
     if not dev.flags & IFF_UP:
         return False
     dev.state &= ~(1 << __LINK_STATE_START)
-    dev_deactivate(dev)
+    _sch.dev_deactivate(dev)
     return True
 
 
@@ -451,14 +466,14 @@ def netif_carrier_on(dev: NetDevice) -> None:
         if dev.reg_state == "uninitialized":
             return
         if netif_running(dev):
-            dev_activate(dev)  # linkwatch_do_dev, run at once; arms the watchdog
+            _sch.dev_activate(dev)  # linkwatch_do_dev, run at once; arms the watchdog
 
 
 def netif_carrier_off(dev: NetDevice) -> None:
     if not dev.state & (1 << __LINK_STATE_NOCARRIER):
         dev.state |= 1 << __LINK_STATE_NOCARRIER
         if dev.reg_state == "registered" and netif_running(dev):
-            dev_deactivate(dev)  # linkwatch_do_dev: qdiscs to noop, queued skbs freed
+            _sch.dev_deactivate(dev)  # linkwatch_do_dev: qdiscs to noop, queued skbs freed
 
 
 def round_jiffies(j: int, now: int, cpu: int = 0) -> int:
@@ -553,7 +568,7 @@ def netif_tx_stop_queue(txq: NetdevQueue) -> None:
 def netif_tx_wake_queue(txq: NetdevQueue) -> None:
     if txq.state & QUEUE_STATE_DRV_XOFF:
         txq.state &= ~QUEUE_STATE_DRV_XOFF
-        __netif_schedule(txq.qdisc)
+        _sch.__netif_schedule(txq.qdisc)
 
 
 def netif_start_queue(dev: NetDevice) -> None:
@@ -623,7 +638,7 @@ def netif_xmit_frozen_or_drv_stopped(txq: NetdevQueue) -> bool:
 
 def netif_schedule_queue(txq: NetdevQueue) -> None:
     if not txq.state & QUEUE_STATE_ANY_XOFF:
-        __netif_schedule(txq.qdisc)
+        _sch.__netif_schedule(txq.qdisc)
 
 
 # -- BQL ---------------------------------------------------------------------------------------
@@ -695,14 +710,8 @@ def dev_get_stats(dev: NetDevice) -> NetDeviceStats:
     )
 
 
-# Late imports: sch_generic and dev call back into this module.
-from .sch_generic import (  # noqa: E402
-    __netif_schedule,
-    dev_activate,
-    dev_deactivate,
-    dev_init_scheduler,
-    net_tx_action,
-)
+# Late import: sch_generic imports this module; its functions are looked up at call time.
+from . import sch_generic as _sch  # noqa: E402
 
 __all__ = [
     "NETDEV_TX_BUSY", "NETDEV_TX_OK", "NET_XMIT_CN", "NET_XMIT_DROP", "NET_XMIT_MASK", "NET_XMIT_SUCCESS",

@@ -460,11 +460,11 @@ def sch_direct_xmit(skb: SkBuff, q: Qdisc, dev: NetDevice, txq: NetdevQueue, val
     Returns False when the caller should stop (requeued)."""
     rc = NETDEV_TX_BUSY
     if validate:
-        skb = validate_xmit_skb_list(skb, dev)
+        skb = _dev.validate_xmit_skb_list(skb, dev)
         if skb is None:
             return True
     if not txq.state & QUEUE_STATE_ANY_XOFF_OR_FROZEN:
-        skb, rc = dev_hard_start_xmit(skb, dev, txq)
+        skb, rc = _dev.dev_hard_start_xmit(skb, dev, txq)
     if not dev_xmit_complete(rc):
         dev_requeue_skb(skb, q)
         return False
@@ -486,8 +486,8 @@ def dev_requeue_skb(skb: SkBuff | None, q: Qdisc) -> None:
     __netif_schedule(q)
 
 
-# Late imports: dev.py imports this module.
-from .dev import dev_hard_start_xmit, validate_xmit_skb_list  # noqa: E402
+# Late import: dev imports this module; its functions are looked up at call time.
+from . import dev as _dev  # noqa: E402
 
 __all__ = [
     "PRIO2BAND", "TCQ_F_CAN_BYPASS", "TCQ_F_NOLOCK", "TCQ_F_ONETXQUEUE", "BasicStats", "Mq", "Noqueue",

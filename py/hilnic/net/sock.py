@@ -510,6 +510,7 @@ class TcpSock(Sock):
         self.prior_ssthresh = 0
         self.prr_delivered = 0
         self.prr_out = 0
+        self.delivered = 0
         self.high_seq = 0
         self.undo_marker = 0
         self.reordering = 3

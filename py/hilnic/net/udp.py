@@ -144,7 +144,7 @@ def ip4_datagram_connect(sk: Any, addr: tuple[str | int, int]) -> int:
 @traced
 def udp_sendmsg(sk: Any, data: bytes | bytearray | memoryview | list, flags: int, addr: tuple[str | int, int] | None) -> int:
     """Send one datagram; returns its length. Errors raise OSError with the Linux errno."""
-    payload = b"".join(data) if isinstance(data, (list, tuple)) else data
+    payload = b"".join(data) if isinstance(data, (list, tuple)) else bytes(data)
     length = len(payload)
     host = sk.host
     if length > 0xFFFF:
@@ -221,7 +221,6 @@ def __ip_append_data(sk: Any, rt: Rtable, queue: list, mtu: int, payload: Any, l
     csummode = CHECKSUM_NONE
     if transhdrlen and length + fragheaderlen <= mtu and _dev_csum_features(dev) and not flags & MSG_MORE:
         csummode = CHECKSUM_PARTIAL
-    view = memoryview(payload)
     offset = 0
     wmem_alloc_delta = 0
     try:
@@ -251,7 +250,7 @@ def __ip_append_data(sk: Any, rt: Rtable, queue: list, mtu: int, payload: Any, l
             skb.transport_header = off + fragheaderlen
             copy = datalen - transhdrlen
             if copy > 0:
-                piece = view[offset : offset + copy]
+                piece = payload[offset : offset + copy]
                 skb.write_at(off + fragheaderlen + transhdrlen, piece)
                 skb_stats.user_copy_bytes += copy
                 if csummode != CHECKSUM_PARTIAL:  # csum_and_copy_from_iter
