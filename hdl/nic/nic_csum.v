@@ -76,6 +76,7 @@ wire [7:0]  i_css  = in_data[15:8];
 wire [7:0]  i_cso  = in_data[7:0];
 
 reg [DMA_DATA_WIDTH-1:0] d;
+reg [255:0] dx;
 reg [18:0] f;
 reg [15:0] le;
 reg [15:0] res;
@@ -104,12 +105,13 @@ always @(posedge clk) begin
         end
         // 64-bit words summed as integers: 2^16 = 1 (mod 65535), so folding the
         // integer sum gives the ones'-complement sum of the 16-bit lanes
+        dx = {{(256-DMA_DATA_WIDTH){1'b0}}, d};
         if (BYTES == 8) begin
-            acc_reg <= acc_reg + d[63:0];
+            acc_reg <= acc_reg + {16'd0, dx[63:0]};
         end else if (BYTES == 16) begin
-            acc_reg <= acc_reg + d[63:0] + d[127:64];
+            acc_reg <= acc_reg + {16'd0, dx[63:0]} + {16'd0, dx[127:64]};
         end else begin
-            acc_reg <= acc_reg + d[63:0] + d[127:64] + d[191:128] + d[DMA_DATA_WIDTH-1:192];
+            acc_reg <= acc_reg + {16'd0, dx[63:0]} + {16'd0, dx[127:64]} + {16'd0, dx[191:128]} + {16'd0, dx[255:192]};
         end
     end
     p_valid_reg <= 1'b0;

@@ -263,6 +263,7 @@ reg [DMA_DATA_WIDTH-1:0]  sh;
 reg [7:0]                 s, e, n;
 reg                       pop;
 reg                       last;
+reg [255:0]               rdx;
 reg [39:0]                mk;
 reg [15:0]                outst;
 reg [5:0]                 dpos;
@@ -346,7 +347,8 @@ always @(posedge clk) begin
                         end
                     end else begin
                         dpos = (tq_addr[hp][9:4] + d_cnt_reg) % DPB;
-                        desc_out_reg <= m_axi_rdata[dpos*128 +: 128];
+                        rdx = {{(256-DMA_DATA_WIDTH){1'b0}}, m_axi_rdata};
+                        desc_out_reg <= rdx[dpos*128 +: 128];
                         desc_out_valid_reg <= !err_reg && !discard && m_axi_rresp == 2'b00;
                         d_cnt_reg <= d_cnt_reg + 1;
                         if (d_cnt_reg == tq_cnt[hp] - 1) begin

@@ -111,27 +111,27 @@ localparam DESC_FIFO_LOG2 = $clog2(4*DESC_PREFETCH);
 initial begin
     if (DMA_DATA_WIDTH != 64 && DMA_DATA_WIDTH != 128 && DMA_DATA_WIDTH != 256) begin
         $error("Error: DMA_DATA_WIDTH must be 64, 128 or 256 (instance %m)");
-        $finish;
+        $fatal(1, "nic_top: illegal parameter");
     end
     if (AXIL_ADDR_WIDTH < 16) begin
         $error("Error: AXIL_ADDR_WIDTH must be at least 16 (instance %m)");
-        $finish;
+        $fatal(1, "nic_top: illegal parameter");
     end
     if (DMA_ADDR_WIDTH < 16 || DMA_ADDR_WIDTH > 64) begin
         $error("Error: DMA_ADDR_WIDTH must be 16..64 (instance %m)");
-        $finish;
+        $fatal(1, "nic_top: illegal parameter");
     end
     if (DMA_ID_WIDTH < 1) begin
         $error("Error: DMA_ID_WIDTH must be at least 1 (instance %m)");
-        $finish;
+        $fatal(1, "nic_top: illegal parameter");
     end
     if (MAX_FRAME_BYTES < 60 || MAX_FRAME_BYTES > 65000) begin
         $error("Error: MAX_FRAME_BYTES must be 60..65000 (instance %m)");
-        $finish;
+        $fatal(1, "nic_top: illegal parameter");
     end
     if (DESC_PREFETCH < 1 || DESC_PREFETCH > 64) begin
         $error("Error: DESC_PREFETCH must be 1..64 (instance %m)");
-        $finish;
+        $fatal(1, "nic_top: illegal parameter");
     end
 end
 

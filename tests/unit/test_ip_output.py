@@ -225,3 +225,38 @@ def test_bad_route_arguments():
     with pytest.raises(OSError) as ei:
         ip_route_add(rig.host, "10.0.0.0", 24, rig.dev)
     assert ei.value.errno == errno.EEXIST
+
+
+def test_frag_needed_reaches_tcp_v4_err_with_the_quoted_header(monkeypatch):
+    import hilnic.net.tcp_ipv4 as tcp_ipv4
+
+    calls = []
+    def record(host, skb, info):
+        t, c = skb.read_at(skb.data - 8, 2)
+        calls.append((t, c, info, skb.read_at(skb.data, skb.len)))
+        return 0
+
+    monkeypatch.setattr(tcp_ipv4, "tcp_v4_err", record)
+    rig = make_rig(features=NETIF_F_SG | NETIF_F_HW_CSUM)
+    ip_route_add(rig.host, PEER_IP, 32, rig.dev, mtu=1000)
+    sk = tcp_sock(rig.host)
+    skb, _ = tcp_gso_skb(sk, 1)  # one 1500-byte segment, DF, route MTU 1000
+    assert ip_queue_xmit(sk, skb) == -errno.EMSGSIZE
+    rig.run(1)
+    ((t, c, info, quoted),) = calls
+    assert (t, c, info) == (3, 4, 1000)
+    q = IP(quoted)
+    assert q.src == HOST_IP and q.dst == PEER_IP and q.id == 100
+    assert len(quoted) == 576 - 20 - 8  # icmp_send quotes up to 576 bytes of datagram
+
+
+def test_inet_csk_update_pmtu_lowers_the_socket_route():
+    from hilnic.net.route import dst_mtu, inet_csk_update_pmtu
+
+    rig = make_rig()
+    sk = tcp_sock(rig.host)
+    skb, _ = tcp_gso_skb(sk, 1, mss=10)
+    ip_queue_xmit(sk, skb)
+    dst = inet_csk_update_pmtu(sk, 1280)
+    assert dst is sk.sk_dst_cache and dst_mtu(dst) == 1280
+    assert inet_csk_update_pmtu(sk, 300).mtu == 552  # below min_pmtu: clamped and locked

@@ -48,7 +48,6 @@ from ..hw.regs import (
     Reg,
 )
 from ..kernel.core import HZ, IRQ_HANDLED, IRQ_NONE, NapiStruct
-from ..kernel.env import MS
 from ..kernel.ftrace import trace_mark, traced
 from ..net import netdevice as nd
 from ..net.skbuff import CHECKSUM_PARTIAL, MAX_SKB_FRAGS, SkBuff, napi_consume_skb, kfree_skb, skb_checksum_help
@@ -72,6 +71,7 @@ E1000_IMS_ENABLE_MASK = E1000_ICR_TXDW | E1000_ICR_ERR
 E1000_RESET_POLL_MS = 1
 E1000_RESET_POLL_TRIES = 100
 E1000_DOWN_SLEEP_MS = 10  # e1000_down: msleep(10) after disabling the transmitter
+E1000_HEAD_WB_BYTES = 64  # one cache line for the written-back head
 
 # InterruptThrottleRate (e1000 module parameter semantics)
 ITR_OFF = 0
@@ -286,7 +286,7 @@ def e1000_setup_tx_resources(adapter: E1000Adapter) -> None:
     ring.dma = adapter.mem.dma_alloc_coherent(ring.size, align=4096, owner=f"{adapter.netdev.name}-tx-ring")
     ring.next_to_use = ring.next_to_clean = 0
     if adapter.use_head_wb:
-        ring.head_wb = adapter.mem.dma_alloc_coherent(64, align=64, owner=f"{adapter.netdev.name}-tx-head-wb")
+        ring.head_wb = adapter.mem.dma_alloc_coherent(E1000_HEAD_WB_BYTES, align=E1000_HEAD_WB_BYTES, owner=f"{adapter.netdev.name}-tx-head-wb")
 
 
 def e1000_free_tx_resources(adapter: E1000Adapter) -> None:
@@ -296,7 +296,7 @@ def e1000_free_tx_resources(adapter: E1000Adapter) -> None:
         adapter.mem.dma_free_coherent(ring.dma, ring.size)
         ring.dma = 0
     if ring.head_wb:
-        adapter.mem.dma_free_coherent(ring.head_wb, 64)
+        adapter.mem.dma_free_coherent(ring.head_wb, E1000_HEAD_WB_BYTES)
         ring.head_wb = 0
     ring.tx_buffer_info = []
 
@@ -505,7 +505,7 @@ def e1000_tx_csum(skb: SkBuff) -> tuple[int, int]:
 
 @traced
 def e1000_tx_map(adapter: E1000Adapter, first: E1000TxBuffer, cmd_csum: int, css: int, cso: int) -> int:
-    """Map the head and every frag, write the data descriptors, account BQL, ring the doorbell."""
+    """Map the head and every frag (split at 32 KiB per descriptor), then e1000_tx_queue."""
     ring = adapter.tx_ring
     skb = first.skb
     assert skb is not None
@@ -538,7 +538,17 @@ def e1000_tx_map(adapter: E1000Adapter, first: E1000TxBuffer, cmd_csum: int, css
         i += 1
         if i == count:
             i = 0
-    # Write the descriptors: all but the last carry only IFCS; the last gets EOP|IFCS|RS.
+    e1000_tx_queue(adapter, first, descs, start, i, cmd_csum, css, cso)
+    return 0
+
+
+@traced
+def e1000_tx_queue(adapter: E1000Adapter, first: E1000TxBuffer, descs: list[tuple[int, int]], start: int, i: int,
+                   cmd_csum: int, css: int, cso: int) -> None:
+    """Write the data descriptors, account BQL, stop if needed, ring the doorbell."""
+    ring = adapter.tx_ring
+    count = ring.count
+    # All but the last carry only IFCS; the last gets EOP|IFCS|RS and the checksum request.
     n = len(descs)
     raw = bytearray(n * TX_DESC_SIZE)
     last_cmd = _CMD_EOP | cmd_csum | (E1000_TXD_CMD_IDE if adapter.tidv else 0)
@@ -561,7 +571,6 @@ def e1000_tx_map(adapter: E1000Adapter, first: E1000TxBuffer, cmd_csum: int, css
     e1000_maybe_stop_tx(adapter, DESC_NEEDED)
     if nd.netif_xmit_stopped(txq) or not nd.netdev_xmit_more():
         adapter.wr32(Reg.TDT, i)  # the doorbell
-    return 0
 
 
 def _tx_map_unwind(adapter: E1000Adapter, first: E1000TxBuffer, start: int, i: int) -> int:
@@ -811,6 +820,7 @@ __all__ = [
     "e1000_open",
     "e1000_probe",
     "e1000_tx_map",
+    "e1000_tx_queue",
     "e1000_tx_timeout",
     "e1000_xmit_frame",
     "ethtool_stats",

@@ -193,8 +193,14 @@ class HostMemory:
         off = addr - self.base
         if strobe is None:
             self.mem[off : off + len(data)] = np.frombuffer(data, dtype=np.uint8)
-        else:
-            sel = np.frombuffer(strobe, dtype=np.uint8).astype(bool)
-            self.mem[off : off + len(data)][sel] = np.frombuffer(data, dtype=np.uint8)[sel]
-        self.bytes_written += int(len(data) if strobe is None else sum(1 for s in strobe if s))
+            self.bytes_written += len(data)
+            return True
+        first = strobe.find(1) if strobe.count(1) == 1 else -1
+        if first >= 0 and strobe.count(0) == len(strobe) - 1:
+            self.mem[off + first] = data[first]  # the common case: DD write-back of one byte
+            self.bytes_written += 1
+            return True
+        sel = np.frombuffer(strobe, dtype=np.uint8).astype(bool)
+        self.mem[off : off + len(data)][sel] = np.frombuffer(data, dtype=np.uint8)[sel]
+        self.bytes_written += int(np.count_nonzero(sel))
         return True

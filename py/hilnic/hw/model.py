@@ -63,7 +63,6 @@ from .regs import (
     ERR_ZERO_LEN,
     ICR_CAUSES,
     ITR_UNIT_NS,
-    MAX_DESCRIPTORS,
     TADV_UNIT_NS,
     TDWBAL_EN,
     TIDV_UNIT_NS,

@@ -17,7 +17,6 @@ from .neighbour import (
     NUD_NOARP,
     NUD_REACHABLE,
     NUD_STALE,
-    NUD_VALID,
     NeighOps,
     NeighParms,
     NeighTable,
@@ -211,5 +210,5 @@ def neigh_lookup_state(host: Any, addr: int | str, dev: Any) -> int | None:
     return None if n is None else n.nud_state
 
 
-__all__ = ["ARPOP_REPLY", "ARPOP_REQUEST", "NUD_VALID", "arp_create", "arp_init", "arp_process", "arp_rcv",
+__all__ = ["ARPOP_REPLY", "ARPOP_REQUEST", "arp_create", "arp_init", "arp_process", "arp_rcv",
            "arp_send_dst", "arp_solicit", "arp_tbl", "ip_neigh_gw4"]

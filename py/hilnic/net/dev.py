@@ -11,7 +11,7 @@ follows" so drivers can ring the doorbell once per list.
 
 Not modelled: XPS and cgroup priority maps, packet taps (dev_queue_xmit_nit), VLAN
 insertion, XFRM offload; queue selection hashes the IPv4 4-tuple with CRC-32 where Linux
-uses the flow dissector's jhash (only matters with several TX queues).
+uses the flow dissector's jhash (CRC-32 plus a multiplicative mix here) (only matters with several TX queues).
 """
 
 from __future__ import annotations
@@ -213,7 +213,8 @@ def dev_hard_start_xmit(first: SkBuff, dev: NetDevice, txq: NetdevQueue) -> tupl
 def skb_tx_hash(dev: NetDevice, skb: SkBuff) -> int:
     nh = skb.network_header
     key = skb.read_at(nh + 12, 12) if nh >= 0 and skb.headlen >= nh - skb.data + 24 else struct.pack("<Q", id(skb.sk))
-    return (zlib.crc32(key) * dev.real_num_tx_queues) >> 32  # reciprocal_scale
+    h = (zlib.crc32(key) * 0x9E3779B1) & 0xFFFF_FFFF  # CRC is linear: mix before taking top bits
+    return (h * dev.real_num_tx_queues) >> 32  # reciprocal_scale
 
 
 def netdev_core_pick_tx(dev: NetDevice, skb: SkBuff) -> NetdevQueue:

@@ -209,9 +209,4 @@ def icmp_echo(host: Any, skb: Any, data: bytes) -> None:
     icmp_push_reply(host, iph.daddr, iph.saddr, iph.tos, ICMP_ECHOREPLY, 0, rest, reply)
 
 
-def icmp_frag_needed_mtu(raw_icmp: bytes) -> int:
-    """The next-hop MTU field of a FRAG_NEEDED message."""
-    return int.from_bytes(raw_icmp[6:8], "big")
-
-
 __all__ = ["ICMP_DEST_UNREACH", "ICMP_FRAG_NEEDED", "ICMP_HOST_UNREACH", "ICMP_PORT_UNREACH", "icmp_rcv", "icmp_send"]

@@ -184,6 +184,7 @@ def _tcp_v4_rcv(host: Any, skb: Any) -> int:
 
 
 def _tcp_v4_err(host: Any, skb: Any, info: int) -> int:
+    """skb.data at the quoted IP header, the ICMP header 8 bytes before it (transport_header)."""
     from .tcp_ipv4 import tcp_v4_err
 
     return tcp_v4_err(host, skb, info)

@@ -12,7 +12,7 @@ from typing import Any
 from ..kernel.ftrace import traced
 from .eth import PACKET_OTHERHOST
 from .inet import IP_MF, IP_OFFSET, IPHDR_LEN, ip_fast_csum, ipv4_is_lbcast, ipv4_is_multicast
-from .skbuff import consume_skb, kfree_skb
+from .skbuff import kfree_skb
 
 
 @traced
@@ -110,4 +110,4 @@ def ip_protocol_deliver_rcu(host: Any, skb: Any, protocol: int) -> int:
     return 0
 
 
-__all__ = ["ip_local_deliver", "ip_rcv", "consume_skb"]
+__all__ = ["ip_local_deliver", "ip_rcv"]

@@ -28,6 +28,8 @@ from .inet import (
     NET_XMIT_CN,
     ip_fast_csum,
 )
+from .arp import ip_neigh_gw4
+from .neighbour import neigh_output
 from .route import RTN_LOCAL, Rtable, __sk_dst_check, dst_mtu, ip_mtu_locked, ip_route_output_ports
 from .sock import sk_setup_caps, skb_set_owner_w, sock_wfree
 from .skbuff import CHECKSUM_NONE, CHECKSUM_PARTIAL, alloc_skb, consume_skb, kfree_skb, skb_checksum_help, skb_stats
@@ -122,7 +124,7 @@ def __ip_queue_xmit(sk: Any, skb: Any, tos: int = 0) -> int:
     segs = skb.shinfo.gso_segs or 1
     ident = ip_select_ident_segs(host, sk, df, skb.ignore_df, segs)
     saddr = sk.inet_saddr or rt.rt_src
-    _write_iphdr(skb, off, tos & 0xFF, ident, IP_DF if df else 0, IPDEFTTL, getattr(sk, "sk_protocol", IPPROTO_TCP), saddr, sk.inet_daddr)
+    _write_iphdr(skb, off, tos & 0xFF, ident, IP_DF if df else 0, IPDEFTTL, sk.sk_protocol, saddr, sk.inet_daddr)
     skb.priority = sk.sk_priority
     return ip_local_out(host, sk, skb)
 
@@ -401,9 +403,6 @@ def ip_finish_output2(host: Any, sk: Any, skb: Any) -> int:
     hh_len = LL_RESERVED_SPACE(dev)
     if skb.data < hh_len:
         skb = _skb_expand_head(skb, hh_len)
-    from .arp import ip_neigh_gw4
-    from .neighbour import neigh_output
-
     nexthop = rt.rt_gw4 or int.from_bytes(skb.read_at(skb.network_header + 16, 4), "big")
     neigh = ip_neigh_gw4(host, dev, nexthop)
     return neigh_output(neigh, skb)

@@ -93,7 +93,7 @@ def ip_mtu_locked(dst: Rtable) -> bool:
 def dst_mtu(dst: Rtable) -> int:
     """ipv4_mtu(): a live learned PMTU, else the route metric, else the device MTU."""
     mtu = dst.rt_pmtu
-    if not mtu or dst.host.kernel.jiffies >= dst.expires:
+    if not mtu or (dst.expires and dst.host.kernel.jiffies >= dst.expires):  # expires 0: no expiry
         mtu = dst.metric_mtu
     if not mtu:
         mtu = dst.dev.mtu
@@ -289,6 +289,26 @@ def __ip_rt_update_pmtu(dst: Rtable, mtu: int) -> None:
     if old is not None:
         old.obsolete = True
     dst.obsolete = True
+
+
+def inet_csk_update_pmtu(sk: Any, mtu: int) -> Rtable | None:
+    """TCP's PMTU update: learn `mtu` on the socket's route and return the (new) valid dst."""
+    dst = __sk_dst_check(sk, 0)
+    host = sk.host
+    if dst is None:
+        try:
+            dst = ip_route_output(host, sk.inet_daddr)
+        except OSError:
+            return None
+    __ip_rt_update_pmtu(dst, mtu)
+    dst = __sk_dst_check(sk, 0)
+    if dst is None:
+        try:
+            dst = ip_route_output(host, sk.inet_daddr)
+        except OSError:
+            return None
+        sk.sk_dst_cache = dst
+    return dst
 
 
 def ipv4_sk_update_pmtu(sk: Any, daddr: int, mtu: int) -> Rtable | None:

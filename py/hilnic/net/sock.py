@@ -205,9 +205,8 @@ def _ip(a: int) -> str:
 
 
 def dst_mtu(dst: Any) -> int:
-    """ipv4_mtu: the learnt path MTU if any, else the device MTU."""
-    pmtu = getattr(dst, "rt_pmtu", 0)
-    return pmtu if pmtu else dst.dev.mtu
+    """ipv4_mtu via the route (route.Rtable.mtu: live learnt PMTU, metric, device MTU)."""
+    return dst.mtu
 
 
 @traced

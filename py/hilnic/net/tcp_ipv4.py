@@ -46,7 +46,6 @@ from .tcp_output import (
 
 ICMP_DEST_UNREACH = 3
 ICMP_FRAG_NEEDED = 4
-IP_RT_MIN_PMTU = 552  # ip_rt_min_pmtu: 512 + 20 + 20
 IP_LOCAL_PORT_RANGE = (32768, 60999)
 
 _TH = struct.Struct("!HHIIHHHH")
@@ -301,40 +300,35 @@ def tcp_v4_do_rcv(sk: TcpSock, skb: SkBuff) -> int:
 
 
 @traced
-def tcp_v4_err(host: Any, icmp_type: int, icmp_code: int, info: int, quoted: bytes) -> int:
-    """An ICMP error about one of our segments. `quoted` is the offending IP header plus at
-    least 8 bytes of its TCP header; `info` is the next-hop MTU for FRAG_NEEDED."""
+def tcp_v4_err(host: Any, skb: SkBuff, info: int) -> int:
+    """An ICMP error about one of our segments (icmp.py's err_handler): skb.data is at the
+    quoted IP header, the ICMP header 8 bytes before it; `info` is the next-hop MTU."""
+    icmp_type, icmp_code = skb.read_at(skb.data - 8, 2)
+    quoted = skb.read_at(skb.data, min(skb.headlen, 60 + 8))
     if len(quoted) < 28:
         return -errno.EINVAL
     ihl = (quoted[0] & 0xF) * 4
     saddr, daddr = struct.unpack_from("!II", quoted, 12)
-    sport, dport, seq = struct.unpack_from("!HHI", quoted, ihl)
+    sport, dport, _seq = struct.unpack_from("!HHI", quoted, ihl)
     sk = __inet_lookup_established(host, daddr, dport, saddr, sport)
     if sk is None:
         return -errno.ENOENT
     if icmp_type == ICMP_DEST_UNREACH and icmp_code == ICMP_FRAG_NEEDED:
-        if sk.sk_state == TCP_SYN_SENT or sk.sk_state == TCP_CLOSE:
+        if sk.sk_state in (TCP_SYN_SENT, TCP_CLOSE):
             return 0
         sk.mtu_info = info
         if not sk.owned:
             tcp_v4_mtu_reduced(sk)
         else:
             sk.sk_tsq_flags |= TCP_MTU_REDUCED_DEFERRED
-        return 0
     return 0
 
 
 def inet_csk_update_pmtu(sk: TcpSock, mtu: int) -> Any:
-    """__ip_rt_update_pmtu on the cached route: remember the smaller path MTU."""
-    dst = sk.sk_dst_cache
-    if dst is None:
-        return None
-    old = dst_mtu(dst)
-    if mtu < IP_RT_MIN_PMTU:
-        mtu = min(old, IP_RT_MIN_PMTU)
-    if mtu < old:
-        dst.rt_pmtu = mtu
-    return dst
+    """dst->ops->update_pmtu on the socket's route (route.ipv4_sk_update_pmtu)."""
+    from .route import ipv4_sk_update_pmtu
+
+    return ipv4_sk_update_pmtu(sk, sk.inet_daddr, mtu)
 
 
 @traced
