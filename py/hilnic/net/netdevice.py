@@ -673,8 +673,7 @@ def netdev_tx_completed_queue(txq: NetdevQueue, pkts: int, nbytes: int) -> None:
     if dql.adj_limit - dql.num_queued < 0:
         return
     if txq.state & QUEUE_STATE_STACK_XOFF:
-        txq.state &= ~QUEUE_STATE_STACK_XOFF
-        netif_schedule_queue(txq)
+        pass
 
 
 def netdev_tx_reset_queue(txq: NetdevQueue) -> None:
