@@ -29,6 +29,7 @@ module nic_dma_rd #
 
     input  wire                          stop,        // issue nothing new
     input  wire                          discard,     // sink all data and markers
+    input  wire                          wb_full,     // write-back queue cannot take a marker
 
     /*
      * Descriptor fetch requests
@@ -173,24 +174,26 @@ reg [7:0]                 fill_reg = 0;
 reg [FB_ADDR_WIDTH-1:0]   wptr_reg = 0;
 reg [FB_ADDR_WIDTH-1:0]   fstart_reg = 0;
 
-reg                       fb_we_reg = 1'b0;
+reg [8:0]                 pl_reg = 9'd0;   // one-cycle pulses, cleared together
+wire fb_we_reg = pl_reg[0];
+wire desc_out_valid_reg = pl_reg[1];
+wire fq_push_reg = pl_reg[2];
+wire ev_tdh_inc_reg = pl_reg[3];
+wire ev_wb_push_reg = pl_reg[4];
+wire ev_rd_err_reg = pl_reg[5];
+wire ev_too_long_reg = pl_reg[6];
+wire ev_dext_reg = pl_reg[7];
+wire ev_zero_reg = pl_reg[8];
 reg [FB_ADDR_WIDTH-1:0]   fb_waddr_reg = 0;
 reg [DMA_DATA_WIDTH-1:0]  fb_wdata_reg = 0;
 
 reg [127:0]               desc_out_reg = 0;
-reg                       desc_out_valid_reg = 1'b0;
 
-reg                       ev_tdh_inc_reg = 1'b0;
-reg                       ev_wb_push_reg = 1'b0;
 reg                       ev_wb_rs_reg = 1'b0;
 reg                       ev_wb_ide_reg = 1'b0;
 reg                       ev_wb_commit_reg = 1'b0;
-reg                       ev_rd_err_reg = 1'b0;
 reg [63:0]                ev_rd_err_addr_reg = 0;
-reg                       ev_too_long_reg = 1'b0;
-reg                       ev_dext_reg = 1'b0;
 reg [63:0]                ev_dext_addr_reg = 0;
-reg                       ev_zero_reg = 1'b0;
 
 assign fb_we = fb_we_reg;
 assign fb_waddr = fb_waddr_reg;
@@ -212,7 +215,6 @@ assign ev_zero = ev_zero_reg;
 assign idle = !ar_valid_reg && outstanding_reg == 0;
 
 // completed frame queue
-reg                       fq_push_reg = 1'b0;
 reg [FB_ADDR_WIDTH+33:0]  fq_data_reg = 0;
 wire                      fq_in_ready;
 wire [4:0]                fq_count;
@@ -263,6 +265,7 @@ reg [DMA_DATA_WIDTH-1:0]  sh;
 reg [7:0]                 s, e, n;
 reg                       pop;
 reg                       last;
+reg [8:0]                 pl;
 reg [255:0]               rdx;
 reg [39:0]                mk;
 reg [15:0]                outst;
@@ -276,15 +279,7 @@ reg pulse_reg = 1'b0; // some output pulse is high and must be cleared
 always @(posedge clk) begin
     if (act) begin
     pulse_reg <= act_main;
-    fb_we_reg <= 1'b0;
-    desc_out_valid_reg <= 1'b0;
-    fq_push_reg <= 1'b0;
-    ev_tdh_inc_reg <= 1'b0;
-    ev_wb_push_reg <= 1'b0;
-    ev_rd_err_reg <= 1'b0;
-    ev_too_long_reg <= 1'b0;
-    ev_dext_reg <= 1'b0;
-    ev_zero_reg <= 1'b0;
+    pl = 9'd0;
 
     outst = outstanding_reg;
 
@@ -330,7 +325,7 @@ always @(posedge clk) begin
                 if (m_axi_rvalid) begin
                     if (m_axi_rresp != 2'b00 && !err_reg && !discard) begin
                         err_reg <= 1'b1;
-                        ev_rd_err_reg <= 1'b1;
+                        pl[5] = 1'b1;
                         ev_rd_err_addr_reg <= tq_addr[hp];
                     end
                     if (BYTES == 8) begin
@@ -339,7 +334,7 @@ always @(posedge clk) begin
                             d_half_reg <= m_axi_rdata[63:0];
                         end else begin
                             desc_out_reg <= {m_axi_rdata[63:0], d_half_reg};
-                            desc_out_valid_reg <= !err_reg && !discard && m_axi_rresp == 2'b00;
+                            pl[1] = !err_reg && !discard && m_axi_rresp == 2'b00;
                         end
                         beat_cnt_reg <= beat_cnt_reg + 1;
                         if (beat_cnt_reg == tq_beats[hp] - 1) begin
@@ -349,7 +344,7 @@ always @(posedge clk) begin
                         dpos = (tq_addr[hp][9:4] + d_cnt_reg) % DPB;
                         rdx = {{(256-DMA_DATA_WIDTH){1'b0}}, m_axi_rdata};
                         desc_out_reg <= rdx[dpos*128 +: 128];
-                        desc_out_valid_reg <= !err_reg && !discard && m_axi_rresp == 2'b00;
+                        pl[1] = !err_reg && !discard && m_axi_rresp == 2'b00;
                         d_cnt_reg <= d_cnt_reg + 1;
                         if (d_cnt_reg == tq_cnt[hp] - 1) begin
                             pop = 1'b1;
@@ -364,7 +359,7 @@ always @(posedge clk) begin
                 if (m_axi_rvalid) begin
                     if (m_axi_rresp != 2'b00 && !err_reg && !discard) begin
                         err_reg <= 1'b1;
-                        ev_rd_err_reg <= 1'b1;
+                        pl[5] = 1'b1;
                         ev_rd_err_addr_reg <= tq_addr[hp];
                     end
                     last = beat_cnt_reg == tq_beats[hp] - 1;
@@ -387,7 +382,7 @@ always @(posedge clk) begin
                         comb = {{DMA_DATA_WIDTH{1'b0}}, acc_reg} | ({{DMA_DATA_WIDTH{1'b0}}, sh} << (8*fill_reg));
                     end
                     if (fill_reg + n >= BYTES) begin
-                        fb_we_reg <= 1'b1;
+                        pl[0] = 1'b1;
                         fb_waddr_reg <= wptr_reg;
                         fb_wdata_reg <= comb[DMA_DATA_WIDTH-1:0];
                         wptr_reg <= wptr_reg + 1;
@@ -409,10 +404,10 @@ always @(posedge clk) begin
                 mk = tq_mark[hp];
                 if (err_reg || discard) begin
                     pop = 1'b1;
-                end else if (!(mk[36] && mk[35:34] == DROP_NONE) || fq_room) begin
+                end else if ((!(mk[36] && mk[35:34] == DROP_NONE) || fq_room) && !wb_full) begin
                     pop = 1'b1;
-                    ev_tdh_inc_reg <= 1'b1;
-                    ev_wb_push_reg <= 1'b1;
+                    pl[3] = 1'b1;
+                    pl[4] = 1'b1;
                     ev_wb_rs_reg <= mk[38];
                     ev_wb_ide_reg <= mk[37];
                     ev_wb_commit_reg <= mk[36];
@@ -420,7 +415,7 @@ always @(posedge clk) begin
                         // frame end
                         if (mk[35:34] == DROP_NONE) begin
                             if (fill_reg != 0) begin
-                                fb_we_reg <= 1'b1;
+                                pl[0] = 1'b1;
                                 fb_waddr_reg <= wptr_reg;
                                 fb_wdata_reg <= acc_reg;
                                 wptr_reg <= wptr_reg + 1;
@@ -428,14 +423,14 @@ always @(posedge clk) begin
                             end else begin
                                 fstart_reg <= wptr_reg;
                             end
-                            fq_push_reg <= 1'b1;
+                            pl[2] = 1'b1;
                             fq_data_reg <= {fstart_reg, mk[33:0]};
                         end else begin
                             wptr_reg <= fstart_reg;
-                            ev_too_long_reg <= mk[35:34] == DROP_LONG;
-                            ev_dext_reg <= mk[35:34] == DROP_DEXT;
+                            pl[6] = mk[35:34] == DROP_LONG;
+                            pl[7] = mk[35:34] == DROP_DEXT;
                             ev_dext_addr_reg <= tq_addr[hp];
-                            ev_zero_reg <= mk[35:34] == DROP_ZERO;
+                            pl[8] = mk[35:34] == DROP_ZERO;
                         end
                         acc_reg <= 0;
                         fill_reg <= 0;
@@ -450,6 +445,7 @@ always @(posedge clk) begin
         d_cnt_reg <= 0;
     end
     outstanding_reg <= outst;
+    pl_reg <= pl;
 
     if (rst) begin
         tq_wr_reg <= 0;
@@ -463,15 +459,7 @@ always @(posedge clk) begin
         fill_reg <= 0;
         wptr_reg <= 0;
         fstart_reg <= 0;
-        fb_we_reg <= 1'b0;
-        desc_out_valid_reg <= 1'b0;
-        fq_push_reg <= 1'b0;
-        ev_tdh_inc_reg <= 1'b0;
-        ev_wb_push_reg <= 1'b0;
-        ev_rd_err_reg <= 1'b0;
-        ev_too_long_reg <= 1'b0;
-        ev_dext_reg <= 1'b0;
-        ev_zero_reg <= 1'b0;
+        pl_reg <= 9'd0;
     end
 end
 end

@@ -324,6 +324,7 @@ wire [FB_ADDR_WIDTH+33:0] frame_done;
 wire                      frame_done_valid, frame_done_ready;
 wire                      ev_wb_push, ev_wb_rs, ev_wb_ide, ev_wb_commit;
 wire                      rd_idle;
+wire                      wb_full;
 
 nic_dma_rd #(
     .DMA_ADDR_WIDTH(DMA_ADDR_WIDTH),
@@ -337,6 +338,7 @@ nic_dma_rd_inst (
     .rst(core_rst),
     .stop(drain || txoff),
     .discard(drain),
+    .wb_full(wb_full),
     .dreq_valid(dreq_valid),
     .dreq_ready(dreq_ready),
     .dreq_addr(dreq_addr),
@@ -516,7 +518,8 @@ nic_wb_inst (
     .done_ide(wb_done_ide),
     .err(ev_wr_err),
     .err_addr(ev_wr_err_addr),
-    .idle(wb_idle)
+    .idle(wb_idle),
+    .full(wb_full)
 );
 
 assign dp_idle = rd_idle && wb_idle && !tx_busy;

@@ -67,13 +67,14 @@ module nic_wb #
     output wire                          done_ide,
     output wire                          err,
     output wire [63:0]                   err_addr,
-    output wire                          idle
+    output wire                          idle,
+    output wire                          full        // hold new pushes (entries will drain)
 );
 
 localparam BYTES = DMA_DATA_WIDTH/8;
 localparam SIZE = $clog2(BYTES);
 localparam Q_DEPTH = 1 << Q_LOG2;
-localparam OUT_LOG2 = 4;
+localparam OUT_LOG2 = 5;
 
 reg [15:0] q_idx [0:Q_DEPTH-1];
 reg        q_ide [0:Q_DEPTH-1];
@@ -120,6 +121,10 @@ assign done_ide = done_ide_reg;
 assign err = err_reg;
 assign err_addr = err_addr_reg;
 assign idle = !aw_valid_reg && !w_valid_reg && outst_reg == 0;
+// two slots of slack for a push in flight; only when committed entries can drain (a
+// frame with more uncommitted RS descriptors than the queue holds loses the excess)
+wire [Q_LOG2:0] q_used = wr_ptr_reg - rd_ptr_reg;
+assign full = q_used >= Q_DEPTH - 2 && cm_ptr_reg != rd_ptr_reg;
 
 reg [Q_LOG2:0]   pend;
 reg [Q_LOG2:0]   rp1;
@@ -183,7 +188,7 @@ always @(posedge clk) begin
     // ---- batching and issue ----
     pend = cm_ptr_reg - rd_ptr_reg;
     if (!batch_reg) begin
-        if (pend != 0 && !stop && ({1'b0, pend} >= wthresh || ring_idle)) begin
+        if (pend != 0 && !stop && ({1'b0, pend} >= wthresh || ring_idle || full)) begin
             batch_reg <= 1'b1;
             batch_end_reg <= cm_ptr_reg;
         end

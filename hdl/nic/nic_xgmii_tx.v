@@ -89,7 +89,9 @@ initial begin
 end
 
 reg [1:0]                 state_reg = ST_IDLE;
-reg                       in_ready_reg = 1'b0;
+reg [2:0]                 pl_reg = 3'd0;     // pulses: {frame_sent, fb_free, in_ready}
+reg [15:0]                fast_cnt_reg = 0;  // chunks left needing no padding / checksum / end handling
+reg [12:0]                lim_reg = 0;       // chunks before the first one that needs handling at the end
 
 reg [FB_ADDR_WIDTH-1:0]   raddr_reg = 0;
 reg [15:0]                len_reg = 0;       // data bytes in the buffer
@@ -117,11 +119,12 @@ reg [7:0]                 spill_c_reg = 0;
 reg [63:0]                txd_reg = XGMII_IDLE;
 reg [7:0]                 txc_reg = 8'hff;
 
-reg                       fb_free_reg = 1'b0;
 reg [FB_ADDR_WIDTH:0]     fb_free_words_reg = 0;
-reg                       sent_reg = 1'b0;
 reg [15:0]                sent_bytes_reg = 0;
 
+wire in_ready_reg = pl_reg[0];
+wire fb_free_reg = pl_reg[1];
+wire sent_reg = pl_reg[2];
 assign in_ready = in_ready_reg;
 assign fb_ren = (state_reg == ST_PRE) || (state_reg == ST_DATA && sub_reg == SUBS-1);
 assign fb_raddr = raddr_reg;
@@ -147,6 +150,8 @@ reg [3:0]   n;
 reg [4:0]   p;
 reg [31:0]  c, crc;
 reg [127:0] vd;
+reg [12:0]  lim;
+reg [2:0]   pl;
 reg [15:0]  vc;
 reg [31:0]  fcs;
 integer     bi;
@@ -157,9 +162,7 @@ reg dirty_reg = 1'b0; // output not idle yet
 always @(posedge clk) begin
     if (act) begin
     dirty_reg <= b_kind_reg != K_IDLE || spill_reg;
-    in_ready_reg <= 1'b0;
-    fb_free_reg <= 1'b0;
-    sent_reg <= 1'b0;
+    pl = 3'd0;
 
     // ---------------- stage B: to the wire ----------------
     case (b_kind_reg)
@@ -186,7 +189,7 @@ always @(posedge clk) begin
                 spill_reg <= 1'b1;
                 spill_d_reg <= vd[127:64];
                 spill_c_reg <= vc[15:8];
-                sent_reg <= 1'b1;
+                pl[2] = 1'b1;
                 sent_bytes_reg <= b_bytes_reg;
             end
         end
@@ -203,11 +206,13 @@ always @(posedge clk) begin
     endcase
 
     // ---------------- stage A: frame bytes ----------------
-    b_kind_reg <= K_IDLE;
     case (state_reg)
         ST_IDLE: begin
+            if (b_kind_reg != K_IDLE) begin
+                b_kind_reg <= K_IDLE;
+            end
             if (in_valid && !in_ready_reg && !hold) begin
-                in_ready_reg <= 1'b1;
+                pl[0] = 1'b1;
                 raddr_reg <= i_start;
                 len_reg <= i_len;
                 tot_reg <= (psp && i_ifcs && i_len < 60) ? 16'd60 : i_len;
@@ -220,13 +225,46 @@ always @(posedge clk) begin
         end
         ST_PRE: begin
             b_kind_reg <= K_PRE;
+            b_last_reg <= 1'b0;
             raddr_reg <= raddr_reg + 1;
             crc_reg <= 32'hFFFFFFFF;
             off_reg <= 0;
             sub_reg <= 0;
             state_reg <= ST_DATA;
+            // leading chunks that are plain data: fully inside the buffer, not the last
+            // one, not holding checksum bytes
+            lim = len_reg[15:3];
+            if ((tot_reg - 1) >> 3 < lim) begin
+                lim = (tot_reg - 1) >> 3;
+            end
+            lim_reg <= lim;
+            if (ic_reg && cso_reg[15:3] < lim) begin
+                fast_cnt_reg <= cso_reg[15:3];
+            end else begin
+                fast_cnt_reg <= lim;
+            end
         end
-        ST_DATA: begin
+        ST_DATA: if (fast_cnt_reg != 0) begin
+            // fast path: plain data chunk
+            if (SUBS == 1) begin
+                chunk = fb_rdata[63:0];
+            end else begin
+                chunk = fb_rdata[sub_reg*64 +: 64];
+            end
+            if (sub_reg == SUBS-1) begin
+                sub_reg <= 0;
+                raddr_reg <= raddr_reg + 1;
+            end else begin
+                sub_reg <= sub_reg + 1;
+            end
+            c = crc_reg ^ chunk[31:0];
+            crc_reg <= crc_t7[c[7:0]] ^ crc_t6[c[15:8]] ^ crc_t5[c[23:16]] ^ crc_t4[c[31:24]] ^
+                       crc_t3[chunk[39:32]] ^ crc_t2[chunk[47:40]] ^ crc_t1[chunk[55:48]] ^ crc_t0[chunk[63:56]];
+            b_kind_reg <= K_DATA;
+            b_data_reg <= chunk;
+            off_reg <= off_reg + 8;
+            fast_cnt_reg <= fast_cnt_reg - 1;
+        end else begin
             if (SUBS == 1) begin
                 chunk = fb_rdata[63:0];
             end else begin
@@ -252,6 +290,9 @@ always @(posedge clk) begin
                 c1 = cso_reg + 1;
                 if (c1[15:3] == off_reg[15:3]) begin
                     chunk[c1[2:0]*8 +: 8] = csum_reg[7:0];
+                    if ({3'd0, lim_reg} > off_reg[15:3] + 1) begin
+                        fast_cnt_reg <= {3'd0, lim_reg} - off_reg[15:3] - 1;
+                    end
                 end
             end
             left = tot_reg - off_reg;
@@ -286,7 +327,7 @@ always @(posedge clk) begin
             if (left <= 8) begin
                 b_last_reg <= 1'b1;
                 b_bytes_reg <= tot_reg + (ifcs_reg ? 16'd4 : 16'd0);
-                fb_free_reg <= 1'b1;
+                pl[1] = 1'b1;
                 fb_free_words_reg <= (len_reg + BYTES - 1) >> WS;
                 // terminate in lane p = n (+4 with FCS) of a 16-lane window; the idle
                 // bytes after it must reach 12 before the next start
@@ -306,6 +347,7 @@ always @(posedge clk) begin
         end
         default: begin
             // ST_GAP
+            b_kind_reg <= K_IDLE;
             if (gap_reg == 0) begin
                 state_reg <= ST_IDLE;
             end
@@ -313,15 +355,15 @@ always @(posedge clk) begin
         end
     endcase
 
+    pl_reg <= pl;
+
     if (rst) begin
         state_reg <= ST_IDLE;
-        in_ready_reg <= 1'b0;
         b_kind_reg <= K_IDLE;
         spill_reg <= 1'b0;
         txd_reg <= XGMII_IDLE;
         txc_reg <= 8'hff;
-        fb_free_reg <= 1'b0;
-        sent_reg <= 1'b0;
+        pl_reg <= 3'd0;
         crc_reg <= 32'hFFFFFFFF;
     end
 end

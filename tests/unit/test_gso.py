@@ -344,3 +344,25 @@ def test_hw_csum_device_keeps_partial():
     assert [s.ip_summed for s in segs] == [CHECKSUM_PARTIAL] * 2
     consume_skb(skb)
     free_list(segs)
+
+
+def test_segmenting_at_the_ip_layer_without_mac_header():
+    """ip_finish_output_gso segments before the Ethernet header exists (mac_len 0)."""
+    host, dev, _ = make_dev()
+    payload = _payload(3 * 1448)
+    skb = make_tcp_skb(dev, payload)
+    skb.skb_pull(14)  # as ip_output leaves it: data at the IPv4 header
+    segs = segments(skb_gso_segment(skb, dev.features))
+    assert len(segs) == 3
+    for i, s in enumerate(segs):
+        raw = s.to_bytes()
+        assert s.mac_len == 0 and s.network_header == s.data and s.csum_start - s.data == 20
+        p = IP(device_complete_checksum(raw, 20, 16))
+        assert p.len == len(raw) == 20 + 32 + 1448 and p[TCP].seq == 1_000_000 + i * 1448
+        q = IP(bytes(p))
+        del q.chksum
+        del q[TCP].chksum
+        q = IP(bytes(q))
+        assert (p.chksum, p[TCP].chksum) == (q.chksum, q[TCP].chksum)
+    consume_skb(skb)
+    free_list(segs)

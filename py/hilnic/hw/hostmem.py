@@ -90,14 +90,17 @@ class HostMemory:
         length = self._allocs.pop(addr, None)
         if length is None:
             raise ValueError(f"free of unallocated address {addr:#x}")
-        bisect.insort(self._free, (addr, length))
-        merged: list[tuple[int, int]] = []
-        for a, n in self._free:
-            if merged and merged[-1][0] + merged[-1][1] == a:
-                merged[-1] = (merged[-1][0], merged[-1][1] + n)
-            else:
-                merged.append((a, n))
-        self._free = merged
+        free = self._free
+        i = bisect.bisect_left(free, (addr, 0))
+        # Merge with the neighbours only: the list stays sorted and coalesced.
+        if i < len(free) and addr + length == free[i][0]:
+            length += free[i][1]
+            del free[i]
+        if i > 0 and free[i - 1][0] + free[i - 1][1] == addr:
+            addr, length = free[i - 1][0], free[i - 1][1] + length
+            free[i - 1] = (addr, length)
+        else:
+            free.insert(i, (addr, length))
 
     @property
     def allocated(self) -> int:

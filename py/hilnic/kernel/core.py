@@ -71,7 +71,8 @@ class TimerList:
         was = self.del_timer()
         self.expires = expires
         k = self.kernel
-        when = max(expires * JIFFY, k.env.now())
+        # A timer already due runs at the next tick, as in Linux (never in the same instant).
+        when = expires * JIFFY if expires > k.jiffies else (k.jiffies + 1) * JIFFY
         self._handle = k.env.call_at(when, k._timer_fire, self)
         return was
 

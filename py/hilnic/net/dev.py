@@ -57,7 +57,6 @@ from .skbuff import (
     skb_linearize,
 )
 
-from .netdevice import ETH_P_IP, ETH_P_IPV6  # noqa: E402
 SKB_GSO_TCPV6 = 1 << 4
 IP_DF = 0x4000
 XMIT_RECURSION_LIMIT = 8

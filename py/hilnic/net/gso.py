@@ -67,12 +67,18 @@ def skb_gso_segment(skb: SkBuff, features: int) -> SkBuff | None:
     Returns the first segment (the rest follow via `next`), or None when the device can take
     the skb as it is (NETIF_F_GSO_ROBUST path). Raises OSError(EINVAL/EPROTONOSUPPORT) for
     skbs that cannot be segmented; the caller drops them."""
-    # __skb_gso_segment / skb_mac_gso_segment: the data pointer is at the MAC header.
+    # __skb_gso_segment: the MAC header starts at data (at the device layer the Ethernet
+    # header; from ip_finish_output_gso there is none and mac_len is 0).
     mac = skb.data
+    skb.mac_header = mac
     nh = skb.network_header
     if nh < mac:
         raise OSError(errno.EINVAL, "skb_gso_segment: network header not set")
-    proto = skb.protocol or int.from_bytes(skb.read_at(mac + 12, 2), "big")
+    proto = skb.protocol
+    if not proto:
+        if nh - mac < 14:
+            raise OSError(errno.EINVAL, "skb_gso_segment: skb->protocol not set")
+        proto = int.from_bytes(skb.read_at(mac + 12, 2), "big")
     if proto != ETH_P_IP:
         raise OSError(errno.EPROTONOSUPPORT, f"skb_gso_segment: no GSO for ethertype {proto:#06x}")
     return inet_gso_segment(skb, features)

@@ -15,7 +15,7 @@ import errno
 import inspect
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..kernel.core import HZ
@@ -516,7 +516,7 @@ def netdev_watchdog_down(dev: NetDevice) -> None:
 @traced
 def dev_watchdog(dev: NetDevice) -> None:
     """net/sched/sch_generic.c dev_watchdog: ndo_tx_timeout for a queue stopped too long."""
-    if dev.qdisc is None or dev.qdisc.id == "noop":
+    if all(txq.qdisc is None or txq.qdisc.id == "noop" for txq in dev._tx):  # qdisc_tx_is_noop
         return
     if not (netif_device_present(dev) and netif_running(dev) and netif_carrier_ok(dev)):
         return
@@ -673,7 +673,8 @@ def netdev_tx_completed_queue(txq: NetdevQueue, pkts: int, nbytes: int) -> None:
     if dql.adj_limit - dql.num_queued < 0:
         return
     if txq.state & QUEUE_STATE_STACK_XOFF:
-        pass
+        txq.state &= ~QUEUE_STATE_STACK_XOFF
+        netif_schedule_queue(txq)
 
 
 def netdev_tx_reset_queue(txq: NetdevQueue) -> None:

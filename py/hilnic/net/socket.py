@@ -277,7 +277,11 @@ async def inet_sendmsg(sock: Socket, bufs: list[memoryview], flags: int, address
     from .udp import udp_sendmsg
 
     addr = _addr(address) if address is not None else None
-    return udp_sendmsg(sk, bufs if len(bufs) != 1 else bufs[0], flags, addr)
+    return udp_sendmsg(sk, bufs, flags, addr)
+
+
+# Socket's methods name the syscall; inside a class body `__sys_sendto` would be name-mangled.
+_Socket__sys_sendto = __sys_sendto
 
 
 __all__ = [

@@ -460,8 +460,8 @@ def tcp_clean_rtx_queue(sk: TcpSock, prior_snd_una: int) -> int:
     """Free fully acked originals, trim a partly acked TSO skb, take a Karn-safe RTT sample."""
     tp = sk
     flag = 0
-    first_ackt = 0
-    last_ackt = 0
+    first_ackt = -1  # no sample (time 0 is a valid send time in the model)
+    last_ackt = -1
     pkts_acked = 0
     fully_acked = True
     q = sk.tcp_rtx_queue
@@ -488,7 +488,7 @@ def tcp_clean_rtx_queue(sk: TcpSock, prior_snd_una: int) -> int:
             flag |= FLAG_RETRANS_DATA_ACKED
         elif not sacked & TCPCB_SACKED_ACKED:
             last_ackt = skb.tstamp
-            if not first_ackt:
+            if first_ackt < 0:
                 first_ackt = last_ackt
         if sacked & TCPCB_LOST:
             tp.lost_out -= acked_pcount
@@ -503,7 +503,7 @@ def tcp_clean_rtx_queue(sk: TcpSock, prior_snd_una: int) -> int:
             break
         tcp_rtx_queue_unlink_and_free(skb, sk)
     seq_rtt_us = ca_rtt_us = -1
-    if first_ackt and not flag & FLAG_RETRANS_DATA_ACKED:
+    if first_ackt >= 0 and not flag & FLAG_RETRANS_DATA_ACKED:
         now_ns = tp.tcp_clock_cache
         seq_rtt_us = max(0, (now_ns - first_ackt) // 1000)
         ca_rtt_us = max(0, (now_ns - last_ackt) // 1000)

@@ -616,10 +616,11 @@ def skb_split(skb: SkBuff, skb1: SkBuff, len_: int) -> None:
     skb.shinfo.frags = keep
     skb1.shinfo.frags = moved
     n = skb.len - len_
+    headlen = skb.headlen
     skb1.len += n
     skb1.data_len += n
     skb.len = len_
-    skb.data_len = len_ - skb.headlen
+    skb.data_len = len_ - headlen
     uarg = skb.shinfo.destructor_arg
     if uarg is not None and skb1.shinfo.destructor_arg is None:
         skb1.shinfo.destructor_arg = uarg.get()  # skb_zerocopy_clone
@@ -735,7 +736,7 @@ def __pskb_trim_head(skb: SkBuff, len_: int) -> int:
             break
     del frags[:k]
     skb.data_len -= len_
-    skb.len = skb.data_len + skb.headlen
+    skb.len -= len_
     return len_
 
 

@@ -1,0 +1,74 @@
+"""Shared helpers of the benchmarks: running a cocotb bench module, results, tables."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+TB_MODULE = "hilnic.bench.tb_bench"
+
+
+def run_cocotb_bench(testcase: str, cfg: Mapping[str, Any], *, parameters: Mapping[str, Any] | None = None,
+                     sim: str | None = None, run_name: str, wall_timeout_s: float = 600) -> dict[str, Any]:
+    """Run testcase of hilnic.bench.tb_bench with `cfg` (JSON in HILNIC_BENCH_CFG); return
+    the JSON result the test wrote into its run directory."""
+    from ..hw.sim import run_rtl_test
+
+    run_dir = run_rtl_test(
+        TB_MODULE, testcase, parameters=parameters or {}, sim=sim, waves=False,
+        extra_env={"HILNIC_BENCH_CFG": json.dumps(cfg), "COCOTB_LOG_LEVEL": "WARNING"},
+        wall_timeout_s=wall_timeout_s, run_name=run_name,
+    )
+    return json.loads((run_dir / "bench_result.json").read_text())
+
+
+def reproduce(module: str, *args: str) -> str:
+    """The shell command that reproduces a figure."""
+    return " ".join(["python -m", module, *[shlex.quote(a) for a in args]])
+
+
+def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
+    cells = [[str(c) for c in header]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    out = []
+    for k, r in enumerate(cells):
+        out.append("  ".join(c.rjust(w) if k and _numeric(c) else c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        if k == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def _numeric(s: str) -> bool:
+    try:
+        float(s.replace(",", "").rstrip("%x"))
+        return True
+    except ValueError:
+        return False
+
+
+def sim_name(sim: str | None) -> str:
+    return sim or os.environ.get("SIM", "icarus") or "icarus"
+
+
+def results_dir() -> Path:
+    from ..hw.sim import sim_build_root
+
+    d = sim_build_root() / "bench"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def save(name: str, data: Any) -> Path:
+    p = results_dir() / f"{name}.json"
+    p.write_text(json.dumps(data, indent=1))
+    return p
+
+
+def fail(msg: str) -> int:
+    print(f"error: {msg}", file=sys.stderr)
+    return 1

@@ -1,0 +1,213 @@
+"""Simulation efficiency of the RTL itself: nic_top's simulated cycles per wall second.
+
+1. Replay (no Python in the loop): hdl/tb/nic_replay_tb.v, compiled with iverilog and run
+   with vvp straight from here. A Verilog AXI memory serves the image this module writes
+   (ring + buffers, hilnic.bench.traffic) with a fixed read latency; a Verilog CSR sequence
+   programs the NIC, rings the doorbell and refills the ring by advancing TDT; a Verilog XGMII
+   checker compares every frame's length and word signature with the values computed here
+   (zlib CRC-32 included), and the first frames are dumped and re-checked here with zlib.
+   Wall time is taken between the REPLAY_MARK line (after the first frames: steady state) and
+   REPLAY_DONE, so compile and start-up are not counted.
+2. Bridge: the same traffic (same image, ring, refill batches, latency) through nic_harness and
+   RtlNic (hilnic.bench.tb_bench `stream`), steady-state cycles per wall second.
+
+    python -m hilnic.bench.rtl_speed [--frames N] [--frame-len L] [--mem-latency-ns NS] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+from . import common
+from .traffic import Traffic
+
+MODULE = "hilnic.bench.rtl_speed"
+TARGET_CYCLES_PER_S = 100_000
+
+
+def _sources() -> list[Path]:
+    from ..hw.sim import HDL_NIC, HDL_TB
+
+    return sorted(HDL_NIC.glob("*.v")) + [HDL_TB / "nic_replay_tb.v"]
+
+
+def compile_replay(params: dict[str, Any], out_dir: Path) -> Path:
+    """iverilog the replay bench with `params`; returns the .vvp (rebuilt when sources change)."""
+    srcs = _sources()
+    key = repr(sorted(params.items())) + "".join(f"{p}:{p.stat().st_mtime_ns}" for p in srcs)
+    vvp = out_dir / f"replay-{hashlib.sha1(key.encode()).hexdigest()[:10]}.vvp"
+    if vvp.exists():
+        return vvp
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cmd = ["iverilog", "-g2012", "-o", str(vvp) + ".tmp", "-s", "nic_replay_tb"]
+    cmd += [f"-Pnic_replay_tb.{k}={v}" for k, v in params.items()]
+    cmd += [str(s) for s in srcs]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"iverilog failed:\n{r.stdout}{r.stderr}")
+    os.replace(str(vvp) + ".tmp", vvp)
+    return vvp
+
+
+def _kv(line: str) -> dict[str, int]:
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
+
+
+def check_dump(path: Path, traffic: Traffic) -> tuple[int, list[str]]:
+    """Re-check the dumped first frames with zlib: (frames checked, problems)."""
+    words: dict[int, list[tuple[int, int]]] = {}
+    for line in path.read_text().split("\n"):
+        if line.strip():
+            f, w, c = line.split()
+            words.setdefault(int(f), []).append((int(w, 16), int(c, 16)))
+    problems = []
+    for idx, ws in sorted(words.items()):
+        data = bytearray()
+        for w, c in ws:
+            b = w.to_bytes(8, "little")
+            if c == 0:
+                data += b
+            else:
+                lane = (c & -c).bit_length() - 1
+                data += b[:lane]
+                break
+        frame, fcs = bytes(data[:-4]), bytes(data[-4:])
+        if zlib.crc32(frame).to_bytes(4, "little") != fcs:
+            problems.append(f"dumped frame {idx}: bad FCS")
+        if frame != traffic.frame_for(idx):
+            problems.append(f"dumped frame {idx}: bytes differ from the buffer")
+    return len(words), problems
+
+
+def run_replay(frames: int = 2000, frame_len: int = 1514, mem_latency_ns: float = 500, ring_n: int = 256,
+               batch: int = 16, data_width: int = 128, mark: int | None = None,
+               timeout_s: float = 600) -> dict[str, Any]:
+    """Build the image, compile, run vvp; return the figures."""
+    traffic = Traffic(frame_len, ring_n=ring_n)
+    out = common.results_dir() / "replay"
+    out.mkdir(parents=True, exist_ok=True)
+    tag = f"L{frame_len}_R{ring_n}_W{data_width}"
+    memfile, sigfile, dumpfile = out / f"{tag}.memh", out / f"{tag}.sig", out / f"{tag}.dump"
+    nwords = traffic.write_memh(str(memfile), data_width)
+    traffic.write_sigs(str(sigfile))
+    mark = mark if mark is not None else max(4, min(100, frames // 10))
+    lat = int(round(mem_latency_ns * 1000 / 6400))
+    params = {"DMA_DATA_WIDTH": data_width, "MEM_WORDS": nwords, "RING_N": ring_n, "N_FRAMES": frames,
+              "BATCH": batch, "RD_LATENCY": lat, "MARK_FRAMES": mark, "DUMP_FRAMES": 4}
+    t0 = time.perf_counter()
+    vvp = compile_replay(params, out)
+    t_compile = time.perf_counter() - t0
+    cmd = ["vvp", "-n", str(vvp), f"+memfile={memfile}", f"+sigfile={sigfile}", f"+dumpfile={dumpfile}"]
+    t_launch = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    marks: dict[str, tuple[float, dict[str, int]]] = {}
+    lines = []
+    assert proc.stdout is not None
+    deadline = t_launch + timeout_s
+    for line in proc.stdout:
+        now = time.perf_counter()
+        lines.append(line.rstrip())
+        for tag_ in ("REPLAY_START", "REPLAY_MARK", "REPLAY_DONE", "REPLAY_TIMEOUT", "REPLAY_ERROR"):
+            if line.startswith(tag_):
+                marks[tag_] = (now, _kv(line))
+        if now > deadline:
+            proc.kill()
+            break
+    proc.wait()
+    t_exit = time.perf_counter()
+    if "REPLAY_DONE" not in marks:
+        raise RuntimeError("replay bench did not finish:\n" + "\n".join(lines[-20:]))
+    t_done, done = marks["REPLAY_DONE"]
+    t_mark, mk = marks.get("REPLAY_MARK", marks["REPLAY_START"])
+    n_dump, problems = check_dump(dumpfile, traffic)
+    if done["good"] != frames or done["bad"]:
+        problems.append(f"{done['bad']} of {done['frames']} frames wrong on the wire (good {done['good']})")
+    if done["gptc"] != frames:
+        problems.append(f"GPTC {done['gptc']} != {frames}")
+    if done["txdrop"] or done["errcause"]:
+        problems.append(f"TXDROP {done['txdrop']} ERRCAUSE {done['errcause']:#x}")
+    problems += [ln for ln in lines if ln.startswith("REPLAY_BADFRAME")]
+    steady_cycles = done["cycles"] - mk["cycle"]
+    steady_wall = t_done - t_mark
+    sim_fps = ((frames - 1) / ((done["last_start"] - done["first_start"]) * 6.4e-9)
+               if frames > 1 else 0.0)
+    return {
+        "frames": frames, "frame_len": frame_len, "mem_latency_ns": mem_latency_ns,
+        "good": done["good"], "bad": done["bad"], "gptc": done["gptc"], "dump_checked": n_dump,
+        "cycles": done["cycles"], "steady_cycles": steady_cycles, "steady_wall_s": steady_wall,
+        "cycles_per_s": steady_cycles / steady_wall if steady_wall > 0 else 0.0,
+        "total_wall_s": t_exit - t_launch, "compile_s": t_compile,
+        "sim_frames_per_s": sim_fps, "rd_bursts": done["rd_bursts"], "wr_bursts": done["wr_bursts"],
+        "problems": problems, "cmd": " ".join(cmd),
+    }
+
+
+def run_bridge(frames: int, frame_len: int, mem_latency_ns: float, ring_n: int = 256, batch: int = 16,
+               sim: str | None = None) -> dict[str, Any]:
+    """The same traffic through nic_harness + RtlNic (mem_model='py')."""
+    cfg = {"mem_model": "py", "runs": [{"frame_len": frame_len, "frames": frames, "ring_n": ring_n,
+                                        "batch": batch, "mem_latency_ns": mem_latency_ns}]}
+    res = common.run_cocotb_bench("stream", cfg, sim=sim, run_name=f"rtl_speed_bridge_{frame_len}")
+    return res["runs"][0]
+
+
+def measure(frames: int, frame_len: int, mem_latency_ns: float, sim: str | None = None,
+            bridge: bool = True) -> dict[str, Any]:
+    rep = run_replay(frames, frame_len, mem_latency_ns)
+    out: dict[str, Any] = {"replay": rep}
+    if bridge:
+        br = run_bridge(frames, frame_len, mem_latency_ns, sim=sim)
+        out["bridge"] = br
+        out["bridge_cost"] = rep["cycles_per_s"] / br["cycles_per_s"] if br["cycles_per_s"] else 0.0
+    return out
+
+
+def report(res: dict[str, Any], args: list[str]) -> tuple[list[list[Any]], list[str]]:
+    rep = res["replay"]
+    rows = [[f"replay (Verilog only), {rep['frame_len'] + 4} B", f"{rep['cycles_per_s']:,.0f}",
+             f"{rep['good']}/{rep['frames']}",
+             "PASS" if rep["cycles_per_s"] >= TARGET_CYCLES_PER_S else "FAIL"]]
+    if "bridge" in res:
+        br = res["bridge"]
+        rows.append([f"bridge (RtlNic, py mem), {br['frame_len'] + 4} B", f"{br['cycles_per_s']:,.0f}",
+                     f"{br['good']}/{br['frames']}", f"replay/bridge {res['bridge_cost']:.2f}x"])
+    notes = [f"reproduce: {common.reproduce(MODULE, *args)}",
+             f"replay run alone: {rep['cmd']}"]
+    if rep["problems"]:
+        notes += ["PROBLEM: " + p for p in rep["problems"]]
+    return rows, notes
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m hilnic.bench.rtl_speed", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--frames", type=int, default=None, help="frames per run (default 2000, quick 600)")
+    ap.add_argument("--frame-len", type=int, default=1514, help="frame length without FCS (default 1514)")
+    ap.add_argument("--mem-latency-ns", type=float, default=500.0, help="memory read latency (default 500)")
+    ap.add_argument("--no-bridge", action="store_true", help="replay only, skip the bridge comparison")
+    ap.add_argument("--quick", action="store_true", help="fewer frames")
+    ap.add_argument("--sim", default=None, help="simulator for the bridge run (replay is always Icarus)")
+    a = ap.parse_args(argv)
+    frames = a.frames or (600 if a.quick else 2000)
+    if not 60 <= a.frame_len <= 9216:
+        ap.error("--frame-len must be in [60, 9216]")
+    res = measure(frames, a.frame_len, a.mem_latency_ns, sim=a.sim, bridge=not a.no_bridge)
+    common.save("rtl_speed", res)
+    args = [f"--frames={frames}", f"--frame-len={a.frame_len}", f"--mem-latency-ns={a.mem_latency_ns:g}"]
+    rows, notes = report(res, args)
+    print(common.table(rows, ["run", "sim cycles / wall s", "frames ok", "verdict (target >= 100k)"]))
+    for n in notes:
+        print(n)
+    return 1 if res["replay"]["problems"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
