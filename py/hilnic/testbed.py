@@ -27,6 +27,7 @@ from .net.route import inet_ifaddr_add
 from .net.rx import host_receive_frame
 from .net.skbuff import live_skbs, skb_stats
 from .net.socket import AF_INET, SOCK_DGRAM, SOCK_STREAM, socket
+from .net.sock import TCP_CLOSE, TCP_TIME_WAIT
 from .wire.peer import PeerHost, PeerOptions
 
 E1000_IRQ = 16
@@ -136,13 +137,24 @@ class Testbed:
 
         async def whole() -> Any:
             await self.setup()
-            try:
-                return await main
-            finally:
-                await self.teardown()
+            result = await main  # on failure the run stops here; no teardown to await
+            await self.teardown()
+            return result
 
         task = self.host.kernel.spawn(whole(), "testbed")
         return self.env.run_until_complete(task, timeout)
+
+    async def quiesce(self, timeout: int = 1 * SEC) -> None:
+        """Wait until the driver has reclaimed every descriptor and the qdisc is empty."""
+        ring = self.adapter.tx_ring
+        deadline = self.env.now() + timeout
+        while ring.next_to_clean != ring.next_to_use or any(txq.qdisc.qstats.qlen for txq in self.dev._tx):
+            if self.env.now() >= deadline:
+                raise TimeoutError(
+                    f"transmit path not idle after {timeout / MS:.0f} ms: ntu={ring.next_to_use} "
+                    f"ntc={ring.next_to_clean} qlen={[txq.qdisc.qstats.qlen for txq in self.dev._tx]}"
+                )
+            await self.host.kernel.sleep_ps(10 * US)
 
     def bql_inflight(self) -> int:
         return sum(txq.dql.inflight for txq in self.dev._tx)
@@ -190,7 +202,7 @@ async def tcp_bulk(tb: Testbed, nbytes: int, port: int = 5001, chunk: int = 64 <
     conn_done = tb.host.kernel.env.event("peer_done")
 
     def poll() -> None:
-        if len(tb.peer.stream(peer_port=port)) >= len(payload) and s.closed_fully():
+        if len(tb.peer.stream(peer_port=port)) >= len(payload) and s.sk.sk_state in (TCP_CLOSE, TCP_TIME_WAIT):
             conn_done.set()
         else:
             tb.env.call_later(100 * US, poll)

@@ -131,9 +131,16 @@ class Rig:
         return self.host.kernel.spawn(coro)
 
     def do(self, coro, ms: float = 1):
-        """Run a process call to completion (within `ms` of virtual time)."""
-        task = self.spawn(coro)
-        self.env.run_until_complete(task, int(ms * MS))
+        """Run a process call to completion (within `ms` of virtual time); its OSError re-raised."""
+        return self.finish(self.spawn(coro), ms)
+
+    def finish(self, task, ms: float = 1):
+        try:
+            self.env.run_until_complete(task, int(ms * MS))
+        except RuntimeError as e:
+            if isinstance(e.__cause__, OSError):
+                raise e.__cause__ from None
+            raise
         return task.result()
 
     # -- the peer ---------------------------------------------------------------------------

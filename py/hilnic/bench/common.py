@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -19,12 +20,41 @@ def run_cocotb_bench(testcase: str, cfg: Mapping[str, Any], *, parameters: Mappi
     the JSON result the test wrote into its run directory."""
     from ..hw.sim import run_rtl_test
 
-    run_dir = run_rtl_test(
-        TB_MODULE, testcase, parameters=parameters or {}, sim=sim, waves=False,
-        extra_env={"HILNIC_BENCH_CFG": json.dumps(cfg), "COCOTB_LOG_LEVEL": "WARNING"},
-        wall_timeout_s=wall_timeout_s, run_name=run_name,
-    )
+    log = results_dir() / f"{run_name}.log"
+    try:
+        with quiet(log):
+            run_dir = run_rtl_test(
+                TB_MODULE, testcase, parameters=parameters or {}, sim=sim, waves=False,
+                extra_env={"HILNIC_BENCH_CFG": json.dumps(cfg), "COCOTB_LOG_LEVEL": "WARNING"},
+                wall_timeout_s=wall_timeout_s, run_name=run_name,
+            )
+    except AssertionError as exc:
+        raise BenchError(f"{exc}\nsimulator log: {log}") from None
     return json.loads((run_dir / "bench_result.json").read_text())
+
+
+class BenchError(Exception):
+    """A bench run failed (simulator died, frames wrong)."""
+
+
+@contextlib.contextmanager
+def quiet(log: Path):
+    """Send this process's (and the simulator's) stdout/stderr to `log` for the block."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log, "wb") as fh:
+        os.dup2(fh.fileno(), 1)
+        os.dup2(fh.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
 
 
 def reproduce(module: str, *args: str) -> str:

@@ -99,7 +99,7 @@ async def stream(dut):
         w(Reg.TCTL, E1000_TCTL_EN | E1000_TCTL_PSP)
         wall0, cyc0 = time.perf_counter(), rtl.cycle
         run.refill()
-        bound_us = n * (r["frame_len"] + 24) * 0.0008 * 4 + 200
+        bound_us = int(n * (r["frame_len"] + 24) * 0.0008 * 4) + 200
         await with_sim_timeout(run.done.wait(), bound_us, f"{n} frames of {r['frame_len']} B")
         ts = run.t_start
         k = min(mark, n - 2) if n > 2 else 0

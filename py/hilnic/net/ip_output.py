@@ -185,7 +185,11 @@ def ip_finish_output_gso(host: Any, sk: Any, skb: Any, mtu: int) -> int:
     from .netdevice import NETIF_F_GSO_SOFTWARE, NETIF_F_TSO
 
     features = skb.dst.dev.features & ~(NETIF_F_TSO | NETIF_F_GSO_SOFTWARE)
-    segs = skb_gso_segment(skb, features)
+    try:
+        segs = skb_gso_segment(skb, features)
+    except OSError as err:
+        kfree_skb(skb, "gso_segment_failed")
+        return -(err.errno or errno.EINVAL)
     if not segs:
         kfree_skb(skb, "gso_segment_failed")
         return -errno.ENOMEM

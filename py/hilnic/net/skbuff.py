@@ -63,7 +63,7 @@ class Fclone(IntEnum):
 
 
 SKB_GSO_TCPV4 = 1 << 0
-SKB_GSO_UDP = 1 << 1
+SKB_GSO_UDP_L4 = 1 << 17  # Linux 6.9 numbering (SKB_GSO_DODGY is 1 << 1)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..kernel.ftrace import traced
-from .skbuff import SIZEOF_SK_BUFF, SKB_DATA_ALIGN, SKB_GSO_TCPV4, Page, SkBuff
+from .skbuff import SIZEOF_SK_BUFF, SKB_DATA_ALIGN, Page, SkBuff
 
 if TYPE_CHECKING:
     from .host import Host

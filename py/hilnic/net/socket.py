@@ -15,7 +15,6 @@ from .sock import (
     AF_INET,
     IP_PMTUDISC_DONT,
     IP_PMTUDISC_PROBE,
-    IPPROTO_TCP,
     IPPROTO_UDP,
     SOCK_DGRAM,
     SOCK_MIN_SNDBUF,

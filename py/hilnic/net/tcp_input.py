@@ -733,6 +733,7 @@ def tcp_fin(sk: TcpSock) -> None:
     elif state == TCP_FIN_WAIT1:
         tcp_set_state(sk, TCP_CLOSING)
     elif state == TCP_FIN_WAIT2:
+        tcp_send_ack(sk)  # the last ACK, then TIME_WAIT
         tcp_time_wait(sk)
     sk.sk_wake()
 

@@ -1,0 +1,92 @@
+"""All hardware benchmarks in one go (`make bench`): line rate per frame size, wall speed of
+the bridge versus cocotbext-axi, and the RTL's own simulation speed (Verilog replay) versus
+the bridge. Prints one table per benchmark and a summary; every figure with the command that
+reproduces it. Results are also saved as JSON under sim_build/bench/.
+
+    python -m hilnic.bench.all [--quick] [--only line_rate,wall_speed,rtl_speed] [--sim icarus]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from . import common, line_rate, rtl_speed, wall_speed
+
+BENCHES = ("line_rate", "wall_speed", "rtl_speed")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m hilnic.bench.all", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer frames everywhere (about a minute)")
+    ap.add_argument("--only", default=",".join(BENCHES), help=f"comma-separated subset of {', '.join(BENCHES)}")
+    ap.add_argument("--sim", default=None, help="simulator for the cocotb runs: icarus (default) or verilator")
+    a = ap.parse_args(argv)
+    only = [x for x in a.only.split(",") if x]
+    bad = [x for x in only if x not in BENCHES]
+    if bad:
+        ap.error(f"--only: unknown benchmark {bad[0]!r} (choose from {', '.join(BENCHES)})")
+    q = ["--quick"] if a.quick else []
+    summary: list[list[str]] = []
+    status = 0
+    t_all = time.perf_counter()
+    try:
+        if "line_rate" in only:
+            t0 = time.perf_counter()
+            print("== a. simulated line rate (mem latency 500 ns, ring kept full) ==", flush=True)
+            res = line_rate.measure(quick=a.quick, sim=a.sim)
+            common.save("line_rate", res)
+            print(common.table(line_rate.rows(res), line_rate.HEADER))
+            cmd = common.reproduce(line_rate.MODULE, *q)
+            print(f"reproduce: {cmd}   ({time.perf_counter() - t0:.0f} s)\n", flush=True)
+            for r in res:
+                if r["required"]:
+                    summary.append([f"line rate {r['wire_len']} B", f"{r['pct']:.2f}% of 10GbE",
+                                    f">= {r['required']:g}%", r["verdict"], cmd])
+                    status |= r["verdict"] == "FAIL"
+        if "wall_speed" in only:
+            t0 = time.perf_counter()
+            print("== b. wall speed: full-size frames per wall second ==", flush=True)
+            frames, axf = (200, 60) if a.quick else (600, 150)
+            res = wall_speed.measure(frames, axf, sim=a.sim)
+            common.save("wall_speed", res)
+            print(common.table(wall_speed.rows(res), wall_speed.HEADER))
+            cmd = common.reproduce(wall_speed.MODULE, *q)
+            ok = res["ratio"] >= wall_speed.TARGET_RATIO
+            print(f"bridge / AxiRam: {res['ratio']:.1f}x (target >= {wall_speed.TARGET_RATIO:g}x: "
+                  f"{'met' if ok else 'NOT met'})")
+            print(f"reproduce: {cmd}   ({time.perf_counter() - t0:.0f} s)\n", flush=True)
+            summary.append(["bridge frames / wall s (1518 B)", f"{res['py']['frames_per_wall_s']:,.0f}", "", "", cmd])
+            summary.append(["bridge / AxiRam speed-up", f"{res['ratio']:.1f}x", ">= 10x (issue)",
+                            "met" if ok else "NOT met", cmd])
+        if "rtl_speed" in only:
+            t0 = time.perf_counter()
+            print("== c. simulation efficiency of nic_top (Icarus), full load ==", flush=True)
+            for flen, frames in ((1514, 600 if a.quick else 2000), (60, 1500 if a.quick else 5000)):
+                res = rtl_speed.measure(frames, flen, 500.0, sim=a.sim)
+                common.save(f"rtl_speed_{flen + 4}", res)
+                args = [f"--frames={frames}", f"--frame-len={flen}"]
+                rows, notes = rtl_speed.report(res, args)
+                print(common.table(rows, ["run", "sim cycles / wall s", "frames ok", "verdict (target >= 100k)"]))
+                for n in notes:
+                    print(n)
+                rep = res["replay"]
+                verdict = "PASS" if rep["cycles_per_s"] >= rtl_speed.TARGET_CYCLES_PER_S else "FAIL"
+                cmd = common.reproduce(rtl_speed.MODULE, *args)
+                summary.append([f"replay cycles / wall s ({flen + 4} B)", f"{rep['cycles_per_s']:,.0f}",
+                                ">= 100k", verdict, cmd])
+                summary.append([f"replay / bridge cycles/s ({flen + 4} B)", f"{res['bridge_cost']:.2f}x", "", "", cmd])
+                if rep["problems"]:
+                    status = 1
+            print(f"({time.perf_counter() - t0:.0f} s)\n")
+    except (common.BenchError, RuntimeError) as exc:
+        print(f"benchmark failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"== summary ({time.perf_counter() - t_all:.0f} s wall) ==")
+    print(common.table(summary, ["figure", "value", "bound", "verdict", "reproduce"]))
+    return int(status)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
