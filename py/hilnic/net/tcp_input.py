@@ -49,7 +49,6 @@ from .tcp_output import (
     before,
     inet_csk_clear_xmit_timer,
     tcp_check_space,
-    tcp_current_mss,
     tcp_fragment,
     tcp_mstamp_refresh,
     tcp_packets_in_flight,

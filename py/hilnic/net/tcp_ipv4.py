@@ -26,10 +26,9 @@ from .sock import (
     dst_mtu,
     sk_setup_caps,
 )
-from .tcp_input import tcp_enter_loss, tcp_rcv_established, tcp_rcv_state_process
+from .tcp_input import tcp_rcv_established, tcp_rcv_state_process
 from .tcp_output import (
     TCP_RTO_MAX,
-    TCPHDR_ACK,
     TCPHDR_FIN,
     TCPHDR_SYN,
     U32,
@@ -37,7 +36,6 @@ from .tcp_output import (
     inet_csk_reset_xmit_timer,
     tcp_init_nondata_skb,
     tcp_mstamp_refresh,
-    tcp_mtu_to_mss,
     tcp_stream_alloc_skb,
     tcp_sync_mss,
     tcp_transmit_skb,
@@ -372,4 +370,4 @@ def tcp_simple_retransmit(sk: TcpSock) -> None:
 
 __all__ = ["tcp_v4_connect", "tcp_v4_rcv", "tcp_v4_do_rcv", "tcp_v4_err", "tcp_v4_mtu_reduced",
            "ipv4_specific", "InetConnectionSockAfOps", "tcp_connect", "ip_route_connect",
-           "ICMP_DEST_UNREACH", "ICMP_FRAG_NEEDED", "tcp_enter_loss"]
+           "ICMP_DEST_UNREACH", "ICMP_FRAG_NEEDED"]

@@ -19,7 +19,6 @@ from .sock import (
     TCP_CA_Loss,
     TCP_CA_Recovery,
     TCP_CLOSE,
-    TCP_ESTABLISHED,
     TCP_SYN_RECV,
     TCP_SYN_SENT,
     TCP_WRITE_TIMER_DEFERRED,
@@ -166,4 +165,4 @@ def tcp_init_xmit_timers(sk: TcpSock) -> None:
 
 
 __all__ = ["tcp_write_timer", "tcp_write_timer_handler", "tcp_retransmit_timer", "tcp_probe_timer",
-           "tcp_init_xmit_timers", "TCP_ESTABLISHED"]
+           "tcp_init_xmit_timers"]

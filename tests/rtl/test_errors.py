@@ -1,0 +1,24 @@
+"""Bad input, DMA errors, recovery and CTRL.RST of the RTL NIC (NIC_SPEC §5; cocotb bench
+tests/rtl/tb_errors.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hilnic.hw.sim import run_rtl_test
+
+CASES = ["err_tdt_out_of_range", "err_ring_regs_while_enabled", "err_tdlen_zero", "err_zero_length",
+         "err_too_long", "err_dext", "err_dma_write", "err_one_pass_per_doorbell", "ctrl_rst_mid_traffic"]
+
+
+@pytest.mark.parametrize("testcase", CASES)
+def test_errors(testcase: str) -> None:
+    run_rtl_test("tb_errors", testcase, wall_timeout_s=300)
+
+
+@pytest.mark.parametrize("kind", ["slverr", "decerr", "iommu", "desc"])
+def test_dma_read_error(kind: str) -> None:
+    """Buffer read answered SLVERR / DECERR, an unmapped buffer (IOMMU DECERR), and a
+    descriptor fetch answered SLVERR; recovery by TCTL.EN 0->1 and by CTRL.RST."""
+    run_rtl_test("tb_errors", "err_dma_read", extra_env={"HILNIC_ERR_KIND": kind},
+                 run_name=f"tb_errors.err_dma_read.{kind}", wall_timeout_s=300)
