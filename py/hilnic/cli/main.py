@@ -92,7 +92,8 @@ def run_demo_cmd(a: argparse.Namespace) -> int:
                  seed=a.seed, verbose=a.verbose)
     print(format_summary(s))
     if not s["ok"]:
-        first = (s.get("problems") or [s.get("error", "").splitlines()[0] if s.get("error") else "no summary"])[0]
+        err = s.get("error", "")
+        first = (s.get("problems") or [err.splitlines()[0] if err else "no summary"])[0]
         print(f"{PROG} demo: FAILED: {first}" + (f" (log: {s['log']})" if s.get("log") else ""), file=sys.stderr)
         return 1
     return 0

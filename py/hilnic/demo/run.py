@@ -51,6 +51,8 @@ def run_demo(frames: int = 120, out: str | Path | None = None, waves: bool = Fal
                                        wall_timeout_s=900, run_name="demo")
     except AssertionError as exc:
         error = str(exc)
+    except (RuntimeError, OSError) as exc:  # the build failed (compiler error, missing simulator)
+        error = f"simulator build/run failed: {exc}"
     wall = time.perf_counter() - t0
     sj = out / "demo_summary.json"
     summary: dict[str, Any] = json.loads(sj.read_text()) if sj.exists() else {}
@@ -85,7 +87,7 @@ def _rel(p: str) -> str:
 
 def format_summary(s: dict[str, Any]) -> str:
     if not s.get("frames_sent"):
-        return "hilnic demo: the simulation produced no summary"
+        return "hilnic demo: the simulation produced no summary" + (f" (simulator log: {_rel(s['log'])})" if s.get("log") else "")
     k = s["kinds"]
     mix = ", ".join(f"{v} {name}" for name, v in k.items())
     lines = [
