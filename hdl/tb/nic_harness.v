@@ -36,8 +36,8 @@ module nic_harness #
     parameter CLK_PERIOD_PS = 6400,
     // 1: host memory through tb_axi_mem and Python; 0: through the top-level m_axi_* ports
     parameter USE_PY_MEM = 1,
-    // reads outstanding in tb_axi_mem
-    parameter MEM_RD_SLOTS = 8,
+    // reads outstanding in tb_axi_mem (a PCIe root complex takes many; 16 hides 500 ns at 64 B frames)
+    parameter MEM_RD_SLOTS = 16,
     // reset values of the memory knobs (cycles)
     parameter MEM_RD_LATENCY = 0,
     parameter MEM_WR_LATENCY = 0
@@ -390,7 +390,9 @@ tb_axi_checker #(
     .DATA_WIDTH(DMA_DATA_WIDTH),
     .ADDR_WIDTH(DMA_ADDR_WIDTH),
     .ID_WIDTH(DMA_ID_WIDTH),
-    .AXIL_ADDR_WIDTH(AXIL_ADDR_WIDTH)
+    .AXIL_ADDR_WIDTH(AXIL_ADDR_WIDTH),
+    // the NIC may use one ARID for every outstanding read: track as many as memory allows
+    .PER_ID_DEPTH(MEM_RD_SLOTS > 32 ? 2*MEM_RD_SLOTS : 64)
 )
 u_check (
     .clk(clk),

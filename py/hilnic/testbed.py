@@ -202,7 +202,7 @@ async def tcp_bulk(tb: Testbed, nbytes: int, port: int = 5001, chunk: int = 64 <
     conn_done = tb.host.kernel.env.event("peer_done")
 
     def poll() -> None:
-        if len(tb.peer.stream(peer_port=port)) >= len(payload) and s.sk.sk_state in (TCP_CLOSE, TCP_TIME_WAIT):
+        if tb.peer.delivered_bytes(peer_port=port) >= len(payload) and s.sk.sk_state in (TCP_CLOSE, TCP_TIME_WAIT):
             conn_done.set()
         else:
             tb.env.call_later(100 * US, poll)

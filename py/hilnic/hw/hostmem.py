@@ -17,6 +17,11 @@ from enum import Enum
 import numpy as np
 
 
+_bisect_left = bisect.bisect_left
+_bisect_right = bisect.bisect_right
+_DD_STROBE = b"\x01\x00\x00\x00"  # one strobed byte at offset 0 (descriptor write-back)
+
+
 class DmaDir(Enum):
     TO_DEVICE = "to_device"  # device reads
     FROM_DEVICE = "from_device"  # device writes
@@ -60,6 +65,7 @@ class HostMemory:
 
     def __post_init__(self) -> None:
         self.mem = np.zeros(self.size, dtype=np.uint8)
+        self._mv = memoryview(self.mem)  # byte view of `mem` for slice copies without numpy overhead
         self._free: list[tuple[int, int]] = [(self.base, self.size)]  # (addr, len), sorted
         self._allocs: dict[int, int] = {}
         self._maps: list[Mapping] = []  # sorted by addr, non-overlapping
@@ -115,12 +121,20 @@ class HostMemory:
         return off
 
     def write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
-        off = self._off(addr, len(data))
-        self.mem[off : off + len(data)] = np.frombuffer(bytes(data), dtype=np.uint8)
+        n = len(data)
+        off = addr - self.base
+        if off < 0 or off + n > self.size:
+            raise IndexError(f"host access {addr:#x}+{n} outside RAM")
+        try:
+            self._mv[off : off + n] = data
+        except (TypeError, ValueError):  # not a flat byte buffer (e.g. a typed memoryview)
+            self.mem[off : off + n] = np.frombuffer(bytes(data), dtype=np.uint8)
 
     def read(self, addr: int, length: int) -> bytes:
-        off = self._off(addr, length)
-        return self.mem[off : off + length].tobytes()
+        off = addr - self.base
+        if off < 0 or off + length > self.size:
+            raise IndexError(f"host access {addr:#x}+{length} outside RAM")
+        return self._mv[off : off + length].tobytes()
 
     # -- mappings ----------------------------------------------------------------------
 
@@ -128,20 +142,27 @@ class HostMemory:
         """Map [addr, addr+length) for the device; returns the DMA address."""
         if length <= 0:
             raise ValueError("dma_map of an empty buffer")
-        self._off(addr, length)
-        i = bisect.bisect_left(self._map_starts, addr)
+        off = addr - self.base
+        if off < 0 or off + length > self.size:
+            raise IndexError(f"host access {addr:#x}+{length} outside RAM")
+        starts = self._map_starts
+        i = _bisect_left(starts, addr)
         # Overlapping mappings are legal in Linux (two skbs in one page); keep a list.
         self._maps.insert(i, Mapping(addr, length, direction, owner))
-        self._max_map_len = max(self._max_map_len, length)
-        self._map_starts.insert(i, addr)
+        if length > self._max_map_len:
+            self._max_map_len = length
+        starts.insert(i, addr)
         return addr
 
     def dma_unmap(self, dma_addr: int, length: int) -> None:
-        i = bisect.bisect_left(self._map_starts, dma_addr)
-        while i < len(self._maps) and self._maps[i].addr == dma_addr:
-            if self._maps[i].length == length:
-                del self._maps[i]
-                del self._map_starts[i]
+        starts = self._map_starts
+        maps = self._maps
+        i = _bisect_left(starts, dma_addr)
+        n = len(maps)
+        while i < n and starts[i] == dma_addr:
+            if maps[i].length == length:
+                del maps[i]
+                del starts[i]
                 return
             i += 1
         raise ValueError(f"dma_unmap of {dma_addr:#x}+{length}: no such mapping")
@@ -160,16 +181,21 @@ class HostMemory:
         return list(self._maps)
 
     def _covered(self, addr: int, length: int, write: bool) -> bool:
-        i = bisect.bisect_right(self._map_starts, addr)
+        i = _bisect_right(self._map_starts, addr)
         # A mapping starting at or before addr may cover it; scan back over overlaps.
-        for m in reversed(self._maps[:i]):
-            if m.end >= addr + length and m.addr <= addr:
-                if write and m.direction is DmaDir.TO_DEVICE:
-                    continue
-                if not write and m.direction is DmaDir.FROM_DEVICE:
+        maps = self._maps
+        end = addr + length
+        reach = addr - self._max_map_len  # a mapping starting before this cannot reach addr
+        wrong = DmaDir.TO_DEVICE if write else DmaDir.FROM_DEVICE
+        while i:
+            i -= 1
+            m = maps[i]
+            a = m.addr
+            if a + m.length >= end and a <= addr:
+                if m.direction is wrong:
                     continue
                 return True
-            if m.addr + self._max_map_len < addr:  # nothing further back can reach addr
+            if a < reach:  # nothing further back can reach addr
                 break
         return False
 
@@ -181,16 +207,16 @@ class HostMemory:
 
     def dma_read(self, addr: int, length: int) -> bytes | None:
         """Device read; None (and a recorded violation) when not inside a live mapping."""
-        if not self._covered(addr, length, write=False):
+        if not self._covered(addr, length, False):
             self._violate("read", addr, length, "outside any live mapping")
             return None
         self.bytes_read += length
         off = addr - self.base
-        return self.mem[off : off + length].tobytes()
+        return self._mv[off : off + length].tobytes()
 
     def dma_write(self, addr: int, data: bytes, strobe: bytes | None = None) -> bool:
         """Device write; bytes whose strobe is 0 are left alone. False on a violation."""
-        if not self._covered(addr, len(data), write=True):
+        if not self._covered(addr, len(data), True):
             self._violate("write", addr, len(data), "outside any live mapping")
             return False
         off = addr - self.base
@@ -198,9 +224,13 @@ class HostMemory:
             self.mem[off : off + len(data)] = np.frombuffer(data, dtype=np.uint8)
             self.bytes_written += len(data)
             return True
+        if strobe == _DD_STROBE:
+            self._mv[off] = data[0]  # the common case: DD write-back of one byte
+            self.bytes_written += 1
+            return True
         first = strobe.find(1) if strobe.count(1) == 1 else -1
         if first >= 0 and strobe.count(0) == len(strobe) - 1:
-            self.mem[off + first] = data[first]  # the common case: DD write-back of one byte
+            self.mem[off + first] = data[first]  # one strobed byte
             self.bytes_written += 1
             return True
         sel = np.frombuffer(strobe, dtype=np.uint8).astype(bool)

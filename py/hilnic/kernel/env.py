@@ -26,6 +26,10 @@ MS = 1000 * US
 SEC = 1000 * MS
 
 
+_heappush = heapq.heappush
+_NEVER = 1 << 256  # "no time bound" in VirtualEnv._run (beyond any int time in use)
+
+
 class SimulationTimeout(Exception):
     """The run went past its time bound (simulated or wall)."""
 
@@ -114,6 +118,19 @@ class _Wait:
         yield self
 
 
+class _SleepArm:
+    """`VirtualEnv.sleep`'s arm: schedule the wake-up `delay` ps from when the task parks."""
+
+    __slots__ = ("env", "delay")
+
+    def __init__(self, env: "VirtualEnv", delay: int) -> None:
+        self.env = env
+        self.delay = delay
+
+    def __call__(self, wake: Callable[[], None]) -> None:
+        self.env.call_later(self.delay, wake)
+
+
 class VirtualEvent(EnvEvent):
     def __init__(self, env: "VirtualEnv", name: str = "") -> None:
         self._env = env
@@ -161,7 +178,10 @@ class VirtualTask(EnvTask):
         if not isinstance(waited, _Wait):
             self._finish(None, TypeError(f"task {self.name} awaited {waited!r}, not an Env awaitable"))
             return
-        waited.arm(lambda: self._env._ready(self._step))
+        waited.arm(self._wake)
+
+    def _wake(self) -> None:
+        self._env._ready(self._step)
 
     def _finish(self, result: Any, exc: BaseException | None) -> None:
         self._done, self._result, self._exc = True, result, exc
@@ -201,18 +221,27 @@ class VirtualEnv(Env):
         return self._now
 
     def call_at(self, when: int, fn: Callable[..., Any], *args: Any) -> TimerHandle:
-        h = TimerHandle(max(when, self._now), fn, args)
-        heapq.heappush(self._heap, (h.when, next(self._seq), h))
+        if when < self._now:
+            when = self._now
+        h = TimerHandle(when, fn, args)
+        _heappush(self._heap, (when, next(self._seq), h))
+        return h
+
+    def call_later(self, delay: int, fn: Callable[..., Any], *args: Any) -> TimerHandle:
+        when = self._now + delay if delay > 0 else self._now
+        h = TimerHandle(when, fn, args)
+        _heappush(self._heap, (when, next(self._seq), h))
         return h
 
     def _ready(self, fn: Callable[[], None]) -> None:
-        self.call_at(self._now, fn)
+        when = self._now
+        _heappush(self._heap, (when, next(self._seq), TimerHandle(when, fn, ())))
 
     def event(self, name: str = "") -> VirtualEvent:
         return VirtualEvent(self, name)
 
     def sleep(self, delay: int) -> _Wait:
-        return _Wait(lambda wake: self.call_later(delay, wake))
+        return _Wait(_SleepArm(self, delay))
 
     def spawn(self, coro: Coroutine, name: str = "") -> VirtualTask:
         task = VirtualTask(self, coro, name)
@@ -224,30 +253,39 @@ class VirtualEnv(Env):
 
         A task that raised re-raises here, so a test never passes over a crashed process.
         """
+        self._run(until, stop, None)
+
+    def _run(self, until: int | None, stop: Callable[[], bool] | None, task: "VirtualTask | None") -> None:
         heap = self._heap
+        failed = self._failed
+        heappop = heapq.heappop
+        if until is None:
+            until = _NEVER
         while heap:
             if stop is not None and stop():
                 break
+            if task is not None and task._done:
+                break
             when, _, h = heap[0]
-            if until is not None and when > until:
+            if when > until:
                 self._now = until
                 break
-            heapq.heappop(heap)
+            heappop(heap)
             if h.cancelled:
                 continue
             self._now = when
             h.fn(*h.args)
-            if self._failed:
-                task, exc = self._failed.pop(0)
-                raise RuntimeError(f"task {task.name} failed at {self._now} ps") from exc
+            if failed:
+                task_, exc = failed.pop(0)
+                raise RuntimeError(f"task {task_.name} failed at {self._now} ps") from exc
         else:
-            if until is not None:
+            if until is not _NEVER:
                 self._now = max(self._now, until)
 
     def run_until_complete(self, task: VirtualTask, timeout: int) -> Any:
         """Run until `task` finishes; SimulationTimeout if it has not by `timeout` ps from now."""
         deadline = self._now + timeout
-        self.run(until=deadline, stop=lambda: task.done)
+        self._run(deadline, None, task)
         if not task.done:
             raise SimulationTimeout(f"task {task.name} not finished after {timeout / MS:.3f} ms simulated")
         return task.result()

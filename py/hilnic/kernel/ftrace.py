@@ -100,15 +100,66 @@ def traced(fn: Callable[..., Any]) -> Callable[..., Any]:
 
         return async_wrapper
 
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    wrapper = _fixed_arity_wrapper(fn, name)
+    if wrapper is None:
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t = _tracer
+            if t is None:
+                return fn(*args, **kwargs)
+            t.enter(name)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                t.exit(name)
+
+    return functools.wraps(fn)(wrapper)
+
+
+_WRAPPER_SRC = """
+def _make(fn, name):
+    def wrapper({params}):
         t = _tracer
         if t is None:
-            return fn(*args, **kwargs)
+            return fn({args})
         t.enter(name)
         try:
-            return fn(*args, **kwargs)
+            return fn({args})
         finally:
             t.exit(name)
-
     return wrapper
+"""
+_wrapper_makers: dict[tuple[int, int], Callable[..., Any]] = {}
+
+
+def _fixed_arity_wrapper(fn: Callable[..., Any], name: str) -> Callable[..., Any] | None:
+    """A wrapper with fn's own positional parameters (no *args/**kwargs packing per call).
+
+    Only for plain signatures (positional-or-keyword parameters, defaults allowed); the
+    wrapper takes fn's defaults and passes every argument on by position, so calls behave
+    exactly as they would on fn. The tracer is still looked up at each call.
+    """
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    params = list(sig.parameters.values())
+    if any(p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params):
+        return None
+    names = [p.name for p in params]
+    if not all(n.isidentifier() and not n.startswith("_ft_") for n in names) or {"fn", "name", "t"} & set(names):
+        return None
+    ndefaults = len(fn.__defaults__ or ())
+    key = (len(names), ndefaults)
+    make = _wrapper_makers.get(key)
+    if make is None:
+        pnames = [f"_ft_a{i}" for i in range(len(names))]
+        ns: dict[str, Any] = {}
+        src = _WRAPPER_SRC.format(params=", ".join(pnames), args=", ".join(pnames))
+        exec(compile(src, f"<traced wrapper {key}>", "exec"), globals(), ns)  # noqa: S102
+        make = _wrapper_makers[key] = ns["_make"]
+    w = make(fn, name)
+    # Parameter names and defaults as fn's, so keyword calls and defaults work unchanged.
+    w.__code__ = w.__code__.replace(co_varnames=tuple(names) + w.__code__.co_varnames[len(names):])
+    w.__defaults__ = fn.__defaults__
+    return w

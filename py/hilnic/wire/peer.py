@@ -210,6 +210,10 @@ class PeerHost:
         """The bytes delivered in order on that connection so far."""
         return bytes(self.connection(host_port, peer_port).stream)
 
+    def delivered_bytes(self, host_port: int | None = None, peer_port: int | None = None) -> int:
+        """How many bytes `stream()` would return now, without copying them."""
+        return self.connection(host_port, peer_port).delivered_bytes
+
     def read(self, conn: TcpReceiver, n: int | None = None) -> int:
         """The application reads from `conn` (options.autoread=False); may send a window update."""
         got = conn.read(n)

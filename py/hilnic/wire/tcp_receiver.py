@@ -101,6 +101,7 @@ class TcpReceiver:
         self.rcv_mss = min(mss, TCP_MSS_DEFAULT)
         self.rcv_wnd = 0  # window (bytes) advertised with the last ACK, from rcv_wup
         self.stream = bytearray()  # in-order bytes delivered to the application
+        self.delivered_bytes = 0  # len(stream), kept as a counter for cheap polling
         self.unread = 0  # bytes in `stream` the application has not read (autoread=False)
         self.ooo: dict[int, bytes] = {}  # out-of-order segments by sequence number
         self.fin_seq: int | None = None
@@ -267,10 +268,12 @@ class TcpReceiver:
 
     def _deliver(self, data: bytes) -> None:
         if data:
+            n = len(data)
             self.stream += data
-            self.rcv_nxt = (self.rcv_nxt + len(data)) & 0xFFFFFFFF
+            self.delivered_bytes += n
+            self.rcv_nxt = (self.rcv_nxt + n) & 0xFFFFFFFF
             if not self.autoread:
-                self.unread += len(data)
+                self.unread += n
 
     def _queue_ofo(self, seq: int, data: bytes, fin: int, right_edge: int) -> None:
         room = (right_edge - seq) & 0xFFFFFFFF
