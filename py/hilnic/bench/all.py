@@ -12,9 +12,9 @@ import argparse
 import sys
 import time
 
-from . import common, line_rate, rtl_speed, wall_speed
+from . import common, line_rate, python_path, rtl_speed, wall_speed
 
-BENCHES = ("line_rate", "wall_speed", "rtl_speed")
+BENCHES = ("line_rate", "wall_speed", "rtl_speed", "python_path")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,6 +80,20 @@ def main(argv: list[str] | None = None) -> int:
                 if rep["problems"]:
                     status = 1
             print(f"({time.perf_counter() - t0:.0f} s)\n")
+        if "python_path" in only:
+            t0 = time.perf_counter()
+            print("== d. pure-Python path: TCP segments per wall second (behavioral NIC) ==", flush=True)
+            mib, rep = (4, 2) if a.quick else (16, 3)
+            runs = [python_path.measure(mib) for _ in range(rep)]
+            best = max(runs, key=lambda r: r["segments_per_s"])
+            cmd = f"python -m hilnic.bench.python_path --mib {mib} --repeat {rep}"
+            verdict = "PASS" if best["segments_per_s"] >= python_path.TARGET else "FAIL"
+            print(f"{best['segments']} segments of 1448 B in {best['wall_s']:.3f} s: "
+                  f"{best['segments_per_s']:,.0f} segments/s (target >= {python_path.TARGET:,}: {verdict}); "
+                  f"simulated {best['sim_gbps']:.2f} Gb/s, {best['slowdown']:.0f}x slower than real time")
+            print(f"reproduce: {cmd}   ({time.perf_counter() - t0:.0f} s)\n", flush=True)
+            summary.append(["Python path segments / wall s", f"{best['segments_per_s']:,.0f}",
+                            f">= {python_path.TARGET:,}", verdict, cmd])
     except (common.BenchError, RuntimeError) as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1
