@@ -165,6 +165,7 @@ assign treq_ready = !stop && !tq_full && !dreq_valid && (treq_marker || ar_free)
 
 // ---------------- R processing state ----------------
 reg [8:0]                 beat_cnt_reg = 0;
+reg [8:0]                 mid_cnt_reg = 0;    // middle beats (all bytes valid, not last) left in this data burst
 reg [8:0]                 d_cnt_reg = 0;      // descriptors done in this desc burst
 reg [63:0]                d_half_reg = 0;     // 64-bit bus: first half of a descriptor
 reg                       err_reg = 1'b0;     // read error seen: discard until reset
@@ -276,6 +277,10 @@ reg [TAG_LOG2-1:0]        wp;
 wire act_main = rst || dreq_valid || treq_valid || ar_valid_reg || (!tq_empty && (m_axi_rvalid || head_kind == K_MARK));
 wire act = act_main || pulse_reg;
 reg pulse_reg = 1'b0; // some output pulse is high and must be cleared
+// request intake or AR handshake pending
+wire intake = dreq_valid || treq_valid || ar_valid_reg;
+// fast path: a middle beat of a data burst (full width, not first or last, OKAY)
+wire r_mid = m_axi_rvalid && mid_cnt_reg != 0 && m_axi_rresp == 2'b00;
 always @(posedge clk) begin
     if (act) begin
     pulse_reg <= act_main;
@@ -284,6 +289,7 @@ always @(posedge clk) begin
     outst = outstanding_reg;
 
     // ---- request intake ----
+    if (intake) begin
     wp = tq_wr_reg[TAG_LOG2-1:0];
     if (dreq_valid && dreq_ready) begin
         tq_kind[wp] <= K_DESC;
@@ -315,11 +321,21 @@ always @(posedge clk) begin
     if (ar_valid_reg && m_axi_arready) begin
         outst = outst + 1;
     end
+    end
 
     // ---- R channel / markers ----
-    hp = tq_rd_reg[TAG_LOG2-1:0];
     pop = 1'b0;
-    if (!tq_empty) begin
+    if (r_mid) begin
+        // the stream continues at byte fill_reg of the word being assembled
+        pl[0] = 1'b1;
+        fb_waddr_reg <= wptr_reg;
+        fb_wdata_reg <= acc_reg | (m_axi_rdata << (8*fill_reg));
+        wptr_reg <= wptr_reg + 1;
+        acc_reg <= m_axi_rdata >> (8*(BYTES - fill_reg));
+        beat_cnt_reg <= beat_cnt_reg + 1;
+        mid_cnt_reg <= mid_cnt_reg - 1;
+    end else if (!tq_empty) begin
+    hp = tq_rd_reg[TAG_LOG2-1:0];
         case (head_kind)
             K_DESC: begin
                 if (m_axi_rvalid) begin
@@ -393,6 +409,11 @@ always @(posedge clk) begin
                         fill_reg <= fill_reg + n;
                     end
                     beat_cnt_reg <= beat_cnt_reg + 1;
+                    if (beat_cnt_reg == 0) begin
+                        mid_cnt_reg <= (tq_beats[hp] > 2) ? tq_beats[hp] - 2 : 9'd0;
+                    end else if (mid_cnt_reg != 0) begin
+                        mid_cnt_reg <= mid_cnt_reg - 1;
+                    end
                     if (last) begin
                         pop = 1'b1;
                         outst = outst - 1;
@@ -453,6 +474,7 @@ always @(posedge clk) begin
         ar_valid_reg <= 1'b0;
         outstanding_reg <= 0;
         beat_cnt_reg <= 0;
+        mid_cnt_reg <= 0;
         d_cnt_reg <= 0;
         err_reg <= 1'b0;
         acc_reg <= 0;

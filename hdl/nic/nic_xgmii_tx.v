@@ -57,7 +57,13 @@ localparam [63:0] XGMII_PRE  = 64'hD5555555555555FB;
 localparam [1:0] ST_IDLE = 2'd0, ST_PRE = 2'd1, ST_DATA = 2'd2, ST_GAP = 2'd3;
 localparam [1:0] K_IDLE = 2'd0, K_PRE = 2'd1, K_DATA = 2'd2;
 
-// CRC-32 slice-by-8 tables
+// CRC-32: byte tables (slice-by-8), combined at start-up into four 16-bit-indexed tables
+// so a 64-bit chunk costs 4 lookups and 4 XORs (Icarus 11 evaluates XOR bit by bit:
+// a 32-bit XOR costs as much as ~5 signal loads)
+reg [31:0] crc_w0 [0:65535];
+reg [31:0] crc_w1 [0:65535];
+reg [31:0] crc_w2 [0:65535];
+reg [31:0] crc_w3 [0:65535];
 reg [31:0] crc_t0 [0:255];
 reg [31:0] crc_t1 [0:255];
 reg [31:0] crc_t2 [0:255];
@@ -86,11 +92,19 @@ initial begin
         crc_t6[ti] = (crc_t5[ti] >> 8) ^ crc_t0[crc_t5[ti] & 8'hff];
         crc_t7[ti] = (crc_t6[ti] >> 8) ^ crc_t0[crc_t6[ti] & 8'hff];
     end
+    // crc_wJ[{hi, lo}] = crc_t(2J+1)[lo] ^ crc_t(2J)[hi]
+    for (ti = 0; ti < 65536; ti = ti + 1) begin
+        crc_w3[ti] = crc_t7[ti[7:0]] ^ crc_t6[ti[15:8]];
+        crc_w2[ti] = crc_t5[ti[7:0]] ^ crc_t4[ti[15:8]];
+        crc_w1[ti] = crc_t3[ti[7:0]] ^ crc_t2[ti[15:8]];
+        crc_w0[ti] = crc_t1[ti[7:0]] ^ crc_t0[ti[15:8]];
+    end
 end
 
 reg [1:0]                 state_reg = ST_IDLE;
 reg [2:0]                 pl_reg = 3'd0;     // pulses: {frame_sent, fb_free, in_ready}
 reg [15:0]                fast_cnt_reg = 0;  // chunks left needing no padding / checksum / end handling
+reg                       fast_reg = 1'b0;   // next edge: plain data chunk, stage B streaming plain data
 reg [12:0]                lim_reg = 0;       // chunks before the first one that needs handling at the end
 
 reg [FB_ADDR_WIDTH-1:0]   raddr_reg = 0;
@@ -100,7 +114,7 @@ reg                       ifcs_reg = 1'b0;
 reg                       ic_reg = 1'b0;
 reg [15:0]                cso_reg = 0;
 reg [15:0]                csum_reg = 0;
-reg [15:0]                off_reg = 0;
+reg [15:0]                off_reg = 0;       // offset of the next chunk not covered by fast_cnt_reg
 reg [7:0]                 sub_reg = 0;
 reg [1:0]                 gap_reg = 0;
 
@@ -154,13 +168,52 @@ reg [12:0]  lim;
 reg [2:0]   pl;
 reg [15:0]  vc;
 reg [31:0]  fcs;
+reg         fset;
+// fast-path temporaries: Icarus loads and stores array words with constant index
+// much faster than variables
+reg [63:0]  tv [0:5];
 integer     bi;
 
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
 wire act = rst || in_valid || in_ready_reg || state_reg != ST_IDLE || b_kind_reg != K_IDLE || spill_reg || dirty_reg || fb_free_reg || sent_reg;
 reg dirty_reg = 1'b0; // output not idle yet
+// fast path: mid-frame plain data. Stage B outputs the previous chunk (txc is already 0,
+// pulses are clear, dirty_reg is 1), stage A takes the next chunk; off_reg was advanced
+// past the run when fast_cnt_reg was loaded.
+wire fast = fast_reg && !rst;
 always @(posedge clk) begin
-    if (act) begin
+    if (fast) begin
+        txd_reg <= b_data_reg;
+        if (SUBS == 1) begin
+            tv[0] = fb_rdata[63:0];
+            raddr_reg <= raddr_reg + 1;
+        end else begin
+            tv[0] = fb_rdata[sub_reg*64 +: 64];
+            if (sub_reg == SUBS-1) begin
+                sub_reg <= 0;
+                raddr_reg <= raddr_reg + 1;
+            end else begin
+                sub_reg <= sub_reg + 1;
+            end
+        end
+        // x ^ y written as (x | y) - (x & y): Icarus 11 runs XOR bit by bit, OR/AND/SUB by word
+        tv[1] = {32'd0, crc_reg};
+        tv[2] = {32'd0, tv[0][31:0]};
+        tv[1] = (tv[1] | tv[2]) - (tv[1] & tv[2]);
+        tv[2] = {32'd0, crc_w3[tv[1][15:0]]};
+        tv[3] = {32'd0, crc_w2[tv[1][31:16]]};
+        tv[4] = {32'd0, crc_w1[tv[0][47:32]]};
+        tv[5] = {32'd0, crc_w0[tv[0][63:48]]};
+        tv[2] = (tv[2] | tv[3]) - (tv[2] & tv[3]);
+        tv[4] = (tv[4] | tv[5]) - (tv[4] & tv[5]);
+        tv[2] = (tv[2] | tv[4]) - (tv[2] & tv[4]);
+        crc_reg <= tv[2][31:0];
+        b_data_reg <= tv[0];
+        fast_cnt_reg <= fast_cnt_reg - 1;
+        if (fast_cnt_reg == 1) begin
+            fast_reg <= 1'b0;
+        end
+    end else if (act) begin
     dirty_reg <= b_kind_reg != K_IDLE || spill_reg;
     pl = 3'd0;
 
@@ -228,7 +281,6 @@ always @(posedge clk) begin
             b_last_reg <= 1'b0;
             raddr_reg <= raddr_reg + 1;
             crc_reg <= 32'hFFFFFFFF;
-            off_reg <= 0;
             sub_reg <= 0;
             state_reg <= ST_DATA;
             // leading chunks that are plain data: fully inside the buffer, not the last
@@ -239,10 +291,10 @@ always @(posedge clk) begin
             end
             lim_reg <= lim;
             if (ic_reg && cso_reg[15:3] < lim) begin
-                fast_cnt_reg <= cso_reg[15:3];
-            end else begin
-                fast_cnt_reg <= lim;
+                lim = cso_reg[15:3];
             end
+            fast_cnt_reg <= {3'd0, lim};
+            off_reg <= {lim, 3'd0};
         end
         ST_DATA: if (fast_cnt_reg != 0) begin
             // fast path: plain data chunk
@@ -258,12 +310,12 @@ always @(posedge clk) begin
                 sub_reg <= sub_reg + 1;
             end
             c = crc_reg ^ chunk[31:0];
-            crc_reg <= crc_t7[c[7:0]] ^ crc_t6[c[15:8]] ^ crc_t5[c[23:16]] ^ crc_t4[c[31:24]] ^
-                       crc_t3[chunk[39:32]] ^ crc_t2[chunk[47:40]] ^ crc_t1[chunk[55:48]] ^ crc_t0[chunk[63:56]];
+            crc_reg <= crc_w3[c[15:0]] ^ crc_w2[c[31:16]] ^ crc_w1[chunk[47:32]] ^ crc_w0[chunk[63:48]];
             b_kind_reg <= K_DATA;
             b_data_reg <= chunk;
-            off_reg <= off_reg + 8;
             fast_cnt_reg <= fast_cnt_reg - 1;
+            // stage B sent plain data this edge (txc now 0): stream from the next edge
+            fast_reg <= fast_cnt_reg != 1 && b_kind_reg == K_DATA && !b_last_reg;
         end else begin
             if (SUBS == 1) begin
                 chunk = fb_rdata[63:0];
@@ -282,7 +334,8 @@ always @(posedge clk) begin
             end else if (len_reg - off_reg < 8) begin
                 chunk = chunk & ~({64{1'b1}} << (8*(len_reg - off_reg)));
             end
-            // checksum insertion (big-endian at CSO)
+            // checksum insertion (big-endian at CSO); a plain run may follow
+            fset = 1'b0;
             if (ic_reg) begin
                 if (cso_reg[15:3] == off_reg[15:3]) begin
                     chunk[cso_reg[2:0]*8 +: 8] = csum_reg[15:8];
@@ -292,6 +345,8 @@ always @(posedge clk) begin
                     chunk[c1[2:0]*8 +: 8] = csum_reg[7:0];
                     if ({3'd0, lim_reg} > off_reg[15:3] + 1) begin
                         fast_cnt_reg <= {3'd0, lim_reg} - off_reg[15:3] - 1;
+                        fast_reg <= b_kind_reg == K_DATA && !b_last_reg;
+                        fset = 1'b1;
                     end
                 end
             end
@@ -300,15 +355,13 @@ always @(posedge clk) begin
             if (left > 8) begin
                 n = 8;
                 c = crc ^ chunk[31:0];
-                crc = crc_t7[c[7:0]] ^ crc_t6[c[15:8]] ^ crc_t5[c[23:16]] ^ crc_t4[c[31:24]] ^
-                      crc_t3[chunk[39:32]] ^ crc_t2[chunk[47:40]] ^ crc_t1[chunk[55:48]] ^ crc_t0[chunk[63:56]];
+                crc = crc_w3[c[15:0]] ^ crc_w2[c[31:16]] ^ crc_w1[chunk[47:32]] ^ crc_w0[chunk[63:48]];
             end else begin
                 n = left[3:0];
                 if (ifcs_reg) begin
                     if (n == 8) begin
                         c = crc ^ chunk[31:0];
-                        crc = crc_t7[c[7:0]] ^ crc_t6[c[15:8]] ^ crc_t5[c[23:16]] ^ crc_t4[c[31:24]] ^
-                              crc_t3[chunk[39:32]] ^ crc_t2[chunk[47:40]] ^ crc_t1[chunk[55:48]] ^ crc_t0[chunk[63:56]];
+                        crc = crc_w3[c[15:0]] ^ crc_w2[c[31:16]] ^ crc_w1[chunk[47:32]] ^ crc_w0[chunk[63:48]];
                     end else begin
                         for (bi = 0; bi < 8; bi = bi + 1) begin
                             if (bi < n) begin
@@ -323,7 +376,7 @@ always @(posedge clk) begin
             b_data_reg <= chunk;
             b_n_reg <= n;
             b_ifcs_reg <= ifcs_reg;
-            off_reg <= off_reg + 8;
+            off_reg <= fset ? {lim_reg, 3'd0} : off_reg + 8;
             if (left <= 8) begin
                 b_last_reg <= 1'b1;
                 b_bytes_reg <= tot_reg + (ifcs_reg ? 16'd4 : 16'd0);
@@ -365,6 +418,7 @@ always @(posedge clk) begin
         txc_reg <= 8'hff;
         pl_reg <= 3'd0;
         crc_reg <= 32'hFFFFFFFF;
+        fast_reg <= 1'b0;
     end
 end
 end

@@ -40,7 +40,15 @@ module nic_harness #
     parameter MEM_RD_SLOTS = 16,
     // reset values of the memory knobs (cycles)
     parameter MEM_RD_LATENCY = 0,
-    parameter MEM_WR_LATENCY = 0
+    parameter MEM_WR_LATENCY = 0,
+    // USE_PY_MEM=0 only. 1: the external memory model runs on m_axi_clk = ~clk and its
+    // outputs reach nic_top through registers loaded on the falling edge. For Verilator, whose
+    // value-change callbacks (RisingEdge) fire only after the whole time step has been
+    // evaluated, so a pin-level model clocked by clk would sample the flops' new values;
+    // half a cycle earlier it samples exactly what nic_top samples at the next rising edge,
+    // and what it drives then is presented at the rising edge after (hilnic.hw.sim sets
+    // this for Verilator builds; Icarus keeps 0).
+    parameter EXT_MEM_NEGEDGE = 0
 )
 (
     /*
@@ -358,6 +366,42 @@ if (USE_PY_MEM) begin : g_py_mem
         .s_axi_rvalid(axi_rvalid),
         .s_axi_rready(axi_rready)
     );
+end else if (EXT_MEM_NEGEDGE) begin : g_ext_mem_negedge
+    reg                      awready_q = 1'b0;
+    reg                      wready_q = 1'b0;
+    reg [DMA_ID_WIDTH-1:0]   bid_q = 0;
+    reg [1:0]                bresp_q = 0;
+    reg                      bvalid_q = 1'b0;
+    reg                      arready_q = 1'b0;
+    reg [DMA_ID_WIDTH-1:0]   rid_q = 0;
+    reg [DMA_DATA_WIDTH-1:0] rdata_q = 0;
+    reg [1:0]                rresp_q = 0;
+    reg                      rlast_q = 1'b0;
+    reg                      rvalid_q = 1'b0;
+    always @(negedge clk) begin
+        awready_q <= m_axi_awready;
+        wready_q <= m_axi_wready;
+        bid_q <= m_axi_bid;
+        bresp_q <= m_axi_bresp;
+        bvalid_q <= m_axi_bvalid;
+        arready_q <= m_axi_arready;
+        rid_q <= m_axi_rid;
+        rdata_q <= m_axi_rdata;
+        rresp_q <= m_axi_rresp;
+        rlast_q <= m_axi_rlast;
+        rvalid_q <= m_axi_rvalid;
+    end
+    assign axi_awready = awready_q;
+    assign axi_wready = wready_q;
+    assign axi_bid = bid_q;
+    assign axi_bresp = bresp_q;
+    assign axi_bvalid = bvalid_q;
+    assign axi_arready = arready_q;
+    assign axi_rid = rid_q;
+    assign axi_rdata = rdata_q;
+    assign axi_rresp = rresp_q;
+    assign axi_rlast = rlast_q;
+    assign axi_rvalid = rvalid_q;
 end else begin : g_ext_mem
     assign axi_awready = m_axi_awready;
     assign axi_wready = m_axi_wready;
@@ -370,6 +414,16 @@ end else begin : g_ext_mem
     assign axi_rresp = m_axi_rresp;
     assign axi_rlast = m_axi_rlast;
     assign axi_rvalid = m_axi_rvalid;
+end
+endgenerate
+
+// the external memory model's clock when EXT_MEM_NEGEDGE (~clk; idle otherwise, so Icarus
+// pays nothing for it) and a flag Python reads to pick the model's clock
+reg  m_axi_clk = 1'b1;
+wire ext_mem_negedge = (EXT_MEM_NEGEDGE != 0);
+generate
+if (EXT_MEM_NEGEDGE) begin : g_m_axi_clk
+    always @(clk) m_axi_clk = ~clk;
 end
 endgenerate
 

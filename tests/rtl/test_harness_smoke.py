@@ -11,9 +11,15 @@ from __future__ import annotations
 
 import pytest
 
-from hilnic.hw.sim import SELFTEST_TOPLEVEL, run_rtl_test
+from hilnic.hw.sim import SELFTEST_TOPLEVEL, env_sim, run_rtl_test
+
+# cocotbext-axi / cocotbext-eth drive and sample tb_selftest's pins on RisingEdge(clk); on
+# Verilator that callback comes after the whole time step is evaluated (post-edge values, see
+# cocotb's timing model, "Differences in Verilator"), so the handshakes are misread.
+PIN_LEVEL_ON_VERILATOR = pytest.mark.skipif(env_sim() == "verilator", reason="pin-level cocotbext model clocked by the HDL clock: on Verilator RisingEdge fires after the time step is evaluated (post-edge values; cocotb timing model, verilator#3919)")
 
 
+@PIN_LEVEL_ON_VERILATOR
 @pytest.mark.parametrize("testcase", ["selftest_mem", "selftest_checker", "selftest_xgmii", "selftest_mmio"])
 def test_harness_selftest(testcase: str) -> None:
     run_rtl_test("tb_smoke", testcase, toplevel=SELFTEST_TOPLEVEL, wall_timeout_s=300)

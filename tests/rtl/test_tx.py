@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from hilnic.hw.sim import run_rtl_test
+from hilnic.hw.sim import env_sim, run_rtl_test
 
 WIDTHS = [64, 128, 256]
 PER_WIDTH = ["tx_sg_frames", "tx_checksum", "tx_ring_wrap"]
@@ -22,8 +22,16 @@ def test_tx_widths(testcase: str, width: int) -> None:
     run_rtl_test("tb_tx", testcase, parameters=params, wall_timeout_s=300)
 
 
+# cocotbext-eth's XgmiiSink samples xgmii_txd on RisingEdge(clk); on Verilator that callback
+# comes after the time step is evaluated (post-edge values; cocotb's timing model, "Differences
+# in Verilator"). The harness's own decoder (tb_xgmii_rx) checks the same frames there.
+PIN_LEVEL = {"tx_fcs_xgmii_sink"}
+
+
 @pytest.mark.parametrize("testcase", DEFAULT_ONLY)
 def test_tx(testcase: str) -> None:
+    if testcase in PIN_LEVEL and env_sim() == "verilator":
+        pytest.skip("pin-level cocotbext model on Verilator (RisingEdge sees post-edge values)")
     run_rtl_test("tb_tx", testcase, wall_timeout_s=300)
 
 

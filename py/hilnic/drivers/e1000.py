@@ -51,6 +51,36 @@ from ..kernel.core import HZ, IRQ_HANDLED, IRQ_NONE, NapiStruct
 from ..kernel.ftrace import trace_mark, traced
 from ..net import netdevice as nd
 from ..net.skbuff import CHECKSUM_PARTIAL, MAX_SKB_FRAGS, SkBuff, napi_consume_skb, kfree_skb, skb_checksum_help
+# Enum members bound once: class-attribute lookup on an Enum is slow in hot paths.
+_DMA_TO_DEVICE = DmaDir.TO_DEVICE
+_R_CTRL = Reg.CTRL
+_R_ERRADDRH = Reg.ERRADDRH
+_R_ERRADDRL = Reg.ERRADDRL
+_R_ERRCAUSE = Reg.ERRCAUSE
+_R_GOTCH = Reg.GOTCH
+_R_GOTCL = Reg.GOTCL
+_R_GPTC = Reg.GPTC
+_R_HCAPS = Reg.HCAPS
+_R_HID = Reg.HID
+_R_HVER = Reg.HVER
+_R_ICR = Reg.ICR
+_R_IMC = Reg.IMC
+_R_IMS = Reg.IMS
+_R_ITR = Reg.ITR
+_R_STATUS = Reg.STATUS
+_R_TADV = Reg.TADV
+_R_TCTL = Reg.TCTL
+_R_TDBAH = Reg.TDBAH
+_R_TDBAL = Reg.TDBAL
+_R_TDH = Reg.TDH
+_R_TDLEN = Reg.TDLEN
+_R_TDT = Reg.TDT
+_R_TDWBAH = Reg.TDWBAH
+_R_TDWBAL = Reg.TDWBAL
+_R_TIDV = Reg.TIDV
+_R_TPT = Reg.TPT
+_R_TXDCTL = Reg.TXDCTL
+_R_TXDROP = Reg.TXDROP
 
 # -- constants (igb.h / e1000.h) -------------------------------------------------------------
 
@@ -232,20 +262,20 @@ async def e1000_probe(host: Any, backend: NicBackend, irq: int = E1000_IRQ_DEFAU
     for nm, v in (("tidv", tidv), ("tadv", tadv)):
         if not 0 <= v <= 0xFFFF:
             raise ValueError(f"{nm} must be 0..65535 (1.024 us units), got {v}")
-    hid = await backend.readl(Reg.HID)
+    hid = await backend.readl(_R_HID)
     if hid != HID_VALUE:
         raise E1000ProbeError(f"no hilnic NIC: HID reads {hid:#010x}, expected {HID_VALUE:#010x}")
-    hver = await backend.readl(Reg.HVER)
+    hver = await backend.readl(_R_HVER)
     if hver >> 16 != HVER_MAJOR:
         raise E1000ProbeError(f"unsupported hilnic NIC version {hver >> 16}.{hver & 0xFFFF} (driver knows {HVER_MAJOR}.x)")
-    hcaps = await backend.readl(Reg.HCAPS)
+    hcaps = await backend.readl(_R_HCAPS)
     netdev = nd.alloc_etherdev(host, name)
     adapter = E1000Adapter(host, backend, netdev, irq, ring_size, itr, wthresh, tidv, tadv, head_wb)
     adapter.hid, adapter.hver, adapter.hcaps = hid, hver, hcaps
     netdev.priv = adapter
     netdev.irq = irq
     await e1000_reset_hw(adapter)
-    status = await adapter.rd32(Reg.STATUS)
+    status = await adapter.rd32(_R_STATUS)
     netdev.netdev_ops = nd.NetdevOps(
         ndo_open=e1000_open,
         ndo_stop=e1000_close,
@@ -268,15 +298,15 @@ async def e1000_probe(host: Any, backend: NicBackend, irq: int = E1000_IRQ_DEFAU
 @traced
 async def e1000_reset_hw(adapter: E1000Adapter) -> None:
     """CTRL.RST, then wait for the NIC to finish it; interrupts masked afterwards."""
-    adapter.wr32(Reg.IMC, 0xFFFFFFFF)
-    adapter.wr32(Reg.CTRL, E1000_CTRL_RST)
+    adapter.wr32(_R_IMC, 0xFFFFFFFF)
+    adapter.wr32(_R_CTRL, E1000_CTRL_RST)
     for _ in range(E1000_RESET_POLL_TRIES):
         await adapter.kernel.msleep(E1000_RESET_POLL_MS)
-        if not await adapter.rd32(Reg.STATUS) & E1000_STATUS_RST_BUSY:
+        if not await adapter.rd32(_R_STATUS) & E1000_STATUS_RST_BUSY:
             break
     else:
         raise E1000ProbeError("NIC reset did not complete")
-    adapter.wr32(Reg.IMC, 0xFFFFFFFF)
+    adapter.wr32(_R_IMC, 0xFFFFFFFF)
 
 
 def e1000_setup_tx_resources(adapter: E1000Adapter) -> None:
@@ -305,31 +335,31 @@ def e1000_configure_tx(adapter: E1000Adapter) -> None:
     """Program the ring, the write-back and moderation registers, then enable transmit."""
     ring = adapter.tx_ring
     wr32 = adapter.wr32
-    wr32(Reg.TCTL, 0)
-    wr32(Reg.TDBAL, ring.dma & 0xFFFFFFFF)
-    wr32(Reg.TDBAH, ring.dma >> 32)
-    wr32(Reg.TDLEN, ring.size)
-    wr32(Reg.TDH, 0)
-    wr32(Reg.TDT, 0)
-    wr32(Reg.TXDCTL, adapter.wthresh << TXDCTL_WTHRESH_SHIFT)
-    wr32(Reg.TIDV, adapter.tidv)
-    wr32(Reg.TADV, adapter.tadv)
+    wr32(_R_TCTL, 0)
+    wr32(_R_TDBAL, ring.dma & 0xFFFFFFFF)
+    wr32(_R_TDBAH, ring.dma >> 32)
+    wr32(_R_TDLEN, ring.size)
+    wr32(_R_TDH, 0)
+    wr32(_R_TDT, 0)
+    wr32(_R_TXDCTL, adapter.wthresh << TXDCTL_WTHRESH_SHIFT)
+    wr32(_R_TIDV, adapter.tidv)
+    wr32(_R_TADV, adapter.tadv)
     if ring.head_wb:
         adapter.mem.write(ring.head_wb, bytes(4))
-        wr32(Reg.TDWBAH, ring.head_wb >> 32)
-        wr32(Reg.TDWBAL, (ring.head_wb & 0xFFFFFFFF) | TDWBAL_EN)
+        wr32(_R_TDWBAH, ring.head_wb >> 32)
+        wr32(_R_TDWBAL, (ring.head_wb & 0xFFFFFFFF) | TDWBAL_EN)
     else:
-        wr32(Reg.TDWBAL, 0)
-    wr32(Reg.ITR, _itr_reg(adapter.itr_setting, adapter.itr_val))
-    wr32(Reg.TCTL, E1000_TCTL_EN | E1000_TCTL_PSP)
+        wr32(_R_TDWBAL, 0)
+    wr32(_R_ITR, _itr_reg(adapter.itr_setting, adapter.itr_val))
+    wr32(_R_TCTL, E1000_TCTL_EN | E1000_TCTL_PSP)
 
 
 def e1000_irq_enable(adapter: E1000Adapter) -> None:
-    adapter.wr32(Reg.IMS, E1000_IMS_ENABLE_MASK)
+    adapter.wr32(_R_IMS, E1000_IMS_ENABLE_MASK)
 
 
 def e1000_irq_disable(adapter: E1000Adapter) -> None:
-    adapter.wr32(Reg.IMC, 0xFFFFFFFF)
+    adapter.wr32(_R_IMC, 0xFFFFFFFF)
 
 
 def e1000_up(adapter: E1000Adapter) -> None:
@@ -366,9 +396,9 @@ async def e1000_down(adapter: E1000Adapter) -> None:
     adapter.down = True
     netdev = adapter.netdev
     nd.netif_tx_stop_all_queues(netdev)  # netif_tx_disable
-    adapter.wr32(Reg.TCTL, 0)
+    adapter.wr32(_R_TCTL, 0)
     e1000_irq_disable(adapter)
-    await adapter.rd32(Reg.STATUS)  # E1000_WRITE_FLUSH: the posted writes have landed
+    await adapter.rd32(_R_STATUS)  # E1000_WRITE_FLUSH: the posted writes have landed
     await adapter.kernel.msleep(E1000_DOWN_SLEEP_MS)
     if adapter.napi.scheduled:  # napi_disable: take it off the poll list
         adapter.napi.napi_complete_done(0)
@@ -515,14 +545,15 @@ def e1000_tx_map(adapter: E1000Adapter, first: E1000TxBuffer, cmd_csum: int, css
     start = i
     descs: list[tuple[int, int]] = []  # (dma, len) per descriptor, in ring order from `start`
     pieces = [(skb.head.addr + skb.data, skb.len - skb.data_len)]
-    pieces += [(f.page.addr + f.offset, f.size) for f in skb.shinfo.frags]
+    for f in skb.shinfo.frags:
+        pieces.append((f.page.addr + f.offset, f.size))
     dma_map = adapter.mem.dma_map
     owner = adapter.netdev.name
     for addr, size in pieces:
         if size == 0:
             continue
         try:  # dma_map_single / skb_frag_dma_map
-            dma = dma_map(addr, size, DmaDir.TO_DEVICE, owner)
+            dma = dma_map(addr, size, _DMA_TO_DEVICE, owner)
         except (ValueError, IndexError, MemoryError):  # dma_mapping_error
             return _tx_map_unwind(adapter, first, start, i)
         tx_buffer = bufs[i]
@@ -552,15 +583,20 @@ def e1000_tx_queue(adapter: E1000Adapter, first: E1000TxBuffer, descs: list[tupl
     n = len(descs)
     raw = bytearray(n * TX_DESC_SIZE)
     last_cmd = _CMD_EOP | cmd_csum | (E1000_TXD_CMD_IDE if adapter.tidv else 0)
-    for k, (dma, length) in enumerate(descs):
-        if k == n - 1:
-            _DESC.pack_into(raw, k * TX_DESC_SIZE, dma, length, cso, last_cmd, 0, css, 0)
-        else:
-            _DESC.pack_into(raw, k * TX_DESC_SIZE, dma, length, 0, _CMD_BASE, 0, 0, 0)
+    pack_into = _DESC.pack_into
+    last = n - 1
+    for k in range(last):
+        dma, length = descs[k]
+        pack_into(raw, k * TX_DESC_SIZE, dma, length, 0, _CMD_BASE, 0, 0, 0)
+    if n:
+        dma, length = descs[last]
+        pack_into(raw, last * TX_DESC_SIZE, dma, length, cso, last_cmd, 0, css, 0)
     mem = adapter.mem
-    first_part = min(n, count - start)
-    mem.write(ring.dma + start * TX_DESC_SIZE, raw[: first_part * TX_DESC_SIZE])
-    if first_part < n:
+    first_part = count - start
+    if first_part >= n:
+        mem.write(ring.dma + start * TX_DESC_SIZE, raw)
+    else:
+        mem.write(ring.dma + start * TX_DESC_SIZE, raw[: first_part * TX_DESC_SIZE])
         mem.write(ring.dma, raw[first_part * TX_DESC_SIZE :])
     netdev = adapter.netdev
     txq = nd.netdev_get_tx_queue(netdev, ring.queue_index)
@@ -570,7 +606,7 @@ def e1000_tx_queue(adapter: E1000Adapter, first: E1000TxBuffer, descs: list[tupl
     ring.next_to_use = i
     e1000_maybe_stop_tx(adapter, DESC_NEEDED)
     if nd.netif_xmit_stopped(txq) or not nd.netdev_xmit_more():
-        adapter.wr32(Reg.TDT, i)  # the doorbell
+        adapter.wr32(_R_TDT, i)  # the doorbell
 
 
 def _tx_map_unwind(adapter: E1000Adapter, first: E1000TxBuffer, start: int, i: int) -> int:
@@ -597,7 +633,7 @@ def _tx_map_unwind(adapter: E1000Adapter, first: E1000TxBuffer, start: int, i: i
 @traced
 async def e1000_intr(irq: int, adapter: E1000Adapter) -> int:
     """Legacy interrupt handler: read (and so clear) ICR, mask, schedule NAPI."""
-    icr = await adapter.rd32(Reg.ICR)
+    icr = await adapter.rd32(_R_ICR)
     if not icr:
         return IRQ_NONE  # shared line, not ours
     if adapter.down:
@@ -605,11 +641,11 @@ async def e1000_intr(irq: int, adapter: E1000Adapter) -> int:
     if icr & E1000_ICR_ERR:
         await e1000_handle_err(adapter)
     if adapter.set_itr:
-        adapter.wr32(Reg.ITR, _itr_reg(adapter.itr_setting, adapter.itr_val))
+        adapter.wr32(_R_ITR, _itr_reg(adapter.itr_setting, adapter.itr_val))
         adapter.stats.itr_writes += 1
         adapter.set_itr = False
-    adapter.wr32(Reg.IMC, 0xFFFFFFFF)  # disable interrupts until the poll is done
-    await adapter.rd32(Reg.STATUS)  # E1000_WRITE_FLUSH
+    adapter.wr32(_R_IMC, 0xFFFFFFFF)  # disable interrupts until the poll is done
+    await adapter.rd32(_R_STATUS)  # E1000_WRITE_FLUSH
     adapter.napi.napi_schedule()
     return IRQ_HANDLED
 
@@ -618,9 +654,9 @@ async def e1000_handle_err(adapter: E1000Adapter) -> None:
     """ICR.ERR: read the cause; a halted transmitter (DMA error) needs a reset."""
     s = adapter.stats
     s.err_interrupts += 1
-    cause = await adapter.rd32(Reg.ERRCAUSE)
-    lo = await adapter.rd32(Reg.ERRADDRL)
-    hi = await adapter.rd32(Reg.ERRADDRH)
+    cause = await adapter.rd32(_R_ERRCAUSE)
+    lo = await adapter.rd32(_R_ERRADDRL)
+    hi = await adapter.rd32(_R_ERRADDRH)
     s.last_errcause = cause
     s.last_erraddr = hi << 32 | lo
     trace_mark(f"{adapter.netdev.name}: NIC error cause {cause:#x} at {s.last_erraddr:#x}")
@@ -765,12 +801,12 @@ async def e1000_reset_task(adapter: E1000Adapter) -> None:
 async def e1000_update_stats(adapter: E1000Adapter) -> None:
     """Accumulate the NIC's read-clear counters (GOTCL first: it latches GOTCH)."""
     s = adapter.stats
-    s.gptc += await adapter.rd32(Reg.GPTC)
-    lo = await adapter.rd32(Reg.GOTCL)
-    hi = await adapter.rd32(Reg.GOTCH)
+    s.gptc += await adapter.rd32(_R_GPTC)
+    lo = await adapter.rd32(_R_GOTCL)
+    hi = await adapter.rd32(_R_GOTCH)
     s.gotc += hi << 32 | lo
-    s.tpt += await adapter.rd32(Reg.TPT)
-    s.txdrop += await adapter.rd32(Reg.TXDROP)
+    s.tpt += await adapter.rd32(_R_TPT)
+    s.txdrop += await adapter.rd32(_R_TXDROP)
 
 
 def e1000_get_ethtool_stats(netdev: Any) -> dict[str, int]:

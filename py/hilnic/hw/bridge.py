@@ -874,7 +874,10 @@ class RtlNic(NicBackend):
 
         for name in ("cocotb.nic_harness.m_axi", "cocotbext.axi"):
             logging.getLogger(name).setLevel(logging.WARNING)
-        self.axiram = AxiSlave(AxiBus.from_prefix(self.dut, "m_axi"), self.dut.clk, self.dut.rst,
+        # Verilator builds (EXT_MEM_NEGEDGE=1, see nic_harness.v) clock the model on ~clk
+        negedge = hasattr(self.dut, "ext_mem_negedge") and int(self.dut.ext_mem_negedge.value) == 1
+        clock = self.dut.m_axi_clk if negedge else self.dut.clk
+        self.axiram = AxiSlave(AxiBus.from_prefix(self.dut, "m_axi"), clock, self.dut.rst,
                                target=HostMemAxiTarget(self.mem))
         for iface in (self.axiram.read_if, self.axiram.write_if):
             iface.log.setLevel(logging.WARNING)

@@ -27,6 +27,11 @@ class DmaDir(Enum):
     FROM_DEVICE = "from_device"  # device writes
     BIDIRECTIONAL = "bidirectional"
 
+# Enum members bound once: class-attribute lookup on an Enum is slow in hot paths.
+_BIDIRECTIONAL = DmaDir.BIDIRECTIONAL
+_FROM_DEVICE = DmaDir.FROM_DEVICE
+_TO_DEVICE = DmaDir.TO_DEVICE
+
 
 class DmaError(Exception):
     """A device access outside a live mapping (IOMMU fault)."""
@@ -79,15 +84,21 @@ class HostMemory:
     def alloc(self, length: int, align: int = 64) -> int:
         if length <= 0:
             raise ValueError("alloc length must be positive")
-        for i, (a, n) in enumerate(self._free):
+        free = self._free
+        for i, (a, n) in enumerate(free):
             start = (a + align - 1) // align * align
             pad = start - a
             if n - pad >= length:
-                rest = [(a, pad)] if pad else []
                 tail = n - pad - length
-                if tail:
-                    rest.append((start + length, tail))
-                self._free[i : i + 1] = rest
+                if pad:
+                    if tail:
+                        free[i : i + 1] = [(a, pad), (start + length, tail)]
+                    else:
+                        free[i] = (a, pad)
+                elif tail:
+                    free[i] = (start + length, tail)
+                else:
+                    del free[i]
                 self._allocs[start] = length
                 return start
         raise MemoryError(f"host memory exhausted allocating {length} bytes")
@@ -138,7 +149,7 @@ class HostMemory:
 
     # -- mappings ----------------------------------------------------------------------
 
-    def dma_map(self, addr: int, length: int, direction: DmaDir = DmaDir.TO_DEVICE, owner: str = "") -> int:
+    def dma_map(self, addr: int, length: int, direction: DmaDir = _TO_DEVICE, owner: str = "") -> int:
         """Map [addr, addr+length) for the device; returns the DMA address."""
         if length <= 0:
             raise ValueError("dma_map of an empty buffer")
@@ -170,7 +181,7 @@ class HostMemory:
     def dma_alloc_coherent(self, length: int, align: int = 4096, owner: str = "coherent") -> int:
         addr = self.alloc(length, align)
         self.mem[addr - self.base : addr - self.base + length] = 0
-        return self.dma_map(addr, length, DmaDir.BIDIRECTIONAL, owner)
+        return self.dma_map(addr, length, _BIDIRECTIONAL, owner)
 
     def dma_free_coherent(self, addr: int, length: int) -> None:
         self.dma_unmap(addr, length)
@@ -186,7 +197,7 @@ class HostMemory:
         maps = self._maps
         end = addr + length
         reach = addr - self._max_map_len  # a mapping starting before this cannot reach addr
-        wrong = DmaDir.TO_DEVICE if write else DmaDir.FROM_DEVICE
+        wrong = _TO_DEVICE if write else _FROM_DEVICE
         while i:
             i -= 1
             m = maps[i]

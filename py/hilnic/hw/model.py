@@ -76,6 +76,34 @@ from .regs import (
 )
 
 _DESC = struct.Struct("<QHBBBBH")  # addr, len, cso, cmd, sta, css, special
+
+# Enum members bound once: class-attribute lookup on an Enum is slow in hot paths.
+_R_CTRL = Reg.CTRL
+_R_ERRADDRH = Reg.ERRADDRH
+_R_ERRADDRL = Reg.ERRADDRL
+_R_ERRCAUSE = Reg.ERRCAUSE
+_R_GOTCH = Reg.GOTCH
+_R_GOTCL = Reg.GOTCL
+_R_GPTC = Reg.GPTC
+_R_ICR = Reg.ICR
+_R_ICS = Reg.ICS
+_R_IMC = Reg.IMC
+_R_IMS = Reg.IMS
+_R_ITR = Reg.ITR
+_R_STATUS = Reg.STATUS
+_R_TADV = Reg.TADV
+_R_TCTL = Reg.TCTL
+_R_TDBAH = Reg.TDBAH
+_R_TDBAL = Reg.TDBAL
+_R_TDH = Reg.TDH
+_R_TDLEN = Reg.TDLEN
+_R_TDT = Reg.TDT
+_R_TDWBAH = Reg.TDWBAH
+_R_TDWBAL = Reg.TDWBAL
+_R_TIDV = Reg.TIDV
+_R_TPT = Reg.TPT
+_R_TXDCTL = Reg.TXDCTL
+_R_TXDROP = Reg.TXDROP
 _RS_BITS = E1000_TXD_CMD_RS | E1000_TXD_CMD_RPS
 # The write-back of one descriptor: the 4-byte word holding STA, only byte 12 strobed
 # (DD set, bits 3:1 zero); the rest of the descriptor is never written.
@@ -96,7 +124,9 @@ _OK, _TOO_LONG, _BAD_DESC, _ZERO_LEN = 0, 1, 2, 3
 _DROP_CAUSE = {_TOO_LONG: ERR_TOO_LONG, _BAD_DESC: ERR_BAD_DESC, _ZERO_LEN: ERR_ZERO_LEN}
 
 
-_BE32 = np.dtype(">u4")
+_REG_AT: dict[int, Reg] = {int(r): r for r in Reg}  # offset → register (Reg(offset) without the enum call)
+_BYTEMASK = tuple(sum(0xFF << (8 * i) for i in range(4) if w >> i & 1) for w in range(16))  # WSTRB → bit mask
+_LE32 = np.dtype("<u4")
 _U64 = np.uint64
 _add_reduce = np.add.reduce
 
@@ -115,7 +145,7 @@ def csum16(data: bytes | bytearray | memoryview) -> int:
     else:
         # 2^32 ≡ 1 too: sum big-endian 32-bit words (numpy), the zero-padded tail as one more.
         k = ln >> 2
-        n = int(_add_reduce(np.frombuffer(data, _BE32, k), dtype=_U64))
+        n = int(_add_reduce(np.frombuffer(data, _LE32, k), dtype=_U64)) << 8  # LE words: ×2^8 ≡ the BE sum
         r = ln & 3
         if r:
             n += int.from_bytes(data[4 * k :], "big") << (8 * (4 - r))
@@ -252,11 +282,11 @@ class ModelNic(NicBackend):
 
     @property
     def _ndesc(self) -> int:
-        return self._regs[Reg.TDLEN] // TX_DESC_SIZE
+        return self._regs[_R_TDLEN] // TX_DESC_SIZE
 
     @property
     def _ring_base(self) -> int:
-        return (self._regs[Reg.TDBAH] << 32) | self._regs[Reg.TDBAL]
+        return (self._regs[_R_TDBAH] << 32) | self._regs[_R_TDBAL]
 
     def _call_at(self, when: int, fn: Callable[..., Any], *args: Any) -> None:
         self._counters["events"] += 1
@@ -300,86 +330,81 @@ class ModelNic(NicBackend):
         return self._read(offset, side_effects=False)
 
     def _read(self, offset: int, side_effects: bool = True) -> int:
-        try:
-            reg = Reg(offset)
-        except ValueError:
+        reg = _REG_AT.get(offset)
+        if reg is None:
             return 0  # unknown offsets read as 0
-        if reg is Reg.CTRL:
+        if reg is _R_CTRL:
             return self._regs[reg] | (E1000_CTRL_RST if self._rst_busy else 0)
-        if reg is Reg.STATUS:
+        if reg is _R_STATUS:
             return (E1000_STATUS_LU | (E1000_STATUS_TXOFF if self._txoff else 0)
                     | (E1000_STATUS_RST_BUSY if self._rst_busy else 0))
-        if reg is Reg.ICR:
+        if reg is _R_ICR:
             v = self._icr | (E1000_ICR_INT_ASSERTED if self._icr & self._ims else 0)
             if side_effects:
                 self._icr = 0
                 self._update_irq()
             return v
-        if reg is Reg.IMS:
+        if reg is _R_IMS:
             return self._ims
-        if reg in (Reg.ICS, Reg.IMC):
+        if reg in (_R_ICS, _R_IMC):
             return 0  # write-only
-        if reg is Reg.TDH:
+        if reg is _R_TDH:
             return self._tdh
-        if reg is Reg.TDT:
+        if reg is _R_TDT:
             return self._tdt
-        if reg is Reg.GOTCL:
+        if reg is _R_GOTCL:
             v = self._gotc
             if side_effects:
                 self._gotch_latch = v >> 32
                 self._gotc = 0
             return v & 0xFFFFFFFF
-        if reg is Reg.GOTCH:
+        if reg is _R_GOTCH:
             v = self._gotch_latch
             if side_effects:
                 self._gotch_latch = 0
             return v
-        rc = {Reg.GPTC: "_gptc", Reg.TPT: "_tpt", Reg.TXDROP: "_txdrop", Reg.ERRCAUSE: "_errcause"}.get(reg)
+        rc = {_R_GPTC: "_gptc", _R_TPT: "_tpt", _R_TXDROP: "_txdrop", _R_ERRCAUSE: "_errcause"}.get(reg)
         if rc is not None:
             v = getattr(self, rc)
             if side_effects:
                 setattr(self, rc, 0)
             return v & 0xFFFFFFFF
-        if reg is Reg.ERRADDRL:
+        if reg is _R_ERRADDRL:
             return self._erraddr & 0xFFFFFFFF
-        if reg is Reg.ERRADDRH:
+        if reg is _R_ERRADDRH:
             return self._erraddr >> 32
         return self._regs[reg]
 
     def _apply_write(self, offset: int, value: int, wstrb: int) -> None:
-        try:
-            reg = Reg(offset)
-        except ValueError:
+        reg = _REG_AT.get(offset)
+        if reg is None:
             return  # unknown offsets ignore writes
         if self._rst_busy:
             return  # the NIC is resetting: writes are dropped
         info = self._info[reg]
         if info.access in ("RO", "RC"):
             return
-        bytemask = 0
-        for i in range(4):
-            if wstrb >> i & 1:
-                bytemask |= 0xFF << (8 * i)
+        bytemask = _BYTEMASK[wstrb]
         bits = value & bytemask & info.writable_mask
         m = bytemask & info.writable_mask
         merged = (self._regs[reg] & ~m) | bits
-        if reg is Reg.ICR:
+        if reg is _R_ICR:
             self._icr &= ~bits
             self._update_irq()
-        elif reg is Reg.ICS:
+        elif reg is _R_ICS:
             self._icr |= bits
             self._update_irq()
-        elif reg is Reg.IMS:
+        elif reg is _R_IMS:
             self._ims |= bits
             self._update_irq()
-        elif reg is Reg.IMC:
+        elif reg is _R_IMC:
             self._ims &= ~bits
             self._update_irq()
-        elif reg is Reg.CTRL:
+        elif reg is _R_CTRL:
             self._regs[reg] = merged & ~E1000_CTRL_RST
             if merged & E1000_CTRL_RST:
                 self._start_reset()
-        elif reg is Reg.TCTL:
+        elif reg is _R_TCTL:
             was = self._regs[reg] & E1000_TCTL_EN
             self._regs[reg] = merged
             now_en = merged & E1000_TCTL_EN
@@ -389,15 +414,15 @@ class ModelNic(NicBackend):
                 self._plan()
             elif was and not now_en:
                 self._stop_engine()
-        elif reg in (Reg.TDBAL, Reg.TDBAH, Reg.TDLEN, Reg.TDH):
-            if self._regs[Reg.TCTL] & E1000_TCTL_EN:
+        elif reg in (_R_TDBAL, _R_TDBAH, _R_TDLEN, _R_TDH):
+            if self._regs[_R_TCTL] & E1000_TCTL_EN:
                 self._error(ERR_RING_WRITE_EN)
                 return
             self._regs[reg] = merged
-            if reg is Reg.TDH:
+            if reg is _R_TDH:
                 self._tdh = merged
                 self._fetch_ptr = merged
-        elif reg is Reg.TDT:
+        elif reg is _R_TDT:
             if merged >= self._ndesc:
                 self._error(ERR_TDT_RANGE)
                 return
@@ -418,7 +443,7 @@ class ModelNic(NicBackend):
         if self.irq_level:
             return
         now = self.env.now()
-        itr_ps = (self._regs[Reg.ITR] & 0xFFFF) * ITR_UNIT_NS * NS
+        itr_ps = (self._regs[_R_ITR] & 0xFFFF) * ITR_UNIT_NS * NS
         if self._last_assert is not None and itr_ps and now < self._last_assert + itr_ps:
             when = self._last_assert + itr_ps
             if self._itr_timer_at != when:
@@ -443,7 +468,7 @@ class ModelNic(NicBackend):
 
     def _txdw(self, delayed: bool) -> None:
         """A write-back happened: TXDW now, or (IDE only) after TIDV, bounded by TADV."""
-        tidv = self._regs[Reg.TIDV] & 0xFFFF
+        tidv = self._regs[_R_TIDV] & 0xFFFF
         if not delayed or not tidv:
             self._tidv_deadline = self._tadv_deadline = None
             self._icr |= E1000_ICR_TXDW
@@ -451,7 +476,7 @@ class ModelNic(NicBackend):
             return
         now = self.env.now()
         self._tidv_deadline = now + tidv * TIDV_UNIT_NS * NS  # re-armed by each IDE write-back
-        tadv = self._regs[Reg.TADV] & 0xFFFF
+        tadv = self._regs[_R_TADV] & 0xFFFF
         if self._tadv_deadline is None and tadv:
             self._tadv_deadline = now + tadv * TADV_UNIT_NS * NS  # armed by the first one only
         self._arm_delay_timer()
@@ -479,7 +504,7 @@ class ModelNic(NicBackend):
     # -- the transmit engine: planning --------------------------------------------------------
 
     def _running(self) -> bool:
-        return bool(self._regs[Reg.TCTL] & E1000_TCTL_EN) and not self._txoff and not self._rst_busy
+        return bool(self._regs[_R_TCTL] & E1000_TCTL_EN) and not self._txoff and not self._rst_busy
 
     def _fifo_room(self, t: int, need: int) -> int:
         """Earliest time ≥ t at which `need` more bytes fit in the transmit FIFO."""
@@ -510,15 +535,18 @@ class ModelNic(NicBackend):
             ptr = self._fetch_ptr
             n = min(self.desc_prefetch, n_ring - ptr, (tdt - ptr) % n_ring)
             # A burst needs n free slots in the descriptor cache; a slot frees when its buffer read issues.
-            t = max(now, self._desc_ar_free)
+            t = self._desc_ar_free
+            if now > t:
+                t = now
             busy = len(slot_q) - (cache - n)
-            if busy > 0:
-                t = max(t, slot_q[busy - 1])
+            if busy > 0 and slot_q[busy - 1] > t:
+                t = slot_q[busy - 1]
             self._desc_ar_free = t + clk
             desc_addr = base + ptr * TX_DESC_SIZE
             raw = self.mem.dma_read(desc_addr, n * TX_DESC_SIZE)
             t_avail = t + mlat + -(-(n * TX_DESC_SIZE) // wb) * clk
-            self._bus_busy_until = max(self._bus_busy_until, t_avail)
+            if t_avail > self._bus_busy_until:
+                self._bus_busy_until = t_avail
             ctr["desc_fetches"] += 1
             if raw is None:
                 # The fault takes effect when the burst's response returns.
@@ -526,6 +554,7 @@ class ModelNic(NicBackend):
                 self._fault_pending = True
                 return
             ctr["descs_fetched"] += n
+            ar_free, r_free = self._ar_free, self._r_free  # only _plan touches these two
             for i, (addr, length, cso, cmd, _sta, css, special) in enumerate(_DESC.iter_unpack(raw)):
                 da = desc_addr + i * TX_DESC_SIZE
                 fr = self._open
@@ -541,13 +570,16 @@ class ModelNic(NicBackend):
                     self._close_frame(fr, (ptr + i + 1) % n_ring, cmd, cso, css, special)
                     continue
                 if length:
-                    t_iss = max(t_avail, self._ar_free)
+                    t_iss = ar_free if ar_free > t_avail else t_avail
                     if self._fifo_sum + self._open_bytes + length > self.tx_fifo_bytes:
                         t_iss = self._fifo_room(t_iss, length)
-                    self._ar_free = t_iss + clk
+                    ar_free = t_iss + clk
                     beats = (addr + length - 1) // wb - addr // wb + 1
-                    t_done = max(t_iss + mlat, self._r_free) + beats * clk
-                    self._r_free = t_done
+                    t_done = t_iss + mlat
+                    if r_free > t_done:
+                        t_done = r_free
+                    t_done += beats * clk
+                    r_free = t_done
                     self._open_bytes += length
                     if t_done > fr.t_ready:
                         fr.t_ready = t_done
@@ -558,7 +590,9 @@ class ModelNic(NicBackend):
                 fr.nbytes += length
                 if cmd & E1000_TXD_CMD_EOP:
                     self._close_frame(fr, (ptr + i + 1) % n_ring, cmd, cso, css, special)
-            self._bus_busy_until = max(self._bus_busy_until, self._r_free)
+            self._ar_free, self._r_free = ar_free, r_free
+            if r_free > self._bus_busy_until:
+                self._bus_busy_until = r_free
             self._fetch_ptr = (ptr + n) % n_ring
 
     def _close_frame(self, fr: _Frame, end_idx: int, cmd: int, cso: int, css: int, special: int) -> None:
@@ -580,7 +614,7 @@ class ModelNic(NicBackend):
         if fr.kind == _OK:
             length = fr.nbytes + (4 if cmd & E1000_TXD_CMD_VLE else 0)
             if cmd & E1000_TXD_CMD_IFCS:
-                if self._regs[Reg.TCTL] & E1000_TCTL_PSP and length < ETH_ZLEN:
+                if self._regs[_R_TCTL] & E1000_TCTL_PSP and length < ETH_ZLEN:
                     length = ETH_ZLEN
                 length += FCS_BYTES
             fr.wire_len = length
@@ -594,7 +628,8 @@ class ModelNic(NicBackend):
             self._fifo.append((fr.t_end, nb))
             self._fifo_sum += nb
         self._planned.append(fr)
-        self._call_at(fr.t_ready, self._frame_ready, fr)
+        self._counters["events"] += 1
+        self.env.call_at(fr.t_ready, self._frame_ready, fr)
 
     # -- the transmit engine: events ------------------------------------------------------------
 
@@ -618,20 +653,21 @@ class ModelNic(NicBackend):
             ctr["data_bytes"] += fr.nbytes
             fr.data = self._build_frame(parts, fr)
             self._wire_q.append(fr)
-            self._call_at(fr.t_end, self._wire_done, fr)
+            ctr["events"] += 1
+            self.env.call_at(fr.t_end, self._wire_done, fr)
         else:
             self._txdrop += 1
             ctr["dropped"] += 1
             self._error(_DROP_CAUSE[fr.kind], fr.err_addr)
         self._tdh = fr.end_idx
-        self._regs[Reg.TDH] = fr.end_idx
+        self._regs[_R_TDH] = fr.end_idx
         pending = self._pending_wb
         for da, _addr, _len, cmd in fr.descs:
             if cmd & _RS_BITS:
                 pending.append((da, bool(cmd & E1000_TXD_CMD_IDE)))
         idle = self._tdh == self._tdt
         if pending:
-            wthresh = (self._regs[Reg.TXDCTL] & TXDCTL_WTHRESH_MASK) >> TXDCTL_WTHRESH_SHIFT
+            wthresh = (self._regs[_R_TXDCTL] & TXDCTL_WTHRESH_MASK) >> TXDCTL_WTHRESH_SHIFT
             if not wthresh or len(pending) >= wthresh or idle:
                 if not self._flush_writebacks():
                     return
@@ -652,7 +688,7 @@ class ModelNic(NicBackend):
         if cmd & E1000_TXD_CMD_VLE:
             buf[12:12] = struct.pack(">HH", VLAN_TPID, fr.special)
         if cmd & E1000_TXD_CMD_IFCS:
-            if len(buf) < ETH_ZLEN and self._regs[Reg.TCTL] & E1000_TCTL_PSP:
+            if len(buf) < ETH_ZLEN and self._regs[_R_TCTL] & E1000_TCTL_PSP:
                 buf += bytes(ETH_ZLEN - len(buf))
             buf += zlib.crc32(buf).to_bytes(4, "little")
         return bytes(buf)
@@ -662,10 +698,10 @@ class ModelNic(NicBackend):
         pending = self._pending_wb
         self._pending_wb = []
         ctr = self._counters
-        wbal = self._regs[Reg.TDWBAL]
+        wbal = self._regs[_R_TDWBAL]
         delayed = all([ide for _da, ide in pending])
         if wbal & TDWBAL_EN:
-            addr = (self._regs[Reg.TDWBAH] << 32) | (wbal & ~3 & 0xFFFFFFFF)
+            addr = (self._regs[_R_TDWBAH] << 32) | (wbal & ~3 & 0xFFFFFFFF)
             if not self.mem.dma_write(addr, self._tdh.to_bytes(4, "little")):
                 self._halt(ERR_DMA_WRITE, addr, None)
                 return False

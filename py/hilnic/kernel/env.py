@@ -27,6 +27,8 @@ SEC = 1000 * MS
 
 
 _heappush = heapq.heappush
+_COMPACT_EVERY = 128  # events between checks of the heap size
+_COMPACT_MIN = 256
 _NEVER = 1 << 256  # "no time bound" in VirtualEnv._run (beyond any int time in use)
 
 
@@ -34,17 +36,30 @@ class SimulationTimeout(Exception):
     """The run went past its time bound (simulated or wall)."""
 
 
-class TimerHandle:
-    __slots__ = ("when", "fn", "args", "cancelled")
+class TimerHandle(list):
+    """A scheduled callback: [when, seq, fn, args], itself the entry in VirtualEnv's heap
+    (ordered by time, then FIFO by sequence number). Cancelling clears fn."""
 
-    def __init__(self, when: int, fn: Callable[..., Any], args: tuple) -> None:
-        self.when = when
-        self.fn = fn
-        self.args = args
-        self.cancelled = False
+    __slots__ = ()
+
+    @property
+    def when(self) -> int:
+        return self[0]
+
+    @property
+    def fn(self) -> Callable[..., Any] | None:
+        return self[2]
+
+    @property
+    def args(self) -> tuple:
+        return self[3]
+
+    @property
+    def cancelled(self) -> bool:
+        return self[2] is None
 
     def cancel(self) -> None:
-        self.cancelled = True
+        self[2] = None
 
 
 class Env(ABC):
@@ -213,9 +228,10 @@ class VirtualEnv(Env):
 
     def __init__(self) -> None:
         self._now = 0
-        self._heap: list[tuple[int, int, TimerHandle]] = []
+        self._heap: list[TimerHandle] = []
         self._seq = itertools.count()
         self._failed: list[tuple[VirtualTask, BaseException]] = []
+        self._compact_at = _COMPACT_MIN  # heap size above which cancelled entries are purged
 
     def now(self) -> int:
         return self._now
@@ -223,19 +239,18 @@ class VirtualEnv(Env):
     def call_at(self, when: int, fn: Callable[..., Any], *args: Any) -> TimerHandle:
         if when < self._now:
             when = self._now
-        h = TimerHandle(when, fn, args)
-        _heappush(self._heap, (when, next(self._seq), h))
+        h = TimerHandle((when, next(self._seq), fn, args))
+        _heappush(self._heap, h)
         return h
 
     def call_later(self, delay: int, fn: Callable[..., Any], *args: Any) -> TimerHandle:
         when = self._now + delay if delay > 0 else self._now
-        h = TimerHandle(when, fn, args)
-        _heappush(self._heap, (when, next(self._seq), h))
+        h = TimerHandle((when, next(self._seq), fn, args))
+        _heappush(self._heap, h)
         return h
 
     def _ready(self, fn: Callable[[], None]) -> None:
-        when = self._now
-        _heappush(self._heap, (when, next(self._seq), TimerHandle(when, fn, ())))
+        _heappush(self._heap, TimerHandle((self._now, next(self._seq), fn, ())))
 
     def event(self, name: str = "") -> VirtualEvent:
         return VirtualEvent(self, name)
@@ -261,26 +276,39 @@ class VirtualEnv(Env):
         heappop = heapq.heappop
         if until is None:
             until = _NEVER
+        countdown = _COMPACT_EVERY
         while heap:
             if stop is not None and stop():
                 break
             if task is not None and task._done:
                 break
-            when, _, h = heap[0]
-            if when > until:
+            if heap[0][0] > until:
                 self._now = until
                 break
-            heappop(heap)
-            if h.cancelled:
+            when, _, fn, args = heappop(heap)
+            if fn is None:  # cancelled
                 continue
+            countdown -= 1
+            if not countdown:
+                countdown = _COMPACT_EVERY
+                if len(heap) > self._compact_at:
+                    self._compact()
             self._now = when
-            h.fn(*h.args)
+            fn(*args)
             if failed:
                 task_, exc = failed.pop(0)
                 raise RuntimeError(f"task {task_.name} failed at {self._now} ps") from exc
         else:
             if until is not _NEVER:
                 self._now = max(self._now, until)
+
+    def _compact(self) -> None:
+        """Drop cancelled entries from the heap (re-armed timers leave many behind, and every
+        push and pop pays for the heap's depth). Order is unchanged: entries keep their keys."""
+        heap = self._heap
+        heap[:] = [h for h in heap if h[2] is not None]
+        heapq.heapify(heap)
+        self._compact_at = 2 * len(heap) + _COMPACT_MIN
 
     def run_until_complete(self, task: VirtualTask, timeout: int) -> Any:
         """Run until `task` finishes; SimulationTimeout if it has not by `timeout` ps from now."""

@@ -177,10 +177,17 @@ def inet_add_protocol(host: Any, prot: NetProtocol, protocol: int) -> None:
     host.ext.setdefault("inet_protos", {})[protocol] = prot
 
 
-def _tcp_v4_rcv(host: Any, skb: Any) -> int:
-    from .tcp_ipv4 import tcp_v4_rcv  # the TCP layer imports this package; bind late
+_tcp_ipv4: Any = None  # .tcp_ipv4: the TCP layer imports this package; bind late
 
-    return tcp_v4_rcv(host, skb)
+
+def _tcp_v4_rcv(host: Any, skb: Any) -> int:
+    global _tcp_ipv4
+    m = _tcp_ipv4
+    if m is None:
+        from . import tcp_ipv4 as m
+
+        _tcp_ipv4 = m
+    return m.tcp_v4_rcv(host, skb)
 
 
 def _tcp_v4_err(host: Any, skb: Any, info: int) -> int:

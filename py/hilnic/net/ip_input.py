@@ -64,12 +64,24 @@ def _inhdr_error(host: Any, skb: Any) -> int:
     return 0
 
 
+_route: Any = None  # .route, imported at first use
+
+
+def _load_route() -> Any:
+    global _route
+    from . import route
+
+    _route = route
+    return route
+
+
 def ip_rcv_finish(host: Any, skb: Any, hdr: bytes) -> int:
     """ip_route_input: ours (or broadcast/multicast) → ip_local_deliver; else drop (no forwarding)."""
-    from .route import inet_addr_type_local
-
+    route = _route
+    if route is None:
+        route = _load_route()
     daddr = int.from_bytes(hdr[16:20], "big")
-    if inet_addr_type_local(host, daddr) or ipv4_is_lbcast(daddr) or ipv4_is_multicast(daddr) or _is_subnet_bcast(host, daddr):
+    if route.inet_addr_type_local(host, daddr) or ipv4_is_lbcast(daddr) or ipv4_is_multicast(daddr) or _is_subnet_bcast(host, daddr):
         return ip_local_deliver(host, skb, hdr)
     host.snmp_inc("Ip", "InAddrErrors")  # ip_error: EHOSTUNREACH with forwarding off
     kfree_skb(skb, "ip_inaddrerrors")

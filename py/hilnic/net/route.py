@@ -173,7 +173,10 @@ def inet_ifaddr_add(host: Any, dev: Any, local: int | str, prefixlen: int) -> In
 
 
 def inet_addr_type_local(host: Any, addr: int) -> bool:
-    return any(ifa.local == addr for ifa in _tables(host)["ifaddrs"])
+    for ifa in _tables(host)["ifaddrs"]:
+        if ifa.local == addr:
+            return True
+    return False
 
 
 def inet_select_addr(host: Any, dev: Any, dst: int = 0) -> int:

@@ -70,6 +70,17 @@ def host_receive_frame(host: Any, dev: Any, frame: bytes) -> int:
     return host.kernel.netif_rx(skb)
 
 
+_ip_input: Any = None  # .ip_input, imported at first use (it imports this package)
+
+
+def _load_ip_input() -> Any:
+    global _ip_input
+    from . import ip_input
+
+    _ip_input = ip_input
+    return ip_input
+
+
 @traced
 def netif_receive_skb(skb: Any) -> int:
     return __netif_receive_skb(skb)
@@ -82,9 +93,10 @@ def __netif_receive_skb(skb: Any) -> int:
     if skb.network_header < 0 or skb.network_header != skb.data:
         skb.network_header = skb.data
     if proto == ETH_P_IP:
-        from .ip_input import ip_rcv
-
-        return ip_rcv(skb, dev)
+        m = _ip_input
+        if m is None:
+            m = _load_ip_input()
+        return m.ip_rcv(skb, dev)
     if proto == ETH_P_ARP:
         from .arp import arp_rcv
 

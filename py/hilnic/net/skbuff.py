@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
+import numpy as np
+
 from ..hw.hostmem import HostMemory
 from ..kernel.ftrace import traced
 
@@ -60,6 +62,11 @@ class Fclone(IntEnum):
     SKB_FCLONE_UNAVAILABLE = 0
     SKB_FCLONE_ORIG = 1
     SKB_FCLONE_CLONE = 2
+
+# Enum members bound once: class-attribute lookup on an Enum is slow in hot paths.
+_SKB_FCLONE_CLONE = Fclone.SKB_FCLONE_CLONE
+_SKB_FCLONE_ORIG = Fclone.SKB_FCLONE_ORIG
+_SKB_FCLONE_UNAVAILABLE = Fclone.SKB_FCLONE_UNAVAILABLE
 
 
 SKB_GSO_TCPV4 = 1 << 0
@@ -178,45 +185,48 @@ class Head:
 class SkBuff:
     """struct sk_buff."""
 
+    # Scalar fields start at these class-level defaults (an instance attribute appears on
+    # the first assignment), so creating an skb sets only what is per-instance.
+    head: "Head | None" = None
+    data = 0
+    tail = 0
+    end = 0
+    len = 0
+    data_len = 0
+    truesize = 0
+    cloned = False
+    nohdr = False
+    fclone = _SKB_FCLONE_UNAVAILABLE
+    fclone_ref: "list[int] | None" = None  # shared [count] between orig and companion
+    companion: "SkBuff | None" = None  # the fclone partner
+    companion_in_use = False
+    ip_summed = CHECKSUM_NONE
+    csum_start = 0
+    csum_offset = 0
+    csum = 0
+    priority = 0
+    queue_mapping = 0
+    protocol = 0
+    mac_header = -1
+    network_header = -1
+    transport_header = -1
+    mac_len = 0
+    sk: Any = None
+    destructor: "Callable[[SkBuff], None] | None" = None
+    dev: Any = None
+    dst: Any = None  # skb_dst(): the route (Rtable) this packet follows
+    pkt_type = 0  # PACKET_HOST/BROADCAST/MULTICAST/OTHERHOST (receive side)
+    next: "SkBuff | None" = None
+    ignore_df = False
+    tstamp = 0
+    users = 1
+    freed = False
+    trace_tag = ""
+
     def __init__(self) -> None:
         self.id = next(_ids)
-        self.head: Head | None = None
-        self.data = 0
-        self.tail = 0
-        self.end = 0
-        self.len = 0
-        self.data_len = 0
-        self.truesize = 0
         self.shinfo = SkbSharedInfo()
-        self.cloned = False
-        self.nohdr = False
-        self.fclone = Fclone.SKB_FCLONE_UNAVAILABLE
-        self.fclone_ref: list[int] | None = None  # shared [count] between orig and companion
-        self.companion: SkBuff | None = None  # the fclone partner
-        self.companion_in_use = False
-        self.ip_summed = CHECKSUM_NONE
-        self.csum_start = 0
-        self.csum_offset = 0
-        self.csum = 0
-        self.priority = 0
-        self.queue_mapping = 0
-        self.protocol = 0
-        self.mac_header = -1
-        self.network_header = -1
-        self.transport_header = -1
-        self.mac_len = 0
-        self.sk: Any = None
-        self.destructor: Callable[[SkBuff], None] | None = None
-        self.dev: Any = None
-        self.dst: Any = None  # skb_dst(): the route (Rtable) this packet follows
-        self.pkt_type = 0  # PACKET_HOST/BROADCAST/MULTICAST/OTHERHOST (receive side)
         self.cb: dict[str, Any] = {}
-        self.next: SkBuff | None = None
-        self.ignore_df = False
-        self.tstamp = 0
-        self.users = 1
-        self.freed = False
-        self.trace_tag = ""
 
     # -- geometry -------------------------------------------------------------------------
 
@@ -301,10 +311,14 @@ class SkBuff:
         """Write `data` at offset `off` from head (header construction)."""
         if off < 0 or off + len(data) > self.end:
             raise IndexError(f"write {off}+{len(data)} outside skb head of {self.end}")
-        host_mem().write(self.head_addr + off, data)
+        head = self.head
+        assert head is not None
+        (_mem if _mem is not None else host_mem()).write(head.addr + off, data)
 
     def read_at(self, off: int, length: int) -> bytes:
-        return host_mem().read(self.head_addr + off, length)
+        head = self.head
+        assert head is not None
+        return (_mem if _mem is not None else host_mem()).read(head.addr + off, length)
 
     def linear_bytes(self) -> bytes:
         return self.read_at(self.data, self.headlen)
@@ -348,11 +362,15 @@ def _track(skb: SkBuff) -> SkBuff:
     return skb
 
 
+_TRUESIZE_OVERHEAD = SKB_TRUESIZE(0)
+
+
 def _attach_head(skb: SkBuff, size: int) -> None:
-    size = SKB_DATA_ALIGN(size)
-    skb.head = Head(host_mem().alloc(size + SIZEOF_SKB_SHARED_INFO, align=SMP_CACHE_BYTES), size)
+    size = (size + SMP_CACHE_BYTES - 1) & ~(SMP_CACHE_BYTES - 1)  # SKB_DATA_ALIGN
+    mem = _mem if _mem is not None else host_mem()
+    skb.head = Head(mem.alloc(size + SIZEOF_SKB_SHARED_INFO, SMP_CACHE_BYTES), size)
     skb.end = size
-    skb.truesize = SKB_TRUESIZE(size)
+    skb.truesize = size + _TRUESIZE_OVERHEAD  # SKB_TRUESIZE(size)
 
 
 @traced
@@ -366,7 +384,7 @@ def alloc_skb(size: int) -> SkBuff:
 def alloc_skb_fclone(size: int) -> SkBuff:
     """An skb with a pre-allocated clone companion (TCP's data skbs)."""
     skb = alloc_skb(size)
-    skb.fclone = Fclone.SKB_FCLONE_ORIG
+    skb.fclone = _SKB_FCLONE_ORIG
     skb.fclone_ref = [1]
     return skb
 
@@ -396,21 +414,37 @@ def skb_add_data_frag(skb: SkBuff, page: Page, offset: int, size: int, truesize:
 
 
 def _copy_header_fields(n: SkBuff, o: SkBuff) -> None:
-    for name in (
-        "data", "tail", "end", "len", "data_len", "ip_summed", "csum_start", "csum_offset", "csum",
-        "priority", "queue_mapping", "protocol", "mac_header", "network_header", "transport_header",
-        "mac_len", "dev", "dst", "pkt_type", "ignore_df", "tstamp", "trace_tag",
-    ):
-        setattr(n, name, getattr(o, name))
+    n.data = o.data
+    n.tail = o.tail
+    n.end = o.end
+    n.len = o.len
+    n.data_len = o.data_len
+    n.ip_summed = o.ip_summed
+    n.csum_start = o.csum_start
+    n.csum_offset = o.csum_offset
+    n.csum = o.csum
+    n.priority = o.priority
+    n.queue_mapping = o.queue_mapping
+    n.protocol = o.protocol
+    n.mac_header = o.mac_header
+    n.network_header = o.network_header
+    n.transport_header = o.transport_header
+    n.mac_len = o.mac_len
+    n.dev = o.dev
+    n.dst = o.dst
+    n.pkt_type = o.pkt_type
+    n.ignore_df = o.ignore_df
+    n.tstamp = o.tstamp
+    n.trace_tag = o.trace_tag
     n.cb = dict(o.cb)
 
 
 @traced
 def skb_clone(skb: SkBuff) -> SkBuff:
     """A new sk_buff sharing head and frags (dataref++); the fclone companion when free."""
-    if skb.fclone == Fclone.SKB_FCLONE_ORIG and not skb.companion_in_use:
+    if skb.fclone == _SKB_FCLONE_ORIG and not skb.companion_in_use:
         n = SkBuff()
-        n.fclone = Fclone.SKB_FCLONE_CLONE
+        n.fclone = _SKB_FCLONE_CLONE
         n.fclone_ref = skb.fclone_ref
         skb.fclone_ref[0] += 1  # fclone_ref = 2
         skb.companion = n
@@ -432,7 +466,7 @@ def skb_clone(skb: SkBuff) -> SkBuff:
 
 def skb_still_in_host_queue(skb: SkBuff) -> bool:
     """TCP: is the fclone companion of this original still queued (qdisc/driver)?"""
-    return skb.fclone == Fclone.SKB_FCLONE_ORIG and skb.companion_in_use
+    return skb.fclone == _SKB_FCLONE_ORIG and skb.companion_in_use
 
 
 @traced
@@ -460,11 +494,27 @@ def pskb_copy(skb: SkBuff) -> SkBuff:
 
 def _copy_header_fields_keep_geometry(n: SkBuff, o: SkBuff) -> None:
     shift = n.data - o.data
-    for name in ("ip_summed", "csum_offset", "csum", "priority", "queue_mapping", "protocol", "mac_len", "dev", "dst", "pkt_type", "ignore_df", "tstamp", "trace_tag"):
-        setattr(n, name, getattr(o, name))
-    for name in ("mac_header", "network_header", "transport_header", "csum_start"):
-        v = getattr(o, name)
-        setattr(n, name, v + shift if v >= 0 else v)
+    n.ip_summed = o.ip_summed
+    n.csum_offset = o.csum_offset
+    n.csum = o.csum
+    n.priority = o.priority
+    n.queue_mapping = o.queue_mapping
+    n.protocol = o.protocol
+    n.mac_len = o.mac_len
+    n.dev = o.dev
+    n.dst = o.dst
+    n.pkt_type = o.pkt_type
+    n.ignore_df = o.ignore_df
+    n.tstamp = o.tstamp
+    n.trace_tag = o.trace_tag
+    v = o.mac_header
+    n.mac_header = v + shift if v >= 0 else v
+    v = o.network_header
+    n.network_header = v + shift if v >= 0 else v
+    v = o.transport_header
+    n.transport_header = v + shift if v >= 0 else v
+    v = o.csum_start
+    n.csum_start = v + shift if v >= 0 else v
     n.cb = dict(o.cb)
 
 
@@ -558,11 +608,11 @@ def kfree_skb(skb: SkBuff | None, reason: str = "") -> None:
     skb_stats.frees += 1
     skb_stats.live -= 1
     _live.pop(skb.id, None)
-    if skb.fclone == Fclone.SKB_FCLONE_CLONE and skb.companion is not None:
+    if skb.fclone == _SKB_FCLONE_CLONE and skb.companion is not None:
         orig = skb.companion
         orig.companion_in_use = False
         orig.fclone_ref[0] -= 1
-    elif skb.fclone == Fclone.SKB_FCLONE_ORIG and skb.fclone_ref is not None:
+    elif skb.fclone == _SKB_FCLONE_ORIG and skb.fclone_ref is not None:
         skb.fclone_ref[0] -= 1
 
 
@@ -583,8 +633,30 @@ def skb_get(skb: SkBuff) -> SkBuff:
 # -- checksums ----------------------------------------------------------------------------
 
 
+_LE32 = np.dtype("<u4")
+_U64 = np.uint64
+_add_reduce = np.add.reduce
+
+
 def csum_partial(data: bytes, initial: int = 0) -> int:
     """Ones'-complement sum of big-endian 16-bit words (odd byte zero-padded), folded to 16 bits."""
+    if initial >= 0:
+        # End-around-carry folding of a sum s > 0 gives the value in [1, 0xFFFF] that is
+        # ≡ s (mod 0xFFFF), and 2^16 ≡ 1: so fold the big-endian value (or, for long data,
+        # the sum of its 32-bit big-endian words) arithmetically. 0 only for s == 0.
+        ln = len(data)
+        if ln < 128:
+            n = int.from_bytes(data, "big")
+            if ln & 1:
+                n <<= 8
+        else:
+            k = ln >> 2
+            n = int(_add_reduce(np.frombuffer(data, _LE32, k), dtype=_U64)) << 8  # LE words: ×2^8 ≡ the BE sum
+            r = ln & 3
+            if r:
+                n += int.from_bytes(data[4 * k :], "big") << (8 * (4 - r))
+        s = n + initial
+        return (s - 1) % 0xFFFF + 1 if s else 0
     if len(data) & 1:
         data = bytes(data) + b"\0"
     words = array.array("H", data)

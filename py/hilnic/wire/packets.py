@@ -89,7 +89,7 @@ def ip_str(ip: bytes) -> str:
 # -- checksums --------------------------------------------------------------------------
 
 
-_BE32 = np.dtype(">u4")
+_LE32 = np.dtype("<u4")
 _U64 = np.uint64
 _add_reduce = np.add.reduce
 
@@ -99,14 +99,15 @@ def _words(data: bytes | bytearray | memoryview) -> int:
 
     It is 0 only when every byte is 0, so `csum_fold` gives the same result as on the
     full big-endian value. Since 2^16 ≡ 1 (mod 0xFFFF), summing 32-bit big-endian words
-    (numpy, for long buffers) preserves the residue; short buffers take int.from_bytes.
+    (numpy, for long buffers) preserves the residue; so does summing them little-endian and
+    multiplying by 2^8 (RFC 1071 byte-order independence). Short buffers take int.from_bytes.
     """
     n = len(data)
     if n < 128:
         v = int.from_bytes(data, "big")
         return v << 8 if n & 1 else v
     k = n >> 2
-    s = int(_add_reduce(np.frombuffer(data, _BE32, k), dtype=_U64))
+    s = int(_add_reduce(np.frombuffer(data, _LE32, k), dtype=_U64)) << 8  # LE words: ×2^8 ≡ the BE sum
     r = n & 3
     if r:  # the tail, zero-padded to a 32-bit word (an odd byte is a word's high byte)
         s += int.from_bytes(data[4 * k :], "big") << (8 * (4 - r))

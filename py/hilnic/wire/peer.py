@@ -69,6 +69,8 @@ from .tcp_receiver import TcpReceiver, TcpSegment, TcpState
 if TYPE_CHECKING:
     from ..hw.backend import WireFrame
 
+_ST_CLOSED = TcpState.CLOSED
+_tuple_new = tuple.__new__  # TcpSegment(...) without the namedtuple's Python-level __new__
 ETH_MIN_FRAME = 64  # with FCS; shorter is a runt, which a MAC discards
 
 
@@ -139,6 +141,7 @@ class PeerHost:
         self.tx_listeners: list[Callable[[bytes, int], None]] = []  # (frame, time it reaches the host)
         self._delack: dict[ConnKey, TimerHandle] = {}
         self._ip_id = 0
+        self._tcp_pseudo: dict[tuple[bytes, bytes], int] = {}  # (src, dst) → pseudo-header sum without the length
         self._nconn = 0
         self._min_len = 18 if o.accept_runts else ETH_MIN_FRAME
         if o.strict:
@@ -357,7 +360,11 @@ class PeerHost:
         if ln < 20:
             self.malformed += 1
             return
-        ok = csum_ok(seg, pseudo_sum(src, self.ip, IPPROTO_TCP, ln))
+        key = (src, self.ip)
+        base = self._tcp_pseudo.get(key)
+        if base is None:
+            base = self._tcp_pseudo[key] = pseudo_sum(src, self.ip, IPPROTO_TCP, 0)
+        ok = csum_ok(seg, base + ln)
         if not reassembled:
             self._v_l4 = ok
         if not ok:
@@ -377,7 +384,7 @@ class PeerHost:
         key = (src, sport, dport)
         conn = self.connections.get(key)
         now = self.env.now()
-        if conn is None or conn.state is TcpState.CLOSED:
+        if conn is None or conn.state is _ST_CLOSED:
             if flags & (TCP_SYN | TCP_ACK | TCP_RST) == TCP_SYN:
                 lp = self.options.listen_ports
                 if lp is not None and dport not in lp:
@@ -396,7 +403,7 @@ class PeerHost:
             elif not flags & TCP_RST and conn is None:
                 self._send_rst(src, sport, dport, seq, ack, flags, ln - doff)
             return
-        conn.on_segment(TcpSegment(seq, ack, flags, window, seg[doff:], opts), now)
+        conn.on_segment(_tuple_new(TcpSegment, (seq, ack, flags, window, seg[doff:], opts)), now)
         if conn.outbox or conn.ack_deadline is not None or key in self._delack:
             self._flush(key, conn)
 

@@ -49,6 +49,13 @@ class TcpState(Enum):
     LAST_ACK = "LAST_ACK"
     CLOSED = "CLOSE"
 
+# Enum members bound once: class-attribute lookup on an Enum is slow in hot paths.
+_ST_CLOSED = TcpState.CLOSED
+_ST_CLOSE_WAIT = TcpState.CLOSE_WAIT
+_ST_ESTABLISHED = TcpState.ESTABLISHED
+_ST_LAST_ACK = TcpState.LAST_ACK
+_ST_SYN_RCVD = TcpState.SYN_RCVD
+
 
 class TcpSegment(NamedTuple):
     """An incoming segment, checksum already verified."""
@@ -78,7 +85,7 @@ class TcpReceiver:
     def __init__(self, syn: TcpSegment, now: int, iss: int, *, mss: int, rcvbuf: int, wscale: int,
                  delack_ps: int, quickack: int, autoread: bool, timestamps: bool = True) -> None:
         o = syn.opts or TcpOptions()
-        self.state = TcpState.SYN_RCVD
+        self.state = _ST_SYN_RCVD
         self.created = now
         self.irs = syn.seq
         self.iss = iss & 0xFFFFFFFF
@@ -100,7 +107,7 @@ class TcpReceiver:
         self.quick = quickack
         self.rcv_mss = min(mss, TCP_MSS_DEFAULT)
         self.rcv_wnd = 0  # window (bytes) advertised with the last ACK, from rcv_wup
-        self.stream = bytearray()  # in-order bytes delivered to the application
+        self._chunks: list[bytes] = []  # in-order bytes delivered, joined into `stream` on demand
         self.delivered_bytes = 0  # len(stream), kept as a counter for cheap polling
         self.unread = 0  # bytes in `stream` the application has not read (autoread=False)
         self.ooo: dict[int, bytes] = {}  # out-of-order segments by sequence number
@@ -174,7 +181,7 @@ class TcpReceiver:
         if self.ack_deadline is None or now < self.ack_deadline:
             return
         self.ack_deadline = None
-        if self.state is not TcpState.CLOSED and self.rcv_nxt != self.rcv_wup:
+        if self.state is not _ST_CLOSED and self.rcv_nxt != self.rcv_wup:
             self.delayed_acks += 1
             self._send_ack()
 
@@ -184,28 +191,32 @@ class TcpReceiver:
         self.segs_in += 1
         flags = seg.flags
         if flags & TCP_RST:
-            self.state = TcpState.CLOSED
+            self.state = _ST_CLOSED
             self.reset = True
             self.ack_deadline = None
             return
-        if self.state is TcpState.CLOSED:
+        if self.state is _ST_CLOSED:
             return
         if flags & TCP_SYN:
-            if self.state is TcpState.SYN_RCVD and seg.seq == self.irs:
+            if self.state is _ST_SYN_RCVD and seg.seq == self.irs:
                 self._send_synack()  # our SYN-ACK was lost or slow: answer again
             else:
                 self._send_ack(dup=True)  # challenge ACK (tcp_send_challenge_ack)
             return
         if not flags & TCP_ACK:
             return  # every segment after the SYN carries ACK (tcp_validate_incoming)
-        if self.state is TcpState.SYN_RCVD:
+        if self.state is _ST_SYN_RCVD:
             if seg.ack != self.snd_nxt:
                 return
-            self.state = TcpState.ESTABLISHED
-        if seq_lt(self.snd_una, seg.ack) and seq_le(seg.ack, self.snd_nxt):
-            self.snd_una = seg.ack
-            if self.state is TcpState.LAST_ACK and seg.ack == self.snd_nxt:
-                self.state = TcpState.CLOSED  # our FIN is acked
+            self.state = _ST_ESTABLISHED
+        ack = seg.ack
+        # seq_lt(snd_una, ack) and seq_le(ack, snd_nxt), inlined (per segment)
+        if ((self.snd_una - ack) & 0xFFFFFFFF) >= 0x80000000 and (
+            ack == self.snd_nxt or ((ack - self.snd_nxt) & 0xFFFFFFFF) >= 0x80000000
+        ):
+            self.snd_una = ack
+            if self.state is _ST_LAST_ACK and ack == self.snd_nxt:
+                self.state = _ST_CLOSED  # our FIN is acked
                 self.ack_deadline = None
                 return
 
@@ -213,28 +224,31 @@ class TcpReceiver:
         fin = 1 if flags & TCP_FIN else 0
         seq = seg.seq
         end_seq = (seq + len(data) + fin) & 0xFFFFFFFF
-        if self.ts_ok and seg.opts is not None and seg.opts.tsval is not None and seq_le(seq, self.rcv_wup):
-            self.ts_recent = seg.opts.tsval  # tcp_replace_ts_recent: echo the oldest unacked
+        opts = seg.opts
+        if (self.ts_ok and opts is not None and opts.tsval is not None
+                and (seq == self.rcv_wup or ((seq - self.rcv_wup) & 0xFFFFFFFF) >= 0x80000000)):  # seq_le
+            self.ts_recent = opts.tsval  # tcp_replace_ts_recent: echo the oldest unacked
         if not data and not fin:
             # A pure ACK. One below rcv_wup is a zero-window probe (tcp_xmit_probe_skb):
             # tcp_sequence rejects it and tcp_send_dupack answers with the current window.
-            if seq_lt(end_seq, self.rcv_wup):
+            if ((end_seq - self.rcv_wup) & 0xFFFFFFFF) >= 0x80000000:  # seq_lt
                 self._send_ack(dup=True)
             return
         self.data_segs_in += 1
 
-        if seq_le(end_seq, self.rcv_nxt):
+        rcv_nxt = self.rcv_nxt
+        if end_seq == rcv_nxt or ((end_seq - rcv_nxt) & 0xFFFFFFFF) >= 0x80000000:  # seq_le
             self.dup_segs += 1  # a retransmission of what we have: ACK at once
             self._send_ack(dup=True)
             return
-        right_edge = (self.rcv_nxt + self._receive_window()) & 0xFFFFFFFF
-        if not seq_lt(seq, right_edge) and not (seq == self.rcv_nxt and not data):
-            if self._receive_window() == 0 and seq == self.rcv_nxt:
+        right_edge = (rcv_nxt + self._receive_window()) & 0xFFFFFFFF
+        if ((seq - right_edge) & 0xFFFFFFFF) < 0x80000000 and not (seq == rcv_nxt and not data):  # !seq_lt
+            if self._receive_window() == 0 and seq == rcv_nxt:
                 self.zero_window_drops += 1
             self._send_ack(dup=True)  # beyond the window: drop, tell the sender where we are
             return
 
-        if seq_lt(self.rcv_nxt, seq):
+        if ((rcv_nxt - seq) & 0xFFFFFFFF) >= 0x80000000:  # seq_lt(rcv_nxt, seq)
             self._queue_ofo(seq, data, fin, right_edge)
             return
 
@@ -269,7 +283,7 @@ class TcpReceiver:
     def _deliver(self, data: bytes) -> None:
         if data:
             n = len(data)
-            self.stream += data
+            self._chunks.append(data if type(data) is bytes else bytes(data))
             self.delivered_bytes += n
             self.rcv_nxt = (self.rcv_nxt + n) & 0xFFFFFFFF
             if not self.autoread:
@@ -306,9 +320,9 @@ class TcpReceiver:
         """tcp_fin: ACK it; the application closes at once, so our FIN rides on the ACK."""
         self.fin_received = True
         self.rcv_nxt = (self.rcv_nxt + 1) & 0xFFFFFFFF
-        self.state = TcpState.CLOSE_WAIT
+        self.state = _ST_CLOSE_WAIT
         self.snd_nxt = (self.snd_nxt + 1) & 0xFFFFFFFF
-        self.state = TcpState.LAST_ACK
+        self.state = _ST_LAST_ACK
         self._send_ack(TCP_FIN | TCP_ACK)
 
     # -- application side -------------------------------------------------------------
@@ -328,7 +342,7 @@ class TcpReceiver:
 
     def _maybe_window_update(self) -> None:
         """tcp_cleanup_rbuf: ACK when the window we could offer is twice what is left."""
-        if self.state not in (TcpState.ESTABLISHED, TcpState.SYN_RCVD) or self.fin_received:
+        if self.state not in (_ST_ESTABLISHED, _ST_SYN_RCVD) or self.fin_received:
             return
         now_win = self._receive_window()
         if 2 * now_win <= self.rcvbuf:
@@ -336,6 +350,15 @@ class TcpReceiver:
             if new and new >= 2 * now_win:
                 self.window_updates += 1
                 self._send_ack()
+
+    @property
+    def stream(self) -> bytearray:
+        """In-order bytes delivered to the application so far."""
+        chunks = self._chunks
+        if len(chunks) != 1 or type(chunks[0]) is not bytearray:
+            joined = bytearray().join(chunks)
+            chunks[:] = [joined]
+        return chunks[0]
 
     @property
     def delivered(self) -> bytes:
