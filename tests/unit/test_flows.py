@@ -99,3 +99,36 @@ def test_itr_moderation_reduces_interrupts_while_throughput_holds():
     # throughput within 15% of the unmoderated run
     assert r_on["elapsed_ps"] <= r_off["elapsed_ps"] * 1.15
     assert tb_on.host.kernel.softirq_count[NET_RX_SOFTIRQ] < tb_off.host.kernel.softirq_count[NET_RX_SOFTIRQ]
+
+
+def test_segment_with_bad_tcp_checksum_is_dropped_and_counted():
+    """tcp_v4_rcv verifies the checksum (no receive offload): a corrupted ACK changes nothing."""
+    from scapy.layers.inet import TCP
+
+    from hilnic.net.rx import host_receive_frame
+    from hilnic.net.skbuff import skb_stats as stats
+
+    tb = model_testbed(TestbedConfig())
+    seen = {}
+
+    async def main():
+        s = tb.socket()
+        await s.connect((tb.cfg.peer_ip, 5001))
+        info = s.tcp_info()
+        # An ACK from the peer acknowledging 1000 bytes never sent, with a broken checksum.
+        pkt = (Ether(src=tb.cfg.peer_mac, dst=tb.cfg.host_mac) / IP(src=tb.cfg.peer_ip, dst=tb.cfg.host_ip)
+               / TCP(sport=5001, dport=s.sk.inet_sport, flags="A", seq=1, ack=(info["snd_una"] + 1000) & 0xFFFFFFFF))
+        raw = bytearray(bytes(pkt))
+        raw[14 + 20 + 16] ^= 0xFF  # flip checksum bits
+        host_receive_frame(tb.host, tb.dev, bytes(raw))
+        await tb.host.kernel.msleep(1)
+        seen["snd_una"] = (info["snd_una"], s.tcp_info()["snd_una"])
+        await s.close()
+        await tb.host.kernel.msleep(50)
+
+    tb.run(main(), timeout=1 * SEC)
+    tb.check_clean()
+    before, after = seen["snd_una"]
+    assert after == before
+    assert tb.host.mib["Tcp"]["InCsumErrors"] == 1 and tb.host.mib["Tcp"]["InErrs"] == 1
+    assert stats.live == 0

@@ -14,7 +14,8 @@ import struct
 from typing import Any
 
 from ..kernel.ftrace import traced
-from .skbuff import SKB_GSO_TCPV4, SkBuff, kfree_skb
+from .inet import IPPROTO_TCP as _IPPROTO_TCP, csum_tcpudp_nofold
+from .skbuff import SKB_GSO_TCPV4, SkBuff, csum_partial, kfree_skb
 from .sock import (
     ICSK_TIME_RETRANS,
     IP_PMTUDISC_DONT,
@@ -266,6 +267,12 @@ def tcp_v4_rcv(host: Any, skb: SkBuff) -> int:
     th = skb.to_bytes()
     if len(th) < 20:
         kfree_skb(skb)
+        return 0
+    # tcp_v4_checksum_init + tcp_checksum_complete: no receive offload here, so sum it all.
+    if csum_partial(th, csum_tcpudp_nofold(saddr, daddr, len(th), _IPPROTO_TCP)) != 0xFFFF:
+        host.mib["Tcp"]["InCsumErrors"] += 1
+        host.mib["Tcp"]["InErrs"] += 1
+        kfree_skb(skb, "TCP_CSUM")
         return 0
     cb = tcp_parse_segment(skb, th)
     cb["saddr"], cb["daddr"] = saddr, daddr
