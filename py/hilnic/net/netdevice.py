@@ -48,34 +48,36 @@ def net_xmit_eval(rc: int) -> int:
     return 0 if rc == NET_XMIT_CN else rc
 
 
-# -- features (include/linux/netdev_features.h bit numbers) ----------------------------------
+# -- features: include/linux/netdev_features.h (net/netdev_features.py) ----------------------
 
-NETIF_F_SG = 1 << 0
-NETIF_F_IP_CSUM = 1 << 1
-NETIF_F_HW_CSUM = 1 << 3
-NETIF_F_IPV6_CSUM = 1 << 4
-NETIF_F_HIGHDMA = 1 << 5
-NETIF_F_FRAGLIST = 1 << 6
-NETIF_F_HW_VLAN_CTAG_TX = 1 << 7
-NETIF_F_GSO = 1 << 11
-NETIF_F_LLTX = 1 << 12
-NETIF_F_GRO = 1 << 14
-NETIF_F_LRO = 1 << 15
-NETIF_F_GSO_SHIFT = 16  # NETIF_F_TSO_BIT: feature bit = SKB_GSO_* << 16
-NETIF_F_TSO = 1 << 16
-NETIF_F_GSO_ROBUST = 1 << 17
-NETIF_F_TSO_ECN = 1 << 18
-NETIF_F_TSO_MANGLEID = 1 << 19
-NETIF_F_TSO6 = 1 << 20
-NETIF_F_GSO_SCTP = 1 << 30
-NETIF_F_GSO_UDP_L4 = 1 << 33
-NETIF_F_GSO_FRAGLIST = 1 << 34
-NETIF_F_GSO_LAST_BIT = 34
-NETIF_F_GSO_MASK = ((1 << (NETIF_F_GSO_LAST_BIT + 1)) - 1) & ~((1 << NETIF_F_GSO_SHIFT) - 1)
-NETIF_F_CSUM_MASK = NETIF_F_IP_CSUM | NETIF_F_HW_CSUM | NETIF_F_IPV6_CSUM
-NETIF_F_ALL_TSO = NETIF_F_TSO | NETIF_F_TSO6 | NETIF_F_TSO_ECN | NETIF_F_TSO_MANGLEID
-NETIF_F_GSO_SOFTWARE = NETIF_F_ALL_TSO | NETIF_F_GSO_SCTP | NETIF_F_GSO_UDP_L4 | NETIF_F_GSO_FRAGLIST
-NETIF_F_SOFT_FEATURES = NETIF_F_GSO | NETIF_F_GRO
+from .netdev_features import (  # noqa: E402  (re-exported: drivers import them from here)
+    NETIF_F_SG,
+    NETIF_F_IP_CSUM,
+    NETIF_F_HW_CSUM,
+    NETIF_F_IPV6_CSUM,
+    NETIF_F_HIGHDMA,
+    NETIF_F_FRAGLIST,
+    NETIF_F_HW_VLAN_CTAG_TX,
+    NETIF_F_GSO,
+    NETIF_F_LLTX,
+    NETIF_F_GRO,
+    NETIF_F_LRO,
+    NETIF_F_GSO_SHIFT,
+    NETIF_F_TSO,
+    NETIF_F_GSO_ROBUST,
+    NETIF_F_TSO_ECN,
+    NETIF_F_TSO_MANGLEID,
+    NETIF_F_TSO6,
+    NETIF_F_GSO_SCTP,
+    NETIF_F_GSO_UDP_L4,
+    NETIF_F_GSO_FRAGLIST,
+    NETIF_F_GSO_LAST_BIT,
+    NETIF_F_GSO_MASK,
+    NETIF_F_CSUM_MASK,
+    NETIF_F_ALL_TSO,
+    NETIF_F_GSO_SOFTWARE,
+    NETIF_F_SOFT_FEATURES,
+)
 
 # -- device and queue state ------------------------------------------------------------------
 

@@ -25,13 +25,14 @@ if TYPE_CHECKING:
 AF_INET = 2
 SOCK_STREAM = 1
 SOCK_DGRAM = 2
-IPPROTO_TCP = 6
-IPPROTO_UDP = 17
-
-IP_PMTUDISC_DONT = 0
-IP_PMTUDISC_WANT = 1
-IP_PMTUDISC_DO = 2
-IP_PMTUDISC_PROBE = 3
+from .inet import (  # noqa: E402  (re-exported)
+    IP_PMTUDISC_DO,
+    IP_PMTUDISC_DONT,
+    IP_PMTUDISC_PROBE,
+    IP_PMTUDISC_WANT,
+    IPPROTO_TCP,
+    IPPROTO_UDP,
+)
 
 SOCK_SNDBUF_LOCK = 1
 SOCK_RCVBUF_LOCK = 2
@@ -49,14 +50,15 @@ SK_PACING_FQ = 2
 SKB_FRAG_PAGE_ORDER = 3  # get_order(32768): sk_page_frag is a 32 KiB compound page
 SKB_FRAG_PAGE_SIZE = 4096 << SKB_FRAG_PAGE_ORDER
 
-# Feature bits (include/linux/netdev_features.h). net/netdevice.py exports the same values.
-NETIF_F_SG = 1 << 0
-NETIF_F_IP_CSUM = 1 << 1
-NETIF_F_HW_CSUM = 1 << 3
-NETIF_F_GSO = 1 << 11
-NETIF_F_TSO = 1 << 16
-NETIF_F_GSO_SOFTWARE = NETIF_F_TSO  # NETIF_F_ALL_TSO | ...; only TCPv4 exists here
-NETIF_F_CSUM_MASK = NETIF_F_IP_CSUM | NETIF_F_HW_CSUM
+from .netdev_features import (  # noqa: E402
+    NETIF_F_CSUM_MASK,
+    NETIF_F_GSO,
+    NETIF_F_GSO_SOFTWARE,
+    NETIF_F_HW_CSUM,
+    NETIF_F_IP_CSUM,
+    NETIF_F_SG,
+    NETIF_F_TSO,
+)
 
 GSO_LEGACY_MAX_SIZE = 65536
 GSO_MAX_SEGS = 65535
