@@ -75,6 +75,7 @@ reg [31:0] crc_t7 [0:255];
 
 integer ti, tk;
 reg [31:0] tc;
+reg [31:0] th [0:3];
 initial begin
     for (ti = 0; ti < 256; ti = ti + 1) begin
         tc = ti;
@@ -92,12 +93,18 @@ initial begin
         crc_t6[ti] = (crc_t5[ti] >> 8) ^ crc_t0[crc_t5[ti] & 8'hff];
         crc_t7[ti] = (crc_t6[ti] >> 8) ^ crc_t0[crc_t6[ti] & 8'hff];
     end
-    // crc_wJ[{hi, lo}] = crc_t(2J+1)[lo] ^ crc_t(2J)[hi]
-    for (ti = 0; ti < 65536; ti = ti + 1) begin
-        crc_w3[ti] = crc_t7[ti[7:0]] ^ crc_t6[ti[15:8]];
-        crc_w2[ti] = crc_t5[ti[7:0]] ^ crc_t4[ti[15:8]];
-        crc_w1[ti] = crc_t3[ti[7:0]] ^ crc_t2[ti[15:8]];
-        crc_w0[ti] = crc_t1[ti[7:0]] ^ crc_t0[ti[15:8]];
+    // crc_wJ[{hi, lo}] = crc_t(2J+1)[lo] ^ crc_t(2J)[hi]  (x ^ y as (x | y) - (x & y), see below)
+    for (tk = 0; tk < 256; tk = tk + 1) begin
+        th[0] = crc_t6[tk];
+        th[1] = crc_t4[tk];
+        th[2] = crc_t2[tk];
+        th[3] = crc_t0[tk];
+        for (ti = 0; ti < 256; ti = ti + 1) begin
+            crc_w3[tk*256 + ti] = (crc_t7[ti] | th[0]) - (crc_t7[ti] & th[0]);
+            crc_w2[tk*256 + ti] = (crc_t5[ti] | th[1]) - (crc_t5[ti] & th[1]);
+            crc_w1[tk*256 + ti] = (crc_t3[ti] | th[2]) - (crc_t3[ti] & th[2]);
+            crc_w0[tk*256 + ti] = (crc_t1[ti] | th[3]) - (crc_t1[ti] & th[3]);
+        end
     end
 end
 

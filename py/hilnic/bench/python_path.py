@@ -49,7 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m hilnic.bench.python_path", description=__doc__.split("\n\n")[0])
     ap.add_argument("--mib", type=int, default=16, help="MiB sent per run (default 16)")
     ap.add_argument("--repeat", type=int, default=3, help="runs; the best is reported (default 3)")
+    ap.add_argument("--quick", action="store_true", help="4 MiB, 2 runs")
     a = ap.parse_args(argv)
+    if a.quick:
+        a.mib, a.repeat = 4, 2
     if a.mib <= 0 or a.repeat <= 0:
         ap.error("--mib and --repeat must be positive")
     runs = [measure(a.mib) for _ in range(a.repeat)]
