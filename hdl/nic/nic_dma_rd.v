@@ -335,7 +335,7 @@ always @(posedge clk) begin
         beat_cnt_reg <= beat_cnt_reg + 1;
         mid_cnt_reg <= mid_cnt_reg - 1;
     end else if (!tq_empty) begin
-    hp = tq_rd_reg[TAG_LOG2-1:0];
+        hp = tq_rd_reg[TAG_LOG2-1:0];
         case (head_kind)
             K_DESC: begin
                 if (m_axi_rvalid) begin

@@ -1,7 +1,7 @@
 /*
  * hilnic -- 64-bit XGMII transmit MAC. Reads whole frames from the frame buffer
  * (store-and-forward), pads short frames (PSP), inserts the checksum at CSO,
- * appends the FCS (slice-by-8 CRC-32 tables) when IFCS, and frames them:
+ * appends the FCS (CRC-32 by 16-bit-indexed tables) when IFCS, and frames them:
  * start in lane 0, preamble, SFD, data, FCS, terminate, then >= 12 idle bytes.
  */
 
@@ -58,8 +58,9 @@ localparam [1:0] ST_IDLE = 2'd0, ST_PRE = 2'd1, ST_DATA = 2'd2, ST_GAP = 2'd3;
 localparam [1:0] K_IDLE = 2'd0, K_PRE = 2'd1, K_DATA = 2'd2;
 
 // CRC-32: byte tables (slice-by-8), combined at start-up into four 16-bit-indexed tables
-// so a 64-bit chunk costs 4 lookups and 4 XORs (Icarus 11 evaluates XOR bit by bit:
-// a 32-bit XOR costs as much as ~5 signal loads)
+// so a 64-bit chunk costs 4 lookups and 4 XORs. Icarus 11 evaluates XOR bit by bit (a
+// 32-bit XOR costs ~4x an OR, AND or SUB), so the per-cycle path writes x ^ y as
+// (x | y) - (x & y).
 reg [31:0] crc_w0 [0:65535];
 reg [31:0] crc_w1 [0:65535];
 reg [31:0] crc_w2 [0:65535];
@@ -93,7 +94,7 @@ initial begin
         crc_t6[ti] = (crc_t5[ti] >> 8) ^ crc_t0[crc_t5[ti] & 8'hff];
         crc_t7[ti] = (crc_t6[ti] >> 8) ^ crc_t0[crc_t6[ti] & 8'hff];
     end
-    // crc_wJ[{hi, lo}] = crc_t(2J+1)[lo] ^ crc_t(2J)[hi]  (x ^ y as (x | y) - (x & y), see below)
+    // crc_wJ[{hi, lo}] = crc_t(2J+1)[lo] ^ crc_t(2J)[hi]
     for (tk = 0; tk < 256; tk = tk + 1) begin
         th[0] = crc_t6[tk];
         th[1] = crc_t4[tk];

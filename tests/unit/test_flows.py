@@ -132,3 +132,37 @@ def test_segment_with_bad_tcp_checksum_is_dropped_and_counted():
     assert after == before
     assert tb.host.mib["Tcp"]["InCsumErrors"] == 1 and tb.host.mib["Tcp"]["InErrs"] == 1
     assert stats.live == 0
+
+
+def test_linux_format_reports_agree_with_the_run():
+    """stats.txt-style reports after a real flow: the numbers are the objects' numbers."""
+    import re
+
+    from hilnic.drivers.e1000 import ethtool_stats
+    from hilnic.trace import collect_stats
+
+    tb = model_testbed(TestbedConfig())
+    out = {}
+
+    async def main():
+        await tcp_bulk(tb, 256 << 10)
+        await tb.quiesce()
+        out["eth"] = await ethtool_stats(tb.dev)
+        out["text"] = collect_stats(tb.host, tb.dev, out["eth"], peer=tb.peer)
+        out["qdisc"] = tb.dev._tx[0].qdisc  # the device's qdisc is replaced when it closes
+
+    tb.run(main(), timeout=5 * SEC)
+    text = out["text"]
+    q = out["qdisc"]
+    sent = re.search(r"Sent (\d+) bytes (\d+) pkt \(dropped (\d+), overlimits \d+ requeues (\d+)\)", text)
+    assert sent and (int(sent[1]), int(sent[2]), int(sent[4])) == (q.bstats.bytes, q.bstats.packets, q.qstats.requeues)
+    assert int(re.search(r"tx_queue_0_packets: (\d+)", text)[1]) == tb.frames  # ARP, SYN, data, FIN: all via the driver
+    assert int(re.search(r"gptc: (\d+)", text)[1]) == tb.frames  # the NIC counts every frame it sent
+    assert int(re.search(r"gotc: (\d+)", text)[1]) == tb.wire_bytes
+    softnet = re.search(r"== /proc/net/softnet_stat ==\n(.+)\n", text)[1].split()
+    assert len(softnet) == 15 and int(softnet[0], 16) == tb.host.kernel.softnet.processed > 0
+    snmp = dict(zip(*[ln.split()[1:] for ln in re.findall(r"^Tcp: .+$", text, re.M)]))
+    assert int(snmp["OutSegs"]) == tb.host.mib["Tcp"]["OutSegs"] and int(snmp["InSegs"]) > 0
+    assert re.search(r"user -> kernel copy\s+262144 bytes", text)
+    dev_line = re.search(r"eth0:\s+(\d+)\s+(\d+)", text)
+    assert int(dev_line[2]) == tb.peer.counters()["frames_tx"]  # frames the peer sent us

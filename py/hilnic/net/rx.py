@@ -64,6 +64,9 @@ def loopback_xmit(skb: Any, dev: LoopbackDevice) -> int:
 @traced
 def host_receive_frame(host: Any, dev: Any, frame: bytes) -> int:
     """A frame arrives on `dev` (driver RX): copy into an skb, classify, queue to the backlog."""
+    # The NIC's receive side is outside the model (v1 NIC transmits only); count what a driver would.
+    dev.stats.rx_packets += 1
+    dev.stats.rx_bytes += len(frame)
     skb = netdev_alloc_skb(len(frame))
     skb.skb_put_data(frame)
     skb.protocol = eth_type_trans(skb, dev)
