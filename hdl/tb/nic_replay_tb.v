@@ -3,7 +3,8 @@
  *
  * Measures how fast the RTL itself simulates under full transmit load
  * (python -m hilnic.bench.rtl_speed builds the memory image, compiles this with iverilog and
- * runs vvp directly, wall-timing it):
+ * runs vvp directly, or with --sim verilator builds it with `verilator --binary --timing` and
+ * runs the executable, wall-timing it):
  *
  * - clock generated here (CLK_PERIOD_PS), reset for 8 cycles;
  * - host memory: a Verilog AXI4 slave over `mem` (DMA_DATA_WIDTH-bit words at MEM_BASE,
@@ -331,44 +332,68 @@ always @(posedge clk) begin
 end
 
 // ---- CSR sequence ------------------------------------------------------------------------------
+// Race-free in any simulator: the tasks drive only at falling edges (blocking assignments) and
+// sample a quarter cycle before the rising edge that takes a handshake, so nothing they do
+// depends on the order of processes woken by the same rising edge (Verilator resumes a task
+// waiting on @(posedge clk) in a different order than Icarus). Cycle for cycle the same bus
+// activity as driving with nonblocking assignments right after the rising edge.
+localparam real QUARTER_PERIOD_NS = CLK_PERIOD_PS / 4000.0;
+
 task axil_write(input [15:0] addr, input [31:0] data);
-    reg aw_done, w_done;
+    reg aw_done, w_done, aw_hs, w_hs, b_hs;
     begin
         @(posedge clk);
-        axil_awaddr <= addr;
-        axil_awvalid <= 1'b1;
-        axil_wdata <= data;
-        axil_wvalid <= 1'b1;
+        @(negedge clk);
+        axil_awaddr = addr;
+        axil_awvalid = 1'b1;
+        axil_wdata = data;
+        axil_wvalid = 1'b1;
         aw_done = 0;
         w_done = 0;
         while (!(aw_done && w_done)) begin
-            @(posedge clk);
-            if (axil_awvalid && axil_awready) begin
-                axil_awvalid <= 1'b0;
+            #(QUARTER_PERIOD_NS);
+            aw_hs = axil_awvalid && axil_awready;
+            w_hs = axil_wvalid && axil_wready;
+            @(negedge clk);
+            if (aw_hs) begin
+                axil_awvalid = 1'b0;
                 aw_done = 1;
             end
-            if (axil_wvalid && axil_wready) begin
-                axil_wvalid <= 1'b0;
+            if (w_hs) begin
+                axil_wvalid = 1'b0;
                 w_done = 1;
             end
         end
-        while (!axil_bvalid)
-            @(posedge clk);
+        b_hs = 0;
+        while (!b_hs) begin
+            #(QUARTER_PERIOD_NS);
+            b_hs = axil_bvalid;
+            @(negedge clk);
+        end
     end
 endtask
 
 task axil_read(input [15:0] addr, output [31:0] data);
+    reg ar_hs, r_hs;
     begin
         @(posedge clk);
-        axil_araddr <= addr;
-        axil_arvalid <= 1'b1;
-        @(posedge clk);
-        while (!axil_arready)
-            @(posedge clk);
-        axil_arvalid <= 1'b0;
-        while (!axil_rvalid)
-            @(posedge clk);
-        data = axil_rdata;
+        @(negedge clk);
+        axil_araddr = addr;
+        axil_arvalid = 1'b1;
+        ar_hs = 0;
+        while (!ar_hs) begin
+            #(QUARTER_PERIOD_NS);
+            ar_hs = axil_arvalid && axil_arready;
+            @(negedge clk);
+        end
+        axil_arvalid = 1'b0;
+        r_hs = 0;
+        while (!r_hs) begin
+            #(QUARTER_PERIOD_NS);
+            r_hs = axil_rvalid;
+            data = axil_rdata;
+            @(negedge clk);
+        end
     end
 endtask
 

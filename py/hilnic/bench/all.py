@@ -62,11 +62,11 @@ def main(argv: list[str] | None = None) -> int:
                             "met" if ok else "NOT met", cmd])
         if "rtl_speed" in only:
             t0 = time.perf_counter()
-            print("== c. simulation efficiency of nic_top (Icarus), full load ==", flush=True)
+            print(f"== c. simulation efficiency of nic_top ({a.sim or 'icarus'}), full load ==", flush=True)
             for flen, frames in ((1514, 600 if a.quick else 2000), (60, 1500 if a.quick else 5000)):
                 res = rtl_speed.measure(frames, flen, 500.0, sim=a.sim)
                 common.save(f"rtl_speed_{flen + 4}", res)
-                args = [f"--frames={frames}", f"--frame-len={flen}"]
+                args = [f"--frames={frames}", f"--frame-len={flen}"] + ([f"--sim={a.sim}"] if a.sim else [])
                 rows, notes = rtl_speed.report(res, args)
                 print(common.table(rows, ["run", "sim cycles / wall s", "frames ok", "verdict (target >= 100k)"]))
                 for n in notes:

@@ -1,7 +1,8 @@
 """Simulation efficiency of the RTL itself: nic_top's simulated cycles per wall second.
 
 1. Replay (no Python in the loop): hdl/tb/nic_replay_tb.v, compiled with iverilog and run
-   with vvp straight from here. A Verilog AXI memory serves the image this module writes
+   with vvp straight from here (or, with --sim verilator, built with `verilator --binary
+   --timing` into a plain executable, no VPI, and run the same way). A Verilog AXI memory serves the image this module writes
    (ring + buffers, hilnic.bench.traffic) with a fixed read latency; a Verilog CSR sequence
    programs the NIC, rings the doorbell and refills the ring by advancing TDT; a Verilog XGMII
    checker compares every frame's length and word signature with the values computed here
@@ -12,6 +13,11 @@
    RtlNic (hilnic.bench.tb_bench `stream`), steady-state cycles per wall second.
 
     python -m hilnic.bench.rtl_speed [--frames N] [--frame-len L] [--mem-latency-ns NS] [--quick]
+                                     [--sim icarus|verilator] [--replay-frames N]
+
+On Verilator the replay runs at millions of cycles per second, so it replays more frames than
+the bridge run (--replay-frames, default: enough for about VERILATOR_REPLAY_CYCLES cycles) to
+keep the timed window well above a second; the ring and image are the same.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import argparse
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -32,6 +39,8 @@ from .traffic import Traffic
 
 MODULE = "hilnic.bench.rtl_speed"
 TARGET_CYCLES_PER_S = 100_000
+# Verilator replays run at ~10M cycles/s: time about this many cycles by default
+VERILATOR_REPLAY_CYCLES = 20_000_000
 
 
 def _sources() -> list[Path]:
@@ -56,6 +65,35 @@ def compile_replay(params: dict[str, Any], out_dir: Path) -> Path:
         raise RuntimeError(f"iverilog failed:\n{r.stdout}{r.stderr}")
     os.replace(str(vvp) + ".tmp", vvp)
     return vvp
+
+
+def compile_replay_verilator(params: dict[str, Any], out_dir: Path) -> Path:
+    """`verilator --binary --timing` the replay bench with `params` (plain executable: no VPI,
+    no public signals, the C++ built like the cocotb models, see hilnic.hw.sim); returns the
+    executable (rebuilt when sources or parameters change)."""
+    from ..hw import sim as hwsim
+
+    srcs = _sources()
+    make_vars = hwsim._verilator_make_vars(hwsim._verilator_env())
+    key = (repr(sorted(params.items())) + repr(make_vars)
+           + "".join(f"{p}:{p.stat().st_mtime_ns}" for p in srcs))
+    tag = f"replay-vl-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
+    exe = out_dir / tag / "Vnic_replay_tb"
+    if exe.exists():
+        return exe
+    mdir = out_dir / tag
+    if mdir.exists():
+        shutil.rmtree(mdir)
+    mdir.mkdir(parents=True)
+    cmd = ["verilator", "--binary", "--timing", "--top-module", "nic_replay_tb", "-Mdir", str(mdir),
+           "--timescale", "1ns/1ps", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--build-jobs",
+           str(hwsim.build_jobs()), "-MAKEFLAGS", " ".join(make_vars)]
+    cmd += [f"-G{k}={v}" for k, v in params.items()]
+    cmd += [str(s) for s in srcs]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0 or not exe.exists():
+        raise RuntimeError(f"verilator failed ({' '.join(cmd)}):\n{r.stdout[-4000:]}{r.stderr[-4000:]}")
+    return exe
 
 
 def _kv(line: str) -> dict[str, int]:
@@ -90,12 +128,12 @@ def check_dump(path: Path, traffic: Traffic) -> tuple[int, list[str]]:
 
 def run_replay(frames: int = 2000, frame_len: int = 1514, mem_latency_ns: float = 500, ring_n: int = 256,
                batch: int = 16, data_width: int = 128, mark: int | None = None,
-               timeout_s: float = 600) -> dict[str, Any]:
-    """Build the image, compile, run vvp; return the figures."""
+               timeout_s: float = 600, sim: str = "icarus") -> dict[str, Any]:
+    """Build the image, compile, run vvp (or the Verilator executable); return the figures."""
     traffic = Traffic(frame_len, ring_n=ring_n)
     out = common.results_dir() / "replay"
     out.mkdir(parents=True, exist_ok=True)
-    tag = f"L{frame_len}_R{ring_n}_W{data_width}"
+    tag = f"L{frame_len}_R{ring_n}_W{data_width}" + ("_vl" if sim == "verilator" else "")
     memfile, sigfile, dumpfile = out / f"{tag}.memh", out / f"{tag}.sig", out / f"{tag}.dump"
     nwords = traffic.write_memh(str(memfile), data_width)
     traffic.write_sigs(str(sigfile))
@@ -104,9 +142,14 @@ def run_replay(frames: int = 2000, frame_len: int = 1514, mem_latency_ns: float 
     params = {"DMA_DATA_WIDTH": data_width, "MEM_WORDS": nwords, "RING_N": ring_n, "N_FRAMES": frames,
               "BATCH": batch, "RD_LATENCY": lat, "MARK_FRAMES": mark, "DUMP_FRAMES": 4}
     t0 = time.perf_counter()
-    vvp = compile_replay(params, out)
+    if sim == "verilator":
+        cmd = [str(compile_replay_verilator(params, out))]
+    elif sim == "icarus":
+        cmd = ["vvp", "-n", str(compile_replay(params, out))]
+    else:
+        raise ValueError(f"replay bench: unsupported simulator {sim!r} (icarus or verilator)")
     t_compile = time.perf_counter() - t0
-    cmd = ["vvp", "-n", str(vvp), f"+memfile={memfile}", f"+sigfile={sigfile}", f"+dumpfile={dumpfile}"]
+    cmd += [f"+memfile={memfile}", f"+sigfile={sigfile}", f"+dumpfile={dumpfile}"]
     t_launch = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
     marks: dict[str, tuple[float, dict[str, int]]] = {}
@@ -141,7 +184,7 @@ def run_replay(frames: int = 2000, frame_len: int = 1514, mem_latency_ns: float 
     sim_fps = ((frames - 1) / ((done["last_start"] - done["first_start"]) * 6.4e-9)
                if frames > 1 else 0.0)
     return {
-        "frames": frames, "frame_len": frame_len, "mem_latency_ns": mem_latency_ns,
+        "sim": sim, "frames": frames, "frame_len": frame_len, "mem_latency_ns": mem_latency_ns,
         "good": done["good"], "bad": done["bad"], "gptc": done["gptc"], "dump_checked": n_dump,
         "cycles": done["cycles"], "steady_cycles": steady_cycles, "steady_wall_s": steady_wall,
         "cycles_per_s": steady_cycles / steady_wall if steady_wall > 0 else 0.0,
@@ -160,9 +203,20 @@ def run_bridge(frames: int, frame_len: int, mem_latency_ns: float, ring_n: int =
     return res["runs"][0]
 
 
+def replay_frames_for(sim: str, frames: int, frame_len: int) -> int:
+    """Frames the replay runs: `frames` on Icarus; on Verilator at least enough for about
+    VERILATOR_REPLAY_CYCLES cycles (a frame takes (frame_len + 4 + 20) / 8 cycles at line rate)."""
+    if sim != "verilator":
+        return frames
+    return max(frames, -(-VERILATOR_REPLAY_CYCLES * 8 // (frame_len + 24)))
+
+
 def measure(frames: int, frame_len: int, mem_latency_ns: float, sim: str | None = None,
-            bridge: bool = True) -> dict[str, Any]:
-    rep = run_replay(frames, frame_len, mem_latency_ns)
+            bridge: bool = True, replay_frames: int | None = None) -> dict[str, Any]:
+    """Replay on `sim` (default icarus) and the bridge on `sim` (default $SIM / icarus)."""
+    rsim = sim or "icarus"
+    rframes = replay_frames or replay_frames_for(rsim, frames, frame_len)
+    rep = run_replay(rframes, frame_len, mem_latency_ns, sim=rsim)
     out: dict[str, Any] = {"replay": rep}
     if bridge:
         br = run_bridge(frames, frame_len, mem_latency_ns, sim=sim)
@@ -173,7 +227,7 @@ def measure(frames: int, frame_len: int, mem_latency_ns: float, sim: str | None 
 
 def report(res: dict[str, Any], args: list[str]) -> tuple[list[list[Any]], list[str]]:
     rep = res["replay"]
-    rows = [[f"replay (Verilog only), {rep['frame_len'] + 4} B", f"{rep['cycles_per_s']:,.0f}",
+    rows = [[f"replay (Verilog only, {rep.get('sim', 'icarus')}), {rep['frame_len'] + 4} B", f"{rep['cycles_per_s']:,.0f}",
              f"{rep['good']}/{rep['frames']}",
              "PASS" if rep["cycles_per_s"] >= TARGET_CYCLES_PER_S else "FAIL"]]
     if "bridge" in res:
@@ -194,14 +248,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mem-latency-ns", type=float, default=500.0, help="memory read latency (default 500)")
     ap.add_argument("--no-bridge", action="store_true", help="replay only, skip the bridge comparison")
     ap.add_argument("--quick", action="store_true", help="fewer frames")
-    ap.add_argument("--sim", default=None, help="simulator for the bridge run (replay is always Icarus)")
+    ap.add_argument("--sim", default=None,
+                    help="simulator of the replay and the bridge run: icarus (default) or verilator")
+    ap.add_argument("--replay-frames", type=int, default=None,
+                    help="frames of the replay run (default: --frames on Icarus; on Verilator at "
+                         f"least {VERILATOR_REPLAY_CYCLES / 1e6:g}M cycles' worth)")
     a = ap.parse_args(argv)
     frames = a.frames or (600 if a.quick else 2000)
     if not 60 <= a.frame_len <= 9216:
         ap.error("--frame-len must be in [60, 9216]")
-    res = measure(frames, a.frame_len, a.mem_latency_ns, sim=a.sim, bridge=not a.no_bridge)
-    common.save("rtl_speed", res)
+    res = measure(frames, a.frame_len, a.mem_latency_ns, sim=a.sim, bridge=not a.no_bridge,
+                  replay_frames=a.replay_frames)
+    common.save("rtl_speed" if not a.sim or a.sim == "icarus" else f"rtl_speed_{a.sim}", res)
     args = [f"--frames={frames}", f"--frame-len={a.frame_len}", f"--mem-latency-ns={a.mem_latency_ns:g}"]
+    if a.sim:
+        args.append(f"--sim={a.sim}")
+    if a.replay_frames:
+        args.append(f"--replay-frames={a.replay_frames}")
     rows, notes = report(res, args)
     print(common.table(rows, ["run", "sim cycles / wall s", "frames ok", "verdict (target >= 100k)"]))
     for n in notes:

@@ -7,6 +7,7 @@ ring topped up (TDT advanced in batches as frames leave the MAC) until `frames` 
 out. Every frame is checked (FCS and bytes). Writes bench_result.json in the run directory:
 per run, the frames' simulated rate in steady state (from the frames' t_start on the wire,
 skipping the first `mark`), simulated cycles and wall time in steady state.
+With HILNIC_BENCH_PROFILE=<path> the test runs under cProfile and dumps its stats there.
 """
 
 from __future__ import annotations
@@ -72,6 +73,13 @@ class _Run:
 @cocotb.test(timeout_time=1_000_000, timeout_unit="us")
 async def stream(dut):
     cfg = json.loads(os.environ["HILNIC_BENCH_CFG"])
+    prof_path = os.environ.get("HILNIC_BENCH_PROFILE")  # cProfile stats of the whole test
+    prof = None
+    if prof_path:
+        import cProfile
+
+        prof = cProfile.Profile()
+        prof.enable()
     model = cfg.get("mem_model", "py")
     runs = cfg["runs"]
     biggest = max(Traffic(r["frame_len"], ring_n=r.get("ring_n", 256)).size for r in runs)
@@ -118,6 +126,9 @@ async def stream(dut):
             "stats": rtl.stats(),
         })
         current.clear()
+    if prof is not None:
+        prof.disable()
+        prof.dump_stats(prof_path)
     errs = rtl.errors()
     result = {"mem_model": model, "runs": out, "errors": errs}
     Path(os.environ.get("HILNIC_RUN_DIR", ".")).joinpath("bench_result.json").write_text(json.dumps(result, indent=1))

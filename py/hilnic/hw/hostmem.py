@@ -218,7 +218,25 @@ class HostMemory:
 
     def dma_read(self, addr: int, length: int) -> bytes | None:
         """Device read; None (and a recorded violation) when not inside a live mapping."""
-        if not self._covered(addr, length, False):
+        # _covered(addr, length, False), inlined: every descriptor and buffer read comes here.
+        i = _bisect_right(self._map_starts, addr)
+        maps = self._maps
+        end = addr + length
+        reach = addr - self._max_map_len
+        while i:
+            i -= 1
+            m = maps[i]
+            a = m.addr
+            if a + m.length >= end and a <= addr:
+                if m.direction is _FROM_DEVICE:
+                    continue
+                break
+            if a < reach:
+                i = 0
+                break
+        else:
+            i = -1
+        if i < 0 or maps[i].addr > addr or maps[i].addr + maps[i].length < end or maps[i].direction is _FROM_DEVICE:
             self._violate("read", addr, length, "outside any live mapping")
             return None
         self.bytes_read += length

@@ -129,6 +129,7 @@ _BYTEMASK = tuple(sum(0xFF << (8 * i) for i in range(4) if w >> i & 1) for w in 
 _LE32 = np.dtype("<u4")
 _U64 = np.uint64
 _add_reduce = np.add.reduce
+_new_object = object.__new__
 
 
 def csum16(data: bytes | bytearray | memoryview) -> int:
@@ -734,7 +735,12 @@ class ModelNic(NicBackend):
             fcs_ok = n >= FCS_BYTES and zlib.crc32(data[:-4]).to_bytes(4, "little") == data[-4:]
         idx = self._wire_index
         self._wire_index += 1
-        self._emit_frame(WireFrame(data, fr.t_start, fr.t_end, fcs_ok, idx))
+        # WireFrame is a frozen dataclass: its __init__ pays object.__setattr__ per field.
+        # Fill the instance dict directly (same fields, same equality/hash/repr).
+        wf = _new_object(WireFrame)
+        wf.__dict__.update(data=data, t_start=fr.t_start, t_end=fr.t_end, fcs_ok=fcs_ok, index=idx)
+        for fn in self.frame_listeners:
+            fn(wf)
 
     def _dma_fault(self, epoch: int, addr: int, cause: int) -> None:
         if epoch == self._epoch and self._running():

