@@ -1044,7 +1044,9 @@ class RtlNic(NicBackend):
         for name in ("cocotb.nic_harness.m_axi", "cocotbext.axi"):
             logging.getLogger(name).setLevel(logging.WARNING)
         # Verilator builds (EXT_MEM_NEGEDGE=1, see nic_harness.v) clock the model on ~clk
-        negedge = hasattr(self.dut, "ext_mem_negedge") and int(self.dut.ext_mem_negedge.value) == 1
+        # (a constant wire may still read Z before time 0's first delta on Icarus: that means 0)
+        flag = self.dut.ext_mem_negedge.value if hasattr(self.dut, "ext_mem_negedge") else None
+        negedge = flag is not None and flag.is_resolvable and int(flag) == 1
         clock = self.dut.m_axi_clk if negedge else self.dut.clk
         self.axiram = AxiSlave(AxiBus.from_prefix(self.dut, "m_axi"), clock, self.dut.rst,
                                target=HostMemAxiTarget(self.mem))

@@ -222,21 +222,18 @@ class HostMemory:
         i = _bisect_right(self._map_starts, addr)
         maps = self._maps
         end = addr + length
-        reach = addr - self._max_map_len
+        reach = addr - self._max_map_len  # a mapping starting before this cannot reach addr
+        ok = False
         while i:
             i -= 1
             m = maps[i]
             a = m.addr
-            if a + m.length >= end and a <= addr:
-                if m.direction is _FROM_DEVICE:
-                    continue
+            if a + m.length >= end and a <= addr and m.direction is not _FROM_DEVICE:
+                ok = True
                 break
-            if a < reach:
-                i = 0
+            if a < reach:  # nothing further back can reach addr
                 break
-        else:
-            i = -1
-        if i < 0 or maps[i].addr > addr or maps[i].addr + maps[i].length < end or maps[i].direction is _FROM_DEVICE:
+        if not ok:
             self._violate("read", addr, length, "outside any live mapping")
             return None
         self.bytes_read += length
