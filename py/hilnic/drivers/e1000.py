@@ -498,10 +498,12 @@ def e1000_xmit_frame_ring(skb: SkBuff, adapter: E1000Adapter) -> int:
     if shinfo.gso_size:
         # This NIC has no TSO; validate_xmit_skb must have segmented the skb (a stack bug).
         raise RuntimeError(f"GSO skb (gso_size {shinfo.gso_size}) reached {adapter.netdev.name}, which has no TSO")
-    count = TXD_USE_COUNT(skb.headlen)
+    count = -(-(skb.len - skb.data_len) // E1000_MAX_DATA_PER_TXD)  # TXD_USE_COUNT(skb_headlen(skb))
     for f in shinfo.frags:
-        count += TXD_USE_COUNT(f.size)
-    if e1000_maybe_stop_tx(adapter, count + 2):  # +2 gap (igb: +3 with a context descriptor)
+        count += -(-f.size // E1000_MAX_DATA_PER_TXD)  # TXD_USE_COUNT(skb_frag_size(frag))
+    # e1000_maybe_stop_tx(adapter, count + 2), its inline fast path first: +2 gap (igb: +3 with a context descriptor)
+    ntc, ntu = ring.next_to_clean, ring.next_to_use
+    if (0 if ntc > ntu else ring.count) + ntc - ntu - 1 < count + 2 and __e1000_maybe_stop_tx(adapter, count + 2):
         adapter.stats.tx_busy += 1
         return nd.NETDEV_TX_BUSY
     first = ring.tx_buffer_info[ring.next_to_use]

@@ -220,6 +220,9 @@ def tcp_connect(sk: TcpSock) -> int:
 # -- receive ----------------------------------------------------------------------------------------
 
 
+_ADDRS = struct.Struct("!II")
+
+
 def tcp_parse_segment(skb: SkBuff, th: bytes) -> dict:
     """Header and options into TCP_SKB_CB form (tcp_v4_fill_cb + tcp_parse_options)."""
     sport, dport, seq, ack_seq, off_flags, window, _check, _urg = _TH.unpack_from(th)
@@ -262,9 +265,15 @@ def tcp_v4_rcv(host: Any, skb: SkBuff) -> int:
 
     Looks the socket up by 4-tuple; a socket owned by the process gets it on its backlog.
     """
-    iph = skb.read_at(skb.network_header, 20)
-    saddr, daddr = struct.unpack_from("!II", iph, 12)
-    th = skb.to_bytes()
+    nh = skb.network_header
+    if not skb.data_len and skb.shinfo.frag_list is None and nh <= skb.data:
+        # Linear skb (every received frame here): IP header through the end in one read.
+        buf = skb.read_at(nh, skb.data - nh + skb.len)
+        saddr, daddr = _ADDRS.unpack_from(buf, 12)
+        th = buf[skb.data - nh:]
+    else:
+        saddr, daddr = _ADDRS.unpack_from(skb.read_at(nh, 20), 12)
+        th = skb.to_bytes()
     if len(th) < 20:
         kfree_skb(skb)
         return 0
