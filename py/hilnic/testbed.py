@@ -208,7 +208,11 @@ async def tcp_bulk(tb: Testbed, nbytes: int, port: int = 5001, chunk: int = 64 <
             tb.env.call_later(100 * US, poll)
 
     poll()
-    await tb.host.kernel.wait_event(conn_done, timeout=120 * SEC)
+    if not await tb.host.kernel.wait_event(conn_done, timeout=120 * SEC):
+        raise TimeoutError(
+            f"tcp_bulk: after 120 s simulated the peer has {tb.peer.delivered_bytes(peer_port=port)} of "
+            f"{len(payload)} bytes and the socket is in state {s.sk.sk_state}"
+        )
     return {"bytes": sent, "elapsed_ps": tb.env.now() - t0, "payload": payload, "tcp_info": info}
 
 
