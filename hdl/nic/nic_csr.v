@@ -212,6 +212,7 @@ reg [15:0] tdh_next;
 reg [31:0] err_set;
 reg [15:0] waddr;
 reg [15:0] raddr;
+reg        regs_clr;
 
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
 wire act_main = rst || wr_en || rd_en || bvalid_reg || rvalid_reg || ev_tdh_inc || ev_txdw || ev_rd_err || ev_wr_err || ev_too_long || ev_dext || ev_zero || seq_reg != SEQ_RUN;
@@ -227,6 +228,7 @@ always @(posedge clk) begin
     clr_gotch_reg <= 1'b0;
     clr_tpt_reg <= 1'b0;
     err_set = 0;
+    regs_clr = 1'b0;
 
     // ---- datapath events ----
     if (ev_tdh_inc) begin
@@ -394,37 +396,14 @@ always @(posedge clk) begin
                 dp_rst_reg <= 1'b1;
                 full_rst_reg <= 1'b1;
                 seq_reg <= SEQ_RUN;
-                ctrl_reg <= 0;
-                icr_reg <= 0;
-                itr_reg <= 0;
-                ims_reg <= 0;
-                tctl_reg <= 0;
-                tdbal_reg <= 0;
-                tdbah_reg <= 0;
-                tdlen_reg <= 0;
-                tdh_reg <= 0;
-                tdt_reg <= 0;
-                tidv_reg <= 0;
-                txdctl_reg <= 0;
-                tadv_reg <= 0;
-                tdwbal_reg <= 0;
-                tdwbah_reg <= 0;
-                erraddr_reg <= 0;
-                errcause_reg <= 0;
-                txdrop_reg <= 0;
-                txoff_reg <= 1'b0;
+                regs_clr = 1'b1;  // CTRL.RST drained: registers back to reset values below
             end
         end
         default: ;
     endcase
 
-    if (rst) begin
-        bvalid_reg <= 1'b0;
-        rvalid_reg <= 1'b0;
-        rdata_reg <= 0;
-        seq_reg <= SEQ_RUN;
-        dp_rst_reg <= 1'b0;
-        full_rst_reg <= 1'b0;
+    // One list of register reset values for both rst and a drained CTRL.RST; last, so it wins.
+    if (rst || regs_clr) begin
         ctrl_reg <= 0;
         icr_reg <= 0;
         itr_reg <= 0;
@@ -444,6 +423,14 @@ always @(posedge clk) begin
         errcause_reg <= 0;
         txdrop_reg <= 0;
         txoff_reg <= 1'b0;
+    end
+    if (rst) begin
+        bvalid_reg <= 1'b0;
+        rvalid_reg <= 1'b0;
+        rdata_reg <= 0;
+        seq_reg <= SEQ_RUN;
+        dp_rst_reg <= 1'b0;
+        full_rst_reg <= 1'b0;
     end
 end
 end
