@@ -10,6 +10,8 @@
  *   `AxiBus.from_prefix(dut, "m_axi")`) when USE_PY_MEM=0;
  * - wire: tb_xgmii_rx (u_xgmii) decodes XGMII, one Python wake per frame;
  * - tb_axi_checker (u_check) watches both buses and latches protocol violations;
+ * - sw_func / sw_ctx / sw_calls: the kernel model's current function and CPU context, set
+ *   by Python when tracing is on (hilnic.hw.swsignals), for the waveform;
  * - cfg_* knobs of the memory transactor are plain registers Python may write at any time
  *   (cfg_seed is taken while rst is high).
  */
@@ -48,7 +50,9 @@ module nic_harness #
     // half a cycle earlier it samples exactly what nic_top samples at the next rising edge,
     // and what it drives then is presented at the rising edge after (hilnic.hw.sim sets
     // this for Verilator builds; Icarus keeps 0).
-    parameter EXT_MEM_NEGEDGE = 0
+    parameter EXT_MEM_NEGEDGE = 0,
+    // characters of the software-stage signal sw_func
+    parameter SW_FUNC_CHARS = 32
 )
 (
     /*
@@ -124,6 +128,13 @@ reg [7:0]  cfg_aw_stall = 0;
 reg [7:0]  cfg_w_stall = 0;
 reg [7:0]  cfg_b_gap_prob = 0;
 reg [31:0] cfg_seed = 1;
+
+// ---- software stage (Python writes these; view as ASCII in GTKWave) -----------------------
+// The kernel model runs in zero simulated time, so at one timestamp these show the last
+// activation; trace.txt (same ns time base) lists every call at that time.
+reg [8*SW_FUNC_CHARS-1:0] sw_func = "idle";  // kernel function running, e.g. "net_tx_action"
+reg [8*8-1:0]             sw_ctx = "idle";   // process | softirq | hardirq | idle
+reg [31:0]                sw_calls = 0;      // traced kernel calls so far
 
 // ---- CSR bus -----------------------------------------------------------------------------
 wire [AXIL_ADDR_WIDTH-1:0] axil_awaddr;

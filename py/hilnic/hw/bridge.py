@@ -32,7 +32,7 @@ import contextlib
 import logging
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -692,6 +692,15 @@ class MmioPort:
         await done.wait()
         return box[0]
 
+    def read_cb(self, offset: int, callback: Callable[[int], None]) -> None:
+        """Read without awaiting: `callback(value)` runs (in the MMIO task) once it completes,
+        after every earlier write. For callers that are not cocotb coroutines (CocotbEnv)."""
+        if self._task is None:
+            raise RuntimeError("MmioPort not started (call RtlNic.start() or reset())")
+        self._queue.append((False, offset, 0, 0xF, callback))
+        self._idle.clear()
+        self._wake.set()
+
     @property
     def pending(self) -> int:
         return len(self._queue)
@@ -730,9 +739,12 @@ class MmioPort:
                 self.n_writes += 1
             else:
                 self.n_reads += 1
-                done, box = waiter
-                box.append(_int(h["done_rdata"]))
-                done.set()
+                if callable(waiter):
+                    waiter(_int(h["done_rdata"]))
+                else:
+                    done, box = waiter
+                    box.append(_int(h["done_rdata"]))
+                    done.set()
 
 
 # -- wire ----------------------------------------------------------------------------------
