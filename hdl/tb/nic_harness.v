@@ -110,13 +110,72 @@ end
 // ---- clock, reset, cycle counter -----------------------------------------------------------
 localparam real HALF_PERIOD_NS = CLK_PERIOD_PS / 2000.0;
 
+localparam integer HALF_PERIOD_PS = CLK_PERIOD_PS / 2;
+
 reg        clk = 1'b0;
 reg        rst = 1'b1;
 reg [63:0] cycle = 0;
 
-always #(HALF_PERIOD_NS) clk = ~clk;
+// Clock hold: skip cycles in which nothing can happen. Python (hilnic.hw.cocotb_env) sets
+// clk_hold when the kernel model only waits for its own timers. At a falling edge the clock
+// then stops while the design is quiet (hw_quiet: every nic_top block's activity gate is
+// off, so no state can change on an edge; nothing outstanding on the DMA bus; no MMIO command
+// waiting; the wire decoder between frames with its gap seen), or, when only the interrupt
+// timers of nic_irq count down (hw_counting), for as many cycles as they can count without
+// reaching an event (ff_cycles), after which their counters are moved on by the cycles
+// skipped. Time still passes. The clock restarts when Python clears clk_hold or writes
+// something that makes the design busy (an MMIO command, rst); the next rising edge is the
+// first on the grid after that moment (rising edges stay at c*CLK_PERIOD_PS + half, `cycle`
+// jumps over the skipped ones, counted in clk_skipped).
+reg        clk_hold = 1'b0;
+reg [63:0] clk_skipped = 0;
+wire       hw_quiet;
+wire       hw_counting;
+wire [23:0] ff_cycles;
+reg        hold_resume = 1'b0;
+reg        hold_count = 1'b0;
+reg [63:0] hold_t_ps = 0;
+reg [63:0] hold_rise = 0;
+reg [63:0] hold_n = 0;
 
-always @(posedge clk) cycle <= cycle + 1;
+always begin
+    hold_resume = 1'b0;
+    hold_count = 1'b0;
+    if (clk_hold && hw_quiet) begin
+        wait (!clk_hold || !hw_quiet);
+        hold_resume = 1'b1;
+    end else if (clk_hold && hw_counting && ff_cycles != 0) begin
+        fork : ff_wait
+            wait (!clk_hold || !hw_counting);
+            #((ff_cycles * CLK_PERIOD_PS) / 1000.0);
+        join_any
+        disable ff_wait;
+        hold_resume = 1'b1;
+        hold_count = 1'b1;
+    end
+    if (hold_resume) begin
+        hold_t_ps = $realtime * 1000.0;  // rounds to the nearest ps; $rtoi would be 32 bits
+        hold_rise = (hold_t_ps - HALF_PERIOD_PS) / CLK_PERIOD_PS + 1;
+        #((hold_rise * CLK_PERIOD_PS + HALF_PERIOD_PS - hold_t_ps) / 1000.0);
+        hold_n = hold_rise - cycle;
+        if (hold_count) begin
+            // the edges skipped would each have decremented the running counters
+            if (dut.nic_irq_inst.tidv_armed_reg)
+                dut.nic_irq_inst.tidv_cnt_reg = dut.nic_irq_inst.tidv_cnt_reg - hold_n[23:0];
+            if (dut.nic_irq_inst.tadv_armed_reg)
+                dut.nic_irq_inst.tadv_cnt_reg = dut.nic_irq_inst.tadv_cnt_reg - hold_n[23:0];
+            if (dut.nic_irq_inst.itr_cnt_reg != 0)
+                dut.nic_irq_inst.itr_cnt_reg = dut.nic_irq_inst.itr_cnt_reg - hold_n[21:0];
+        end
+        clk_skipped = clk_skipped + hold_n;
+        clk = 1'b1;
+        cycle <= hold_rise + 1;
+    end else begin
+        #(HALF_PERIOD_NS) clk = 1'b1;
+        cycle <= cycle + 1;
+    end
+    #(HALF_PERIOD_NS) clk = 1'b0;
+end
 
 // ---- memory knobs (Python writes these) ---------------------------------------------------
 reg [15:0] cfg_rd_latency = MEM_RD_LATENCY;
@@ -518,6 +577,32 @@ u_check (
     .axil_rvalid(axil_rvalid),
     .axil_rready(axil_rready)
 );
+
+// ---- quiet: no clock edge can change the design (see clk_hold) -----------------------------
+// Every clocked block of nic_top runs only while its `act` wire is high; the frame buffer
+// RAM only on its enables. A block waiting for a DMA answer may be gated off, so nothing may
+// be outstanding on the DMA bus either (then tb_axi_mem holds nothing).
+wire others_quiet = !(dut.nic_csr_inst.act || dut.nic_desc_fetch_inst.act || dut.desc_fifo_inst.act
+                      || dut.nic_tx_frame_inst.act || dut.nic_dma_rd_inst.act
+                      || dut.nic_dma_rd_inst.frame_fifo_inst.act || dut.nic_csum_inst.act
+                      || dut.nic_xgmii_tx_inst.act || dut.nic_wb_inst.act
+                      || dut.nic_stats_inst.act || dut.fb_we || dut.fb_ren_a || dut.fb_ren_b)
+                    && dut.rd_idle && dut.wb_idle
+                    && !u_axil.busy && u_axil.cmd_seq == u_axil.cmd_seen
+                    && !u_xgmii.in_frame && (u_xgmii.ifg >= 12 || !u_xgmii.seen_frame);
+assign hw_quiet = others_quiet && !dut.nic_irq_inst.act;
+// nic_irq busy only counting: no reset, no write-back event, no TXDW pulse, and the line
+// settled or held low by the throttle (a cause pending while the ITR interval runs)
+assign hw_counting = others_quiet && !rst && !dut.nic_irq_inst.wb_done && !dut.nic_irq_inst.txdw_set_reg
+                     && (dut.nic_irq_inst.irq_reg == dut.nic_irq_inst.pending
+                         || (!dut.nic_irq_inst.irq_reg && dut.nic_irq_inst.itr_cnt_reg != 0));
+// cycles the running counters can lose without reaching an event (a delay expiring at <= 1,
+// the throttle reaching 0): two are left to the clock
+wire [23:0] ff_tidv = dut.nic_irq_inst.tidv_armed_reg ? (dut.nic_irq_inst.tidv_cnt_reg > 2 ? dut.nic_irq_inst.tidv_cnt_reg - 24'd2 : 24'd0) : 24'hFFFFFF;
+wire [23:0] ff_tadv = dut.nic_irq_inst.tadv_armed_reg ? (dut.nic_irq_inst.tadv_cnt_reg > 2 ? dut.nic_irq_inst.tadv_cnt_reg - 24'd2 : 24'd0) : 24'hFFFFFF;
+wire [23:0] ff_itr  = dut.nic_irq_inst.itr_cnt_reg > 2 ? {2'b0, dut.nic_irq_inst.itr_cnt_reg} - 24'd2 : (dut.nic_irq_inst.itr_cnt_reg != 0 ? 24'd0 : 24'hFFFFFF);
+wire [23:0] ff_min2 = ff_tidv < ff_tadv ? ff_tidv : ff_tadv;
+assign ff_cycles = (ff_min2 < ff_itr ? ff_min2 : ff_itr) == 24'hFFFFFF ? 24'd0 : (ff_min2 < ff_itr ? ff_min2 : ff_itr);
 
 endmodule
 

@@ -139,16 +139,13 @@ localparam R_W = ID_WIDTH + DATA_WIDTH + 2 + 1;
 localparam B_W = ID_WIDTH + 2;
 localparam LA_W = AXIL_ADDR_WIDTH + 3;
 
-wire [AX_W-1:0] ar_pl = {axi_arid, axi_araddr, axi_arlen, axi_arsize, axi_arburst, axi_arlock, axi_arcache, axi_arprot};
-wire [AX_W-1:0] aw_pl = {axi_awid, axi_awaddr, axi_awlen, axi_awsize, axi_awburst, axi_awlock, axi_awcache, axi_awprot};
-wire [W_W-1:0]  w_pl  = {axi_wdata, axi_wstrb, axi_wlast};
-wire [R_W-1:0]  r_pl  = {axi_rid, axi_rdata, axi_rresp, axi_rlast};
-wire [B_W-1:0]  b_pl  = {axi_bid, axi_bresp};
-wire [LA_W-1:0] lar_pl = {axil_araddr, axil_arprot};
-wire [LA_W-1:0] law_pl = {axil_awaddr, axil_awprot};
-wire [35:0]     lw_pl = {axil_wdata, axil_wstrb};
-wire [33:0]     lr_pl = {axil_rdata, axil_rresp};
-wire [1:0]      lb_pl = axil_bresp;
+// Payloads are concatenated only where the general path compares or stores them (as
+// continuous wires they would be rebuilt on every R beat).
+`define TB_AXI_CHK_AR_PL {axi_arid, axi_araddr, axi_arlen, axi_arsize, axi_arburst, axi_arlock, axi_arcache, axi_arprot}
+`define TB_AXI_CHK_AW_PL {axi_awid, axi_awaddr, axi_awlen, axi_awsize, axi_awburst, axi_awlock, axi_awcache, axi_awprot}
+`define TB_AXI_CHK_W_PL  {axi_wdata, axi_wstrb, axi_wlast}
+`define TB_AXI_CHK_R_PL  {axi_rid, axi_rdata, axi_rresp, axi_rlast}
+`define TB_AXI_CHK_B_PL  {axi_bid, axi_bresp}
 
 reg [AX_W-1:0] ar_pl_q = 0;
 reg [AX_W-1:0] aw_pl_q = 0;
@@ -216,8 +213,18 @@ wire r_hs = axi_rvalid && axi_rready;
 wire b_hs = axi_bvalid && axi_bready;
 
 reg [7:0] exp_len;
+reg [7:0] cur_beat;
 reg [8:0] beats_done;
 reg       ar_push, r_pop, b_dec;
+
+// R beat cache: the burst at the head of ID rc_id's FIFO, whose beat count lives here
+// instead of in rd_beat[] while rc_ok: beat = rc_base - rc_cnt[7:0], and rc_cnt[8] = 0 while
+// at least one more beat before the expected last one may come (those beats take the fast
+// path below and only decrement rc_cnt).
+reg          rc_ok = 1'b0;
+reg [ID_WIDTH-1:0] rc_id = 0;
+reg [7:0]    rc_base = 0;
+reg [8:0]    rc_cnt = 9'h1FF;
 
 // X/Z on any valid/ready: a continuous test, re-evaluated only when one of them changes
 wire hs_x = (^{axi_arvalid, axi_arready, axi_awvalid, axi_awready, axi_wvalid, axi_wready,
@@ -226,9 +233,27 @@ wire hs_x = (^{axi_arvalid, axi_arready, axi_awvalid, axi_awready, axi_wvalid, a
                axil_rvalid, axil_rready, axil_bvalid, axil_bready}) === 1'bx;
 wire axil_act = axil_arvalid | axil_awvalid | axil_wvalid | axil_rvalid | axil_bvalid;
 
+// Gates of the per-cycle work (continuous: re-evaluated only when an input changes).
+// `others`: anything but an R beat needs the general path (a valid, a stalled channel, a
+// write burst being paired, reset or its first cycle after, X/Z on a valid or ready);
+// `quiet`: nothing at all to check this cycle; `r_fast`: the only event is an R beat in
+// the middle of the cached burst (not its last beat, not RLAST), which only counts.
+// Any X on a valid makes these X, and `if` then takes the general path.
+wire stq = ar_stall_q | aw_stall_q | w_stall_q | r_stall_q | b_stall_q
+         | lar_stall_q | law_stall_q | lw_stall_q | lr_stall_q | lb_stall_q
+         | rst_q | (aw_n != 0) | (wb_n != 0);
+wire others = axi_arvalid | axi_awvalid | axi_wvalid | axi_bvalid | axil_act | rst | stq | hs_x;
+wire quiet = !(others | axi_rvalid);
+wire r_fast = !others & axi_rvalid & axi_rready & !axi_rlast & rc_ok & (axi_rid == rc_id) & !rc_cnt[8];
+
 // Speed: Icarus pays per executed statement, so each channel is checked only in cycles in
 // which it is valid or was stalled; an idle bus costs a handful of tests per cycle.
 always @(posedge clk) begin
+  if (quiet) begin
+    // idle buses: nothing to check
+  end else if (r_fast) begin
+    rc_cnt <= rc_cnt - 1'b1;
+  end else begin
     viol = 0;
     if (rst) begin
         // valids must be low in reset (one cycle of grace for synchronous resets)
@@ -239,6 +264,8 @@ always @(posedge clk) begin
                 rd_cnt[n] <= 0; rd_wp[n] <= 0; rd_rp[n] <= 0; rd_beat[n] <= 0; wr_out[n] <= 0;
             end
         end
+        rc_ok <= 1'b0;
+        rc_cnt <= 9'h1FF;
         aw_wp <= 0; aw_rp <= 0; aw_n <= 0;
         wb_wp <= 0; wb_rp <= 0; wb_n <= 0;
         w_beats <= 0;
@@ -252,19 +279,19 @@ always @(posedge clk) begin
         // ---- AR ----
         if (axi_arvalid || ar_stall_q) begin
             if (ar_stall_q && !axi_arvalid) viol[1] = 1'b1;
-            if (ar_stall_q && axi_arvalid && ar_pl !== ar_pl_q) viol[2] = 1'b1;
+            if (ar_stall_q && axi_arvalid && `TB_AXI_CHK_AR_PL !== ar_pl_q) viol[2] = 1'b1;
             ar_stall_q <= axi_arvalid && !axi_arready;
-            if (axi_arvalid && !ar_stall_q) ar_pl_q <= ar_pl;
-            if (axi_arvalid && (^ar_pl) === 1'bx) viol[19] = 1'b1;
+            if (axi_arvalid && !ar_stall_q) ar_pl_q <= `TB_AXI_CHK_AR_PL;
+            if (axi_arvalid && (^`TB_AXI_CHK_AR_PL) === 1'bx) viol[19] = 1'b1;
         end
 
         // ---- AW ----
         if (axi_awvalid || aw_stall_q) begin
             if (aw_stall_q && !axi_awvalid) viol[3] = 1'b1;
-            if (aw_stall_q && axi_awvalid && aw_pl !== aw_pl_q) viol[4] = 1'b1;
+            if (aw_stall_q && axi_awvalid && `TB_AXI_CHK_AW_PL !== aw_pl_q) viol[4] = 1'b1;
             aw_stall_q <= axi_awvalid && !axi_awready;
-            if (axi_awvalid && !aw_stall_q) aw_pl_q <= aw_pl;
-            if (axi_awvalid && (^aw_pl) === 1'bx) viol[19] = 1'b1;
+            if (axi_awvalid && !aw_stall_q) aw_pl_q <= `TB_AXI_CHK_AW_PL;
+            if (axi_awvalid && (^`TB_AXI_CHK_AW_PL) === 1'bx) viol[19] = 1'b1;
             if (aw_hs) begin
                 if (crosses_4k(axi_awaddr, axi_awlen, axi_awsize)) viol[12] = 1'b1;
                 if (axi_awburst != 2'b01 || axi_awsize > MAX_SIZE) viol[14] = 1'b1;
@@ -274,26 +301,26 @@ always @(posedge clk) begin
         // ---- W ----
         if (axi_wvalid || w_stall_q) begin
             if (w_stall_q && !axi_wvalid) viol[5] = 1'b1;
-            if (w_stall_q && axi_wvalid && w_pl !== w_pl_q) viol[6] = 1'b1;
+            if (w_stall_q && axi_wvalid && `TB_AXI_CHK_W_PL !== w_pl_q) viol[6] = 1'b1;
             w_stall_q <= axi_wvalid && !axi_wready;
-            if (axi_wvalid && !axi_wready && !w_stall_q) w_pl_q <= w_pl;
+            if (axi_wvalid && !axi_wready && !w_stall_q) w_pl_q <= `TB_AXI_CHK_W_PL;
             if (axi_wvalid && (^{axi_wstrb, axi_wlast}) === 1'bx) viol[19] = 1'b1;
         end
 
         // ---- R (slave side) ----
         if (axi_rvalid || r_stall_q) begin
             if (r_stall_q && !axi_rvalid) viol[7] = 1'b1;
-            if (r_stall_q && axi_rvalid && r_pl !== r_pl_q) viol[8] = 1'b1;
+            if (r_stall_q && axi_rvalid && `TB_AXI_CHK_R_PL !== r_pl_q) viol[8] = 1'b1;
             r_stall_q <= axi_rvalid && !axi_rready;
-            if (axi_rvalid && !axi_rready && !r_stall_q) r_pl_q <= r_pl;
+            if (axi_rvalid && !axi_rready && !r_stall_q) r_pl_q <= `TB_AXI_CHK_R_PL;
         end
 
         // ---- B (slave side) ----
         if (axi_bvalid || b_stall_q) begin
             if (b_stall_q && !axi_bvalid) viol[9] = 1'b1;
-            if (b_stall_q && axi_bvalid && b_pl !== b_pl_q) viol[10] = 1'b1;
+            if (b_stall_q && axi_bvalid && `TB_AXI_CHK_B_PL !== b_pl_q) viol[10] = 1'b1;
             b_stall_q <= axi_bvalid && !axi_bready;
-            if (axi_bvalid && !b_stall_q) b_pl_q <= b_pl;
+            if (axi_bvalid && !b_stall_q) b_pl_q <= `TB_AXI_CHK_B_PL;
         end
 
         // ---- read bursts ----
@@ -316,13 +343,21 @@ always @(posedge clk) begin
                     viol[17] = 1'b1;
                 end else begin
                     exp_len = rd_len_mem[{axi_rid, rd_rp[axi_rid]}];
-                    if (axi_rlast != (rd_beat[axi_rid] == exp_len)) viol[16] = 1'b1;
-                    if (axi_rlast || rd_beat[axi_rid] == exp_len) begin
+                    cur_beat = (rc_ok && axi_rid == rc_id) ? rc_base - rc_cnt[7:0] : rd_beat[axi_rid];
+                    if (axi_rlast != (cur_beat == exp_len)) viol[16] = 1'b1;
+                    // the cache moves to this ID (the previous one's count goes back first)
+                    if (rc_ok && axi_rid != rc_id) rd_beat[rc_id] <= rc_base - rc_cnt[7:0];
+                    if (axi_rlast || cur_beat == exp_len) begin
                         rd_beat[axi_rid] <= 0;
                         rd_rp[axi_rid] <= rd_rp[axi_rid] + 1;
                         r_pop = 1'b1;
+                        rc_ok <= 1'b0;
                     end else begin
-                        rd_beat[axi_rid] <= rd_beat[axi_rid] + 1;
+                        rd_beat[axi_rid] <= cur_beat + 1;
+                        rc_ok <= 1'b1;
+                        rc_id <= axi_rid;
+                        rc_base <= exp_len - 1'b1;
+                        rc_cnt <= {1'b0, exp_len} - {1'b0, cur_beat} - 9'd2;
                     end
                 end
             end
@@ -382,21 +417,21 @@ always @(posedge clk) begin
 
         // ---- AXI-Lite ----
         if (axil_act || lar_stall_q || law_stall_q || lw_stall_q || lr_stall_q || lb_stall_q) begin
-            if ((lar_stall_q && !axil_arvalid) || (lar_stall_q && axil_arvalid && lar_pl !== lar_pl_q)) viol[23] = 1'b1;
-            if ((law_stall_q && !axil_awvalid) || (law_stall_q && axil_awvalid && law_pl !== law_pl_q)) viol[21] = 1'b1;
-            if ((lw_stall_q && !axil_wvalid) || (lw_stall_q && axil_wvalid && lw_pl !== lw_pl_q)) viol[22] = 1'b1;
-            if ((lr_stall_q && !axil_rvalid) || (lr_stall_q && axil_rvalid && lr_pl !== lr_pl_q)) viol[24] = 1'b1;
-            if ((lb_stall_q && !axil_bvalid) || (lb_stall_q && axil_bvalid && lb_pl !== lb_pl_q)) viol[25] = 1'b1;
+            if ((lar_stall_q && !axil_arvalid) || (lar_stall_q && axil_arvalid && {axil_araddr, axil_arprot} !== lar_pl_q)) viol[23] = 1'b1;
+            if ((law_stall_q && !axil_awvalid) || (law_stall_q && axil_awvalid && {axil_awaddr, axil_awprot} !== law_pl_q)) viol[21] = 1'b1;
+            if ((lw_stall_q && !axil_wvalid) || (lw_stall_q && axil_wvalid && {axil_wdata, axil_wstrb} !== lw_pl_q)) viol[22] = 1'b1;
+            if ((lr_stall_q && !axil_rvalid) || (lr_stall_q && axil_rvalid && {axil_rdata, axil_rresp} !== lr_pl_q)) viol[24] = 1'b1;
+            if ((lb_stall_q && !axil_bvalid) || (lb_stall_q && axil_bvalid && axil_bresp !== lb_pl_q)) viol[25] = 1'b1;
             lar_stall_q <= axil_arvalid && !axil_arready;
             law_stall_q <= axil_awvalid && !axil_awready;
             lw_stall_q <= axil_wvalid && !axil_wready;
             lr_stall_q <= axil_rvalid && !axil_rready;
             lb_stall_q <= axil_bvalid && !axil_bready;
-            lar_pl_q <= lar_pl;
-            law_pl_q <= law_pl;
-            lw_pl_q <= lw_pl;
-            lr_pl_q <= lr_pl;
-            lb_pl_q <= lb_pl;
+            lar_pl_q <= {axil_araddr, axil_arprot};
+            law_pl_q <= {axil_awaddr, axil_awprot};
+            lw_pl_q <= {axil_wdata, axil_wstrb};
+            lr_pl_q <= {axil_rdata, axil_rresp};
+            lb_pl_q <= axil_bresp;
             if (axil_rvalid && axil_rready && l_ar_out == 0) viol[26] = 1'b1;
             if (axil_bvalid && axil_bready && (l_aw_out == 0 || l_w_out == 0)) viol[26] = 1'b1;
             l_ar_out <= l_ar_out + (axil_arvalid && axil_arready) - (axil_rvalid && axil_rready && l_ar_out != 0);
@@ -425,6 +460,7 @@ always @(posedge clk) begin
         for (n = 31; n >= 1; n = n - 1) if (viol[n]) err_last_code <= n;
         err_last_cycle <= cycle;
     end
+  end
 end
 
 endmodule

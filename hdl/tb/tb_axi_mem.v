@@ -203,8 +203,25 @@ assign s_axi_rid = r_id_reg;
 
 reg q_push, q_pop;
 
+// Fast path of the playout: the beat on the bus is taken and the next one of the same burst
+// (not its last) follows at once, with no gap knobs, no AR handshake and no answer from
+// Python to take in this cycle: only the data, RLAST and the beat counter move (cycle for
+// cycle what the general code below does in that case).
+// r_more: the burst being played has a beat before its last still to come (set with every
+// beat presented).
+reg                  r_more = 0;
+reg [7:0]            r_len_cur = 0;
+wire r_fast = r_valid_reg & s_axi_rready & r_more & ~s_axi_arvalid & (rd_ack_seq == rd_ack_seen)
+            & (cfg_r_gap_fixed == 8'd0) & (cfg_r_gap_prob == 8'd0) & (r_gap_cnt == 8'd0) & ~rst;
+
 always @(posedge clk) begin
-  if (rst) begin
+  if (r_fast) begin
+    r_data_reg <= rd_buf[{q_rd, r_beat[7:BPC_W]}][r_beat[BPC_W-1:0]*DATA_WIDTH +: DATA_WIDTH];
+    r_last_reg <= r_beat == r_len_cur;
+    r_more <= r_beat + 8'd1 != r_len_cur;
+    r_beat <= r_beat + 1;
+  end else if (rst) begin
+    r_more <= 1'b0;
     q_wr <= 0;
     q_rd <= 0;
     q_count <= 0;
@@ -251,16 +268,20 @@ always @(posedge clk) begin
             r_last_reg <= r_beat == q_len[q_rd];
             r_valid_reg <= 1'b1;
             r_gap_cnt <= cfg_r_gap_fixed;
+            r_len_cur <= q_len[q_rd];
             if (r_beat == q_len[q_rd]) begin
                 r_beat <= 0;
+                r_more <= 1'b0;
                 q_filled[q_rd] <= 1'b0;
                 q_rd <= q_rd + 1;
                 q_pop = 1;
             end else begin
                 r_beat <= r_beat + 1;
+                r_more <= r_beat + 8'd1 != q_len[q_rd];
             end
         end else begin
             r_valid_reg <= 1'b0;
+            r_more <= 1'b0;
             if (r_gap_cnt != 0) r_gap_cnt <= r_gap_cnt - 1;
         end
     end
@@ -392,6 +413,15 @@ end
 // ---- hand-off to Python, half a cycle after the request is complete ----------------------
 always @(rd_req_cnt) rd_req_seq <= #(HALF_PERIOD_NS) rd_req_cnt;
 always @(wr_req_cnt) wr_req_seq <= #(HALF_PERIOD_NS) wr_req_cnt;
+
+// every field of a request in one vector, so Python reads it with one access per wake
+// (from the least significant bit: count, addr, len, size, burst, id, and for reads the
+// slot). The count, not the delayed seq: the vector must already hold the new request's
+// values when Python, woken by the seq's change, reads it.
+wire [SLOT_W+ID_WIDTH+2+3+8+ADDR_WIDTH+32-1:0] rd_req_info =
+    {rd_req_slot, rd_req_id, rd_req_burst, rd_req_size, rd_req_len, rd_req_addr, rd_req_cnt};
+wire [ID_WIDTH+2+3+8+ADDR_WIDTH+32-1:0] wr_req_info =
+    {wr_req_id, wr_req_burst, wr_req_size, wr_req_len, wr_req_addr, wr_req_cnt};
 
 endmodule
 

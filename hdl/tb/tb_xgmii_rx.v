@@ -81,10 +81,21 @@ initial begin
     for (k = 0; k < CHUNKS; k = k + 1) fr_buf[k] = 0;
 end
 
-// Per cycle: one test for a data word inside a frame, one for an idle word between frames;
-// everything else (start, terminate, errors) is rare and may cost more.
+// Per cycle: one test of one wire for a data word inside a frame (xg_data) or an idle word
+// between frames once the gap is long enough to be legal (xg_idle, nothing to do);
+// everything else (start, terminate, errors, reset) is rare and may cost more.
+// The gates are continuous, re-evaluated only when txc, txd (idle test) or the state change.
+wire xg_data = in_frame & (xgmii_txc == 8'h00) & ~rst;
+wire xg_idle = ~in_frame & (xgmii_txc == 8'hFF) & (xgmii_txd == IDLE_WORD) & ~rst & (ifg >= 12);
+
 always @(posedge clk) begin
-    if (rst) begin
+    if (xg_data) begin
+        if (len < BUF_BYTES) fr_buf[len[31:8]][len[7:3]*64 +: 64] <= xgmii_txd;
+        else err = err | 8'h08;
+        len = len + 8;
+    end else if (xg_idle) begin
+        // a legal gap grows: nothing to record
+    end else if (rst) begin
         in_frame <= 1'b0;
         seen_frame <= 1'b0;
         len = 0;
@@ -169,6 +180,11 @@ always @(posedge clk) begin
 end
 
 always @(fr_cnt) fr_seq <= #(HALF_PERIOD_NS) fr_cnt;
+
+// a frame's fields in one vector, so Python reads them with one access per frame
+// (from the least significant bit: count, len, start cycle, end cycle, err; the count, not
+// the delayed fr_seq, so the vector is up to date when fr_seq's change wakes Python)
+wire [8+64+64+32+32-1:0] fr_info = {fr_err, fr_end_cycle, fr_start_cycle, fr_len, fr_cnt};
 
 endmodule
 

@@ -398,6 +398,14 @@ class AxiMemService:
             "wr_ack_seq", "wr_ack_resp")}
         self._rd_seq_sig = d.rd_req_seq
         self._wr_seq_sig = d.wr_req_seq
+        # rd_req_info / wr_req_info: every request field in one vector (one read per wake);
+        # field widths from the individual registers
+        self._aw = len(d.rd_req_addr)
+        self._idw = len(d.rd_req_id)
+        self._rd_info = self._wr_info = None
+        with contextlib.suppress(Exception):
+            self._rd_info = d.rd_req_info._handle
+            self._wr_info = d.wr_req_info._handle
         self._rd_buf: ChunkArray | None = None
         self._wr_buf: ChunkArray | None = None
         self._wr_strb: ChunkArray | None = None
@@ -538,25 +546,46 @@ class AxiMemService:
         rd_buf = self._rd_buf
         cps = self.chunks_per_slot
         trig_sig = self._rd_seq_sig
+        info_h = self._rd_info
+        aw, idw = self._aw, self._idw
+        amask, idmask = (1 << aw) - 1, (1 << idw) - 1
         while True:
             await trig_sig.value_change
-            seq = _int(h["rd_req_seq"])
-            if seq == self._rd_seen:
-                continue
-            self._rd_seen = seq
-            t0 = time.perf_counter()
-            addr = _int(h["rd_req_addr"])
-            beats = _int(h["rd_req_len"]) + 1
-            size = 1 << _int(h["rd_req_size"])
-            burst = _int(h["rd_req_burst"])
-            slot = _int(h["rd_req_slot"])
+            if info_h is not None:
+                v = _int(info_h)
+                seq = v & 0xFFFFFFFF
+                if seq == self._rd_seen:
+                    continue
+                self._rd_seen = seq
+                t0 = time.perf_counter()
+                v >>= 32
+                addr = v & amask
+                v >>= aw
+                beats = (v & 0xFF) + 1
+                size = 1 << (v >> 8 & 7)
+                burst = v >> 11 & 3
+                axi_id = v >> 13 & idmask
+                slot = v >> (13 + idw)
+            else:
+                seq = _int(h["rd_req_seq"])
+                if seq == self._rd_seen:
+                    continue
+                self._rd_seen = seq
+                t0 = time.perf_counter()
+                addr = _int(h["rd_req_addr"])
+                beats = _int(h["rd_req_len"]) + 1
+                size = 1 << _int(h["rd_req_size"])
+                burst = _int(h["rd_req_burst"])
+                slot = _int(h["rd_req_slot"])
+                axi_id = -1
             resp, img = self.read_image(addr, beats, size, burst)
             rd_buf.write(slot * cps, img)
             h["rd_ack_resp"].set_signal_val_int(0, resp)
             h["rd_ack_seq"].set_signal_val_int(0, seq & 0xFFFFFFFF)
             self.n_rd += 1
             if self.record or resp != OKAY:
-                rec = BurstRecord(_now_ps(), False, addr, beats, size, _int(h["rd_req_id"]), resp)
+                rec = BurstRecord(_now_ps(), False, addr, beats, size,
+                                  axi_id if axi_id >= 0 else _int(h["rd_req_id"]), resp)
                 if self.record:
                     self.bursts.append(rec)
                 if resp != OKAY:
@@ -572,17 +601,36 @@ class AxiMemService:
         assert wr_strb is not None
         bpb = self.bpb
         trig_sig = self._wr_seq_sig
+        info_h = self._wr_info
+        aw, idw = self._aw, self._idw
+        amask, idmask = (1 << aw) - 1, (1 << idw) - 1
         while True:
             await trig_sig.value_change
-            seq = _int(h["wr_req_seq"])
-            if seq == self._wr_seen:
-                continue
-            self._wr_seen = seq
-            t0 = time.perf_counter()
-            addr = _int(h["wr_req_addr"])
-            beats = _int(h["wr_req_len"]) + 1
-            size = 1 << _int(h["wr_req_size"])
-            burst = _int(h["wr_req_burst"])
+            if info_h is not None:
+                v = _int(info_h)
+                seq = v & 0xFFFFFFFF
+                if seq == self._wr_seen:
+                    continue
+                self._wr_seen = seq
+                t0 = time.perf_counter()
+                v >>= 32
+                addr = v & amask
+                v >>= aw
+                beats = (v & 0xFF) + 1
+                size = 1 << (v >> 8 & 7)
+                burst = v >> 11 & 3
+                axi_id = v >> 13 & idmask
+            else:
+                seq = _int(h["wr_req_seq"])
+                if seq == self._wr_seen:
+                    continue
+                self._wr_seen = seq
+                t0 = time.perf_counter()
+                addr = _int(h["wr_req_addr"])
+                beats = _int(h["wr_req_len"]) + 1
+                size = 1 << _int(h["wr_req_size"])
+                burst = _int(h["wr_req_burst"])
+                axi_id = -1
             nbytes = beats * bpb
             nchunks = (nbytes + CHUNK_BYTES - 1) // CHUNK_BYTES
             data = wr_buf.read(0, nchunks)[:nbytes]
@@ -593,7 +641,8 @@ class AxiMemService:
             h["wr_ack_seq"].set_signal_val_int(0, seq & 0xFFFFFFFF)
             self.n_wr += 1
             if self.record or resp != OKAY:
-                rec = BurstRecord(_now_ps(), True, addr, beats, size, _int(h["wr_req_id"]), resp)
+                rec = BurstRecord(_now_ps(), True, addr, beats, size,
+                                  axi_id if axi_id >= 0 else _int(h["wr_req_id"]), resp)
                 if self.record:
                     self.bursts.append(rec)
                 if resp != OKAY:
@@ -647,6 +696,9 @@ class MmioPort:
         self._h = {n: getattr(axil_dut, n)._handle for n in (
             "cmd_write", "cmd_addr", "cmd_data", "cmd_strb", "cmd_seq", "done_seq", "done_rdata", "done_resp")}
         self._done_sig = axil_dut.done_seq
+        self._done_info = None  # {done_rdata, done_resp, done_seq}: one read per completion
+        with contextlib.suppress(Exception):
+            self._done_info = axil_dut.done_info._handle
         self._seq = _int(self._h["cmd_seq"])
         self._queue: collections.deque[tuple[bool, int, int, int, Any]] = collections.deque()
         self._wake: Any = None
@@ -728,10 +780,18 @@ class MmioPort:
             h["cmd_strb"].set_signal_val_int(0, strb)
             self._seq = (self._seq + 1) & 0xFFFFFFFF
             h["cmd_seq"].set_signal_val_int(0, self._seq)
-            while _int(h["done_seq"]) != self._seq:
-                await self._done_sig.value_change
+            info_h = self._done_info
+            if info_h is not None:
+                v = _int(info_h)
+                while v & 0xFFFFFFFF != self._seq:
+                    await self._done_sig.value_change
+                    v = _int(info_h)
+                resp, rdata = v >> 32 & 3, v >> 34
+            else:
+                while _int(h["done_seq"]) != self._seq:
+                    await self._done_sig.value_change
+                resp, rdata = _int(h["done_resp"]), _int(h["done_rdata"])
             self._queue.popleft()
-            resp = _int(h["done_resp"])
             if resp != OKAY:
                 self.errors.append(
                     f"MMIO {'write' if write else 'read'} {off:#06x} answered {RESP_NAMES[resp]} at {_now_ps()} ps")
@@ -740,10 +800,10 @@ class MmioPort:
             else:
                 self.n_reads += 1
                 if callable(waiter):
-                    waiter(_int(h["done_rdata"]))
+                    waiter(rdata)
                 else:
                     done, box = waiter
-                    box.append(_int(h["done_rdata"]))
+                    box.append(rdata)
                     done.set()
 
 
@@ -782,6 +842,9 @@ class XgmiiCapture:
         self._h = {n: getattr(xg_dut, n)._handle for n in (
             "fr_seq", "fr_len", "fr_start_cycle", "fr_end_cycle", "fr_err")}
         self._sig = xg_dut.fr_seq
+        self._info = None  # {fr_err, fr_end_cycle, fr_start_cycle, fr_len, fr_seq}: one read per frame
+        with contextlib.suppress(Exception):
+            self._info = xg_dut.fr_info._handle
         self._buf: ChunkArray | None = None
         self._seen = _int(self._h["fr_seq"])
         self._task: Any = None
@@ -814,23 +877,35 @@ class XgmiiCapture:
         if self._buf is None:
             self._buf = ChunkArray(self.dut.fr_buf)
         buf = self._buf
+        info_h = self._info
+        m64 = (1 << 64) - 1
         while True:
             await self._sig.value_change
-            seq = _int(h["fr_seq"])
+            if info_h is not None:
+                v = _int(info_h)
+                seq = v & 0xFFFFFFFF
+                n = v >> 32 & 0xFFFFFFFF
+                c_start = v >> 64 & m64
+                c_end = v >> 128 & m64
+                flags = v >> 192 & 0xFF
+            else:
+                seq = _int(h["fr_seq"])
             if seq == self._seen:
                 continue
             t0 = time.perf_counter()
             if (seq - self._seen) & 0xFFFFFFFF != 1:
                 self.missed += ((seq - self._seen) & 0xFFFFFFFF) - 1
             self._seen = seq
-            n = _int(h["fr_len"])
+            if info_h is None:
+                n = _int(h["fr_len"])
+                c_start, c_end = _int(h["fr_start_cycle"]), _int(h["fr_end_cycle"])
+                flags = _int(h["fr_err"])
             nch = (n + CHUNK_BYTES - 1) // CHUNK_BYTES
             data = buf.read(0, nch)[:n]
-            flags = _int(h["fr_err"])
             frame = WireFrame(
                 data=data,
-                t_start=self.cycle_to_ps(_int(h["fr_start_cycle"])),
-                t_end=self.cycle_to_ps(_int(h["fr_end_cycle"])),
+                t_start=self.cycle_to_ps(c_start),
+                t_end=self.cycle_to_ps(c_end),
                 fcs_ok=fcs_ok(data),
                 index=self.count,
             )
@@ -974,6 +1049,7 @@ class RtlNic(NicBackend):
         self.wire.listeners.append(self._emit_frame)
         self.monitor = ProtocolMonitor(dut.u_check, dut.u_xgmii, self.period_ps)
         self._irq_task: Any = None
+        self._env: Any = None
         self._started = False
         self.irq_edges = 0
 
@@ -1007,7 +1083,24 @@ class RtlNic(NicBackend):
         self.mmio.write(offset, value)
 
     async def readl(self, offset: int) -> int:
-        return await self.mmio.read(offset)
+        env = self._env
+        if env is None:
+            return await self.mmio.read(offset)
+        # a kernel-model task stepped by CocotbEnv: wait on an env event, not a cocotb one
+        done = env.event("readl")
+        box: list[int] = []
+
+        def complete(value: int) -> None:
+            box.append(value)
+            done.set()
+
+        self.mmio.read_cb(offset, complete)
+        await done.wait()
+        return box[0]
+
+    def attach_env(self, env: Any) -> None:
+        """Serve `readl` to tasks of `env` (a CocotbEnv) instead of cocotb coroutines."""
+        self._env = env
 
     # control -----------------------------------------------------------------------------
     def set_mem_timing(self, **changes: Any) -> None:

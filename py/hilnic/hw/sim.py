@@ -58,6 +58,7 @@ ROOT = Path(__file__).resolve().parents[3]
 HDL_NIC = ROOT / "hdl" / "nic"
 HDL_TB = ROOT / "hdl" / "tb"
 TESTS_RTL = ROOT / "tests" / "rtl"
+TESTS_E2E = ROOT / "tests" / "e2e"
 PY_SRC = ROOT / "py"
 
 DEFAULT_TOPLEVEL = "nic_harness"
@@ -394,7 +395,7 @@ def run_rtl_test(
         results.unlink()
 
     # the runner passes this process's sys.path to the simulator as PYTHONPATH
-    for p in (str(PY_SRC), str(TESTS_RTL)):
+    for p in (str(PY_SRC), str(TESTS_RTL), str(TESTS_E2E)):
         if p not in sys.path:
             sys.path.append(p)
     env = {

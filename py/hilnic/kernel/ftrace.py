@@ -3,18 +3,35 @@
 `@traced` marks a kernel function. With no tracer installed it costs one extra call.
 With one installed (`set_tracer`), every entry and exit is recorded with the simulated
 time and the CPU context, and listeners (e.g. the waveform's ASCII "kernel function"
-signal) are told which function is running.
+signal, hilnic.hw.swsignals) are told which activation runs.
+
+Activations. Sync kernel code runs to completion in zero simulated time, but `async`
+traced functions (hard-IRQ handlers awaiting MMIO reads, a process blocked in
+tcp_sendmsg) are suspended at their awaits while other code runs: a hard-IRQ handler and
+process work, or two processes, interleave. The tracer therefore keeps one call stack per
+*activation* (a chain of calls that runs without suspending: a process, a handler, a
+softirq run, a timer callback). `_stack` is the stack of the activation running now;
+when a traced coroutine suspends, its frames are taken off `_stack` and kept with it (by
+the driver `_TracedAwait`, which steps the coroutine), and put back when it resumes.
+Durations are measured per frame (entry to exit of that call, suspensions included) and
+nesting depth is within the activation. Each event carries the activation number `act`.
+Nothing of this runs when no tracer is installed.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 _tracer: "Tracer | None" = None
+
+# Listener states (the third argument of a listener call).
+RUN = "run"  # the activation whose outermost traced function is `name` starts or resumes
+WAIT = "wait"  # it is suspended at an await (MMIO read, sleep, wait_event)
+EXIT = "exit"  # its outermost traced function returned: no traced code of it runs
 
 
 @dataclass
@@ -26,10 +43,19 @@ class TraceEvent:
     kind: str  # "enter" | "exit" | "leaf" | "mark"
     duration: int = 0  # ps, on exit
     detail: str = ""
+    act: int = 0  # activation number (events of one call chain share it; 0: outside any)
 
 
 class Tracer:
-    """Records function-graph events. `clock()` gives ps, `context()` the CPU context."""
+    """Records function-graph events. `clock()` gives ps, `context()` the CPU context.
+
+    `listeners` are called as `fn(name, context, state)` whenever the running activation
+    changes at its outermost level: `state` is RUN (activation `name`, the outermost traced
+    function, starts, or resumes and runs traced code, in `context`), WAIT (it suspended
+    at an await) or EXIT (it returned). A resumption that suspends again before any traced
+    call or return (a process woken while the CPU is busy, going back to wait for it) is
+    not told. Calls nested inside an activation do not notify. `calls` counts entries.
+    """
 
     def __init__(self, clock: Callable[[], int], context: Callable[[], str], limit: int = 2_000_000) -> None:
         self.clock = clock
@@ -37,8 +63,12 @@ class Tracer:
         self.events: list[TraceEvent] = []
         self.limit = limit
         self.dropped = 0
-        self._stack: list[tuple[str, int]] = []
-        self.listeners: list[Callable[[str, str], None]] = []  # (function or "", context)
+        self.calls = 0
+        # frames of the running activation: [name, start ps, context, act]
+        self._stack: list[list[Any]] = []
+        self._next_act = 1
+        self._resumed: list[Any] | None = None  # resumed outermost frame, RUN not yet told
+        self.listeners: list[Callable[[str, str, str], None]] = []
 
     def _record(self, ev: TraceEvent) -> None:
         if len(self.events) < self.limit:
@@ -46,26 +76,140 @@ class Tracer:
         else:
             self.dropped += 1
 
-    def enter(self, name: str) -> None:
-        now = self.clock()
-        self._record(TraceEvent(now, self.context(), len(self._stack), name, "enter"))
-        self._stack.append((name, now))
+    def _notify(self, name: str, context: str, state: str) -> None:
         for fn in self.listeners:
-            fn(name, self.context())
+            fn(name, context, state)
+
+    def enter(self, name: str) -> list[Any]:
+        if self._resumed is not None:
+            self._flush_resume()
+        now = self.clock()
+        ctx = self.context()
+        st = self._stack
+        depth = len(st)
+        if depth:
+            act = st[0][3]
+        else:
+            act = self._next_act
+            self._next_act = act + 1
+        self.calls += 1
+        self._record(TraceEvent(now, ctx, depth, name, "enter", act=act))
+        frame = [name, now, ctx, act]
+        st.append(frame)
+        if not depth and self.listeners:
+            self._notify(name, ctx, RUN)
+        return frame
 
     def exit(self, name: str) -> None:
-        if not self._stack:
+        if self._resumed is not None:
+            self._flush_resume()
+        st = self._stack
+        if not st:
             return
-        _, start = self._stack.pop()
+        frame = st.pop()
+        if frame[0] != name:  # not the innermost frame (should not happen): find it
+            st.append(frame)
+            for i in range(len(st) - 1, -1, -1):
+                if st[i][0] == name:
+                    frame = st.pop(i)
+                    break
+            else:
+                return
         now = self.clock()
-        self._record(TraceEvent(now, self.context(), len(self._stack), name, "exit", now - start))
-        top = self._stack[-1][0] if self._stack else ""
-        for fn in self.listeners:
-            fn(top, self.context())
+        self._record(TraceEvent(now, frame[2], len(st), name, "exit", now - frame[1], act=frame[3]))
+        if not st and self.listeners:
+            self._notify(name, frame[2], EXIT)
 
     def mark(self, text: str) -> None:
         """A comment line in the graph (like trace_printk)."""
-        self._record(TraceEvent(self.clock(), self.context(), len(self._stack), text, "mark"))
+        st = self._stack
+        self._record(TraceEvent(self.clock(), self.context(), len(st), text, "mark", act=st[0][3] if st else 0))
+
+    # -- suspension of traced coroutines ------------------------------------------------
+
+    def _suspend(self, frame: list[Any]) -> list[list[Any]]:
+        """`frame`'s coroutine awaits: take it (and anything above it) off the running stack."""
+        st = self._stack
+        if st and st[-1] is frame:
+            st.pop()
+            saved = [frame]
+        else:
+            for i in range(len(st) - 1, -1, -1):
+                if st[i] is frame:
+                    break
+            else:
+                return []
+            saved = st[i:]
+            del st[i:]
+        if not st:
+            if self._resumed is not None:
+                # resumed and suspended again without running traced code (e.g. a process
+                # woken while the CPU is busy, waiting for it): nothing to tell
+                self._resumed = None
+            elif self.listeners:
+                self._notify(saved[0][0], saved[0][2], WAIT)
+        return saved
+
+    def _resume(self, saved: list[list[Any]]) -> None:
+        st = self._stack
+        was_idle = not st
+        st.extend(saved)
+        if was_idle and saved and self.listeners:
+            self._resumed = saved[0]  # told (RUN) when it runs traced code
+
+    def _flush_resume(self) -> None:
+        frame, self._resumed = self._resumed, None
+        if frame is not None and self._stack and self._stack[0] is frame:
+            self._notify(frame[0], frame[2], RUN)
+
+    def run(self, coro: Coroutine[Any, Any, Any], name: str) -> "_TracedAwait":
+        """Await `coro` as traced function `name` (what `@traced` does for async functions)."""
+        return _TracedAwait(self, coro, name)
+
+    def depth(self) -> int:
+        """Nesting depth of the running activation."""
+        return len(self._stack)
+
+
+class _TracedAwait:
+    """Steps a traced coroutine like `await` does, moving its frames off the running stack
+    while it is suspended and back when it resumes (values and exceptions pass through)."""
+
+    __slots__ = ("t", "coro", "name")
+
+    def __init__(self, t: Tracer, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        self.t = t
+        self.coro = coro
+        self.name = name
+
+    def __await__(self) -> Any:
+        t, coro, name = self.t, self.coro, self.name
+        frame = t.enter(name)
+        send = coro.send
+        value: Any = None
+        exc: BaseException | None = None
+        on_stack = True
+        try:
+            while True:
+                try:
+                    yielded = send(value) if exc is None else coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+                saved = t._suspend(frame)
+                on_stack = False
+                try:
+                    value = yield yielded
+                    exc = None
+                except GeneratorExit:  # the task is killed while suspended: no exit event
+                    coro.close()
+                    raise
+                except BaseException as e:  # noqa: BLE001 - thrown in by the scheduler: pass it on
+                    value, exc = None, e
+                t._resume(saved)
+                on_stack = True
+        finally:
+            if on_stack:
+                t.exit(name)
 
 
 def set_tracer(tracer: Tracer | None) -> None:
@@ -92,11 +236,7 @@ def traced(fn: Callable[..., Any]) -> Callable[..., Any]:
             t = _tracer
             if t is None:
                 return await fn(*args, **kwargs)
-            t.enter(name)
-            try:
-                return await fn(*args, **kwargs)
-            finally:
-                t.exit(name)
+            return await _TracedAwait(t, fn(*args, **kwargs), name)
 
         return async_wrapper
 

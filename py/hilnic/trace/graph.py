@@ -7,10 +7,16 @@ Layout as with `funcgraph-abstime` and `funcgraph-tail` on, plus the CPU context
          12.345 |   0)  process |   0.000 us    |    tcp_push();
          12.345 |   0)  process | + 15.032 us   |  } /* tcp_sendmsg */
 
-TIME is microseconds with nanosecond digits; DURATION uses ftrace's overhead marks
+TIME is the simulated time in microseconds with nanosecond digits: the waveform's time base
+(simulator time in ps / 10**6), so the line at TIME 12.345 is at 12345 ns in GTKWave
+(the harness's timescale is 1ns/1ps). DURATION uses ftrace's overhead marks
 (+ >10 us, ! >100 us, # >1 ms, * >10 ms, @ >100 ms, $ >1 s). A call whose exit follows its
 entry directly is printed as one leaf line `func();`, as ftrace does. Kernel paths run in
 zero simulated time, so most durations are 0; hard-IRQ handlers awaiting MMIO reads are not.
+
+Calls nest within an activation (`TraceEvent.act`): a hard-IRQ handler suspended at an MMIO
+read and a process blocked in tcp_sendmsg interleave with other work, each at its own depth,
+and a closing brace always belongs to the call of the same activation.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ _MARKS = [(10**12, "$"), (10**11, "@"), (10**10, "*"), (10**9, "#"), (10**8, "!"
 _CTX_W = 7
 
 HEADER = ("# tracer: function_graph\n"
+          "#\n"
+          "# TIME: simulated time in us, ns resolution (waveform time; 12.345 us = 12345 ns)\n"
           "#\n"
           "#      TIME(us)     CPU  CONTEXT   DURATION                  FUNCTION CALLS\n"
           "#         |          |     |        |   |                     |   |   |   |\n")
@@ -54,7 +62,8 @@ def function_graph(events: Any, cpu: int = 0, tail: bool = True, header: bool = 
         kind = ev.kind
         if kind == "enter":
             nxt = evs[i + 1] if i + 1 < n else None
-            if nxt is not None and nxt.kind == "exit" and nxt.name == ev.name and nxt.depth == ev.depth:
+            if nxt is not None and nxt.kind == "exit" and nxt.name == ev.name and nxt.depth == ev.depth \
+                    and getattr(nxt, "act", 0) == getattr(ev, "act", 0):
                 out.append(_line(ev, cpu, nxt.duration, f"{ev.name}();", ev.depth))
                 i += 2
                 continue

@@ -1,13 +1,14 @@
 """Beyond the MAC: the peer host, wire loss, and pcap capture."""
 
 from .loss import LossConfig, LossModel, tcp_data_only
-from .pcap import PcapWriter
+from .pcap import PcapRecord, PcapWriter, read_pcap
 from .peer import PeerHost, PeerOptions, StrictCheckError, UdpDatagram
 from .tcp_receiver import TcpReceiver, TcpState
 
 __all__ = [
     "LossConfig",
     "LossModel",
+    "PcapRecord",
     "PcapWriter",
     "PeerHost",
     "PeerOptions",
@@ -15,5 +16,6 @@ __all__ = [
     "TcpReceiver",
     "TcpState",
     "UdpDatagram",
+    "read_pcap",
     "tcp_data_only",
 ]

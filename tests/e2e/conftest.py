@@ -1,0 +1,25 @@
+"""pytest setup for the end-to-end tests: the unchanged stack and driver on nic_top.
+
+Each test is a plain pytest function calling hilnic.hw.sim.run_rtl_test(); the cocotb side
+lives in tb_*.py modules here (run inside the simulator, not collected by pytest).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+_ROOT = Path(__file__).resolve().parents[2]
+for _p in (_ROOT / "py", Path(__file__).resolve().parent):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+collect_ignore_glob = ["tb_*.py"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/e2e/" in str(item.fspath).replace("\\", "/"):
+            item.add_marker(pytest.mark.rtl)
