@@ -1,4 +1,4 @@
-# hilnic — the two README commands are `make demo` (main job) and `make test` (the tests).
+# hilnic — the two README commands are `make demo` (main job: `hilnic run`) and `make test` (the tests).
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
 SIM     ?= icarus
@@ -6,14 +6,24 @@ WAVES   ?= 0
 JOBS    ?= auto
 export SIM WAVES
 
-.PHONY: all demo test test-unit test-rtl bench bootstrap clean
+.PHONY: all demo demo-hw demo-model test test-unit test-rtl bench bootstrap clean
 
 all: demo
 
 bootstrap:
 	@scripts/bootstrap.sh
 
+# the main job: 256 KiB of TCP from an application through the stack, the driver and the RTL
+# (SIM=icarus|verilator, WAVES=1; RUN_ARGS="--bytes 1M --proto udp ..." for more)
 demo: bootstrap
+	$(VENV)/bin/hilnic run $(RUN_ARGS)
+
+# the same stack and driver on the behavioral NIC model (no simulator)
+demo-model: bootstrap
+	$(VENV)/bin/hilnic run --sim model $(RUN_ARGS)
+
+# raw descriptors through the RTL, no stack: every frame checked on the wire
+demo-hw: bootstrap
 	$(VENV)/bin/hilnic demo
 
 test: bootstrap

@@ -20,13 +20,15 @@ def test_demo_small(tmp_path):
 
     from scapy.layers.inet import IP, TCP, UDP
     from scapy.layers.l2 import ARP, Ether
-    from scapy.utils import rdpcap
+    from hilnic.wire.pcap import read_pcap
 
-    pkts = rdpcap(os.fspath(tmp_path / "wire.pcap"))
-    assert len(pkts) == n == s["pcap_frames"]
+    recs = read_pcap(os.fspath(tmp_path / "wire.pcap"))
+    assert len(recs) == n == s["pcap_frames"]
+    assert all(r.fcs_ok for r in recs)  # the file carries the FCS the MAC sent
+    pkts = [Ether(r.frame) for r in recs]
     expected = build_frames(n, 3)
     for p, f in zip(pkts, expected):
-        assert bytes(p) == f.expected  # no FCS in the file; checksums as scapy computes them
+        assert bytes(p) == f.expected  # checksums as scapy computes them
         assert p.haslayer(Ether)
     assert sum(p.haslayer(ARP) for p in pkts) == s["kinds"]["arp"]
     assert sum(p.haslayer(TCP) for p in pkts) == s["kinds"]["tcp"] + s["kinds"]["sg"]

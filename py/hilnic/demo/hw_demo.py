@@ -82,7 +82,7 @@ async def demo(dut):
             slot += 1
 
     pcap_path = out / "wire.pcap"
-    pcap = PcapWriter(str(pcap_path))
+    pcap = PcapWriter(str(pcap_path), fcs=True)
     rtl.on_frame(pcap.write_frame)
     irq = {"asserts": 0, "icr_reads": 0, "causes": 0}
 

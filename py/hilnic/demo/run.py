@@ -115,7 +115,7 @@ def format_summary(s: dict[str, Any]) -> str:
         f"  simulated time     {s['sim_ns'] / 1000:,.2f} us = {s['cycles']:,} cycles at 156.25 MHz",
         f"  wall time          {s['wall_sim_s']:.2f} s for the traffic ({s['cycles_per_wall_s']:,.0f} simulated "
         f"cycles per wall second); {s['wall_incl_build_s']:.1f} s in all incl. build",
-        f"  pcap               {_rel(s['pcap'])} ({s['pcap_frames']} frames, without FCS)",
+        f"  pcap               {_rel(s['pcap'])} ({s['pcap_frames']} frames with their FCS; tshark -o eth.check_fcs:TRUE checks it)",
     ]
     if s.get("fst"):
         lines.append(f"  waveform           {_rel(s['fst'])}")

@@ -268,6 +268,7 @@ HARNESS_PUBLIC: tuple[tuple[str, str, str], ...] = (
     ("public_flat_rw", "nic_harness", "rst"),
     ("public_flat_rw", "nic_harness", "cfg_*"),
     ("public_flat_rw", "nic_harness", "sw_*"),
+    ("public_flat_rw", "nic_harness", "clk_hold"),
     ("public_flat_rw", "nic_harness", "m_axi_*"),  # the per-beat AxiRam drives the inputs
     ("public_flat_rd", "tb_axi_mem", "*"),
     ("public_flat_rw", "tb_axi_mem", "rd_buf"),

@@ -1,0 +1,53 @@
+"""cocotb side of `hilnic run` on an RTL simulator (toplevel nic_harness).
+
+The RunConfig arrives as JSON in HILNIC_RUN_CFG. The test builds the RTL testbed (CocotbEnv,
+RtlNic reset and started, host, driver, peer), runs `Scenario` as one kernel process bounded
+by the run's simulated-time limit, and leaves progress.json, wire.pcap, trace.txt, stats.txt
+and summary.json in the run's output directory. With waves on, the kernel's current function
+and context are also driven into the waveform (hilnic.hw.swsignals, when present).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import cocotb
+
+from hilnic.hw.cocotb_env import rtl_testbed
+from hilnic.kernel.env import SimulationTimeout
+from hilnic.kernel.ftrace import Tracer
+from hilnic.run.config import RunConfig
+from hilnic.run.scenario import ProgressFile, Scenario, sim_limit_ps, testbed_config
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+@cocotb.test()
+async def run(dut):
+    rc = RunConfig.from_json(os.environ["HILNIC_RUN_CFG"])
+    out = rc.out_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    tb = await rtl_testbed(dut, testbed_config(rc), mem_latency_ns=rc.mem_latency_ns)
+    k = tb.host.kernel
+    tracer = Tracer(k.now, lambda: k.context) if rc.trace or rc.waves else None
+    if rc.waves and tracer is not None:
+        try:
+            from hilnic.hw.swsignals import install_sw_signals
+        except ImportError:
+            pass
+        else:
+            install_sw_signals(dut, tracer)
+    sc = Scenario(tb, rc, ProgressFile(out / "progress.json"), out=out, interval=0.3, tracer=tracer)
+    try:
+        await tb.env.run_process(k, sc.run(), sim_limit_ps(rc), name="hilnic-run")
+    except SimulationTimeout:
+        s = sc.fail(f"the run did not finish within {rc.sim_limit_ms:g} ms of simulated time (raise --sim-limit-ms)")
+        raise AssertionError(s["error"]) from None
+    except Exception as exc:  # noqa: BLE001 - TaskFailed carries the kernel task's exception as cause
+        s = sc.fail(exc.__cause__ or exc)
+        raise AssertionError(s["error"]) from None
+    errs = tb.nic.errors() if hasattr(tb.nic, "errors") else []
+    if errs:
+        s = sc.fail(f"RTL harness: {errs[0]}" + (f" (+{len(errs) - 1} more)" if len(errs) > 1 else ""))
+        raise AssertionError(s["error"])
