@@ -241,3 +241,35 @@ def test_udp_receive_queues_and_port_unreachable():
     with pytest.raises(OSError) as ei:
         udp_recvmsg(sk)
     assert ei.value.errno == errno.EAGAIN
+
+
+def test_blocking_sendto_sleeps_for_write_space_instead_of_failing():
+    """sock_alloc_send_skb on a blocking socket sleeps in sock_wait_for_wmem until the driver's
+    reclaim gives the memory back (sock_wfree → sock_def_write_space); nothing is lost and
+    SndbufErrors stays 0. With MSG_DONTWAIT the same situation is EAGAIN."""
+    from hilnic.kernel.env import MS, SEC
+    from hilnic.net.socket import SO_SNDBUF, SOCK_DGRAM, SOL_SOCKET
+    from hilnic.testbed import TestbedConfig, model_testbed, pattern
+
+    tb = model_testbed(TestbedConfig(itr=0))
+    n, size = 60, 1472
+    state = {}
+
+    async def main():
+        s = tb.socket(SOCK_DGRAM)
+        s.setsockopt(SOL_SOCKET, SO_SNDBUF, 4096)  # doubled: 8 KiB, a few datagrams' truesize
+        t0 = tb.env.now()
+        for i in range(n):
+            assert await s.sendto(pattern(size, seed=i), (tb.cfg.peer_ip, 9000)) == size
+        state["send_ps"] = tb.env.now() - t0
+        await tb.host.kernel.msleep(2)
+        await s.close()
+
+    tb.run(main(), timeout=1 * SEC)
+    got = [d.data for d in tb.peer.datagrams if d.dport == 9000]
+    assert got == [pattern(size, seed=i) for i in range(n)], f"peer got {len(got)} of {n} datagrams"
+    assert state["send_ps"] > 0  # the sender slept (time passed inside the loop of sendto calls)
+    assert tb.host.mib["Udp"]["SndbufErrors"] == 0
+    assert tb.host.mib["Udp"]["OutDatagrams"] == n
+    assert state["send_ps"] < 100 * MS
+    tb.check_clean()

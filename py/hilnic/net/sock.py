@@ -316,6 +316,25 @@ async def sk_stream_wait_memory(sk: Sock, nonblock: bool) -> None:
         lock_sock(sk)
 
 
+def sock_writeable(sk: Sock) -> bool:
+    return sk.sk_wmem_alloc < sk.sk_sndbuf // 2
+
+
+def sock_def_write_space(sk: Sock) -> None:
+    """sk->sk_write_space of datagram sockets: wake writers once half the buffer is free."""
+    if sock_writeable(sk) and sk.sk_socket is not None:
+        sk.sk_flags.discard(SOCK_NOSPACE)
+        sk.sk_wake()
+
+
+@traced
+async def sock_wait_for_wmem(sk: Sock) -> None:
+    """Sleep until sk_wmem_alloc < sk_sndbuf (sock_alloc_send_pskb's wait)."""
+    while sk.sk_wmem_alloc >= sk.sk_sndbuf and not sk.sk_err:
+        sk.sk_flags.add(SOCK_NOSPACE)
+        await sk.kernel.wait_event(sk.sk_wq)
+
+
 def sock_wfree(skb: SkBuff) -> None:
     """Destructor of a plain (UDP, pure-ACK) skb: give back sk_wmem_alloc, wake writers."""
     sk = skb.sk

@@ -29,7 +29,7 @@ from .sock import (
     TcpSock,
     lock_sock,
     release_sock,
-    sk_stream_write_space,
+    sock_def_write_space,
 )
 from .tcp import (
     MSG_DONTWAIT,
@@ -105,7 +105,7 @@ class Socket:
             tcp_init_sock(sk)
         else:
             sk = Sock(host, family, SOCK_DGRAM, IPPROTO_UDP)
-            sk.sk_write_space = sk_stream_write_space
+            sk.sk_write_space = sock_def_write_space  # sock_init_data
         sk.sk_socket = self
         self.sk = sk
 
@@ -273,10 +273,15 @@ async def inet_sendmsg(sock: Socket, bufs: list[memoryview], flags: int, address
         if flags & MSG_OOB:
             raise OSError(errno.EOPNOTSUPP, "urgent data is not modelled")
         return await tcp_sendmsg(sk, bufs, flags)
-    from .udp import udp_sendmsg
+    from .sock import sock_wait_for_wmem
+    from .udp import SndbufWait, udp_sendmsg
 
     addr = _addr(address) if address is not None else None
-    return udp_sendmsg(sk, bufs, flags, addr)
+    while True:
+        try:
+            return udp_sendmsg(sk, bufs, flags, addr)
+        except SndbufWait:
+            await sock_wait_for_wmem(sk)
 
 
 # Socket's methods name the syscall; inside a class body `__sys_sendto` would be name-mangled.

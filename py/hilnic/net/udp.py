@@ -60,6 +60,12 @@ ICMP_ERR_CONVERT = {
 }
 
 
+
+class SndbufWait(OSError):
+    """sock_alloc_send_skb on a blocking socket with the send buffer full: the sender must
+    sleep until write space (sock_def_write_space) and try again."""
+
+
 def udp_init(host: Any) -> None:
     host.ext.setdefault("udp_table", {})
     host.ext.setdefault("udp_port_rover", EPHEMERAL_PORTS[0])
@@ -233,8 +239,12 @@ def __ip_append_data(sk: Any, rt: Rtable, queue: list, mtu: int, payload: Any, l
             if transhdrlen:
                 if sk.sk_wmem_alloc - 1 >= sk.sk_sndbuf:  # sock_alloc_send_skb would block
                     sk.sk_flags.add(SOCK_NOSPACE)
+                    if not flags & MSG_DONTWAIT:
+                        # a blocking socket sleeps in sock_wait_for_wmem; nothing is built yet,
+                        # so the caller (inet_sendmsg) waits and calls udp_sendmsg again
+                        raise SndbufWait(errno.EAGAIN, "send buffer full: wait for write space")
                     e = OSError(errno.EAGAIN, "Resource temporarily unavailable (sndbuf full)")
-                    e.nospace = bool(flags & MSG_DONTWAIT)  # SOCK_NOSPACE reported as SndbufErrors
+                    e.nospace = True  # SOCK_NOSPACE reported as SndbufErrors
                     raise e
                 skb = alloc_skb(alloclen)
                 skb_set_owner_w(skb, sk)
@@ -265,6 +275,8 @@ def __ip_append_data(sk: Any, rt: Rtable, queue: list, mtu: int, payload: Any, l
                 skb.sk = sk
                 wmem_alloc_delta += skb.truesize
             queue.append(skb)
+    except SndbufWait:
+        raise
     except OSError:
         host.snmp_inc("Ip", "OutDiscards")
         raise

@@ -50,7 +50,6 @@ TICK_PS = 20 * US  # progress timer period in simulated time
 LINE_RATE_BPS = 10e9
 PREAMBLE_IFG = 8 + 12  # bytes on the wire around each frame (preamble+SFD, inter-frame gap)
 UDP_IDLE_PS = 50 * US
-UDP_RETRY_PS = 2 * US  # UDP: retry after EAGAIN (sndbuf full) this much later
 ARP_WAIT_PS = 1 * MS  # UDP: longest wait for the first datagram (ARP resolution) before the rest  # UDP with loss: done when the ring is idle and no frame left for this long
 
 # PcapWriter may learn an `fcs` argument (frames with their FCS, flagged in the file header);
@@ -116,7 +115,6 @@ class Scenario:
         self.counters: dict[str, Any] = {}
         self.payload = b""
         self.delivered = 0
-        self.sndbuf_waits = 0
         self._last_tick = 0.0
         self._timer: Any = None
         self._closed = False
@@ -223,15 +221,8 @@ class Scenario:
         k = tb.host.kernel
         n = 0
         for off in range(0, len(mv), size):
-            while True:
-                try:
-                    await s.sendto(mv[off:off + size], (tb.cfg.peer_ip, UDP_PORT))
-                    break
-                except BlockingIOError:
-                    # the model's UDP returns EAGAIN when sk_sndbuf is full instead of sleeping in
-                    # sock_alloc_send_skb: the application waits for room (as poll(POLLOUT) would)
-                    self.sndbuf_waits += 1
-                    await k.sleep_ps(UDP_RETRY_PS)
+            # a blocking socket: with the send buffer full, sendto sleeps in sock_wait_for_wmem
+            await s.sendto(mv[off:off + size], (tb.cfg.peer_ip, UDP_PORT))
             n += 1
             if n == 1:
                 # Until ARP resolves the peer, datagrams wait in the neighbour's arp_queue, which
@@ -305,7 +296,6 @@ class Scenario:
                     "timeouts": int(ext.get("TCPTimeouts", 0)), "fast_retrans": int(ext.get("TCPFastRetrans", 0))},
             "peer": {"dropped_by_loss": int(peer.get("dropped_by_loss", 0)), "frames_rx": int(peer.get("frames_rx", 0)),
                      "acks_sent": int(peer.get("acks_sent", 0))},
-            "udp": {"sndbuf_waits": self.sndbuf_waits},
             "nic": {"gptc": int(ethtool.get("gptc", 0)), "gotc": int(ethtool.get("gotc", 0)),
                     "txdrop": int(ethtool.get("txdrop", 0))},
         }
