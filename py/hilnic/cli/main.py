@@ -149,6 +149,10 @@ def add_run(p: argparse.ArgumentParser) -> None:
                    help="seed for the payload, the loss pattern and the memory model (default 1)")
     p.add_argument("--mem-latency-ns", type=_float, default=500.0, metavar="NS",
                    help="host memory read latency seen by the NIC's DMA, 0..10000 (default 500)")
+    p.add_argument("--clock-hold", action=argparse.BooleanOptionalAction, default=True,
+                   help="RTL: skip the clock cycles in which the NIC is quiet, or only its interrupt timers "
+                        "count (exact: same frames, same times; the waveform shows the clock stopped there). "
+                        "--no-clock-hold simulates every cycle (default on)")
     p.add_argument("--sim-limit-ms", type=_float, default=10_000.0, metavar="MS",
                    help="fail when the run has not finished after this much simulated time (default 10000)")
     p.add_argument("--wall-limit-s", type=_float, default=3600.0, metavar="S",
@@ -167,7 +171,8 @@ def run_run_cmd(a: argparse.Namespace) -> int:
     waves = (_env_waves() and sim != "model") if a.waves is None else a.waves
     rc = RunConfig(sim=sim, nbytes=a.nbytes, proto=a.proto, mss=a.mss, mtu=a.mtu, ring_size=a.ring_size,
                    itr=a.itr, loss_rate=a.loss_rate, waves=waves, trace=a.trace, out=a.out or "", seed=a.seed,
-                   mem_latency_ns=a.mem_latency_ns, sim_limit_ms=a.sim_limit_ms, wall_limit_s=a.wall_limit_s,
+                   mem_latency_ns=a.mem_latency_ns, clock_hold=a.clock_hold,
+                   sim_limit_ms=a.sim_limit_ms, wall_limit_s=a.wall_limit_s,
                    verbose=a.verbose)
     try:
         s = run(rc)

@@ -53,6 +53,7 @@ class RunConfig:
     out: str = ""  # output directory ("" = sim_build/run)
     seed: int = 1  # payload, loss pattern, memory model
     mem_latency_ns: float = 500.0  # host memory read latency seen by the NIC's DMA
+    clock_hold: bool = True  # RTL: skip the clock cycles in which the design is quiet (exact)
     sim_limit_ms: float = 10_000.0  # simulated-time bound for the whole run
     wall_limit_s: float = 3600.0  # wall-clock bound for the simulator process (RTL)
     verbose: bool = False  # RTL: show the simulator's output instead of logging it

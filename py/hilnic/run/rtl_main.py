@@ -28,17 +28,17 @@ async def run(dut):
     rc = RunConfig.from_json(os.environ["HILNIC_RUN_CFG"])
     out = rc.out_dir()
     out.mkdir(parents=True, exist_ok=True)
-    tb = await rtl_testbed(dut, testbed_config(rc), mem_latency_ns=rc.mem_latency_ns)
+    tb = await rtl_testbed(dut, testbed_config(rc), mem_latency_ns=rc.mem_latency_ns, hold_clock=rc.clock_hold)
     k = tb.host.kernel
     tracer = Tracer(k.now, lambda: k.context) if rc.trace or rc.waves else None
     if rc.waves and tracer is not None:
-        try:
-            from hilnic.hw.swsignals import install_sw_signals
-        except ImportError:
-            pass
-        else:
-            install_sw_signals(dut, tracer)
+        from hilnic.hw.swsignals import install_sw_signals
+
+        install_sw_signals(dut, tracer, env=tb.env)
     sc = Scenario(tb, rc, ProgressFile(out / "progress.json"), out=out, interval=0.3, tracer=tracer)
+    period = tb.nic.period_ps
+    sc.clock_info = lambda: {"period_ps": period, "cycles": (tb.env.now() - period // 2) // period + 1,
+                             "skipped": tb.env.skipped_cycles(dut), "hold": rc.clock_hold}
     try:
         await tb.env.run_process(k, sc.run(), sim_limit_ps(rc), name="hilnic-run")
     except SimulationTimeout:

@@ -336,6 +336,11 @@ def format_summary(s: dict[str, Any]) -> str:
     if s.get("wall_total_s") is not None and s.get("sim") != "model":
         wall += f"; {s['wall_total_s']:.1f} s in all incl. build"
     row("wall time", wall)
+    ck = s.get("clock")
+    if ck and ck.get("cycles"):
+        row("clock", f"{ck['cycles']:,} cycles of {ck['period_ps'] / 1000:g} ns; "
+                     + (f"{ck['skipped']:,} ({100 * ck['skipped'] / ck['cycles']:.1f}%) skipped while the RTL was quiet "
+                        f"(clock hold)" if ck.get("hold") else "every one simulated (--no-clock-hold)"))
     if "interrupts" in s:
         sq, q, r = s["softirqs"], s["qdisc"], s["ring"]
         row("interrupts", f"{s['interrupts']:,} (IRQ 16, eth0)")

@@ -108,6 +108,7 @@ class Scenario:
         self.last_data_ps = 0
         self.last_frame_ps = 0
         self.proto_frames = {"tcp": 0, "udp": 0, "other": 0}
+        self.clock_info: Any = None  # RTL: () -> {"period_ps", "cycles", "skipped", "hold"}
         # run state
         self.t0_ps = self.env.now()
         self.wall0 = time.perf_counter()
@@ -341,6 +342,8 @@ class Scenario:
             },
         }
         s.update(self.counters)
+        if self.clock_info is not None:
+            s["clock"] = self.clock_info()
         if "copies" not in s:
             s["copies"] = _copy_stats()
         return s
