@@ -190,7 +190,8 @@ class CocotbEnv(Env):
         if h is None:
             return 0
         period = int(dut.CLK_PERIOD_PS.value)
-        by_time = (self.now() - period // 2) // period + 1  # rising edges due by now
+        # rising edges strictly before now: at an edge's own time step `cycle` may not count it yet
+        by_time = (self.now() - period // 2 + period - 1) // period
         return int(h.value) + max(0, by_time - int(dut.cycle.value))
 
     # -- running processes --------------------------------------------------------------
