@@ -1,9 +1,12 @@
 """All hardware benchmarks in one go (`make bench`): line rate per frame size, wall speed of
 the bridge versus cocotbext-axi, and the RTL's own simulation speed (Verilog replay) versus
-the bridge. Prints one table per benchmark and a summary; every figure with the command that
+the bridge, and the whole stack on the RTL end to end (TCP frames per wall second, versus the
+per-beat memory and versus a pure-Verilog replay of the same run; slowdown at line rate).
+Prints one table per benchmark and a summary; every figure with the command that
 reproduces it. Results are also saved as JSON under sim_build/bench/.
 
-    python -m hilnic.bench.all [--quick] [--only line_rate,wall_speed,rtl_speed] [--sim icarus]
+    python -m hilnic.bench.all [--quick] [--only line_rate,wall_speed,rtl_speed,python_path,e2e_speed]
+                               [--sim icarus]
 """
 
 from __future__ import annotations
@@ -12,9 +15,9 @@ import argparse
 import sys
 import time
 
-from . import common, line_rate, python_path, rtl_speed, wall_speed
+from . import common, e2e_speed, line_rate, python_path, rtl_speed, wall_speed
 
-BENCHES = ("line_rate", "wall_speed", "rtl_speed", "python_path")
+BENCHES = ("line_rate", "wall_speed", "rtl_speed", "python_path", "e2e_speed")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,6 +97,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"reproduce: {cmd}   ({time.perf_counter() - t0:.0f} s)\n", flush=True)
             summary.append(["Python path segments / wall s", f"{best['segments_per_s']:,.0f}",
                             f">= {python_path.TARGET:,}", verdict, cmd])
+        if "e2e_speed" in only:
+            t0 = time.perf_counter()
+            sim = a.sim or common.sim_name(None)
+            nbytes = e2e_speed.QUICK_BYTES if a.quick else e2e_speed.DEFAULT_BYTES
+            print(f"== e. end to end: {nbytes >> 20} MiB of TCP through stack + driver + RTL ({sim}) ==", flush=True)
+            res = e2e_speed.measure(nbytes, sim)
+            common.save(f"e2e_speed_{sim}", e2e_speed.slim(res))
+            cmd = common.reproduce(e2e_speed.MODULE, *e2e_speed.cmd_args(nbytes, sim))
+            rows = e2e_speed.rows(res, cmd)
+            print(common.table([r[:5] for r in rows], e2e_speed.HEADER[:5]))
+            probs = e2e_speed.problems(res)
+            for p in probs:
+                print("PROBLEM: " + p)
+            print(f"reproduce: {cmd}   ({time.perf_counter() - t0:.0f} s)\n", flush=True)
+            summary += [[r[0], r[1], r[2], r[3], cmd] for r in rows if r[2]]
+            status |= bool(probs)
     except (common.BenchError, RuntimeError) as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1

@@ -236,7 +236,7 @@ def run_demo_cmd(a: argparse.Namespace) -> int:
 
 # -- bench ---------------------------------------------------------------------------------
 
-BENCHES = ("all", "line_rate", "wall_speed", "rtl_speed", "python_path")
+BENCHES = ("all", "line_rate", "wall_speed", "rtl_speed", "python_path", "e2e_speed")
 
 
 def add_bench(p: argparse.ArgumentParser) -> None:
