@@ -38,6 +38,10 @@ module nic_csum #
 
 localparam BYTES = DMA_DATA_WIDTH/8;
 localparam WS = $clog2(BYTES);
+// 64-bit lane offsets, kept in range for every width
+localparam L1 = (BYTES >= 16) ? 64 : 0;
+localparam L2 = (BYTES >= 32) ? 128 : 0;
+localparam L3 = (BYTES >= 32) ? 192 : 0;
 
 localparam [1:0] ST_IDLE = 2'd0, ST_RUN = 2'd1, ST_WAIT = 2'd2, ST_FIN = 2'd3;
 
@@ -76,15 +80,15 @@ wire [7:0]  i_css  = in_data[15:8];
 wire [7:0]  i_cso  = in_data[7:0];
 
 reg [DMA_DATA_WIDTH-1:0] d;
-reg [255:0] dx;
 reg [18:0] f;
 reg [15:0] le;
 reg [15:0] res;
 reg [15:0] se;
 reg [15:0] w0, w1;
 
-// activity gate: an idle block costs one test per cycle in an event-driven simulator
-wire act = rst || in_valid || in_ready_reg || state_reg != ST_IDLE || p_valid_reg || out_valid_reg;
+// activity gate: an idle block costs one test per cycle in an event-driven simulator;
+// a held output only waits for out_ready (no new frame is taken while it is held)
+wire act = rst || in_ready_reg || state_reg != ST_IDLE || p_valid_reg || (out_valid_reg ? out_ready : in_valid);
 
 always @(posedge clk) begin
     if (act) begin
@@ -94,24 +98,31 @@ always @(posedge clk) begin
         out_valid_reg <= 1'b0;
     end
 
-    // pipeline: accumulate the word read last cycle
+    // pipeline: accumulate the word read last cycle. 64-bit words summed as integers:
+    // 2^16 = 1 (mod 65535), so folding the integer sum gives the ones'-complement sum of
+    // the 16-bit lanes. Middle words (all bytes counted) skip the masking copy.
     if (p_valid_reg) begin
-        d = fb_rdata;
-        if (p_first_reg) begin
-            d = d & ({DMA_DATA_WIDTH{1'b1}} << (8*css_reg[WS-1:0]));
-        end
-        if (p_last_reg && end_reg[WS-1:0] != 0) begin
-            d = d & ~({DMA_DATA_WIDTH{1'b1}} << (8*end_reg[WS-1:0]));
-        end
-        // 64-bit words summed as integers: 2^16 = 1 (mod 65535), so folding the
-        // integer sum gives the ones'-complement sum of the 16-bit lanes
-        dx = {{(256-DMA_DATA_WIDTH){1'b0}}, d};
-        if (BYTES == 8) begin
-            acc_reg <= acc_reg + {16'd0, dx[63:0]};
+        if (p_first_reg || p_last_reg) begin
+            d = fb_rdata;
+            if (p_first_reg) begin
+                d = d & ({DMA_DATA_WIDTH{1'b1}} << (8*css_reg[WS-1:0]));
+            end
+            if (p_last_reg && end_reg[WS-1:0] != 0) begin
+                d = d & ~({DMA_DATA_WIDTH{1'b1}} << (8*end_reg[WS-1:0]));
+            end
+            if (BYTES == 8) begin
+                acc_reg <= acc_reg + {16'd0, d[63:0]};
+            end else if (BYTES == 16) begin
+                acc_reg <= acc_reg + {16'd0, d[63:0]} + {16'd0, d[L1 +: 64]};
+            end else begin
+                acc_reg <= acc_reg + {16'd0, d[63:0]} + {16'd0, d[L1 +: 64]} + {16'd0, d[L2 +: 64]} + {16'd0, d[L3 +: 64]};
+            end
+        end else if (BYTES == 8) begin
+            acc_reg <= acc_reg + {16'd0, fb_rdata[63:0]};
         end else if (BYTES == 16) begin
-            acc_reg <= acc_reg + {16'd0, dx[63:0]} + {16'd0, dx[127:64]};
+            acc_reg <= acc_reg + {16'd0, fb_rdata[63:0]} + {16'd0, fb_rdata[L1 +: 64]};
         end else begin
-            acc_reg <= acc_reg + {16'd0, dx[63:0]} + {16'd0, dx[127:64]} + {16'd0, dx[191:128]} + {16'd0, dx[255:192]};
+            acc_reg <= acc_reg + {16'd0, fb_rdata[63:0]} + {16'd0, fb_rdata[L1 +: 64]} + {16'd0, fb_rdata[L2 +: 64]} + {16'd0, fb_rdata[L3 +: 64]};
         end
     end
     p_valid_reg <= 1'b0;

@@ -281,8 +281,19 @@ reg pulse_reg = 1'b0; // some output pulse is high and must be cleared
 wire intake = dreq_valid || treq_valid || ar_valid_reg;
 // fast path: a middle beat of a data burst (full width, not first or last, OKAY)
 wire r_mid = m_axi_rvalid && mid_cnt_reg != 0 && m_axi_rresp == 2'b00;
+// ... with no request intake: only the beat itself (the general code would do the same)
+wire r_fast = r_mid && !intake && !rst;
 always @(posedge clk) begin
-    if (act) begin
+    if (r_fast) begin
+        pulse_reg <= 1'b1;
+        pl_reg <= 9'd1;
+        fb_waddr_reg <= wptr_reg;
+        fb_wdata_reg <= acc_reg | (m_axi_rdata << (8*fill_reg));
+        wptr_reg <= wptr_reg + 1;
+        acc_reg <= m_axi_rdata >> (8*(BYTES - {24'd0, fill_reg}));
+        beat_cnt_reg <= beat_cnt_reg + 1;
+        mid_cnt_reg <= mid_cnt_reg - 1;
+    end else if (act) begin
     pulse_reg <= act_main;
     pl = 9'd0;
 
@@ -331,7 +342,7 @@ always @(posedge clk) begin
         fb_waddr_reg <= wptr_reg;
         fb_wdata_reg <= acc_reg | (m_axi_rdata << (8*fill_reg));
         wptr_reg <= wptr_reg + 1;
-        acc_reg <= m_axi_rdata >> (8*(BYTES - fill_reg));
+        acc_reg <= m_axi_rdata >> (8*(BYTES - {24'd0, fill_reg}));
         beat_cnt_reg <= beat_cnt_reg + 1;
         mid_cnt_reg <= mid_cnt_reg - 1;
     end else if (!tq_empty) begin

@@ -46,8 +46,14 @@ wire pending = |(icr & ims);
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
 wire act = rst || wb_done || txdw_set_reg || tidv_armed_reg || tadv_armed_reg || itr_cnt_reg != 0 || irq_reg != pending;
 
+// fast path: only the ITR interval runs (the usual state under load): no event, no delay
+// armed, the line settled or held low by the throttle
+wire itr_only = itr_cnt_reg != 0 && !rst && !wb_done && !txdw_set_reg && !tidv_armed_reg && !tadv_armed_reg && !(irq_reg && !pending);
+
 always @(posedge clk) begin
-    if (act) begin
+    if (itr_only) begin
+        itr_cnt_reg <= itr_cnt_reg - 1;
+    end else if (act) begin
     txdw_set_reg <= 1'b0;
 
     if (tidv_armed_reg) begin

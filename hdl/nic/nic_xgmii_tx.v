@@ -74,9 +74,10 @@ reg [31:0] crc_t5 [0:255];
 reg [31:0] crc_t6 [0:255];
 reg [31:0] crc_t7 [0:255];
 
-integer ti, tk;
+integer ti, tk, tj;
 reg [31:0] tc;
-reg [31:0] th [0:3];
+reg [127:0] thi;
+reg [127:0] tlo [0:255];
 initial begin
     for (ti = 0; ti < 256; ti = ti + 1) begin
         tc = ti;
@@ -94,17 +95,17 @@ initial begin
         crc_t6[ti] = (crc_t5[ti] >> 8) ^ crc_t0[crc_t5[ti] & 8'hff];
         crc_t7[ti] = (crc_t6[ti] >> 8) ^ crc_t0[crc_t6[ti] & 8'hff];
     end
-    // crc_wJ[{hi, lo}] = crc_t(2J+1)[lo] ^ crc_t(2J)[hi]
+    // crc_wJ[{hi, lo}] = crc_t(2J+1)[lo] ^ crc_t(2J)[hi], all four tables in one 128-bit
+    // operation per index (start-up time: 64K iterations)
+    for (ti = 0; ti < 256; ti = ti + 1) begin
+        tlo[ti] = {crc_t7[ti], crc_t5[ti], crc_t3[ti], crc_t1[ti]};
+    end
+    tj = 0;
     for (tk = 0; tk < 256; tk = tk + 1) begin
-        th[0] = crc_t6[tk];
-        th[1] = crc_t4[tk];
-        th[2] = crc_t2[tk];
-        th[3] = crc_t0[tk];
+        thi = {crc_t6[tk], crc_t4[tk], crc_t2[tk], crc_t0[tk]};
         for (ti = 0; ti < 256; ti = ti + 1) begin
-            crc_w3[tk*256 + ti] = (crc_t7[ti] | th[0]) - (crc_t7[ti] & th[0]);
-            crc_w2[tk*256 + ti] = (crc_t5[ti] | th[1]) - (crc_t5[ti] & th[1]);
-            crc_w1[tk*256 + ti] = (crc_t3[ti] | th[2]) - (crc_t3[ti] & th[2]);
-            crc_w0[tk*256 + ti] = (crc_t1[ti] | th[3]) - (crc_t1[ti] & th[3]);
+            {crc_w3[tj], crc_w2[tj], crc_w1[tj], crc_w0[tj]} = (tlo[ti] | thi) - (tlo[ti] & thi);
+            tj = tj + 1;
         end
     end
 end

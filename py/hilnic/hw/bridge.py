@@ -296,6 +296,10 @@ class ChunkArray:
                 0, format(int.from_bytes(data[k * nb : (k + 1) * nb], "little"), f"0{bits}b"))
 
 
+# byte -> its 8 bits as 0/1 bytes, least significant first (np.unpackbits(bitorder="little"))
+_STRB_BITS = [bytes((b >> i) & 1 for i in range(8)) for b in range(256)]
+
+
 def _decode_bits(mask: int, names: dict[int, str]) -> list[str]:
     return [f"{b}: {names.get(b, '?')}" for b in range(32) if mask >> b & 1]
 
@@ -441,14 +445,18 @@ class AxiMemService:
 
     # tasks ---------------------------------------------------------------------------
     def start(self) -> None:
-        import cocotb
+        from .cocotb_env import RawValueWake
 
         if not self._tasks:
-            self._tasks = [cocotb.start_soon(self._read_loop()), cocotb.start_soon(self._write_loop())]
+            # one simulator callback per burst, straight into the handler (no cocotb task)
+            self._tasks = [RawValueWake(self._rd_seq_sig, self._read_handler(), "dma read"),
+                           RawValueWake(self._wr_seq_sig, self._write_handler(), "dma write")]
+            for t in self._tasks:
+                t.start()
 
     def stop(self) -> None:
         for t in self._tasks:
-            t.cancel()
+            t.stop()
         self._tasks = []
 
     def _injected(self, addr: int, length: int, write: bool) -> int:
@@ -465,6 +473,8 @@ class AxiMemService:
         hi = min(addr + length, hm.base + hm.size)
         if hi <= lo:
             return bytes(length)
+        if lo == addr and hi == addr + length:
+            return hm._mv[lo - hm.base : hi - hm.base].tobytes()
         return bytes(lo - addr) + hm.mem[lo - hm.base : hi - hm.base].tobytes() + bytes(addr + length - hi)
 
     def _beat_addrs(self, addr: int, beats: int, size: int, burst: int) -> list[int]:
@@ -489,7 +499,7 @@ class AxiMemService:
             # every beat must hold at least one mapped byte: check addr .. first byte of
             # the last beat (the rest of the last beat is the page the NIC cannot avoid)
             need = aligned + (beats - 1) * bpb + 1 - addr
-            if self.hostmem.dma_read(addr, need) is None:
+            if not self.hostmem.dma_read_ok(addr, need):
                 return DECERR, bytes(nbytes)
             return OKAY, self._raw(aligned, nbytes)
         # narrow, FIXED or WRAP bursts: beat by beat
@@ -516,11 +526,10 @@ class AxiMemService:
             resp = self._injected(aligned, beats * bpb, True)
             if resp != OKAY:
                 return resp
-            st = np.frombuffer(strb, dtype=np.uint8)
-            nz = np.flatnonzero(st)
-            if nz.size == 0:
+            first = strb.find(1)  # strobe bytes are 0 / 1
+            if first < 0:
                 return OKAY
-            first, last = int(nz[0]), int(nz[-1]) + 1
+            last = strb.rfind(1) + 1
             ok = self.hostmem.dma_write(aligned + first, data[first:last], strb[first:last])
             return OKAY if ok else DECERR
         addrs = self._beat_addrs(addr, beats, size, burst)
@@ -539,25 +548,27 @@ class AxiMemService:
                 return DECERR
         return OKAY
 
-    async def _read_loop(self) -> None:
+    def _read_handler(self) -> Callable[[], None]:
+        """The per-burst read handler (called on each rd_req_seq change)."""
         h = self._h
         if self._rd_buf is None:
             self._rd_buf = ChunkArray(self.dut.rd_buf, writable=True)
         rd_buf = self._rd_buf
         cps = self.chunks_per_slot
-        trig_sig = self._rd_seq_sig
         info_h = self._rd_info
         aw, idw = self._aw, self._idw
         amask, idmask = (1 << aw) - 1, (1 << idw) - 1
-        while True:
-            await trig_sig.value_change
+        ack_resp, ack_seq = h["rd_ack_resp"].set_signal_val_int, h["rd_ack_seq"].set_signal_val_int
+        perf = time.perf_counter
+
+        def on_read() -> None:
             if info_h is not None:
                 v = _int(info_h)
                 seq = v & 0xFFFFFFFF
                 if seq == self._rd_seen:
-                    continue
+                    return
                 self._rd_seen = seq
-                t0 = time.perf_counter()
+                t0 = perf()
                 v >>= 32
                 addr = v & amask
                 v >>= aw
@@ -569,9 +580,9 @@ class AxiMemService:
             else:
                 seq = _int(h["rd_req_seq"])
                 if seq == self._rd_seen:
-                    continue
+                    return
                 self._rd_seen = seq
-                t0 = time.perf_counter()
+                t0 = perf()
                 addr = _int(h["rd_req_addr"])
                 beats = _int(h["rd_req_len"]) + 1
                 size = 1 << _int(h["rd_req_size"])
@@ -580,8 +591,8 @@ class AxiMemService:
                 axi_id = -1
             resp, img = self.read_image(addr, beats, size, burst)
             rd_buf.write(slot * cps, img)
-            h["rd_ack_resp"].set_signal_val_int(0, resp)
-            h["rd_ack_seq"].set_signal_val_int(0, seq & 0xFFFFFFFF)
+            ack_resp(0, resp)
+            ack_seq(0, seq & 0xFFFFFFFF)
             self.n_rd += 1
             if self.record or resp != OKAY:
                 rec = BurstRecord(_now_ps(), False, addr, beats, size,
@@ -590,9 +601,12 @@ class AxiMemService:
                     self.bursts.append(rec)
                 if resp != OKAY:
                     self.error_responses.append(rec)
-            self.wall_rd += time.perf_counter() - t0
+            self.wall_rd += perf() - t0
 
-    async def _write_loop(self) -> None:
+        return on_read
+
+    def _write_handler(self) -> Callable[[], None]:
+        """The per-burst write handler (called on each wr_req_seq change)."""
         h = self._h
         if self._wr_buf is None:
             self._wr_buf = ChunkArray(self.dut.wr_buf)
@@ -600,19 +614,20 @@ class AxiMemService:
         wr_buf, wr_strb = self._wr_buf, self._wr_strb
         assert wr_strb is not None
         bpb = self.bpb
-        trig_sig = self._wr_seq_sig
         info_h = self._wr_info
         aw, idw = self._aw, self._idw
         amask, idmask = (1 << aw) - 1, (1 << idw) - 1
-        while True:
-            await trig_sig.value_change
+        ack_resp, ack_seq = h["wr_ack_resp"].set_signal_val_int, h["wr_ack_seq"].set_signal_val_int
+        perf = time.perf_counter
+
+        def on_write() -> None:
             if info_h is not None:
                 v = _int(info_h)
                 seq = v & 0xFFFFFFFF
                 if seq == self._wr_seen:
-                    continue
+                    return
                 self._wr_seen = seq
-                t0 = time.perf_counter()
+                t0 = perf()
                 v >>= 32
                 addr = v & amask
                 v >>= aw
@@ -623,9 +638,9 @@ class AxiMemService:
             else:
                 seq = _int(h["wr_req_seq"])
                 if seq == self._wr_seen:
-                    continue
+                    return
                 self._wr_seen = seq
-                t0 = time.perf_counter()
+                t0 = perf()
                 addr = _int(h["wr_req_addr"])
                 beats = _int(h["wr_req_len"]) + 1
                 size = 1 << _int(h["wr_req_size"])
@@ -635,10 +650,13 @@ class AxiMemService:
             nchunks = (nbytes + CHUNK_BYTES - 1) // CHUNK_BYTES
             data = wr_buf.read(0, nchunks)[:nbytes]
             sbits = wr_strb.read(0, nchunks)
-            strb = np.unpackbits(np.frombuffer(sbits, dtype=np.uint8), bitorder="little")[:nbytes].tobytes()
+            if nbytes <= 512:  # a few bytes of strobe bits (DD write-backs): table lookups
+                strb = b"".join([_STRB_BITS[b] for b in sbits[: (nbytes + 7) // 8]])[:nbytes]
+            else:
+                strb = np.unpackbits(np.frombuffer(sbits, dtype=np.uint8), bitorder="little")[:nbytes].tobytes()
             resp = self.write_image(addr, beats, size, burst, data, strb)
-            h["wr_ack_resp"].set_signal_val_int(0, resp)
-            h["wr_ack_seq"].set_signal_val_int(0, seq & 0xFFFFFFFF)
+            ack_resp(0, resp)
+            ack_seq(0, seq & 0xFFFFFFFF)
             self.n_wr += 1
             if self.record or resp != OKAY:
                 rec = BurstRecord(_now_ps(), True, addr, beats, size,
@@ -647,7 +665,9 @@ class AxiMemService:
                     self.bursts.append(rec)
                 if resp != OKAY:
                     self.error_responses.append(rec)
-            self.wall_wr += time.perf_counter() - t0
+            self.wall_wr += perf() - t0
+
+        return on_write
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -710,25 +730,29 @@ class MmioPort:
         self._idle: Any = None
 
     def start(self) -> None:
-        import cocotb
         from cocotb.triggers import Event
 
+        from .cocotb_env import RawValueWake
+
         if self._task is None:
-            self._wake = Event()
             self._idle = Event()
-            self._task = cocotb.start_soon(self._drain())
+            self._idle.set()
+            # completions come straight from the simulator's callback on done_seq
+            self._task = RawValueWake(self._done_sig, self._on_done, "mmio")
+            self._task.start()
+            self._busy = False
+            self._issue()
 
     def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
+            self._task.stop()
             self._task = None
 
     def write(self, offset: int, value: int, strb: int = 0xF) -> None:
         """Posted write: queued, returns at once."""
         self._queue.append((True, offset, value & 0xFFFFFFFF, strb, None))
-        if self._wake is not None:
-            self._idle.clear()
-            self._wake.set()
+        if self._task is not None and not self._busy:
+            self._issue()
 
     async def read(self, offset: int) -> int:
         """Read; completes after every earlier write."""
@@ -739,19 +763,20 @@ class MmioPort:
         done = Event()
         box: list[int] = []
         self._queue.append((False, offset, 0, 0xF, (done, box)))
-        self._idle.clear()
-        self._wake.set()
+        if not self._busy:
+            self._issue()
         await done.wait()
         return box[0]
 
     def read_cb(self, offset: int, callback: Callable[[int], None]) -> None:
-        """Read without awaiting: `callback(value)` runs (in the MMIO task) once it completes,
-        after every earlier write. For callers that are not cocotb coroutines (CocotbEnv)."""
+        """Read without awaiting: `callback(value)` runs (in the MMIO completion callback) once
+        it completes, after every earlier write. For callers that are not cocotb coroutines
+        (CocotbEnv)."""
         if self._task is None:
             raise RuntimeError("MmioPort not started (call RtlNic.start() or reset())")
         self._queue.append((False, offset, 0, 0xF, callback))
-        self._idle.clear()
-        self._wake.set()
+        if not self._busy:
+            self._issue()
 
     @property
     def pending(self) -> int:
@@ -762,49 +787,56 @@ class MmioPort:
         while self._task is not None and (self._queue or self._busy):
             await self._idle.wait()
 
-    async def _drain(self) -> None:
+    def _issue(self) -> None:
+        """Put the head of the queue on the command port (nothing in flight), or go idle."""
+        if not self._queue:
+            self._busy = False
+            self._idle.set()
+            return
+        self._busy = True
+        self._idle.clear()
         h = self._h
-        while True:
-            if not self._queue:
-                self._busy = False
-                self._idle.set()
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            self._busy = True
-            self._idle.clear()
-            write, off, val, strb, waiter = self._queue[0]
-            h["cmd_write"].set_signal_val_int(0, 1 if write else 0)
-            h["cmd_addr"].set_signal_val_int(0, off)
-            h["cmd_data"].set_signal_val_int(0, val)
-            h["cmd_strb"].set_signal_val_int(0, strb)
-            self._seq = (self._seq + 1) & 0xFFFFFFFF
-            h["cmd_seq"].set_signal_val_int(0, self._seq)
-            info_h = self._done_info
-            if info_h is not None:
-                v = _int(info_h)
-                while v & 0xFFFFFFFF != self._seq:
-                    await self._done_sig.value_change
-                    v = _int(info_h)
-                resp, rdata = v >> 32 & 3, v >> 34
+        write, off, val, strb, _ = self._queue[0]
+        h["cmd_write"].set_signal_val_int(0, 1 if write else 0)
+        h["cmd_addr"].set_signal_val_int(0, off)
+        h["cmd_data"].set_signal_val_int(0, val)
+        h["cmd_strb"].set_signal_val_int(0, strb)
+        self._seq = (self._seq + 1) & 0xFFFFFFFF
+        h["cmd_seq"].set_signal_val_int(0, self._seq)
+
+    def _on_done(self) -> None:
+        """done_seq changed: complete the access in flight, issue the next one."""
+        if not self._busy:
+            return
+        info_h = self._done_info
+        if info_h is not None:
+            v = _int(info_h)
+            if v & 0xFFFFFFFF != self._seq:
+                return
+            resp, rdata = v >> 32 & 3, v >> 34
+        else:
+            h = self._h
+            if _int(h["done_seq"]) != self._seq:
+                return
+            resp, rdata = _int(h["done_resp"]), _int(h["done_rdata"])
+        write, off, _, _, waiter = self._queue.popleft()
+        if resp != OKAY:
+            self.errors.append(
+                f"MMIO {'write' if write else 'read'} {off:#06x} answered {RESP_NAMES[resp]} at {_now_ps()} ps")
+        if write:
+            self.n_writes += 1
+        else:
+            self.n_reads += 1
+        # the next command goes out before the completion runs, as the drain loop did
+        # (a read's callback may queue more accesses)
+        self._issue()
+        if not write:
+            if callable(waiter):
+                waiter(rdata)
             else:
-                while _int(h["done_seq"]) != self._seq:
-                    await self._done_sig.value_change
-                resp, rdata = _int(h["done_resp"]), _int(h["done_rdata"])
-            self._queue.popleft()
-            if resp != OKAY:
-                self.errors.append(
-                    f"MMIO {'write' if write else 'read'} {off:#06x} answered {RESP_NAMES[resp]} at {_now_ps()} ps")
-            if write:
-                self.n_writes += 1
-            else:
-                self.n_reads += 1
-                if callable(waiter):
-                    waiter(rdata)
-                else:
-                    done, box = waiter
-                    box.append(rdata)
-                    done.set()
+                done, box = waiter
+                box.append(rdata)
+                done.set()
 
 
 # -- wire ----------------------------------------------------------------------------------
@@ -854,16 +886,19 @@ class XgmiiCapture:
         return cycle * self.period_ps + self.period_ps // 2
 
     def start(self) -> None:
-        import cocotb
         from cocotb.triggers import Event
+
+        from .cocotb_env import RawValueWake
 
         if self._task is None:
             self._event = Event()
-            self._task = cocotb.start_soon(self._loop())
+            # one simulator callback per frame, straight into the handler (no cocotb task)
+            self._task = RawValueWake(self._sig, self._handler(), "xgmii")
+            self._task.start()
 
     def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
+            self._task.stop()
             self._task = None
 
     async def wait_frames(self, n: int) -> None:
@@ -872,15 +907,19 @@ class XgmiiCapture:
             self._event.clear()
             await self._event.wait()
 
-    async def _loop(self) -> None:
+    def _handler(self) -> Callable[[], None]:
+        """The per-frame handler (called on each fr_seq change)."""
         h = self._h
         if self._buf is None:
             self._buf = ChunkArray(self.dut.fr_buf)
         buf = self._buf
         info_h = self._info
         m64 = (1 << 64) - 1
-        while True:
-            await self._sig.value_change
+        perf = time.perf_counter
+        crc32 = zlib.crc32
+        period, half = self.period_ps, self.period_ps // 2
+
+        def on_frame() -> None:
             if info_h is not None:
                 v = _int(info_h)
                 seq = v & 0xFFFFFFFF
@@ -891,8 +930,8 @@ class XgmiiCapture:
             else:
                 seq = _int(h["fr_seq"])
             if seq == self._seen:
-                continue
-            t0 = time.perf_counter()
+                return
+            t0 = perf()
             if (seq - self._seen) & 0xFFFFFFFF != 1:
                 self.missed += ((seq - self._seen) & 0xFFFFFFFF) - 1
             self._seen = seq
@@ -901,14 +940,12 @@ class XgmiiCapture:
                 c_start, c_end = _int(h["fr_start_cycle"]), _int(h["fr_end_cycle"])
                 flags = _int(h["fr_err"])
             nch = (n + CHUNK_BYTES - 1) // CHUNK_BYTES
-            data = buf.read(0, nch)[:n]
-            frame = WireFrame(
-                data=data,
-                t_start=self.cycle_to_ps(c_start),
-                t_end=self.cycle_to_ps(c_end),
-                fcs_ok=fcs_ok(data),
-                index=self.count,
-            )
+            data = buf.read(0, nch)
+            if len(data) != n:
+                data = data[:n]
+            # fcs_ok(data), without copying the frame
+            fcs = n >= 4 and crc32(memoryview(data)[:-4]) == int.from_bytes(data[-4:], "little")
+            frame = WireFrame(data, c_start * period + half, c_end * period + half, fcs, self.count)
             if flags:
                 err = FramingError(frame.index, frame.t_start, flags)
                 self.framing_errors.append(err)
@@ -916,10 +953,12 @@ class XgmiiCapture:
             self.count += 1
             if self.keep:
                 self.frames.append(frame)
-            self.wall += time.perf_counter() - t0
+            self.wall += perf() - t0
             for fn in self.listeners:
                 fn(frame)
             self._event.set()
+
+        return on_frame
 
 
 # -- protocol checker ----------------------------------------------------------------------
@@ -1129,7 +1168,7 @@ class RtlNic(NicBackend):
 
     async def start(self) -> None:
         """Start the service tasks (DMA, MMIO, IRQ, wire). Idempotent."""
-        import cocotb
+        from .cocotb_env import RawValueWake
 
         if self._started:
             return
@@ -1141,7 +1180,10 @@ class RtlNic(NicBackend):
             self._start_axiram()
         self.mmio.start()
         self.wire.start()
-        self._irq_task = cocotb.start_soon(self._irq_loop())
+        self._irq_h = self.dut.irq._handle
+        self._irq_task = RawValueWake(self.dut.irq, self._on_irq, "irq")
+        self._irq_task.start()
+        self._set_irq(bool(_int(self._irq_h)))
 
     def _start_axiram(self) -> None:
         from cocotbext.axi import AxiBus, AxiSlave
@@ -1165,7 +1207,7 @@ class RtlNic(NicBackend):
         self.mmio.stop()
         self.wire.stop()
         if self._irq_task is not None:
-            self._irq_task.cancel()
+            self._irq_task.stop()
             self._irq_task = None
         self._started = False
 
@@ -1194,14 +1236,9 @@ class RtlNic(NicBackend):
         await self.wire.wait_frames(self.wire.count + 1)
         return self.wire.frames[-1] if self.wire.keep else None  # type: ignore[return-value]
 
-    async def _irq_loop(self) -> None:
-        irq = self.dut.irq
-        self._set_irq(bool(_int(irq._handle)))
-        while True:
-            await irq.value_change
-            level = bool(_int(irq._handle))
-            self.irq_edges += 1
-            self._set_irq(level)
+    def _on_irq(self) -> None:
+        self.irq_edges += 1
+        self._set_irq(bool(_int(self._irq_h)))
 
     # verdict -----------------------------------------------------------------------------
     def errors(self, *, dma_violations: bool = True) -> list[str]:

@@ -35,6 +35,95 @@ from ..kernel.env import (
 _heappush = heapq.heappush
 _heappop = heapq.heappop
 
+_gt: Any = None  # cocotb._gpi_triggers, once a simulator runs
+_RAW_TRIGGER: Any = None
+
+
+def _raw_setup() -> Any:
+    """cocotb's event loop, after binding what raw simulator callbacks need."""
+    global _gt, _RAW_TRIGGER
+    import cocotb._event_loop
+    import cocotb._gpi_triggers
+
+    if _gt is None:
+        _gt = cocotb._gpi_triggers
+        # what a raw callback tells cocotb it runs from: a timed callback (not ReadWrite /
+        # ReadOnly, where cocotb would apply or refuse signal writes differently)
+        _RAW_TRIGGER = _gt.Timer(1, "step")
+    return cocotb._event_loop._inst
+
+
+class RawValueWake:
+    """`fn()` on every value change of `signal`, called straight from the simulator's callback:
+    no cocotb task, trigger or event-loop round per wake (the bridge's service loops).
+
+    GPI value-change callbacks are one-shot, so it is re-armed after each call (a fired
+    callback must never be deregistered). cocotb tasks that `fn` wakes (Events it sets) run
+    before the simulator callback returns, as they would from a cocotb trigger. If `fn`
+    raises, the wake stops and a cocotb task re-raises the exception, which fails the test as
+    a failing service task would."""
+
+    __slots__ = ("_h", "_fn", "name", "_cbh", "_running", "_loop", "_reg", "_edge", "_err",
+                 "_err_event", "_guard")
+
+    def __init__(self, signal: Any, fn: Callable[[], None], name: str = "") -> None:
+        self._h = signal._handle
+        self._fn = fn
+        self.name = name
+        self._cbh: Any = None
+        self._running = False
+        self._loop: Any = None
+        self._err: BaseException | None = None
+        self._err_event: Any = None
+        self._guard: Any = None
+
+    def start(self) -> None:
+        import cocotb
+        from cocotb import simulator
+        from cocotb.triggers import Event
+
+        if self._running:
+            return
+        self._loop = _raw_setup()
+        self._reg = simulator.register_value_change_callback
+        self._edge = simulator.VALUE_CHANGE
+        self._err_event = Event()
+        self._guard = cocotb.start_soon(self._watch())
+        self._running = True
+        self._cbh = self._reg(self._h, self._fire, self._edge)
+
+    def stop(self) -> None:
+        self._running = False
+        if self._cbh is not None:
+            self._cbh.deregister()
+            self._cbh = None
+        if self._guard is not None:
+            self._guard.cancel()
+            self._guard = None
+
+    async def _watch(self) -> None:
+        await self._err_event.wait()
+        assert self._err is not None
+        raise self._err
+
+    def _fire(self) -> None:
+        self._cbh = None  # fired: gone
+        if not self._running:
+            return
+        _gt._current_gpi_trigger = _RAW_TRIGGER
+        try:
+            self._fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the guard task
+            self._running = False
+            self._err = exc
+            self._err_event.set()
+        else:
+            if self._running and self._cbh is None:
+                self._cbh = self._reg(self._h, self._fire, self._edge)
+        loop = self._loop
+        if loop._callbacks:
+            loop.run()
+
 
 class TaskFailed(RuntimeError):
     """A kernel-model task raised; the run stops with it as the cause."""
@@ -59,18 +148,24 @@ class CocotbEnv(Env):
         self._runq: collections.deque[Callable[[], None]] = collections.deque()
         self._draining = False
         self._failed: list[tuple[VirtualTask, BaseException]] = []
-        self._armed: int | None = None  # time the timer task sleeps until
-        self._kick: Any = None
+        self._armed: int | None = None  # time the pending simulator callback fires at
+        self._cbh: Any = None  # that callback (never deregister one that has fired)
+        self._due_soon = False  # _fire_timers is scheduled on cocotb's event loop
+        self._in_timers = False
         self._fail_event: Any = None
-        self._task: Any = None
+        self._started = False
         self._hold_dut: Any = None
+        self._sim_get_time = self._sim.get_sim_time
+        self._register_timed = self._sim.register_timed_callback
+        self._loop: Any = None
         self.timer_wakes = 0
 
     # -- time ---------------------------------------------------------------------------
     def now(self) -> int:
-        hi, lo = self._sim.get_sim_time()
-        steps = hi << 32 | lo
-        return steps * self._ps_per_step if self._ps_per_step else steps // self._steps_per_ps
+        hi, lo = self._sim_get_time()
+        if self._ps_per_step:
+            return (hi << 32 | lo) * self._ps_per_step
+        return (hi << 32 | lo) // self._steps_per_ps
 
     def _steps(self, ps: int) -> int:
         return ps // self._ps_per_step if self._ps_per_step else ps * self._steps_per_ps
@@ -79,9 +174,10 @@ class CocotbEnv(Env):
     def call_at(self, when: int, fn: Callable[..., Any], *args: Any) -> TimerHandle:
         h = TimerHandle((when, next(self._seq), fn, args))
         _heappush(self._heap, h)
-        armed = self._armed
-        if (armed is None or when < armed) and self._kick is not None:
-            self._kick.set()
+        if self._started and not self._in_timers:
+            armed = self._armed
+            if armed is None or when < armed:
+                self._arm()
         return h
 
     def call_later(self, delay: int, fn: Callable[..., Any], *args: Any) -> TimerHandle:
@@ -115,60 +211,97 @@ class CocotbEnv(Env):
         if self._failed and self._fail_event is not None:
             self._fail_event.set()
 
-    # -- the timer task -----------------------------------------------------------------
+    # -- the timers -----------------------------------------------------------------------
+    # One simulator callback (GPI cbAfterDelay, no cocotb task or trigger) is pending for the
+    # earliest timer; an earlier call_at replaces it. A timer due now (call_at(now) from a
+    # callback or a cocotb task) runs from cocotb's event loop before the current simulator
+    # callback returns, as a task woken by an Event would.
     def start(self) -> None:
-        """Start the timer task (idempotent)."""
-        import cocotb
+        """Start serving timers (idempotent)."""
         from cocotb.triggers import Event
 
-        if self._task is None:
-            self._kick = Event()
+        if not self._started:
+            self._started = True
+            self._loop = _raw_setup()
             self._fail_event = Event()
-            self._task = cocotb.start_soon(self._timer_loop())
+            self._arm()
 
     def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        if self._started:
+            self._started = False
+            if self._cbh is not None:
+                self._cbh.deregister()
+                self._cbh = None
+            self._armed = None
 
-    async def _timer_loop(self) -> None:
-        from cocotb.triggers import First, Timer
-
+    def _arm(self) -> None:
+        """(Re-)arm the simulator callback for the earliest live timer."""
         heap = self._heap
-        kick = self._kick
-        while True:
-            while heap and heap[0][2] is None:  # cancelled
-                _heappop(heap)
-            if not heap:
-                self._armed = None
-                kick.clear()
-                await kick.wait()
-                continue
-            when = heap[0][0]
-            now = self.now()
-            if when > now:
-                self._armed = when
-                kick.clear()
-                await First(Timer(self._steps(when - now), "step"), kick.wait())
-                self._armed = None
-                continue
-            # everything due now, in (time, FIFO) order; callbacks may add more
-            self.timer_wakes += 1
-            self._draining = True
-            try:
-                while heap and heap[0][0] <= now:
-                    _, _, fn, args = _heappop(heap)
-                    if fn is not None:
-                        fn(*args)
-                        runq = self._runq
-                        while runq:
-                            runq.popleft()()
-            finally:
-                self._draining = False
-            if self._runq:
-                self._drain()
-            if self._failed:
-                self._fail_event.set()
+        while heap and heap[0][2] is None:  # cancelled
+            _heappop(heap)
+        if self._cbh is not None:
+            self._cbh.deregister()
+            self._cbh = None
+        if not heap:
+            self._armed = None
+            return
+        when = heap[0][0]
+        delta = when - self.now()
+        if delta <= 0:
+            self._armed = when
+            if not self._due_soon:
+                self._due_soon = True
+                self._loop.schedule(self._run_soon)
+            return
+        steps = delta // self._ps_per_step if self._ps_per_step else delta * self._steps_per_ps
+        self._armed = when
+        self._cbh = self._register_timed(steps if steps > 0 else 1, self._on_timer)
+
+    def _run_soon(self) -> None:
+        self._due_soon = False
+        if self._started:
+            self._fire_timers()
+
+    def _on_timer(self) -> None:
+        """The simulator callback: a timer is due (the callback has fired: forget it)."""
+        self._cbh = None
+        if not self._started:
+            return
+        _gt._current_gpi_trigger = _RAW_TRIGGER
+        self._fire_timers()
+        loop = self._loop
+        if loop._callbacks:
+            loop.run()
+
+    def _fire_timers(self) -> None:
+        """Run every timer due now, in (time, FIFO) order (callbacks may add more), then
+        arm for the next one."""
+        heap = self._heap
+        now = self.now()
+        if self._cbh is not None:
+            self._cbh.deregister()
+            self._cbh = None
+        self._armed = None
+        self.timer_wakes += 1
+        self._draining = True
+        self._in_timers = True
+        runq = self._runq
+        try:
+            while heap and heap[0][0] <= now:
+                _, _, fn, args = _heappop(heap)
+                if fn is not None:
+                    fn(*args)
+                    while runq:
+                        runq.popleft()()
+        finally:
+            self._draining = False
+            self._in_timers = False
+        if runq:
+            self._drain()
+        if self._started:
+            self._arm()
+        if self._failed:
+            self._fail_event.set()
 
     # -- clock hold -----------------------------------------------------------------------
     def hold_clock(self, dut: Any, on: bool = True) -> None:
@@ -230,6 +363,9 @@ async def rtl_testbed(dut: Any, cfg: Any = None, *, mem_latency_ns: float = 500.
     `tb.setup()` is left to the caller (a process: `await tb.env.run_process(kernel, tb.setup(), t)`).
     hold_clock: skip the cycles in which the design is quiet (see CocotbEnv.hold_clock).
     nic_args go to RtlNic (e.g. keep_frames, record_bursts, wr_latency_ns, mem_model)."""
+    # the TCP receive/timer modules are imported lazily by the stack; import them here (start-up)
+    # rather than inside the first connection
+    from ..net import ip_input, tcp_input, tcp_ipv4, tcp_timer  # noqa: F401
     from ..testbed import Testbed
     from .bridge import RtlNic
     from .hostmem import HostMemory
@@ -245,4 +381,4 @@ async def rtl_testbed(dut: Any, cfg: Any = None, *, mem_latency_ns: float = 500.
     return Testbed(env, nic, cfg)
 
 
-__all__ = ["CocotbEnv", "TaskFailed", "rtl_testbed"]
+__all__ = ["CocotbEnv", "RawValueWake", "TaskFailed", "rtl_testbed"]

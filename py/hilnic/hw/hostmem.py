@@ -240,6 +240,32 @@ class HostMemory:
         off = addr - self.base
         return self._mv[off : off + length].tobytes()
 
+    def dma_read_ok(self, addr: int, length: int) -> bool:
+        """dma_read without the copy (the RTL bridge copies itself): True and counted in
+        bytes_read when inside a live mapping the device may read; else False and a
+        recorded violation."""
+        if not self._read_covered(addr, length):
+            self._violate("read", addr, length, "outside any live mapping")
+            return False
+        self.bytes_read += length
+        return True
+
+    def _read_covered(self, addr: int, length: int) -> bool:
+        # _covered(addr, length, False), specialised for reads
+        i = _bisect_right(self._map_starts, addr)
+        maps = self._maps
+        end = addr + length
+        reach = addr - self._max_map_len  # a mapping starting before this cannot reach addr
+        while i:
+            i -= 1
+            m = maps[i]
+            a = m.addr
+            if a + m.length >= end and a <= addr and m.direction is not _FROM_DEVICE:
+                return True
+            if a < reach:  # nothing further back can reach addr
+                break
+        return False
+
     def dma_write(self, addr: int, data: bytes, strobe: bytes | None = None) -> bool:
         """Device write; bytes whose strobe is 0 are left alone. False on a violation."""
         if not self._covered(addr, len(data), True):

@@ -402,6 +402,8 @@ def run_rtl_test(
     env = {
         "PYTHONWARNINGS": "ignore::DeprecationWarning",
         "HILNIC_RUN_DIR": str(run_dir),
+        # numpy's OpenBLAS workers spin beside the simulator on a small machine; nothing here needs them
+        "OPENBLAS_NUM_THREADS": "1",
     }
     env.update(extra_env or {})
     args = list(plusargs)
