@@ -131,7 +131,12 @@ reg        clk_hold = 1'b0;
 reg [63:0] clk_skipped = 0;
 wire       hw_quiet;
 wire       hw_counting;
-wire [23:0] ff_cycles;
+// cycles the running counters can lose without reaching an event (a delay expiring at <= 1,
+// the throttle reaching 0): two are left to the clock. Computed by the clock process at a
+// falling edge where it may jump (clk_hold && hw_counting), not as continuous wires, which
+// re-evaluated their compares on every cycle a counter ran.
+reg [23:0] ff_cycles = 0;
+reg [23:0] ff_tidv = 0, ff_tadv = 0, ff_itr = 0, ff_min2 = 0;
 reg        hold_resume = 1'b0;
 reg        hold_count = 1'b0;
 reg [63:0] hold_t_ps = 0;
@@ -141,17 +146,26 @@ reg [63:0] hold_n = 0;
 always begin
     hold_resume = 1'b0;
     hold_count = 1'b0;
-    if (clk_hold && hw_quiet) begin
-        wait (!clk_hold || !hw_quiet);
-        hold_resume = 1'b1;
-    end else if (clk_hold && hw_counting && ff_cycles != 0) begin
-        fork : ff_wait
-            wait (!clk_hold || !hw_counting);
-            #((ff_cycles * CLK_PERIOD_PS) / 1000.0);
-        join_any
-        disable ff_wait;
-        hold_resume = 1'b1;
-        hold_count = 1'b1;
+    if (clk_hold) begin
+        if (hw_quiet) begin
+            wait (!clk_hold || !hw_quiet);
+            hold_resume = 1'b1;
+        end else if (hw_counting) begin
+            ff_tidv = dut.nic_irq_inst.tidv_armed_reg ? (dut.nic_irq_inst.tidv_cnt_reg > 2 ? dut.nic_irq_inst.tidv_cnt_reg - 24'd2 : 24'd0) : 24'hFFFFFF;
+            ff_tadv = dut.nic_irq_inst.tadv_armed_reg ? (dut.nic_irq_inst.tadv_cnt_reg > 2 ? dut.nic_irq_inst.tadv_cnt_reg - 24'd2 : 24'd0) : 24'hFFFFFF;
+            ff_itr  = dut.nic_irq_inst.itr_cnt_reg > 2 ? {2'b0, dut.nic_irq_inst.itr_cnt_reg} - 24'd2 : (dut.nic_irq_inst.itr_cnt_reg != 0 ? 24'd0 : 24'hFFFFFF);
+            ff_min2 = ff_tidv < ff_tadv ? ff_tidv : ff_tadv;
+            ff_cycles = (ff_min2 < ff_itr ? ff_min2 : ff_itr) == 24'hFFFFFF ? 24'd0 : (ff_min2 < ff_itr ? ff_min2 : ff_itr);
+            if (ff_cycles != 0) begin
+                fork : ff_wait
+                    wait (!clk_hold || !hw_counting);
+                    #((ff_cycles * CLK_PERIOD_PS) / 1000.0);
+                join_any
+                disable ff_wait;
+                hold_resume = 1'b1;
+                hold_count = 1'b1;
+            end
+        end
     end
     if (hold_resume) begin
         hold_t_ps = $realtime * 1000.0;  // rounds to the nearest ps; $rtoi would be 32 bits
@@ -596,13 +610,6 @@ assign hw_quiet = others_quiet && !dut.nic_irq_inst.act;
 assign hw_counting = others_quiet && !rst && !dut.nic_irq_inst.wb_done && !dut.nic_irq_inst.txdw_set_reg
                      && (dut.nic_irq_inst.irq_reg == dut.nic_irq_inst.pending
                          || (!dut.nic_irq_inst.irq_reg && dut.nic_irq_inst.itr_cnt_reg != 0));
-// cycles the running counters can lose without reaching an event (a delay expiring at <= 1,
-// the throttle reaching 0): two are left to the clock
-wire [23:0] ff_tidv = dut.nic_irq_inst.tidv_armed_reg ? (dut.nic_irq_inst.tidv_cnt_reg > 2 ? dut.nic_irq_inst.tidv_cnt_reg - 24'd2 : 24'd0) : 24'hFFFFFF;
-wire [23:0] ff_tadv = dut.nic_irq_inst.tadv_armed_reg ? (dut.nic_irq_inst.tadv_cnt_reg > 2 ? dut.nic_irq_inst.tadv_cnt_reg - 24'd2 : 24'd0) : 24'hFFFFFF;
-wire [23:0] ff_itr  = dut.nic_irq_inst.itr_cnt_reg > 2 ? {2'b0, dut.nic_irq_inst.itr_cnt_reg} - 24'd2 : (dut.nic_irq_inst.itr_cnt_reg != 0 ? 24'd0 : 24'hFFFFFF);
-wire [23:0] ff_min2 = ff_tidv < ff_tadv ? ff_tidv : ff_tadv;
-assign ff_cycles = (ff_min2 < ff_itr ? ff_min2 : ff_itr) == 24'hFFFFFF ? 24'd0 : (ff_min2 < ff_itr ? ff_min2 : ff_itr);
 
 endmodule
 

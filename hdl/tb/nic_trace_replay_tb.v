@@ -103,6 +103,7 @@ reg [1:0]    r_resp;
 reg [7:0]    r_slot;
 reg [2047:0] chunk;
 integer      c, b;
+reg [31:0]   bw;
 
 always @(h.g_py_mem.u_mem.rd_req_seq) begin
     if (loaded && h.g_py_mem.u_mem.rd_req_seq != rd_seen) begin
@@ -126,10 +127,22 @@ always @(h.g_py_mem.u_mem.rd_req_seq) begin
             r_resp = 2'd0;
         end
         for (c = 0; c * BPC < r_beats; c = c + 1) begin
-            chunk = 0;
-            for (b = 0; b < BPC; b = b + 1)
-                if (c * BPC + b < r_beats && nb < n_bursts)
-                    chunk[b * DW +: DW] = beat_mem[r_word + c * BPC + b];
+            if (BPC == 16 && nb < n_bursts) begin
+                // one statement instead of 16 variable part-selects (each costs about as much
+                // as this whole concatenation on Icarus); in a burst's last chunk the beats
+                // past its end get the next burst's data instead of zeros: tb_axi_mem never
+                // plays them
+                bw = r_word + c * BPC;
+                chunk = {beat_mem[bw + 15], beat_mem[bw + 14], beat_mem[bw + 13], beat_mem[bw + 12],
+                         beat_mem[bw + 11], beat_mem[bw + 10], beat_mem[bw + 9], beat_mem[bw + 8],
+                         beat_mem[bw + 7], beat_mem[bw + 6], beat_mem[bw + 5], beat_mem[bw + 4],
+                         beat_mem[bw + 3], beat_mem[bw + 2], beat_mem[bw + 1], beat_mem[bw]};
+            end else begin
+                chunk = 0;
+                for (b = 0; b < BPC; b = b + 1)
+                    if (c * BPC + b < r_beats && nb < n_bursts)
+                        chunk[b * DW +: DW] = beat_mem[r_word + c * BPC + b];
+            end
             h.g_py_mem.u_mem.rd_buf[r_slot * CPS + c] = chunk;
         end
         nb = nb + 1;
@@ -157,26 +170,31 @@ integer      fr_extra = 0;
 reg [63:0]   max_dev = 0;
 reg [31:0]   f_len;
 reg [63:0]   f_sig;
-reg [63:0]   f_word;
 reg [2047:0] f_chunk;
 reg [255:0]  fent;
 reg [63:0]   dev;
-integer      w, nw;
+integer      w;
 
 always @(h.u_xgmii.fr_seq) begin
     if (loaded && h.u_xgmii.fr_seq != fr_seen) begin
         fr_seen = h.u_xgmii.fr_seq;
         f_len = h.u_xgmii.fr_len;
-        nw = (f_len + 7) / 8;
+        // sum of the frame's little-endian 64-bit words (the last one cut at f_len): per
+        // 256-byte chunk, the bytes past the end cleared, then its 32 words summed with
+        // constant part-selects (one statement per chunk, not one loop pass per word)
         f_sig = 0;
-        f_chunk = 0;
-        for (w = 0; w < nw; w = w + 1) begin
-            if (w % 32 == 0)
-                f_chunk = h.u_xgmii.fr_buf[w / 32];
-            f_word = f_chunk[(w % 32) * 64 +: 64];
-            if (w == nw - 1 && f_len % 8 != 0)
-                f_word = f_word & ((64'd1 << (8 * (f_len % 8))) - 1);
-            f_sig = f_sig + f_word;
+        for (w = 0; w * 256 < f_len; w = w + 1) begin
+            f_chunk = h.u_xgmii.fr_buf[w];
+            if ((w + 1) * 256 > f_len)
+                f_chunk = f_chunk & ~({2048{1'b1}} << (8 * (f_len - w * 256)));
+            f_sig = f_sig + f_chunk[63:0] + f_chunk[127:64] + f_chunk[191:128] + f_chunk[255:192]
+                    + f_chunk[319:256] + f_chunk[383:320] + f_chunk[447:384] + f_chunk[511:448]
+                    + f_chunk[575:512] + f_chunk[639:576] + f_chunk[703:640] + f_chunk[767:704]
+                    + f_chunk[831:768] + f_chunk[895:832] + f_chunk[959:896] + f_chunk[1023:960]
+                    + f_chunk[1087:1024] + f_chunk[1151:1088] + f_chunk[1215:1152] + f_chunk[1279:1216]
+                    + f_chunk[1343:1280] + f_chunk[1407:1344] + f_chunk[1471:1408] + f_chunk[1535:1472]
+                    + f_chunk[1599:1536] + f_chunk[1663:1600] + f_chunk[1727:1664] + f_chunk[1791:1728]
+                    + f_chunk[1855:1792] + f_chunk[1919:1856] + f_chunk[1983:1920] + f_chunk[2047:1984];
         end
         if (nf < n_frames) begin
             fent = frame_mem[nf];

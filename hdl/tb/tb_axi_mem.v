@@ -132,10 +132,11 @@ end
 // ---- random generator (xorshift32) -------------------------------------------------------
 reg [31:0] rnd = 32'h1234_5678;
 wire rnd_en = |{cfg_r_gap_prob, cfg_ar_stall, cfg_aw_stall, cfg_w_stall, cfg_b_gap_prob};
-always @(posedge clk) begin
+wire rnd_go = rst | rnd_en;
+always @(posedge clk) if (rnd_go) begin
     if (rst) begin
         rnd <= cfg_seed == 0 ? 32'h1234_5678 : cfg_seed;
-    end else if (rnd_en) begin
+    end else begin
         rnd <= rnd ^ (rnd << 13) ^ ((rnd ^ (rnd << 13)) >> 17)
                    ^ ((rnd ^ (rnd << 13) ^ ((rnd ^ (rnd << 13)) >> 17)) << 5);
     end
@@ -214,12 +215,21 @@ reg [7:0]            r_len_cur = 0;
 wire r_fast = r_valid_reg & s_axi_rready & r_more & ~s_axi_arvalid & (rd_ack_seq == rd_ack_seen)
             & (cfg_r_gap_fixed == 8'd0) & (cfg_r_gap_prob == 8'd0) & (r_gap_cnt == 8'd0) & ~rst;
 
+// Idle path: no beat on the bus (so r_more is low too), no AR, no answer to take in, no gap
+// counting, and the head of the queue (if any) not filled or not yet released: the general
+// code below would change nothing (cycles spent waiting out the read latency).
+wire r_head_go = q_filled[q_rd] & (cycle >= q_release[q_rd]);
+wire r_sleep = ~r_valid_reg & ~s_axi_arvalid & (rd_ack_seq == rd_ack_seen) & (r_gap_cnt == 8'd0)
+             & ~rst & ~r_head_go;
+
 always @(posedge clk) begin
   if (r_fast) begin
     r_data_reg <= rd_buf[{q_rd, r_beat[7:BPC_W]}][r_beat[BPC_W-1:0]*DATA_WIDTH +: DATA_WIDTH];
     r_last_reg <= r_beat == r_len_cur;
     r_more <= r_beat + 8'd1 != r_len_cur;
     r_beat <= r_beat + 1;
+  end else if (r_sleep) begin
+    // nothing to do
   end else if (rst) begin
     r_more <= 1'b0;
     q_wr <= 0;
@@ -344,7 +354,11 @@ wire w_hs = s_axi_wvalid && s_axi_wready;
 
 reg b_push, b_pop;
 
-always @(posedge clk) begin
+// continuous gate: an idle write side costs one test per cycle
+wire w_go = rst | s_axi_awvalid | w_active | w_wait | (b_count != 0) | b_valid_reg
+          | (wr_ack_seq != wr_ack_seen);
+
+always @(posedge clk) if (w_go) begin
   if (rst) begin
     w_active <= 1'b0;
     w_wait <= 1'b0;
@@ -355,7 +369,6 @@ always @(posedge clk) begin
     b_valid_reg <= 1'b0;
     wr_ack_seen <= wr_ack_seq;
   end else begin
-  if (s_axi_awvalid || w_active || w_wait || b_count != 0 || b_valid_reg || wr_ack_seq != wr_ack_seen) begin
     b_push = 0;
     b_pop = 0;
 
@@ -406,7 +419,6 @@ always @(posedge clk) begin
 
     if (b_push && !b_pop) b_count <= b_count + 1;
     else if (!b_push && b_pop) b_count <= b_count - 1;
-  end
   end
 end
 

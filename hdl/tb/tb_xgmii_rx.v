@@ -90,8 +90,10 @@ wire xg_idle = ~in_frame & (xgmii_txc == 8'hFF) & (xgmii_txd == IDLE_WORD) & ~rs
 
 always @(posedge clk) begin
     if (xg_data) begin
-        if (len < BUF_BYTES) fr_buf[len[31:8]][len[7:3]*64 +: 64] <= xgmii_txd;
-        else err = err | 8'h08;
+        // past the buffer the index is out of range and the write is dropped; bit 3 of err
+        // is set at the terminate (len only grows, so some word fell past the buffer iff
+        // the terminate's did)
+        fr_buf[len[31:8]][len[7:3]*64 +: 64] <= xgmii_txd;
         len = len + 8;
     end else if (xg_idle) begin
         // a legal gap grows: nothing to record
