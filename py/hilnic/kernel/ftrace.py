@@ -1,6 +1,8 @@
 """Function-graph tracing of kernel-model functions (like ftrace's function_graph).
 
-`@traced` marks a kernel function. With no tracer installed it costs one extra call.
+`@traced` marks a kernel function. With no tracer installed a sync one costs nothing
+(it runs its own code; `set_tracer` swaps in a recording wrapper's), an async one an
+extra call.
 With one installed (`set_tracer`), every entry and exit is recorded with the simulated
 time and the CPU context, and listeners (e.g. the waveform's ASCII "kernel function"
 signal, hilnic.hw.swsignals) are told which activation runs.
@@ -22,6 +24,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
+import types
+import warnings
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -215,6 +220,11 @@ class _TracedAwait:
 def set_tracer(tracer: Tracer | None) -> None:
     global _tracer
     _tracer = tracer
+    # Sync traced functions run their own code while no tracer is installed, and a
+    # recording wrapper's code while one is (see `traced`): swap on the transitions.
+    want = tracer is not None
+    for fn, raw_code, wrap_code in _swapped:
+        fn.__code__ = wrap_code if want else raw_code
 
 
 def get_tracer() -> Tracer | None:
@@ -227,7 +237,15 @@ def trace_mark(text: str) -> None:
 
 
 def traced(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Record entry/exit of a kernel-model function (sync or async) when tracing is on."""
+    """Record entry/exit of a kernel-model function (sync or async) when tracing is on.
+
+    A sync function is returned as itself, so calling it with no tracer installed costs
+    nothing extra: `set_tracer` swaps its `__code__` for a recording wrapper's (which
+    calls a copy of the function made from its own code) while a tracer is installed,
+    and back when it is removed. Every reference to the function (module globals, ops
+    tables, callbacks) follows. Async functions (and nested functions, whose closure a
+    wrapper code could not share) keep a wrapper object that looks the tracer up per call.
+    """
     name = fn.__name__
     if inspect.iscoroutinefunction(fn):
 
@@ -239,6 +257,15 @@ def traced(fn: Callable[..., Any]) -> Callable[..., Any]:
             return await _TracedAwait(t, fn(*args, **kwargs), name)
 
         return async_wrapper
+
+    if isinstance(fn, types.FunctionType) and not fn.__closure__ and not fn.__code__.co_freevars:
+        wrap_code = _swap_code(fn, name)
+        if wrap_code is not None:
+            raw_code = fn.__code__
+            _swapped.append((fn, raw_code, wrap_code))
+            if _tracer is not None:
+                fn.__code__ = wrap_code
+            return fn
 
     wrapper = _fixed_arity_wrapper(fn, name)
     if wrapper is None:
@@ -254,6 +281,79 @@ def traced(fn: Callable[..., Any]) -> Callable[..., Any]:
                 t.exit(name)
 
     return functools.wraps(fn)(wrapper)
+
+
+# (function, its own code, the recording wrapper's code) for every swapped function
+_swapped: list[tuple[types.FunctionType, types.CodeType, types.CodeType]] = []
+
+_RAW = "<ftrace raw function>"  # placeholder constants, replaced by the objects
+_MOD = "<ftrace module>"
+_NAME = "<ftrace name>"
+
+_SWAP_SRC = """
+def wrapper({params}):
+    t = _MOD._tracer
+    if t is None:
+        return _RAW({args})
+    t.enter(_NAME)
+    try:
+        return _RAW({args})
+    finally:
+        t.exit(_NAME)
+"""
+_swap_templates: dict[tuple[str, str], types.CodeType] = {}
+
+
+def _swap_code(fn: types.FunctionType, name: str) -> types.CodeType | None:
+    """The code of a recording wrapper for `fn`, to be installed as `fn.__code__`.
+
+    It has fn's own parameters (plain positional-or-keyword ones) or `*args, **kwargs`
+    otherwise (fn's defaults then stay unused: the copy of fn applies them), and calls a
+    copy of fn built from fn's original code, so it needs no globals of its own: the
+    copy, the ftrace module and the name are constants of the code.
+    """
+    code = fn.__code__
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    params = list(sig.parameters.values())
+    names = [p.name for p in params]
+    if all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params) and all(
+        n.isidentifier() and not n.startswith("_ft_") for n in names
+    ):
+        pnames = [f"_ft_a{i}" for i in range(len(names))]
+        key = (", ".join(pnames), ", ".join(pnames))
+        rename = True
+    else:
+        key = ("*_ft_args, **_ft_kwargs", "*_ft_args, **_ft_kwargs")
+        rename = False
+    tmpl = _swap_templates.get(key)
+    if tmpl is None:
+        src = _SWAP_SRC.format(params=key[0], args=key[1]).replace("_MOD._tracer", "_MOD_._tracer")
+        src = src.replace("_RAW(", "_RAW_(").replace("(_NAME)", "(_NAME_)").replace("_MOD_", repr(_MOD))
+        src = src.replace("_RAW_", repr(_RAW)).replace("_NAME_", repr(_NAME))
+        # the placeholders are string constants: `"<ftrace raw function>"(...)` etc.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)  # "'str' object is not callable"
+            mod = compile(src, "<traced wrapper>", "exec")
+        tmpl = next(c for c in mod.co_consts if isinstance(c, types.CodeType))
+        _swap_templates[key] = tmpl
+    raw = types.FunctionType(code, fn.__globals__, fn.__name__, fn.__defaults__, None)
+    raw.__kwdefaults__ = fn.__kwdefaults__
+    raw.__qualname__ = fn.__qualname__
+    raw.__module__ = fn.__module__
+    subst = {_RAW: raw, _MOD: sys.modules[__name__], _NAME: name}
+    consts = tuple(subst.get(c, c) if isinstance(c, str) else c for c in tmpl.co_consts)
+    varnames = tmpl.co_varnames
+    if rename:
+        varnames = tuple(names) + varnames[len(names):]
+    return tmpl.replace(
+        co_consts=consts,
+        co_varnames=varnames,
+        co_name=code.co_name,
+        co_qualname=code.co_qualname,
+    )
 
 
 _WRAPPER_SRC = """

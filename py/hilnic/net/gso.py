@@ -38,6 +38,7 @@ from .skbuff import (
     alloc_skb,
     csum_fold,
     csum_partial,
+    host_mem,
     kfree_skb,
     skb_stats,
 )
@@ -278,6 +279,10 @@ def _patch_headers(segs: SkBuff, linear: list[bytes], hdr: bytes, nhoff: int, th
     template[nhoff + 10:nhoff + 12] = b"\0\0"
     first = True
     skb = segs
+    # csum_partial of the IP header, inlined below when it takes its short path (an even
+    # length under 128 bytes: the header's big-endian value, folded to [1, 0xFFFF]).
+    iph_short = not (thoff - nhoff) & 1 and thoff - nhoff < 128
+    mem = host_mem()
     for lin_payload in linear:
         last = skb.next is None
         h = bytearray(template)
@@ -287,7 +292,11 @@ def _patch_headers(segs: SkBuff, linear: list[bytes], hdr: bytes, nhoff: int, th
         if not fixedid:
             _H.pack_into(h, nhoff + 4, ip_id)
             ip_id = (ip_id + 1) & 0xFFFF
-        _H.pack_into(h, nhoff + 10, csum_fold(csum_partial(h[nhoff:thoff])))  # ip_send_check
+        if iph_short:  # ip_send_check: csum_fold(csum_partial(iph)), inlined
+            v = int.from_bytes(h[nhoff:thoff], "big")
+            _H.pack_into(h, nhoff + 10, ~((v - 1) % 0xFFFF + 1 if v else 0) & 0xFFFF)
+        else:
+            _H.pack_into(h, nhoff + 10, csum_fold(csum_partial(h[nhoff:thoff])))  # ip_send_check
         _I.pack_into(h, thoff + 4, seq)
         seq = (seq + mss) & 0xFFFF_FFFF
         fl = flags0
@@ -296,14 +305,17 @@ def _patch_headers(segs: SkBuff, linear: list[bytes], hdr: bytes, nhoff: int, th
         if not first:
             fl &= ~TCP_FLAG_CWR
         h[thoff + 13] = fl
-        pseudo = csum_partial(b"", pseudo_base + thlen + payload)
-        _H.pack_into(h, thoff + 16, pseudo)
+        v = pseudo_base + thlen + payload  # csum_partial(b"", v), inlined (v >= 0)
+        _H.pack_into(h, thoff + 16, (v - 1) % 0xFFFF + 1 if v else 0)
         if not csum:
             # gso_make_checksum: the whole TCP checksum in software.
             data = bytes(h[thoff:]) + lin_payload + b"".join(f.page.read(f.offset, f.size) for f in skb.shinfo.frags)
             _H.pack_into(h, thoff + 16, csum_fold(csum_partial(data)))
             skb_stats.csum_bytes += len(data)
-        skb.write_at(skb.data, bytes(h) + lin_payload)
+        h += lin_payload
+        if skb.data + len(h) > skb.end:  # skb.write_at(skb.data, h), inlined
+            raise IndexError(f"write {skb.data}+{len(h)} outside skb head of {skb.end}")
+        mem.write(skb.head.addr + skb.data, h)
         first = False
         skb = skb.next
 

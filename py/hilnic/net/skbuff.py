@@ -135,7 +135,7 @@ class Page:
     def put_page(self) -> None:
         self.refcount -= 1
         if self.refcount == 0:
-            host_mem().free(self.addr)
+            (_mem if _mem is not None else host_mem()).free(self.addr)
         elif self.refcount < 0:
             raise RuntimeError(f"put_page on freed page {self.addr:#x}")
 
@@ -589,7 +589,7 @@ def _release_data(skb: SkBuff) -> None:
         cb, sh.destructor_arg = sh.destructor_arg, None
         cb(True)
     if skb.head is not None:
-        host_mem().free(skb.head.addr)
+        (_mem if _mem is not None else host_mem()).free(skb.head.addr)
 
 
 def skb_orphan(skb: SkBuff) -> None:
@@ -633,7 +633,7 @@ def consume_skb(skb: SkBuff | None) -> None:
 
 
 def napi_consume_skb(skb: SkBuff | None, budget: int) -> None:
-    consume_skb(skb)
+    kfree_skb(skb, "consumed")  # consume_skb(skb), inlined (one per transmitted frame)
 
 
 def skb_get(skb: SkBuff) -> SkBuff:
