@@ -373,6 +373,15 @@ def _prob(p: float) -> int:
     return min(255, round(p * 256)) if p < 1.0 else 255
 
 
+def _unpack_req(v: int, aw: int, amask: int, idw: int, idmask: int) -> tuple[int, int, int, int, int, int]:
+    """tb_axi_mem's rd_req_info / wr_req_info above the 32-bit count:
+    {slot (reads), id, burst[1:0], size[2:0], len[7:0], addr} from bit 0 up.
+    Returns (addr, beats, bytes per beat, burst, id, slot)."""
+    addr = v & amask
+    v >>= aw
+    return addr, (v & 0xFF) + 1, 1 << (v >> 8 & 7), v >> 11 & 3, v >> 13 & idmask, v >> (13 + idw)
+
+
 class AxiMemService:
     """Answers the tb_axi_mem instance `mem_dut` from `hostmem`, one wake per burst."""
 
@@ -406,10 +415,8 @@ class AxiMemService:
         # field widths from the individual registers
         self._aw = len(d.rd_req_addr)
         self._idw = len(d.rd_req_id)
-        self._rd_info = self._wr_info = None
-        with contextlib.suppress(Exception):
-            self._rd_info = d.rd_req_info._handle
-            self._wr_info = d.wr_req_info._handle
+        self._rd_info = d.rd_req_info._handle
+        self._wr_info = d.wr_req_info._handle
         self._rd_buf: ChunkArray | None = None
         self._wr_buf: ChunkArray | None = None
         self._wr_strb: ChunkArray | None = None
@@ -562,45 +569,20 @@ class AxiMemService:
         perf = time.perf_counter
 
         def on_read() -> None:
-            if info_h is not None:
-                v = _int(info_h)
-                seq = v & 0xFFFFFFFF
-                if seq == self._rd_seen:
-                    return
-                self._rd_seen = seq
-                t0 = perf()
-                v >>= 32
-                addr = v & amask
-                v >>= aw
-                beats = (v & 0xFF) + 1
-                size = 1 << (v >> 8 & 7)
-                burst = v >> 11 & 3
-                axi_id = v >> 13 & idmask
-                slot = v >> (13 + idw)
-            else:
-                seq = _int(h["rd_req_seq"])
-                if seq == self._rd_seen:
-                    return
-                self._rd_seen = seq
-                t0 = perf()
-                addr = _int(h["rd_req_addr"])
-                beats = _int(h["rd_req_len"]) + 1
-                size = 1 << _int(h["rd_req_size"])
-                burst = _int(h["rd_req_burst"])
-                slot = _int(h["rd_req_slot"])
-                axi_id = -1
+            v = _int(info_h)
+            seq = v & 0xFFFFFFFF
+            if seq == self._rd_seen:
+                return
+            self._rd_seen = seq
+            t0 = perf()
+            addr, beats, size, burst, axi_id, slot = _unpack_req(v >> 32, aw, amask, idw, idmask)
             resp, img = self.read_image(addr, beats, size, burst)
             rd_buf.write(slot * cps, img)
             ack_resp(0, resp)
-            ack_seq(0, seq & 0xFFFFFFFF)
+            ack_seq(0, seq)
             self.n_rd += 1
             if self.record or resp != OKAY:
-                rec = BurstRecord(_now_ps(), False, addr, beats, size,
-                                  axi_id if axi_id >= 0 else _int(h["rd_req_id"]), resp)
-                if self.record:
-                    self.bursts.append(rec)
-                if resp != OKAY:
-                    self.error_responses.append(rec)
+                self._note(False, addr, beats, size, axi_id, resp)
             self.wall_rd += perf() - t0
 
         return on_read
@@ -621,31 +603,13 @@ class AxiMemService:
         perf = time.perf_counter
 
         def on_write() -> None:
-            if info_h is not None:
-                v = _int(info_h)
-                seq = v & 0xFFFFFFFF
-                if seq == self._wr_seen:
-                    return
-                self._wr_seen = seq
-                t0 = perf()
-                v >>= 32
-                addr = v & amask
-                v >>= aw
-                beats = (v & 0xFF) + 1
-                size = 1 << (v >> 8 & 7)
-                burst = v >> 11 & 3
-                axi_id = v >> 13 & idmask
-            else:
-                seq = _int(h["wr_req_seq"])
-                if seq == self._wr_seen:
-                    return
-                self._wr_seen = seq
-                t0 = perf()
-                addr = _int(h["wr_req_addr"])
-                beats = _int(h["wr_req_len"]) + 1
-                size = 1 << _int(h["wr_req_size"])
-                burst = _int(h["wr_req_burst"])
-                axi_id = -1
+            v = _int(info_h)
+            seq = v & 0xFFFFFFFF
+            if seq == self._wr_seen:
+                return
+            self._wr_seen = seq
+            t0 = perf()
+            addr, beats, size, burst, axi_id, _ = _unpack_req(v >> 32, aw, amask, idw, idmask)
             nbytes = beats * bpb
             nchunks = (nbytes + CHUNK_BYTES - 1) // CHUNK_BYTES
             data = wr_buf.read(0, nchunks)[:nbytes]
@@ -656,18 +620,21 @@ class AxiMemService:
                 strb = np.unpackbits(np.frombuffer(sbits, dtype=np.uint8), bitorder="little")[:nbytes].tobytes()
             resp = self.write_image(addr, beats, size, burst, data, strb)
             ack_resp(0, resp)
-            ack_seq(0, seq & 0xFFFFFFFF)
+            ack_seq(0, seq)
             self.n_wr += 1
             if self.record or resp != OKAY:
-                rec = BurstRecord(_now_ps(), True, addr, beats, size,
-                                  axi_id if axi_id >= 0 else _int(h["wr_req_id"]), resp)
-                if self.record:
-                    self.bursts.append(rec)
-                if resp != OKAY:
-                    self.error_responses.append(rec)
+                self._note(True, addr, beats, size, axi_id, resp)
             self.wall_wr += perf() - t0
 
         return on_write
+
+    def _note(self, write: bool, addr: int, beats: int, size: int, axi_id: int, resp: int) -> None:
+        """Keep a burst's record (record=True) and every error response."""
+        rec = BurstRecord(_now_ps(), write, addr, beats, size, axi_id, resp)
+        if self.record:
+            self.bursts.append(rec)
+        if resp != OKAY:
+            self.error_responses.append(rec)
 
     def stats(self) -> dict[str, Any]:
         return {
