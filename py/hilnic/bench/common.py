@@ -102,3 +102,29 @@ def save(name: str, data: Any) -> Path:
 def fail(msg: str) -> int:
     print(f"error: {msg}", file=sys.stderr)
     return 1
+
+
+def verilator_binary(top: str, srcs: Sequence[Path], params: Mapping[str, Any], mdir: Path) -> Path:
+    """`verilator --binary --timing` a pure-Verilog bench `top` into `mdir` (a plain executable:
+    no VPI, no public signals; C++ built like the cocotb models, see hilnic.hw.sim). Raises
+    RuntimeError with the compiler's output if it fails; returns the executable."""
+    import shutil
+    import subprocess
+
+    from ..hw import sim as hwsim
+
+    make_vars = hwsim._verilator_make_vars(hwsim._verilator_env())
+    exe = mdir / f"V{top}"
+    if mdir.exists():
+        shutil.rmtree(mdir)
+    mdir.mkdir(parents=True)
+    cmd = ["verilator", "--binary", "--timing", "--top-module", top, "-Mdir", str(mdir),
+           "--timescale", "1ns/1ps", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--build-jobs",
+           str(hwsim.build_jobs()), "-MAKEFLAGS", " ".join(make_vars)]
+    cmd += [f"-G{k}={v}" for k, v in params.items()]
+    cmd += [str(s) for s in srcs]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0 or not exe.exists():
+        raise RuntimeError(f"verilator failed ({' '.join(cmd)}):\n{r.stdout[-4000:]}{r.stderr[-4000:]}")
+    return exe
+

@@ -36,7 +36,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -170,17 +169,10 @@ def compile_replay(params: dict[str, Any], sim: str) -> list[str]:
         mdir = out / f"trace-replay-vl-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
         exe = mdir / "Vnic_trace_replay_tb"
         if not exe.exists():
-            if mdir.exists():
-                shutil.rmtree(mdir)
-            mdir.mkdir(parents=True)
-            cmd = ["verilator", "--binary", "--timing", "--top-module", "nic_trace_replay_tb", "-Mdir", str(mdir),
-                   "--timescale", "1ns/1ps", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--build-jobs",
-                   str(hwsim.build_jobs()), "-MAKEFLAGS", " ".join(make_vars)]
-            cmd += [f"-G{k}={v}" for k, v in params.items()]
-            cmd += [str(s) for s in srcs]
-            r = subprocess.run(cmd, capture_output=True, text=True)
-            if r.returncode != 0 or not exe.exists():
-                raise common.BenchError(f"verilator failed ({' '.join(cmd)}):\n{r.stdout[-4000:]}{r.stderr[-4000:]}")
+            try:
+                common.verilator_binary("nic_trace_replay_tb", srcs, params, mdir)
+            except RuntimeError as exc:
+                raise common.BenchError(str(exc)) from None
         return [str(exe)]
     raise ValueError(f"replay: unsupported simulator {sim!r}")
 

@@ -26,7 +26,6 @@ import argparse
 import hashlib
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -81,19 +80,7 @@ def compile_replay_verilator(params: dict[str, Any], out_dir: Path) -> Path:
     exe = out_dir / tag / "Vnic_replay_tb"
     if exe.exists():
         return exe
-    mdir = out_dir / tag
-    if mdir.exists():
-        shutil.rmtree(mdir)
-    mdir.mkdir(parents=True)
-    cmd = ["verilator", "--binary", "--timing", "--top-module", "nic_replay_tb", "-Mdir", str(mdir),
-           "--timescale", "1ns/1ps", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--build-jobs",
-           str(hwsim.build_jobs()), "-MAKEFLAGS", " ".join(make_vars)]
-    cmd += [f"-G{k}={v}" for k, v in params.items()]
-    cmd += [str(s) for s in srcs]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0 or not exe.exists():
-        raise RuntimeError(f"verilator failed ({' '.join(cmd)}):\n{r.stdout[-4000:]}{r.stderr[-4000:]}")
-    return exe
+    return common.verilator_binary("nic_replay_tb", srcs, params, out_dir / tag)
 
 
 def _kv(line: str) -> dict[str, int]:

@@ -290,13 +290,9 @@ def _write_summary(out: Path, summary: dict[str, Any]) -> None:
 
 
 def _rel(p: str) -> str:
-    if not p:
-        return p
-    try:
-        r = os.path.relpath(p)
-    except ValueError:
-        return p
-    return p if r.startswith("..") else r
+    from ..demo.run import _rel as rel
+
+    return rel(p) if p else p
 
 
 def format_summary(s: dict[str, Any]) -> str:
