@@ -5,8 +5,13 @@
 cocotb tasks: as in `VirtualEnv` they are plain coroutines stepped by the env (the same
 `VirtualTask`/`VirtualEvent` classes), woken from a run queue drained at once in whichever
 cocotb task caused the wake (a DMA burst, a frame, the `irq` line, an MMIO read completing).
-Timers live in one heap; a single cocotb task sleeps until the earliest one, so Python
-wakes per kernel event, never per clock.
+Timers live in one heap with one simulator timed callback pending for the earliest (re-armed
+when an earlier one is added), so Python wakes per kernel event, never per clock. The bridge's
+service loops wake the same way, straight from value-change callbacks (`RawValueWake`).
+
+These raw callbacks use cocotb internals (`cocotb._event_loop`, `cocotb._gpi_triggers`) so
+that cocotb tasks woken inside them still run before the callback returns; pyproject.toml pins
+the cocotb minor version they were written against.
 
     tb = await rtl_testbed(dut, TestbedConfig(), mem_latency_ns=500)
     await tb.env.run_process(tb.host.kernel, tb.setup(), 1 * MS)
