@@ -263,5 +263,5 @@ def test_progress_bar_tty_and_not():
 
 def test_format_summary_without_numbers():
     text = format_summary({"ok": False, "error": "simulator build/run failed: boom", "sim": "icarus", "proto": "tcp",
-                           "nbytes": 1024, "log": "/tmp/x/sim.log"})
+                           "nbytes": 1024, "log": "sim_build/run/sim.log"})
     assert "FAILED" in text and "boom" in text and "sim.log" in text
