@@ -16,19 +16,19 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from .drivers.e1000 import e1000_probe, netdev_priv
-from .hw.backend import NicBackend, WireFrame
-from .hw.hostmem import HostMemory
-from .kernel.env import MS, SEC, US, Env, VirtualEnv
-from .net import netdevice as nd
-from .net.host import Host
-from .net.inet import inet_init
-from .net.route import inet_ifaddr_add
-from .net.rx import host_receive_frame
-from .net.skbuff import live_skbs, skb_stats
-from .net.socket import AF_INET, SOCK_DGRAM, SOCK_STREAM, socket
-from .net.sock import TCP_CLOSE, TCP_TIME_WAIT
-from .wire.peer import PeerHost, PeerOptions
+from hilnic.drivers.net.ethernet.intel.e1000.e1000_main import e1000_probe, netdev_priv
+from hilnic.hw.backend import NicBackend, WireFrame
+from hilnic.mm.hostmem import HostMemory
+from hilnic.kernel.env import MS, SEC, US, Env, VirtualEnv
+from hilnic.net.core import netdevice as nd
+from hilnic.net.core.net_namespace import Host
+from hilnic.net.ipv4.af_inet import inet_init
+from hilnic.net.ipv4.route import inet_ifaddr_add
+from hilnic.net.core.rx import host_receive_frame
+from hilnic.net.core.skbuff import live_skbs, skb_stats
+from hilnic.net.socket import AF_INET, SOCK_DGRAM, SOCK_STREAM, socket
+from hilnic.net.core.sock import TCP_CLOSE, TCP_TIME_WAIT
+from hilnic.wire.peer import PeerHost, PeerOptions
 
 E1000_IRQ = 16
 
@@ -170,7 +170,7 @@ class Testbed:
 
 def model_testbed(cfg: TestbedConfig | None = None, **nic_args: Any) -> Testbed:
     """A testbed on the behavioral NIC in virtual time."""
-    from .hw.model import ModelNic
+    from hilnic.hw.model import ModelNic
 
     env = VirtualEnv()
     mem = HostMemory()

@@ -1,6 +1,6 @@
 """pytest setup for the end-to-end tests: the unchanged stack and driver on nic_top.
 
-Each test is a plain pytest function calling hilnic.hw.sim.run_rtl_test(); the cocotb side
+Each test is a plain pytest function calling hilnic.cosim.sim.run_rtl_test(); the cocotb side
 lives in tb_*.py modules here (run inside the simulator, not collected by pytest).
 """
 

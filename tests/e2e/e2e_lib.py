@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hilnic.drivers import e1000 as e1000_mod
+from hilnic.drivers.net.ethernet.intel.e1000 import e1000_main as e1000_mod
 from hilnic.hw.regs import (
     DESC_STA_BYTE,
     E1000_ICR_ERR,
@@ -28,8 +28,8 @@ from hilnic.hw.regs import (
     TX_DESC_SIZE,
     Reg,
 )
-from hilnic.net import netdevice as nd
-from hilnic.net.skbuff import CHECKSUM_PARTIAL
+from hilnic.net.core import netdevice as nd
+from hilnic.net.core.skbuff import CHECKSUM_PARTIAL
 
 RESULT_FILE = "e2e_result.json"
 _DESC = struct.Struct("<QHBBBBH")  # addr, len, cso, cmd, sta, css, special
@@ -207,7 +207,7 @@ class BqlWatch:
     every frame on the wire."""
 
     def __init__(self, tb: Any) -> None:
-        from hilnic.net import dev as dev_mod
+        from hilnic.net.core import dev as dev_mod
 
         self.tb = tb
         self._dev_mod = dev_mod

@@ -24,7 +24,7 @@ from e2e_lib import (
     tcp_frame_modulo_psh,
 )
 
-from hilnic.hw.sim import run_rtl_test
+from hilnic.cosim.sim import run_rtl_test
 from hilnic.kernel.env import SEC
 from hilnic.testbed import TestbedConfig, model_testbed
 

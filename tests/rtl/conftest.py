@@ -1,6 +1,6 @@
 """pytest setup for the RTL tests: hilnic importable without installing, marker `rtl`.
 
-Each test here is a plain pytest function that calls hilnic.hw.sim.run_rtl_test(); the
+Each test here is a plain pytest function that calls hilnic.cosim.sim.run_rtl_test(); the
 cocotb side lives in tb_*.py modules next to it (run inside the simulator, not by pytest).
 """
 

@@ -15,7 +15,7 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 from nic_tb import CMD_FRAME, NicTB, eth_frame, split, wire_image  # noqa: E402
 
-from hilnic.hw.bridge import DECERR, SLVERR  # noqa: E402
+from hilnic.cosim.bridge import DECERR, SLVERR  # noqa: E402
 from hilnic.hw.regs import (  # noqa: E402
     E1000_CTRL_RST,
     E1000_ICR_ERR,
@@ -37,7 +37,7 @@ from hilnic.hw.regs import (  # noqa: E402
     TxDesc,
     reg_info,
 )
-from hilnic.hw.sim import rtl_test, with_sim_timeout  # noqa: E402
+from hilnic.cosim.sim import rtl_test, with_sim_timeout  # noqa: E402
 
 
 async def _expect_err(tb: NicTB, cause: int, what: str) -> None:

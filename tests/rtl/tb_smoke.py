@@ -18,7 +18,7 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 import cocotb  # noqa: E402
 from cocotb.triggers import ClockCycles, RisingEdge  # noqa: E402
 
-from hilnic.hw.bridge import (  # noqa: E402
+from hilnic.cosim.bridge import (  # noqa: E402
     DECERR,
     SLVERR,
     AxiMemService,
@@ -28,7 +28,7 @@ from hilnic.hw.bridge import (  # noqa: E402
     RtlNic,
     XgmiiCapture,
 )
-from hilnic.hw.hostmem import DmaDir, HostMemory  # noqa: E402
+from hilnic.mm.hostmem import DmaDir, HostMemory  # noqa: E402
 from hilnic.hw.regs import (  # noqa: E402
     E1000_TCTL_EN,
     E1000_TXD_CMD_EOP,
@@ -38,7 +38,7 @@ from hilnic.hw.regs import (  # noqa: E402
     Reg,
     TxDesc,
 )
-from hilnic.hw.sim import rtl_test, with_sim_timeout  # noqa: E402
+from hilnic.cosim.sim import rtl_test, with_sim_timeout  # noqa: E402
 
 PERIOD_PS = 6400
 

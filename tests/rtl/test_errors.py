@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hilnic.hw.sim import run_rtl_test
+from hilnic.cosim.sim import run_rtl_test
 
 CASES = ["err_tdt_out_of_range", "err_ring_regs_while_enabled", "err_tdlen_zero", "err_zero_length",
          "err_too_long", "err_dext", "err_dma_write", "err_one_pass_per_doorbell", "ctrl_rst_mid_traffic"]

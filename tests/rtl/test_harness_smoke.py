@@ -1,4 +1,4 @@
-"""Smoke tests of the cocotb harness (hdl/tb, hilnic.hw.bridge, hilnic.hw.sim).
+"""Smoke tests of the cocotb harness (hdl/tb, hilnic.cosim.bridge, hilnic.cosim.sim).
 
 - test_harness_selftest: the transactors without the NIC (toplevel tb_selftest), against
   independent cocotbext-axi / cocotbext-eth models: host memory, protocol checker, XGMII
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from hilnic.hw.sim import SELFTEST_TOPLEVEL, env_sim, run_rtl_test
+from hilnic.cosim.sim import SELFTEST_TOPLEVEL, env_sim, run_rtl_test
 
 # cocotbext-axi / cocotbext-eth drive and sample tb_selftest's pins on RisingEdge(clk); on
 # Verilator that callback comes after the whole time step is evaluated (post-edge values, see

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from hilnic.hw import regs
-from hilnic.hw.sim import HDL_NIC, run_rtl_test
+from hilnic.cosim.sim import HDL_NIC, run_rtl_test
 
 CSR_V = HDL_NIC / "nic_csr.v"
 

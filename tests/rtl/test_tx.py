@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from hilnic.hw.sim import env_sim, run_rtl_test
+from hilnic.cosim.sim import env_sim, run_rtl_test
 
 WIDTHS = [64, 128, 256]
 PER_WIDTH = ["tx_sg_frames", "tx_checksum", "tx_ring_wrap"]

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hilnic.kernel.env import VirtualEnv
-from hilnic.net.arp import ARPOP_REPLY, arp_tbl
-from hilnic.net.host import Host
-from hilnic.net.inet import inet_init
-from hilnic.net.netdevice import (
+from hilnic.net.ipv4.arp import ARPOP_REPLY, arp_tbl
+from hilnic.net.core.net_namespace import Host
+from hilnic.net.ipv4.af_inet import inet_init
+from hilnic.net.core.netdevice import (
     NETDEV_TX_OK,
     NETIF_F_HW_CSUM,
     NETIF_F_SG,
@@ -17,10 +17,10 @@ from hilnic.net.netdevice import (
     dev_open,
     register_netdev,
 )
-from hilnic.net.neighbour import NEIGH_UPDATE_F_OVERRIDE, NUD_REACHABLE, __neigh_lookup, neigh_update
-from hilnic.net.route import inet_ifaddr_add, ip_route_add
-from hilnic.net.skbuff import CHECKSUM_PARTIAL, consume_skb, skb_checksum_help
-from hilnic.net.sock import IPPROTO_TCP, IPPROTO_UDP, SOCK_DGRAM, Sock
+from hilnic.net.core.neighbour import NEIGH_UPDATE_F_OVERRIDE, NUD_REACHABLE, __neigh_lookup, neigh_update
+from hilnic.net.ipv4.route import inet_ifaddr_add, ip_route_add
+from hilnic.net.core.skbuff import CHECKSUM_PARTIAL, consume_skb, skb_checksum_help
+from hilnic.net.core.sock import IPPROTO_TCP, IPPROTO_UDP, SOCK_DGRAM, Sock
 
 HOST_MAC = bytes.fromhex("020000000001")
 PEER_MAC = bytes.fromhex("020000000002")
@@ -85,7 +85,7 @@ def make_rig(mtu: int = 1500, features: int = NETIF_F_SG | NETIF_F_HW_CSUM, reso
 
 def resolve(host, dev, ip, mac) -> None:
     """Install a REACHABLE neighbour as an ARP reply would."""
-    from hilnic.net.inet import in_aton
+    from hilnic.net.ipv4.af_inet import in_aton
 
     n = __neigh_lookup(arp_tbl(host), in_aton(ip), dev, True)
     neigh_update(n, mac, NUD_REACHABLE, NEIGH_UPDATE_F_OVERRIDE)

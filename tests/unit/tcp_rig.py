@@ -10,12 +10,12 @@ from scapy.layers.inet import IP, TCP
 from scapy.packet import Raw
 
 from hilnic.kernel.env import MS, VirtualEnv
-from hilnic.net import tcp_ipv4
-from hilnic.net.host import Host
-from hilnic.net.skbuff import alloc_skb, csum_fold, csum_partial, kfree_skb
-from hilnic.net.sock import NETIF_F_IP_CSUM, NETIF_F_SG
+from hilnic.net.ipv4 import tcp_ipv4
+from hilnic.net.core.net_namespace import Host
+from hilnic.net.core.skbuff import alloc_skb, csum_fold, csum_partial, kfree_skb
+from hilnic.net.core.sock import NETIF_F_IP_CSUM, NETIF_F_SG
 from hilnic.net.socket import socket
-from hilnic.net.tcp_ipv4 import tcp_v4_rcv
+from hilnic.net.ipv4.tcp_ipv4 import tcp_v4_rcv
 
 LOCAL = "10.0.0.1"
 PEER = "10.0.0.2"

@@ -6,11 +6,11 @@ from ip_testlib import HOST_IP, make_rig, make_sock
 from scapy.layers.inet import UDP
 from scapy.layers.l2 import ARP, Ether
 
-from hilnic.net.arp import arp_tbl, neigh_lookup_state
-from hilnic.net.neighbour import NUD_DELAY, NUD_FAILED, NUD_INCOMPLETE, NUD_PROBE, NUD_REACHABLE, NUD_STALE
-from hilnic.net.rx import host_receive_frame
-from hilnic.net.skbuff import live_skbs
-from hilnic.net.udp import udp_sendmsg
+from hilnic.net.ipv4.arp import arp_tbl, neigh_lookup_state
+from hilnic.net.core.neighbour import NUD_DELAY, NUD_FAILED, NUD_INCOMPLETE, NUD_PROBE, NUD_REACHABLE, NUD_STALE
+from hilnic.net.core.rx import host_receive_frame
+from hilnic.net.core.skbuff import live_skbs
+from hilnic.net.ipv4.udp import udp_sendmsg
 
 NEW_IP = "10.0.0.3"
 NEW_MAC = "02:00:00:00:00:03"

@@ -16,8 +16,8 @@ from test_gso import HDR, device_complete_checksum, make_dev, make_tcp_skb, scap
 
 from hilnic.kernel.env import MS, SEC
 from hilnic.kernel.softirq import NET_TX_SOFTIRQ
-from hilnic.net.dev import dev_kfree_skb_any, dev_queue_xmit
-from hilnic.net.netdevice import (
+from hilnic.net.core.dev import dev_kfree_skb_any, dev_queue_xmit
+from hilnic.net.core.netdevice import (
     NET_XMIT_CN,
     NET_XMIT_DROP,
     NET_XMIT_SUCCESS,
@@ -40,8 +40,8 @@ from hilnic.net.netdevice import (
     netif_xmit_stopped,
     register_netdev,
 )
-from hilnic.net.sch_generic import TCQ_F_CAN_BYPASS, TCQ_F_ONETXQUEUE, PfifoFast
-from hilnic.net.skbuff import CHECKSUM_NONE, CHECKSUM_PARTIAL, consume_skb, live_skbs, skb_stats
+from hilnic.net.sched.sch_generic import TCQ_F_CAN_BYPASS, TCQ_F_ONETXQUEUE, PfifoFast
+from hilnic.net.core.skbuff import CHECKSUM_NONE, CHECKSUM_PARTIAL, consume_skb, live_skbs, skb_stats
 
 SMALL = 100  # payload of a non-GSO test skb
 L = HDR + SMALL  # its length on the wire (no FCS)

@@ -4,7 +4,7 @@ import errno
 
 import pytest
 
-from hilnic.net.dql import DQL_MAX_LIMIT, DQL_MAX_OBJECT, UINT_MAX, Dql
+from hilnic.lib.dynamic_queue_limits import DQL_MAX_LIMIT, DQL_MAX_OBJECT, UINT_MAX, Dql
 
 
 class Clock:

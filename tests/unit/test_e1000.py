@@ -1,4 +1,4 @@
-"""The e1000/igb-style driver (drivers/e1000.py) on the behavioral NIC and the real device layer.
+"""The e1000/igb-style driver (drivers/net/ethernet/intel/e1000/e1000_main.py) on the behavioral NIC and the real device layer.
 
 Behaviours (LINUX_TX_SPEC "Observable behaviours") checked here: 10 ring stop, 11 ring wake
 and restart counters, 14 (the doorbell half: one TDT write per xmit_more batch), 16 NAPI TX
@@ -13,8 +13,8 @@ import pytest
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 
-import hilnic.drivers.e1000 as e1000
-from hilnic.drivers.e1000 import (
+import hilnic.drivers.net.ethernet.intel.e1000.e1000_main as e1000
+from hilnic.drivers.net.ethernet.intel.e1000.e1000_main import (
     DESC_NEEDED,
     E1000_MAX_DATA_PER_TXD,
     TX_WAKE_THRESHOLD,
@@ -45,10 +45,10 @@ from hilnic.hw.regs import (
 )
 from hilnic.kernel.env import MS, SEC, US, VirtualEnv
 from hilnic.kernel.softirq import NET_TX_SOFTIRQ
-from hilnic.net import netdevice as nd
-from hilnic.net.dev import dev_queue_xmit, xmit_one
-from hilnic.net.host import Host
-from hilnic.net.skbuff import (
+from hilnic.net.core import netdevice as nd
+from hilnic.net.core.dev import dev_queue_xmit, xmit_one
+from hilnic.net.core.net_namespace import Host
+from hilnic.net.core.skbuff import (
     CHECKSUM_NONE,
     CHECKSUM_PARTIAL,
     Page,

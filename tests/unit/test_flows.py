@@ -8,11 +8,11 @@ import pytest
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
-from hilnic.drivers.e1000 import e1000_get_ethtool_stats
+from hilnic.drivers.net.ethernet.intel.e1000.e1000_main import e1000_get_ethtool_stats
 from hilnic.hw.backend import WireFrame
 from hilnic.kernel.env import MS, SEC
 from hilnic.kernel.softirq import NET_RX_SOFTIRQ, NET_TX_SOFTIRQ
-from hilnic.net.skbuff import skb_stats
+from hilnic.net.core.skbuff import skb_stats
 from hilnic.testbed import TestbedConfig, model_testbed, pattern, tcp_bulk, udp_send
 
 
@@ -105,8 +105,8 @@ def test_segment_with_bad_tcp_checksum_is_dropped_and_counted():
     """tcp_v4_rcv verifies the checksum (no receive offload): a corrupted ACK changes nothing."""
     from scapy.layers.inet import TCP
 
-    from hilnic.net.rx import host_receive_frame
-    from hilnic.net.skbuff import skb_stats as stats
+    from hilnic.net.core.rx import host_receive_frame
+    from hilnic.net.core.skbuff import skb_stats as stats
 
     tb = model_testbed(TestbedConfig())
     seen = {}
@@ -138,7 +138,7 @@ def test_linux_format_reports_agree_with_the_run():
     """stats.txt-style reports after a real flow: the numbers are the objects' numbers."""
     import re
 
-    from hilnic.drivers.e1000 import ethtool_stats
+    from hilnic.drivers.net.ethernet.intel.e1000.e1000_main import ethtool_stats
     from hilnic.trace import collect_stats
 
     tb = model_testbed(TestbedConfig())

@@ -16,9 +16,9 @@ from scapy.layers.l2 import Ether
 from scapy.utils import checksum
 
 from hilnic.kernel.env import VirtualEnv
-from hilnic.net.gso import skb_gso_segment
-from hilnic.net.host import Host
-from hilnic.net.netdevice import (
+from hilnic.net.core.gso import skb_gso_segment
+from hilnic.net.core.net_namespace import Host
+from hilnic.net.core.netdevice import (
     NETDEV_TX_OK,
     NETIF_F_HW_CSUM,
     NETIF_F_IP_CSUM,
@@ -32,7 +32,7 @@ from hilnic.net.netdevice import (
     netif_xmit_stopped,
     register_netdev,
 )
-from hilnic.net.skbuff import (
+from hilnic.net.core.skbuff import (
     CHECKSUM_NONE,
     CHECKSUM_PARTIAL,
     SKB_GSO_TCPV4,
@@ -92,7 +92,7 @@ def make_dev(features: int = NETIF_F_SG | NETIF_F_IP_CSUM, *, stop_after=None, b
     host.env.run(until=0)  # start the kernel's CPU tasks
     if qdisc is not None:
         host.sysctl.default_qdisc = qdisc
-    from hilnic.net.netdevice import alloc_etherdev_mqs
+    from hilnic.net.core.netdevice import alloc_etherdev_mqs
 
     dev = alloc_etherdev_mqs(host, "eth%d", txqs) if txqs > 1 else alloc_etherdev(host)
     dev.dev_addr = bytes.fromhex("020000000001")
@@ -318,7 +318,7 @@ def test_ip_id_wraps_and_seq_wraps():
 
 def test_robust_device_gets_skb_unsegmented_and_bad_skbs_raise():
     host, dev, _ = make_dev(NETIF_F_SG | NETIF_F_IP_CSUM | NETIF_F_TSO)
-    from hilnic.net.netdevice import NETIF_F_GSO_ROBUST
+    from hilnic.net.core.netdevice import NETIF_F_GSO_ROBUST
 
     skb = make_tcp_skb(dev, _payload(3 * 1448))
     skb.shinfo.gso_segs = 99

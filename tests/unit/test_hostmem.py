@@ -2,7 +2,7 @@
 
 import pytest
 
-from hilnic.hw.hostmem import DmaDir, HostMemory
+from hilnic.mm.hostmem import DmaDir, HostMemory
 
 
 def test_alloc_free_coalesces_and_aligns():

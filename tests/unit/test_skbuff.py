@@ -3,8 +3,8 @@
 import pytest
 from scapy.layers.inet import IP, TCP
 
-from hilnic.hw.hostmem import HostMemory
-from hilnic.net.skbuff import (
+from hilnic.mm.hostmem import HostMemory
+from hilnic.net.core.skbuff import (
     CHECKSUM_NONE,
     CHECKSUM_PARTIAL,
     MAX_SKB_FRAGS,

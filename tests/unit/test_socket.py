@@ -4,7 +4,7 @@ import errno
 
 import pytest
 
-from hilnic.net.sock import SOCK_MIN_SNDBUF, TCP_CLOSE, TCP_FIN_WAIT1, TCP_FIN_WAIT2, TCP_LAST_ACK
+from hilnic.net.core.sock import SOCK_MIN_SNDBUF, TCP_CLOSE, TCP_FIN_WAIT1, TCP_FIN_WAIT2, TCP_LAST_ACK
 from hilnic.net.socket import (
     AF_INET,
     IP_MTU_DISCOVER,

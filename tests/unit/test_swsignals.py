@@ -1,4 +1,4 @@
-"""hilnic.hw.swsignals: ASCII packing and what the sw_* registers show over time."""
+"""hilnic.cosim.swsignals: ASCII packing and what the sw_* registers show over time."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from hilnic.hw.swsignals import IDLE, SwSignals, ascii_text, ascii_value, install_sw_signals
+from hilnic.cosim.swsignals import IDLE, SwSignals, ascii_text, ascii_value, install_sw_signals
 from hilnic.kernel import ftrace
 from hilnic.kernel.core import IRQ_HANDLED, Kernel
 from hilnic.kernel.env import NS, US, VirtualEnv

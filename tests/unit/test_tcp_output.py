@@ -3,10 +3,10 @@ stack hands to ip_queue_xmit, parsed with scapy."""
 
 from scapy.layers.inet import IP, TCP
 
-from hilnic.net.skbuff import CHECKSUM_PARTIAL, SKB_GSO_TCPV4, skb_stats
-from hilnic.net.sock import ICSK_TIME_PROBE0, TSQ_THROTTLED
+from hilnic.net.core.skbuff import CHECKSUM_PARTIAL, SKB_GSO_TCPV4, skb_stats
+from hilnic.net.core.sock import ICSK_TIME_PROBE0, TSQ_THROTTLED
 from hilnic.net.socket import MSG_MORE, SOL_TCP, TCP_CORK, TCP_NODELAY
-from hilnic.net.tcp import tcp_send_mss
+from hilnic.net.ipv4.tcp import tcp_send_mss
 from tcp_rig import Rig
 
 MSS = 1448

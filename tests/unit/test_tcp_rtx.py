@@ -1,9 +1,9 @@
 """Clone lifetime (18), RTO backoff (19), fast retransmit, qdisc drop → CWR, PMTU (FRAG_NEEDED)."""
 
 from hilnic.kernel.env import MS
-from hilnic.net.skbuff import alloc_skb
-from hilnic.net.sock import ICSK_TIME_PROBE0, TCP_CA_CWR, TCP_CA_Loss, TCP_CA_Recovery
-from hilnic.net.tcp_ipv4 import tcp_v4_err
+from hilnic.net.core.skbuff import alloc_skb
+from hilnic.net.core.sock import ICSK_TIME_PROBE0, TCP_CA_CWR, TCP_CA_Loss, TCP_CA_Recovery
+from hilnic.net.ipv4.tcp_ipv4 import tcp_v4_err
 from tcp_rig import Rig
 
 MSS = 1448
@@ -127,7 +127,7 @@ def test_frag_needed_shrinks_mss_and_retransmits(monkeypatch):
         rig.dst.rt_pmtu = mtu
         return rig.dst
 
-    import hilnic.net.route as route
+    import hilnic.net.ipv4.route as route
 
     monkeypatch.setattr(route, "ipv4_sk_update_pmtu", fake_update)
     quoted = bytes(seg.pkt)[:28]

@@ -4,8 +4,8 @@ import errno
 
 import pytest
 
-from hilnic.net.skbuff import skb_stats
-from hilnic.net.sock import NETIF_F_SG, SO_EE_CODE_ZEROCOPY_COPIED, SO_EE_ORIGIN_ZEROCOPY
+from hilnic.net.core.skbuff import skb_stats
+from hilnic.net.core.sock import NETIF_F_SG, SO_EE_CODE_ZEROCOPY_COPIED, SO_EE_ORIGIN_ZEROCOPY
 from hilnic.net.socket import MSG_ERRQUEUE, MSG_ZEROCOPY, SO_ZEROCOPY, SOL_SOCKET
 from tcp_rig import Rig
 

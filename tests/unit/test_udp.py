@@ -11,12 +11,12 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 from scapy.layers.inet import defragment
 
-from hilnic.net import neighbour
-from hilnic.net.inet import IP_PMTUDISC_DO
-from hilnic.net.netdevice import NETIF_F_SG
-from hilnic.net.rx import host_receive_frame
-from hilnic.net.skbuff import CHECKSUM_NONE, CHECKSUM_PARTIAL, live_skbs, skb_stats
-from hilnic.net.udp import udp_recvmsg, udp_sendmsg, udp_v4_get_port
+from hilnic.net.core import neighbour
+from hilnic.net.ipv4.af_inet import IP_PMTUDISC_DO
+from hilnic.net.core.netdevice import NETIF_F_SG
+from hilnic.net.core.rx import host_receive_frame
+from hilnic.net.core.skbuff import CHECKSUM_NONE, CHECKSUM_PARTIAL, live_skbs, skb_stats
+from hilnic.net.ipv4.udp import udp_recvmsg, udp_sendmsg, udp_v4_get_port
 
 
 def payload(n: int) -> bytes:
@@ -26,7 +26,7 @@ def payload(n: int) -> bytes:
 @pytest.fixture
 def xmit_calls(monkeypatch):
     """Count dev_queue_xmit calls made by the neighbour layer."""
-    from hilnic.net.dev import dev_queue_xmit as real
+    from hilnic.net.core.dev import dev_queue_xmit as real
 
     calls = []
 

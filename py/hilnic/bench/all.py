@@ -15,7 +15,7 @@ import argparse
 import sys
 import time
 
-from . import common, e2e_speed, line_rate, python_path, rtl_speed, wall_speed
+from hilnic.bench import common, e2e_speed, line_rate, python_path, rtl_speed, wall_speed
 
 BENCHES = ("line_rate", "wall_speed", "rtl_speed", "python_path", "e2e_speed")
 

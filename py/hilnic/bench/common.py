@@ -18,7 +18,7 @@ def run_cocotb_bench(testcase: str, cfg: Mapping[str, Any], *, parameters: Mappi
                      sim: str | None = None, run_name: str, wall_timeout_s: float = 600) -> dict[str, Any]:
     """Run testcase of hilnic.bench.tb_bench with `cfg` (JSON in HILNIC_BENCH_CFG); return
     the JSON result the test wrote into its run directory."""
-    from ..hw.sim import run_rtl_test
+    from hilnic.cosim.sim import run_rtl_test
 
     log = results_dir() / f"{run_name}.log"
     try:
@@ -86,7 +86,7 @@ def sim_name(sim: str | None) -> str:
 
 
 def results_dir() -> Path:
-    from ..hw.sim import sim_build_root
+    from hilnic.cosim.sim import sim_build_root
 
     d = sim_build_root() / "bench"
     d.mkdir(parents=True, exist_ok=True)
@@ -106,12 +106,12 @@ def fail(msg: str) -> int:
 
 def verilator_binary(top: str, srcs: Sequence[Path], params: Mapping[str, Any], mdir: Path) -> Path:
     """`verilator --binary --timing` a pure-Verilog bench `top` into `mdir` (a plain executable:
-    no VPI, no public signals; C++ built like the cocotb models, see hilnic.hw.sim). Raises
+    no VPI, no public signals; C++ built like the cocotb models, see hilnic.cosim.sim). Raises
     RuntimeError with the compiler's output if it fails; returns the executable."""
     import shutil
     import subprocess
 
-    from ..hw import sim as hwsim
+    from hilnic.cosim import sim as hwsim
 
     make_vars = hwsim._verilator_make_vars(hwsim._verilator_env())
     exe = mdir / f"V{top}"

@@ -3,7 +3,7 @@
 Every figure comes from one invocation, the runs side by side:
 
 1. Full stack (hilnic.bench.tb_e2e `bulk`): CocotbEnv + RtlNic + host + e1000 driver + peer
-   (hilnic.hw.cocotb_env.rtl_testbed) send --bytes of TCP (tcp_bulk, MTU 1500: 1514-byte
+   (hilnic.cosim.cocotb_env.rtl_testbed) send --bytes of TCP (tcp_bulk, MTU 1500: 1514-byte
    frames, 1518 on the wire with FCS; memory read latency 500 ns). Frames per wall second
    over the bulk phase only (tcp_bulk: connect, send, close, until the peer has every
    byte; build, simulator start-up, reset, driver probe/open and teardown excluded). Three
@@ -42,7 +42,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import common
+from hilnic.bench import common
 
 MODULE = "hilnic.bench.e2e_speed"
 TB_MODULE = "hilnic.bench.tb_e2e"
@@ -63,7 +63,7 @@ QUICK_BYTES = 1 << 20
 def run_full(nbytes: int, mem_model: str = "py", hold: bool = True, record: bool = False,
              sim: str = "icarus", mem_latency_ns: float = 500.0, wall_timeout_s: float = 3600) -> dict[str, Any]:
     """One simulator run of tb_e2e.bulk; returns its bench_result.json."""
-    from ..hw.sim import run_rtl_test
+    from hilnic.cosim.sim import run_rtl_test
 
     cfg = {"nbytes": nbytes, "mem_model": mem_model, "hold": hold, "record": record,
            "mem_latency_ns": mem_latency_ns}
@@ -129,7 +129,7 @@ def line_rate_window(stamps: list[list[float]], max_gap_ps: int = 64_000, min_fr
 
 
 def _replay_sources() -> list[Path]:
-    from ..hw.sim import HDL_NIC, HDL_TB
+    from hilnic.cosim.sim import HDL_NIC, HDL_TB
 
     tb = ["nic_harness.v", "tb_axi_mem.v", "tb_axil_master.v", "tb_xgmii_rx.v", "tb_axi_checker.v",
           "nic_trace_replay_tb.v"]
@@ -161,7 +161,7 @@ def compile_replay(params: dict[str, Any], sim: str) -> list[str]:
             os.replace(str(vvp) + ".tmp", vvp)
         return ["vvp", "-n", str(vvp)]
     if sim == "verilator":
-        from ..hw import sim as hwsim
+        from hilnic.cosim import sim as hwsim
 
         make_vars = hwsim._verilator_make_vars(hwsim._verilator_env())
         key = (repr(sorted(params.items())) + repr(make_vars)

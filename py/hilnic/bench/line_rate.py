@@ -16,8 +16,8 @@ import argparse
 import sys
 from typing import Any
 
-from . import common
-from .traffic import line_rate_fps
+from hilnic.bench import common
+from hilnic.bench.traffic import line_rate_fps
 
 MODULE = "hilnic.bench.line_rate"
 SIZES = (64, 128, 256, 512, 1024, 1518, 9018)

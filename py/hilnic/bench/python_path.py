@@ -12,8 +12,8 @@ import argparse
 import gc
 import time
 
-from ..kernel.env import SEC
-from ..testbed import TestbedConfig, model_testbed, pattern, tcp_bulk
+from hilnic.kernel.env import SEC
+from hilnic.testbed import TestbedConfig, model_testbed, pattern, tcp_bulk
 
 TARGET = 20_000
 

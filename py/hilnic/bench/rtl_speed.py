@@ -33,8 +33,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from . import common
-from .traffic import Traffic
+from hilnic.bench import common
+from hilnic.bench.traffic import Traffic
 
 MODULE = "hilnic.bench.rtl_speed"
 TARGET_CYCLES_PER_S = 100_000
@@ -43,7 +43,7 @@ VERILATOR_REPLAY_CYCLES = 20_000_000
 
 
 def _sources() -> list[Path]:
-    from ..hw.sim import HDL_NIC, HDL_TB
+    from hilnic.cosim.sim import HDL_NIC, HDL_TB
 
     return sorted(HDL_NIC.glob("*.v")) + [HDL_TB / "nic_replay_tb.v"]
 
@@ -68,9 +68,9 @@ def compile_replay(params: dict[str, Any], out_dir: Path) -> Path:
 
 def compile_replay_verilator(params: dict[str, Any], out_dir: Path) -> Path:
     """`verilator --binary --timing` the replay bench with `params` (plain executable: no VPI,
-    no public signals, the C++ built like the cocotb models, see hilnic.hw.sim); returns the
+    no public signals, the C++ built like the cocotb models, see hilnic.cosim.sim); returns the
     executable (rebuilt when sources or parameters change)."""
-    from ..hw import sim as hwsim
+    from hilnic.cosim import sim as hwsim
 
     srcs = _sources()
     make_vars = hwsim._verilator_make_vars(hwsim._verilator_env())

@@ -23,10 +23,10 @@ import cocotb
 from cocotb.triggers import Event
 
 from hilnic.bench.traffic import Traffic
-from hilnic.hw.bridge import RtlNic
-from hilnic.hw.hostmem import DmaDir, HostMemory
+from hilnic.cosim.bridge import RtlNic
+from hilnic.mm.hostmem import DmaDir, HostMemory
 from hilnic.hw.regs import E1000_TCTL_EN, E1000_TCTL_PSP, Reg
-from hilnic.hw.sim import with_sim_timeout
+from hilnic.cosim.sim import with_sim_timeout
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 

@@ -1,6 +1,6 @@
 """cocotb side of hilnic.bench.e2e_speed (runs inside the simulator; toplevel nic_harness).
 
-`bulk`: the whole machine on the RTL (hilnic.hw.cocotb_env.rtl_testbed: CocotbEnv, RtlNic,
+`bulk`: the whole machine on the RTL (hilnic.cosim.cocotb_env.rtl_testbed: CocotbEnv, RtlNic,
 host, e1000 driver, peer) sends HILNIC_BENCH_CFG["nbytes"] bytes of TCP (testbed.tcp_bulk,
 MTU 1500: 1514-byte frames) and the bulk phase is timed on the wall clock: from the call of
 tcp_bulk (connect included) to its return (the peer has every byte and the socket is
@@ -40,7 +40,7 @@ import cocotb
 from cocotb.simtime import get_sim_time
 from cocotb.triggers import FallingEdge
 
-from hilnic.hw.cocotb_env import rtl_testbed
+from hilnic.cosim.cocotb_env import rtl_testbed
 from hilnic.kernel.env import MS, SEC
 from hilnic.testbed import TestbedConfig, pattern, tcp_bulk
 

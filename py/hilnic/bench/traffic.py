@@ -13,7 +13,7 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
-from ..hw.regs import E1000_TXD_CMD_EOP, E1000_TXD_CMD_IFCS, E1000_TXD_CMD_RS, TxDesc
+from hilnic.hw.regs import E1000_TXD_CMD_EOP, E1000_TXD_CMD_IFCS, E1000_TXD_CMD_RS, TxDesc
 
 BASE = 0x1_0000_0000  # HostMemory's default base
 CMD = E1000_TXD_CMD_EOP | E1000_TXD_CMD_IFCS | E1000_TXD_CMD_RS

@@ -16,7 +16,7 @@ import argparse
 import sys
 from typing import Any
 
-from . import common
+from hilnic.bench import common
 
 MODULE = "hilnic.bench.wall_speed"
 TARGET_RATIO = 10.0

@@ -67,7 +67,7 @@ def _env_waves() -> bool:
 
 
 def _size(s: str) -> int:
-    from ..run.config import parse_size
+    from hilnic.run.config import parse_size
 
     try:
         return parse_size(s)
@@ -110,7 +110,7 @@ exit status: 0 delivered byte-exact and nothing leaked, 1 the run failed, 2 bad 
 
 
 def add_run(p: argparse.ArgumentParser) -> None:
-    from ..run.config import DEFAULT_NBYTES, fmt_size
+    from hilnic.run.config import DEFAULT_NBYTES, fmt_size
 
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.description = ("The main job: an application sends SIZE bytes (TCP bulk by default) through the Linux\n"
@@ -162,7 +162,7 @@ def add_run(p: argparse.ArgumentParser) -> None:
 
 
 def run_run_cmd(a: argparse.Namespace) -> int:
-    from ..run import RunConfig, RunConfigError, format_summary, run
+    from hilnic.run import RunConfig, RunConfigError, format_summary, run
 
     sim = a.sim or os.environ.get("SIM", "").strip() or "icarus"
     if sim not in RUN_SIMS:
@@ -216,7 +216,7 @@ def add_demo(p: argparse.ArgumentParser) -> None:
 
 
 def run_demo_cmd(a: argparse.Namespace) -> int:
-    from ..demo.run import format_summary, run_demo
+    from hilnic.demo.run import format_summary, run_demo
 
     sim = a.sim or os.environ.get("SIM", "").strip() or "icarus"
     if sim not in SIMS:

@@ -21,8 +21,8 @@ from typing import Any
 import cocotb
 
 from hilnic.demo.frames import build_frames, check_wire_frame, scapy_checksums_ok
-from hilnic.hw.bridge import RtlNic
-from hilnic.hw.hostmem import DmaDir, HostMemory
+from hilnic.cosim.bridge import RtlNic
+from hilnic.mm.hostmem import DmaDir, HostMemory
 from hilnic.hw.regs import (
     E1000_ICR_TXDW,
     E1000_ICR_TXQE,
@@ -36,7 +36,7 @@ from hilnic.hw.regs import (
     Reg,
     TxDesc,
 )
-from hilnic.hw.sim import with_sim_timeout
+from hilnic.cosim.sim import with_sim_timeout
 from hilnic.wire.pcap import PcapWriter
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)

@@ -1,6 +1,6 @@
 """Run the hardware demo and print its summary (the `hilnic demo` command).
 
-The cocotb test (hilnic.demo.hw_demo) runs in the simulator through hilnic.hw.sim; its
+The cocotb test (hilnic.demo.hw_demo) runs in the simulator through hilnic.cosim.sim; its
 output goes to <out>/sim.log, and the summary it leaves (demo_summary.json) is printed here
 after the simulator exits.
 """
@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..bench.common import quiet
+from hilnic.bench.common import quiet
 
 MODULE = "hilnic.demo.hw_demo"
 
@@ -26,7 +26,7 @@ class DemoError(Exception):
 def run_demo(frames: int = 120, out: str | Path | None = None, waves: bool = False, sim: str | None = None,
              mem_latency_ns: float = 500.0, seed: int = 1, verbose: bool = False) -> dict[str, Any]:
     """Build and run the demo; return its summary (with "ok", "out", "fst", "log", "error")."""
-    from ..hw.sim import ROOT, run_rtl_test, sim_build_root
+    from hilnic.cosim.sim import ROOT, run_rtl_test, sim_build_root
 
     out = Path(out) if out else sim_build_root() / "demo"
     out = out.resolve()
@@ -62,7 +62,7 @@ def run_demo(frames: int = 120, out: str | Path | None = None, waves: bool = Fal
     summary["sim"] = sim or os.environ.get("SIM", "icarus") or "icarus"
     fst = None
     if waves:
-        from ..hw.sim import build_dir_for
+        from hilnic.cosim.sim import build_dir_for
 
         cands = list(run_dir.glob("*.fst")) if run_dir else []
         if not cands:

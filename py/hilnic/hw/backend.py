@@ -1,7 +1,7 @@
 """The NIC as the driver and the wire see it, whichever implements it.
 
 Two implementations: the behavioral model (`hw/model.py`, virtual time) and the cocotb
-bridge to the RTL (`hw/bridge.py`, simulator time). The driver only calls `writel` (posted,
+bridge to the RTL (`cosim/bridge.py`, simulator time). The driver only calls `writel` (posted,
 ordered, returns at once: the doorbell is one) and `readl` (awaited: stalls the caller).
 The kernel's CPU registers `on_irq` to follow the level-sensitive interrupt line. Frames
 leaving the MAC are handed, one whole frame per call, to every `on_frame` subscriber.
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .hostmem import HostMemory
+from hilnic.mm.hostmem import HostMemory
 
 
 @dataclass(frozen=True)

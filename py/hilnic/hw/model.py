@@ -31,10 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from ..kernel.env import NS, US, Env
-from .backend import NicBackend, WireFrame
-from .hostmem import HostMemory
-from .regs import (
+from hilnic.kernel.env import NS, US, Env
+from hilnic.hw.backend import NicBackend, WireFrame
+from hilnic.mm.hostmem import HostMemory
+from hilnic.hw.regs import (
     CLK_PERIOD_PS,
     DESC_STA_BYTE,
     E1000_CTRL_RST,

@@ -14,9 +14,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .env import MS, Env, EnvEvent, SimulationTimeout
-from .ftrace import traced
-from .softirq import (
+from hilnic.kernel.env import MS, Env, EnvEvent, SimulationTimeout
+from hilnic.kernel.ftrace import traced
+from hilnic.kernel.softirq import (
     MAX_SOFTIRQ_RESTART,
     MAX_SOFTIRQ_TIME_MS,
     NET_RX_SOFTIRQ,

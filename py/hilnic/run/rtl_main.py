@@ -4,7 +4,7 @@ The RunConfig arrives as JSON in HILNIC_RUN_CFG. The test builds the RTL testbed
 RtlNic reset and started, host, driver, peer), runs `Scenario` as one kernel process bounded
 by the run's simulated-time limit, and leaves progress.json, wire.pcap, trace.txt, stats.txt
 and summary.json in the run's output directory. With waves on, the kernel's current function
-and context are also driven into the waveform (hilnic.hw.swsignals, when present).
+and context are also driven into the waveform (hilnic.cosim.swsignals, when present).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import warnings
 
 import cocotb
 
-from hilnic.hw.cocotb_env import rtl_testbed
+from hilnic.cosim.cocotb_env import rtl_testbed
 from hilnic.kernel.env import SimulationTimeout
 from hilnic.kernel.ftrace import Tracer
 from hilnic.run.config import RunConfig
@@ -32,7 +32,7 @@ async def run(dut):
     k = tb.host.kernel
     tracer = Tracer(k.now, lambda: k.context) if rc.trace or rc.waves else None
     if rc.waves and tracer is not None:
-        from hilnic.hw.swsignals import install_sw_signals
+        from hilnic.cosim.swsignals import install_sw_signals
 
         install_sw_signals(dut, tracer, env=tb.env)
     sc = Scenario(tb, rc, ProgressFile(out / "progress.json"), out=out, interval=0.3, tracer=tracer)

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from .config import RunConfig, fmt_size
+from hilnic.run.config import RunConfig, fmt_size
 
 MODULE = "hilnic.run.rtl_main"
 TESTCASE = "run"
@@ -158,9 +158,9 @@ def _label(rc: RunConfig) -> str:
 
 
 def _run_model(rc: RunConfig, out: Path, stream: IO[str]) -> dict[str, Any]:
-    from ..kernel.env import NS, SimulationTimeout
-    from ..testbed import model_testbed
-    from .scenario import Scenario, sim_limit_ps, testbed_config
+    from hilnic.kernel.env import NS, SimulationTimeout
+    from hilnic.testbed import model_testbed
+    from hilnic.run.scenario import Scenario, sim_limit_ps, testbed_config
 
     bar = ProgressBar(stream, _label(rc))
     t0 = time.perf_counter()
@@ -184,8 +184,8 @@ def _run_model(rc: RunConfig, out: Path, stream: IO[str]) -> dict[str, Any]:
 
 
 def _run_rtl(rc: RunConfig, out: Path, stream: IO[str]) -> dict[str, Any]:
-    from ..bench.common import quiet
-    from ..hw.sim import run_rtl_test
+    from hilnic.bench.common import quiet
+    from hilnic.cosim.sim import run_rtl_test
 
     for stale in ("summary.json", "progress.json", "waves.fst", "waves.vcd", "sim.log"):
         (out / stale).unlink(missing_ok=True)
@@ -269,7 +269,7 @@ def _first_reason(text: str) -> str:
 
 
 def _move_waves(rc: RunConfig, run_dir: Path | None, run_name: str, out: Path) -> str:
-    from ..hw.sim import build_dir_for
+    from hilnic.cosim.sim import build_dir_for
 
     dirs = [d for d in (run_dir, build_dir_for("nic_harness", {}, rc.sim, True) / "runs" / run_name) if d]
     for d in dirs:
@@ -290,7 +290,7 @@ def _write_summary(out: Path, summary: dict[str, Any]) -> None:
 
 
 def _rel(p: str) -> str:
-    from ..demo.run import _rel as rel
+    from hilnic.demo.run import _rel as rel
 
     return rel(p) if p else p
 
@@ -371,7 +371,7 @@ def format_summary(s: dict[str, Any]) -> str:
     row("output", f"{out}/: " + ", ".join(files))
     if s.get("fst"):
         row("waveform", f"{_rel(s['fst'])}")
-        from ..hw.sim import ROOT
+        from hilnic.cosim.sim import ROOT
 
         lines.append(f"  {'':<18} gtkwave {_rel(s['fst'])} {_rel(str(ROOT / 'hdl' / 'nic.gtkw'))}")
     if s.get("log"):

@@ -35,12 +35,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..hw.backend import WireFrame
-from ..kernel.env import MS, US
-from ..kernel.ftrace import Tracer, get_tracer, set_tracer
-from ..kernel.softirq import NET_RX_SOFTIRQ, NET_TX_SOFTIRQ
-from ..wire.pcap import PcapWriter
-from .config import RunConfig
+from hilnic.hw.backend import WireFrame
+from hilnic.kernel.env import MS, US
+from hilnic.kernel.ftrace import Tracer, get_tracer, set_tracer
+from hilnic.kernel.softirq import NET_RX_SOFTIRQ, NET_TX_SOFTIRQ
+from hilnic.wire.pcap import PcapWriter
+from hilnic.run.config import RunConfig
 
 ProgressFn = Callable[[int, int, int, int], None]  # (sim_ps, frames, bytes_done, total)
 
@@ -172,9 +172,9 @@ class Scenario:
     # -- the run --------------------------------------------------------------------------------
 
     async def run(self) -> dict[str, Any]:
-        from ..drivers.e1000 import ethtool_stats
-        from ..testbed import pattern, tcp_bulk
-        from ..trace import collect_stats
+        from hilnic.drivers.net.ethernet.intel.e1000.e1000_main import ethtool_stats
+        from hilnic.testbed import pattern, tcp_bulk
+        from hilnic.trace import collect_stats
 
         tb, rc = self.tb, self.rc
         if self.tracer is not None:
@@ -213,7 +213,7 @@ class Scenario:
         return summary
 
     async def _udp_send(self) -> None:
-        from ..net.socket import SOCK_DGRAM
+        from hilnic.net.socket import SOCK_DGRAM
 
         tb, rc = self.tb, self.rc
         size = rc.datagram_size
@@ -272,8 +272,8 @@ class Scenario:
     # -- counters and summary -------------------------------------------------------------------
 
     def _snapshot(self, ethtool: dict[str, int]) -> dict[str, Any]:
-        from ..drivers.e1000 import netdev_priv
-        from ..testbed import E1000_IRQ
+        from hilnic.drivers.net.ethernet.intel.e1000.e1000_main import netdev_priv
+        from hilnic.testbed import E1000_IRQ
 
         tb, k = self.tb, self.kernel
         desc = k.irqs.get(E1000_IRQ)
@@ -363,7 +363,7 @@ class Scenario:
             set_tracer(None)
         self.pcap.close()
         if self.tracer is not None and self.rc.trace:
-            from ..trace import function_graph
+            from hilnic.trace import function_graph
 
             (self.out / "trace.txt").write_text(function_graph(self.tracer))
 
@@ -392,8 +392,8 @@ class Scenario:
         if (self.out / "stats.txt").exists() or tb.dev is None:
             return
         try:
-            from ..drivers.e1000 import e1000_get_ethtool_stats
-            from ..trace import collect_stats
+            from hilnic.drivers.net.ethernet.intel.e1000.e1000_main import e1000_get_ethtool_stats
+            from hilnic.trace import collect_stats
 
             text = collect_stats(tb.host, tb.dev, e1000_get_ethtool_stats(tb.dev), peer=tb.peer)
         except Exception:  # noqa: BLE001 - best effort on the failure path
@@ -402,7 +402,7 @@ class Scenario:
 
 
 def _copy_stats() -> dict[str, int]:
-    from ..net.skbuff import skb_stats
+    from hilnic.net.core.skbuff import skb_stats
 
     return {f.name: int(getattr(skb_stats, f.name)) for f in dataclasses.fields(skb_stats)}
 
@@ -442,7 +442,7 @@ async def run_scenario(tb: Any, rc: RunConfig, progress: ProgressFn | None = Non
 
 def testbed_config(rc: RunConfig) -> Any:
     """The TestbedConfig of a run (the peer announces the run's MSS)."""
-    from ..testbed import TestbedConfig
+    from hilnic.testbed import TestbedConfig
 
     peer = {"mss": rc.effective_mss} if rc.proto == "tcp" else {}
     return TestbedConfig(mtu=rc.mtu, ring_size=rc.ring_size, itr=rc.itr, loss_rate=rc.loss_rate, seed=rc.seed,

@@ -1,10 +1,10 @@
-"""The copy accounting of seed §4.5, from `hilnic.net.skbuff.skb_stats`."""
+"""The copy accounting of seed §4.5, from `hilnic.net.core.skbuff.skb_stats`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ._access import num
+from hilnic.trace._access import num
 
 
 def copy_accounting(stats: Any) -> str:

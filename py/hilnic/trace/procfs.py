@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..kernel.softirq import NR_SOFTIRQS, SOFTIRQ_NAMES
-from ._access import get, num
+from hilnic.kernel.softirq import NR_SOFTIRQS, SOFTIRQ_NAMES
+from hilnic.trace._access import get, num
 
 NCPUS = 1
 

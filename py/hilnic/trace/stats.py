@@ -6,9 +6,9 @@ import inspect
 import sys
 from typing import Any
 
-from .accounting import copy_accounting
-from .procfs import netstat_TcpExt, proc_interrupts, proc_net_dev, proc_net_snmp, proc_softirqs, softnet_stat
-from .tools import bql, ethtool_S, tc_s_qdisc
+from hilnic.trace.accounting import copy_accounting
+from hilnic.trace.procfs import netstat_TcpExt, proc_interrupts, proc_net_dev, proc_net_snmp, proc_softirqs, softnet_stat
+from hilnic.trace.tools import bql, ethtool_S, tc_s_qdisc
 
 
 def driver_stats(driver: Any, dev: Any = None) -> dict[str, int] | None:
@@ -49,7 +49,7 @@ def collect_stats(host: Any, dev: Any = None, driver: Any = None, *, skb_stats: 
                   tracer: Any = None, peer: Any = None) -> str:
     """Every report in one text: /proc files, tc, ethtool, BQL, copy accounting, peer.
 
-    `skb_stats` defaults to hilnic.net.skbuff's global if that module is loaded (looked up,
+    `skb_stats` defaults to hilnic.net.core.skbuff's global if that module is loaded (looked up,
     not imported: trace does not depend on net). The function graph is appended only when
     a tracer is given, since it can be long.
     """
@@ -73,7 +73,7 @@ def collect_stats(host: Any, dev: Any = None, driver: Any = None, *, skb_stats: 
     parts.append(_section("/proc/net/snmp", proc_net_snmp(host.mib, default_ttl=getattr(getattr(host, "sysctl", None), "ip_default_ttl", 64))))
     parts.append(_section("/proc/net/netstat (TcpExt)", netstat_TcpExt(host.mib)))
     if skb_stats is None:
-        mod = sys.modules.get("hilnic.net.skbuff")
+        mod = sys.modules.get("hilnic.net.core.skbuff")
         skb_stats = getattr(mod, "skb_stats", None)
     if skb_stats is not None:
         parts.append(_section("copy accounting", copy_accounting(skb_stats)))
@@ -81,7 +81,7 @@ def collect_stats(host: Any, dev: Any = None, driver: Any = None, *, skb_stats: 
         body = "".join(f"  {k2}: {v}\n" for k2, v in peer.counters().items())
         parts.append(_section("peer (beyond the wire)", body))
     if tracer is not None:
-        from .graph import function_graph
+        from hilnic.trace.graph import function_graph
 
         parts.append(_section("function_graph", function_graph(tracer)))
     return "".join(parts)

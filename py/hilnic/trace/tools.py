@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._access import dql_of, get, num, root_qdisc, txqs
+from hilnic.trace._access import dql_of, get, num, root_qdisc, txqs
 
 PFIFO_FAST_PRIOMAP = [1, 2, 2, 2, 1, 2, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1]
 _KIND_BY_CLASS = {"PfifoFast": "pfifo_fast", "Noqueue": "noqueue", "FqCodel": "fq_codel", "Pfifo": "pfifo", "Mq": "mq"}

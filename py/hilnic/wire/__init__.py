@@ -1,9 +1,9 @@
 """Beyond the MAC: the peer host, wire loss, and pcap capture."""
 
-from .loss import LossConfig, LossModel, tcp_data_only
-from .pcap import PcapRecord, PcapWriter, read_pcap
-from .peer import PeerHost, PeerOptions, StrictCheckError, UdpDatagram
-from .tcp_receiver import TcpReceiver, TcpState
+from hilnic.wire.loss import LossConfig, LossModel, tcp_data_only
+from hilnic.wire.pcap import PcapRecord, PcapWriter, read_pcap
+from hilnic.wire.peer import PeerHost, PeerOptions, StrictCheckError, UdpDatagram
+from hilnic.wire.tcp_receiver import TcpReceiver, TcpState
 
 __all__ = [
     "LossConfig",

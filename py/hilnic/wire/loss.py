@@ -14,7 +14,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .packets import ETH_P_IP, IPPROTO_TCP
+from hilnic.wire.packets import ETH_P_IP, IPPROTO_TCP
 
 
 @dataclass

@@ -30,7 +30,7 @@ import zlib
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from ..hw.backend import WireFrame
+    from hilnic.hw.backend import WireFrame
 
 PCAP_MAGIC_NSEC = 0xA1B23C4D
 PCAP_MAGIC_USEC = 0xA1B2C3D4

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from zlib import crc32 as zlib_crc32
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..kernel.env import MS, SEC, Env, TimerHandle
-from .loss import LossConfig, LossModel
-from .packets import (
+from hilnic.kernel.env import MS, SEC, Env, TimerHandle
+from hilnic.wire.loss import LossConfig, LossModel
+from hilnic.wire.packets import (
     _ARP,
     _IP,
     _TCP,
@@ -66,11 +66,11 @@ from .packets import (
     tcp_synack_options,
     tcp_ts_option,
 )
-from .reasm import Reassembler
-from .tcp_receiver import TcpReceiver, TcpSegment, TcpState
+from hilnic.wire.reasm import Reassembler
+from hilnic.wire.tcp_receiver import TcpReceiver, TcpSegment, TcpState
 
 if TYPE_CHECKING:
-    from ..hw.backend import WireFrame
+    from hilnic.hw.backend import WireFrame
 
 _ST_CLOSED = TcpState.CLOSED
 _tuple_new = tuple.__new__  # TcpSegment(...) without the namedtuple's Python-level __new__
@@ -150,7 +150,7 @@ class PeerHost:
         self._nconn = 0
         self._min_len = 18 if o.accept_runts else ETH_MIN_FRAME
         if o.strict:
-            from . import strict as _strict  # scapy is imported only when asked for
+            from hilnic.wire import strict as _strict  # scapy is imported only when asked for
 
             self._strict = _strict
         else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import struct
 
-from .packets import IP_MF, IP_OFFMASK, inet_checksum
+from hilnic.wire.packets import IP_MF, IP_OFFMASK, inet_checksum
 
 IPFRAG_TIME_PS = 30 * 10**12  # net.ipv4.ipfrag_time = 30 s
 IP_MAX_DATAGRAM = 65535

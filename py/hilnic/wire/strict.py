@@ -13,7 +13,7 @@ from scapy.layers.inet import IP, TCP, UDP, in4_chksum
 from scapy.layers.l2 import Ether
 from scapy.utils import checksum
 
-from .peer import StrictCheckError
+from hilnic.wire.peer import StrictCheckError
 
 
 def check_fcs(frame: Any, fast_ok: bool) -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import NamedTuple
 
-from .packets import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TcpOptions
+from hilnic.wire.packets import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TcpOptions
 
 MOD32 = 1 << 32
 TCP_MSS_DEFAULT = 536  # initial rcv_mss estimate (tcp_initialize_rcv_mss)

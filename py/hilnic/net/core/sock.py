@@ -1,0 +1,564 @@
+"""struct sock / inet_sock / tcp_sock and the generic stream-memory helpers (net/core/sock.c,
+net/core/stream.c, include/net/sock.h).
+
+One `Sock` object carries the fields of struct sock and inet_sock; `TcpSock` adds
+inet_connection_sock and tcp_sock. Memory accounting follows Linux: `sk_wmem_alloc` starts at
+1 (the socket's own reference) and grows by the truesize of every clone handed to the IP
+layer; `sk_wmem_queued` counts the truesize of the skbs TCP keeps (write + rtx queues).
+"""
+
+from __future__ import annotations
+
+import errno
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from hilnic.kernel.ftrace import traced
+from hilnic.net.core.skbuff import SIZEOF_SK_BUFF, SKB_DATA_ALIGN, Page, SkBuff
+
+if TYPE_CHECKING:
+    from hilnic.net.core.net_namespace import Host
+
+# -- constants (include/uapi/linux/in.h, socket.h, include/net/sock.h) -----------------------
+
+AF_INET = 2
+SOCK_STREAM = 1
+SOCK_DGRAM = 2
+from hilnic.net.ipv4.af_inet import (  # noqa: E402  (re-exported)
+    IP_PMTUDISC_DO,
+    IP_PMTUDISC_DONT,
+    IP_PMTUDISC_PROBE,
+    IP_PMTUDISC_WANT,
+    IPPROTO_TCP,
+    IPPROTO_UDP,
+)
+
+SOCK_SNDBUF_LOCK = 1
+SOCK_RCVBUF_LOCK = 2
+TCP_SKB_MIN_TRUESIZE = 2048 + SKB_DATA_ALIGN(SIZEOF_SK_BUFF)
+SOCK_MIN_SNDBUF = 2 * TCP_SKB_MIN_TRUESIZE  # 4608
+SOCK_MIN_RCVBUF = 2048 + SKB_DATA_ALIGN(SIZEOF_SK_BUFF)
+
+SEND_SHUTDOWN = 2
+RCV_SHUTDOWN = 1
+
+SK_PACING_NONE = 0
+SK_PACING_NEEDED = 1
+SK_PACING_FQ = 2
+
+SKB_FRAG_PAGE_ORDER = 3  # get_order(32768): sk_page_frag is a 32 KiB compound page
+SKB_FRAG_PAGE_SIZE = 4096 << SKB_FRAG_PAGE_ORDER
+
+from hilnic.net.core.netdev_features import (  # noqa: E402
+    NETIF_F_CSUM_MASK,
+    NETIF_F_GSO,
+    NETIF_F_GSO_SOFTWARE,
+    NETIF_F_HW_CSUM,
+    NETIF_F_IP_CSUM,
+    NETIF_F_SG,
+    NETIF_F_TSO,
+)
+
+GSO_LEGACY_MAX_SIZE = 65536
+GSO_MAX_SEGS = 65535
+# L1_CACHE_ALIGN(128 + MAX_HEADER) with MAX_HEADER = LL_MAX_HEADER(128) + 48 (tunnels on).
+MAX_TCP_HEADER = 320
+
+# TCP states (include/net/tcp_states.h)
+TCP_ESTABLISHED = 1
+TCP_SYN_SENT = 2
+TCP_SYN_RECV = 3
+TCP_FIN_WAIT1 = 4
+TCP_FIN_WAIT2 = 5
+TCP_TIME_WAIT = 6
+TCP_CLOSE = 7
+TCP_CLOSE_WAIT = 8
+TCP_LAST_ACK = 9
+TCP_LISTEN = 10
+TCP_CLOSING = 11
+TCP_STATE_NAMES = {
+    1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2", 6: "TIME_WAIT",
+    7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN", 11: "CLOSING",
+}
+
+# sk_tsq_flags (enum tsq_enum)
+TSQ_THROTTLED = 1 << 0
+TSQ_QUEUED = 1 << 1
+TCP_TSQ_DEFERRED = 1 << 2
+TCP_WRITE_TIMER_DEFERRED = 1 << 3
+TCP_DELACK_TIMER_DEFERRED = 1 << 4
+TCP_MTU_REDUCED_DEFERRED = 1 << 5
+
+# sock flags
+SOCK_ZEROCOPY = "SOCK_ZEROCOPY"
+SOCK_NOSPACE = "SOCK_NOSPACE"
+
+
+class PageFrag:
+    """struct page_frag: the socket's current 32 KiB copy target."""
+
+    __slots__ = ("page", "offset", "size")
+
+    def __init__(self) -> None:
+        self.page: Page | None = None
+        self.offset = 0
+        self.size = 0
+
+
+def skb_page_frag_refill(sz: int, pfrag: PageFrag) -> bool:
+    """Reuse the page when only we hold it, keep it while `sz` fits, else take a fresh one."""
+    page = pfrag.page
+    if page is not None:
+        if page.refcount == 1:
+            pfrag.offset = 0
+            return True
+        if pfrag.offset + sz <= pfrag.size:
+            return True
+        page.put_page()
+    pfrag.offset = 0
+    pfrag.page = Page(SKB_FRAG_PAGE_SIZE)
+    pfrag.size = SKB_FRAG_PAGE_SIZE
+    return True
+
+
+def sk_page_frag_refill(sk: "Sock", pfrag: PageFrag) -> bool:
+    return skb_page_frag_refill(32, pfrag)
+
+
+class Sock:
+    """struct sock + struct inet_sock."""
+
+    def __init__(self, host: "Host", family: int, sk_type: int, protocol: int) -> None:
+        self.host = host
+        self.kernel = host.kernel
+        self.sk_family = family
+        self.sk_type = sk_type
+        self.sk_protocol = protocol
+        self.sk_state = TCP_CLOSE
+        self.sk_socket: Any = None  # the user-facing Socket
+        self.sk_flags: set[str] = set()
+        self.sk_userlocks = 0
+        self.sk_err = 0
+        self.sk_shutdown = 0
+        sysctl = host.sysctl
+        # sock_init_data + tcp_init_sock: the buffers start from tcp_wmem[1] / tcp_rmem[1].
+        self.sk_sndbuf = sysctl.tcp_wmem[1] if protocol == IPPROTO_TCP else getattr(sysctl, "wmem_default", 212992)
+        self.sk_rcvbuf = sysctl.tcp_rmem[1] if protocol == IPPROTO_TCP else getattr(sysctl, "rmem_default", 212992)
+        self.sk_wmem_alloc = 1  # refcount: 1 is the socket itself (sk_wmem_alloc_get subtracts it)
+        self.sk_wmem_queued = 0
+        self.sk_priority = 0
+        self.sk_mark = 0
+        self.sk_route_caps = 0
+        self.sk_gso_type = 0
+        self.sk_gso_max_size = 0
+        self.sk_gso_max_segs = 0
+        self.sk_pacing_rate = (1 << 64) - 1  # ~0UL until the first RTT sample
+        self.sk_max_pacing_rate = (1 << 64) - 1
+        self.sk_pacing_shift = 10
+        self.sk_pacing_status = SK_PACING_NONE
+        self.sk_page_frag = PageFrag()
+        self.sk_write_queue: deque[SkBuff] = deque()
+        self.sk_error_queue: deque[Any] = deque()
+        self.sk_receive_queue: deque[bytes] = deque()
+        self.sk_tsq_flags = 0
+        self.sk_dst_cache: Any = None
+        self.sk_zckey = 0
+        # lock_sock: while the process owns the socket, softirq input goes to the backlog.
+        self.owned = False
+        self.sk_backlog: list[SkBuff] = []
+        self.sk_backlog_rcv: Callable[[Sock, SkBuff], Any] | None = None  # tcp_v4_do_rcv
+        self.release_cb: Callable[[Sock], None] | None = None  # sk_prot->release_cb
+        self.sk_write_space: Callable[[Sock], None] | None = None
+        self.sk_wq = host.env.event("sk_wq")  # wait queue: write space / state change
+        # inet_sock
+        self.inet_saddr = 0
+        self.inet_daddr = 0
+        self.inet_sport = 0
+        self.inet_dport = 0
+        self.inet_id = 0
+        self.pmtudisc = IP_PMTUDISC_WANT
+        self.uc_ttl = -1
+        self.tos = 0
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def sk_wmem_alloc_get(self) -> int:
+        return self.sk_wmem_alloc - 1
+
+    def sock_flag(self, flag: str) -> bool:
+        return flag in self.sk_flags
+
+    def sk_wake(self) -> None:
+        """wake_up_interruptible on sk_wq: a blocked process re-checks its condition."""
+        wq = self.sk_wq
+        wq.set()
+        self.sk_wq = self.host.env.event("sk_wq")
+
+    def __repr__(self) -> str:
+        return (
+            f"<sock {type(self).__name__} {_ip(self.inet_saddr)}:{self.inet_sport} -> "
+            f"{_ip(self.inet_daddr)}:{self.inet_dport} {TCP_STATE_NAMES.get(self.sk_state, self.sk_state)}>"
+        )
+
+
+def _ip(a: int) -> str:
+    return ".".join(str(a >> s & 0xFF) for s in (24, 16, 8, 0))
+
+
+def dst_mtu(dst: Any) -> int:
+    """ipv4_mtu via the route (route.Rtable.mtu: live learnt PMTU, metric, device MTU)."""
+    return dst.mtu
+
+
+@traced
+def sk_setup_caps(sk: Sock, dst: Any) -> None:
+    """Cache the route and derive the GSO/checksum caps (net/core/sock.c).
+
+    TCP (sk_gso_type set) always gets GSO|GSO_SOFTWARE|SG|HW_CSUM, so it builds GSO skbs
+    even on a device without TSO; software GSO in the device layer splits them.
+    """
+    dev = dst.dev
+    sk.sk_dst_cache = dst
+    sk.sk_route_caps = getattr(dev, "features", 0)
+    if sk.sk_route_caps & NETIF_F_GSO:
+        sk.sk_route_caps |= NETIF_F_GSO_SOFTWARE
+    if sk.sk_gso_type:  # sk_is_tcp (skb_gso_type set by tcp_v4_connect)
+        sk.sk_route_caps |= NETIF_F_GSO | NETIF_F_GSO_SOFTWARE | NETIF_F_SG | NETIF_F_HW_CSUM
+    sk.sk_gso_max_size = 0
+    sk.sk_gso_max_segs = 1
+    if sk.sk_route_caps & (NETIF_F_GSO | NETIF_F_GSO_SOFTWARE):
+        sk.sk_route_caps |= NETIF_F_SG | NETIF_F_HW_CSUM
+        sk.sk_gso_max_size = getattr(dev, "gso_max_size", GSO_LEGACY_MAX_SIZE) - (MAX_TCP_HEADER + 1)
+        sk.sk_gso_max_segs = getattr(dev, "gso_max_segs", GSO_MAX_SEGS)
+
+
+# -- socket lock (lock_sock / release_sock) ------------------------------------------------------
+
+
+def lock_sock(sk: Sock) -> None:
+    """The process owns the socket: softirq input is queued on sk_backlog meanwhile."""
+    if sk.owned:
+        raise RuntimeError(f"lock_sock: {sk!r} already owned (recursive lock)")
+    sk.owned = True
+
+
+def release_sock(sk: Sock) -> None:
+    """__release_sock: process the backlog, then the protocol's deferred work (release_cb).
+
+    Runs with BH disabled as in Linux, so softirqs raised meanwhile run at the end.
+    """
+    k = sk.kernel
+    k.local_bh_disable()
+    try:
+        while sk.sk_backlog:
+            backlog, sk.sk_backlog = sk.sk_backlog, []
+            for skb in backlog:
+                sk.sk_backlog_rcv(sk, skb)
+        if sk.release_cb is not None:
+            sk.release_cb(sk)
+        sk.owned = False
+    finally:
+        sk.owned = False
+        k.local_bh_enable()
+
+
+# -- stream memory (net/core/stream.c) ---------------------------------------------------------
+
+
+def sk_stream_memory_free(sk: Sock) -> bool:
+    if sk.sk_wmem_queued >= sk.sk_sndbuf:
+        return False
+    return True  # tcp_stream_memory_free: tcp_notsent_lowat defaults to UINT_MAX
+
+
+def sk_stream_wspace(sk: Sock) -> int:
+    return sk.sk_sndbuf - sk.sk_wmem_queued
+
+
+def sk_stream_min_wspace(sk: Sock) -> int:
+    return sk.sk_wmem_queued >> 1
+
+
+def __sk_stream_is_writeable(sk: Sock) -> bool:
+    return sk_stream_wspace(sk) >= sk_stream_min_wspace(sk) and sk_stream_memory_free(sk)
+
+
+@traced
+def sk_stream_write_space(sk: Sock) -> None:
+    """Wake a writer once a third of the buffer is free again (sk->sk_write_space)."""
+    if __sk_stream_is_writeable(sk) and sk.sk_socket is not None:
+        sk.sk_flags.discard(SOCK_NOSPACE)
+        sk.sk_wake()
+
+
+@traced
+async def sk_stream_wait_memory(sk: Sock, nonblock: bool) -> None:
+    """Block until the send buffer has room; EAGAIN when non-blocking, EPIPE on shutdown.
+
+    The socket lock is released while sleeping (sk_wait_event), so ACKs queued on the
+    backlog are processed and can free memory.
+    """
+    while True:
+        if sk.sk_err or sk.sk_shutdown & SEND_SHUTDOWN:
+            raise OSError(errno.EPIPE, "Broken pipe")
+        if nonblock:
+            raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+        if sk_stream_memory_free(sk):
+            return
+        sk.sk_flags.add(SOCK_NOSPACE)
+        wq = sk.sk_wq
+        release_sock(sk)
+        if sk_stream_memory_free(sk) or sk.sk_err:  # backlog freed memory while releasing
+            lock_sock(sk)
+            continue
+        await sk.kernel.wait_event(wq)
+        lock_sock(sk)
+
+
+def sock_writeable(sk: Sock) -> bool:
+    return sk.sk_wmem_alloc < sk.sk_sndbuf // 2
+
+
+def sock_def_write_space(sk: Sock) -> None:
+    """sk->sk_write_space of datagram sockets: wake writers once half the buffer is free."""
+    if sock_writeable(sk) and sk.sk_socket is not None:
+        sk.sk_flags.discard(SOCK_NOSPACE)
+        sk.sk_wake()
+
+
+@traced
+async def sock_wait_for_wmem(sk: Sock) -> None:
+    """Sleep until sk_wmem_alloc < sk_sndbuf (sock_alloc_send_pskb's wait)."""
+    while sk.sk_wmem_alloc >= sk.sk_sndbuf and not sk.sk_err:
+        sk.sk_flags.add(SOCK_NOSPACE)
+        await sk.kernel.wait_event(sk.sk_wq)
+
+
+def sock_wfree(skb: SkBuff) -> None:
+    """Destructor of a plain (UDP, pure-ACK) skb: give back sk_wmem_alloc, wake writers."""
+    sk = skb.sk
+    sk.sk_wmem_alloc -= skb.truesize
+    if sk.sk_write_space is not None:
+        sk.sk_write_space(sk)
+
+
+def skb_set_owner_w(skb: SkBuff, sk: Sock) -> None:
+    skb.sk = sk
+    skb.destructor = sock_wfree
+    sk.sk_wmem_alloc += skb.truesize
+
+
+# -- MSG_ZEROCOPY (net/core/skbuff.c: msg_zerocopy_*) ------------------------------------------
+
+SO_EE_ORIGIN_ZEROCOPY = 5
+SO_EE_CODE_ZEROCOPY_COPIED = 1
+
+
+class SockExtendedErr:
+    """struct sock_extended_err as read by recvmsg(MSG_ERRQUEUE)."""
+
+    __slots__ = ("ee_errno", "ee_origin", "ee_type", "ee_code", "ee_info", "ee_data")
+
+    def __init__(self, ee_info: int, ee_data: int, ee_code: int) -> None:
+        self.ee_errno = 0
+        self.ee_origin = SO_EE_ORIGIN_ZEROCOPY
+        self.ee_type = 0
+        self.ee_code = ee_code
+        self.ee_info = ee_info
+        self.ee_data = ee_data
+
+    def __repr__(self) -> str:
+        return f"<zerocopy {self.ee_info}..{self.ee_data}{' COPIED' if self.ee_code else ''}>"
+
+
+class UbufInfo:
+    """struct ubuf_info_msgzc: pinned user pages covering notification ids [id, id+len).
+
+    Each skb_shared_info that references the pages holds one reference (skbuff calls the
+    object with `success` when that data is released); the send call holds one while it runs.
+    """
+
+    __slots__ = ("sk", "id", "len", "bytelen", "zerocopy", "refcnt")
+
+    def __init__(self, sk: Sock, size: int) -> None:
+        self.sk = sk
+        self.id = sk.sk_zckey
+        sk.sk_zckey += 1
+        self.len = 1
+        self.bytelen = size
+        self.zerocopy = True
+        self.refcnt = 1
+
+    def get(self) -> "UbufInfo":
+        self.refcnt += 1
+        return self
+
+    def __call__(self, success: bool) -> None:
+        """skb_zcopy_clear → net_zcopy_put: called as skbuff's destructor_arg."""
+        self.zerocopy = self.zerocopy and success
+        self.put()
+
+    def put(self) -> None:
+        self.refcnt -= 1
+        if self.refcnt == 0:
+            msg_zerocopy_callback(self)
+        elif self.refcnt < 0:
+            raise RuntimeError("ubuf_info refcount underflow")
+
+
+def msg_zerocopy_realloc(sk: Sock, size: int, uarg: UbufInfo | None) -> UbufInfo:
+    """Extend the tail skb's notification range when ids are contiguous, else start one."""
+    if uarg is not None and uarg.id + uarg.len == sk.sk_zckey and uarg.bytelen + size < (1 << 31):
+        uarg.len += 1
+        uarg.bytelen += size
+        sk.sk_zckey += 1
+        return uarg.get()
+    return UbufInfo(sk, size)
+
+
+def msg_zerocopy_callback(uarg: UbufInfo) -> None:
+    """Queue (or extend) the lo..hi notification on the error queue."""
+    sk = uarg.sk
+    lo, hi = uarg.id, (uarg.id + uarg.len - 1) & 0xFFFFFFFF
+    code = 0 if uarg.zerocopy else SO_EE_CODE_ZEROCOPY_COPIED
+    q = sk.sk_error_queue
+    # skb_zerocopy_notify_extend: merge with the queued tail notification when contiguous.
+    if q:
+        tail = q[-1]
+        if isinstance(tail, SockExtendedErr) and tail.ee_data + 1 == lo and tail.ee_code == code:
+            tail.ee_data = hi
+            return
+    q.append(SockExtendedErr(lo, hi, code))
+    sk.sk_wake()
+
+
+
+
+# -- struct inet_connection_sock + struct tcp_sock --------------------------------------------
+
+# icsk_pending (include/net/inet_connection_sock.h)
+ICSK_TIME_RETRANS = 1
+ICSK_TIME_DACK = 2
+ICSK_TIME_PROBE0 = 3
+ICSK_TIME_LOSS_PROBE = 5
+ICSK_TIME_REO_TIMEOUT = 6
+
+# icsk_ca_state (enum tcp_ca_state)
+TCP_CA_Open = 0
+TCP_CA_Disorder = 1
+TCP_CA_CWR = 2
+TCP_CA_Recovery = 3
+TCP_CA_Loss = 4
+
+
+class TcpRxOpt:
+    """struct tcp_options_received."""
+
+    __slots__ = ("saw_tstamp", "tstamp_ok", "wscale_ok", "snd_wscale", "rcv_wscale", "mss_clamp",
+                 "user_mss", "rcv_tsval", "rcv_tsecr", "ts_recent", "ts_recent_stamp", "sack_ok")
+
+    def __init__(self) -> None:
+        self.saw_tstamp = False
+        self.tstamp_ok = False
+        self.wscale_ok = False
+        self.sack_ok = False
+        self.snd_wscale = 0
+        self.rcv_wscale = 0
+        self.mss_clamp = 0
+        self.user_mss = 0
+        self.rcv_tsval = 0
+        self.rcv_tsecr = 0
+        self.ts_recent = 0
+        self.ts_recent_stamp = 0
+
+
+class TcpSock(Sock):
+    """struct tcp_sock (with inet_connection_sock). Field names are the kernel's."""
+
+    def __init__(self, host: "Host") -> None:
+        super().__init__(host, AF_INET, SOCK_STREAM, IPPROTO_TCP)
+        # inet_connection_sock
+        self.icsk_af_ops: Any = None
+        self.icsk_rto = 0  # jiffies
+        self.icsk_rto_min = 0
+        self.icsk_backoff = 0
+        self.icsk_retransmits = 0
+        self.icsk_probes_out = 0
+        self.icsk_pending = 0
+        self.icsk_timeout = 0  # jiffies
+        self.icsk_ca_state = TCP_CA_Open
+        self.icsk_pmtu_cookie = 0
+        self.icsk_ext_hdr_len = 0
+        self.icsk_ack_pending = False
+        self.icsk_retransmit_timer: Any = None
+        self.icsk_mtup_search_high = 0
+        # tcp_sock: sequence space
+        self.write_seq = 0
+        self.pushed_seq = 0
+        self.snd_una = 0
+        self.snd_nxt = 0
+        self.snd_sml = 0
+        self.snd_up = 0
+        self.snd_wl1 = 0
+        self.snd_wnd = 0
+        self.max_window = 0
+        self.rcv_nxt = 0
+        self.rcv_wnd = 0
+        self.rcv_wup = 0
+        self.copied_seq = 0
+        self.window_clamp = 0
+        self.rx_opt = TcpRxOpt()
+        self.tsoffset = 0
+        # MSS and segmentation
+        self.mss_cache = 0
+        self.advmss = 0
+        self.tcp_header_len = 0
+        self.gso_segs = 0
+        self.nonagle = 0
+        self.autocorking = 1
+        # congestion control and in-flight accounting
+        self.packets_out = 0
+        self.retrans_out = 0
+        self.lost_out = 0
+        self.sacked_out = 0
+        self.snd_cwnd = 0
+        self.snd_cwnd_cnt = 0
+        self.snd_cwnd_clamp = 0
+        self.snd_ssthresh = 0
+        self.prior_cwnd = 0
+        self.prior_ssthresh = 0
+        self.prr_delivered = 0
+        self.prr_out = 0
+        self.delivered = 0
+        self.high_seq = 0
+        self.undo_marker = 0
+        self.reordering = 3
+        self.is_cwnd_limited = False
+        self.max_packets_out = 0
+        self.cwnd_usage_seq = 0
+        self.snd_cwnd_used = 0
+        self.snd_cwnd_stamp = 0
+        # RTT (µs; srtt_us is ×8, mdev_us ×4 as in Linux)
+        self.srtt_us = 0
+        self.mdev_us = 0
+        self.mdev_max_us = 0
+        self.rttvar_us = 0
+        self.rtt_seq = 0
+        self.min_rtt_us = 0  # 0 = no sample yet (minmax_get of an empty filter is ~0U)
+        # clocks (ns)
+        self.tcp_mstamp = 0
+        self.tcp_clock_cache = 0
+        self.tcp_wstamp_ns = 0
+        self.retrans_stamp = 0
+        self.lsndtime = 0
+        # counters (tcp_info)
+        self.total_retrans = 0
+        self.segs_out = 0
+        self.data_segs_out = 0
+        self.bytes_sent = 0
+        self.bytes_acked = 0
+        self.bytes_retrans = 0
+        # connect/close waiters
+        self.connect_err = 0
+        self.fin_seq = 0

@@ -1,0 +1,424 @@
+"""IPv4 output (net/ipv4/ip_output.c): header, local out, MTU checks, fragmentation.
+
+Return values follow the kernel: 0 or a NET_XMIT_* code (> 0) from the device layer, or a
+negative errno. Every fragment is a separate skb and a separate dev_queue_xmit.
+"""
+
+from __future__ import annotations
+
+import errno
+import struct
+from typing import Any
+
+from hilnic.kernel.ftrace import traced
+from hilnic.net.ipv4.af_inet import (
+    ETH_P_IP,
+    IP_DF,
+    IP_MAX_MTU,
+    IP_MF,
+    IP_OFFSET,
+    IP_PMTUDISC_DO,
+    IP_PMTUDISC_OMIT,
+    IP_PMTUDISC_PROBE,
+    IP_PMTUDISC_WANT,
+    IPDEFTTL,
+    IPHDR_LEN,
+    IPPROTO_TCP,
+    LL_RESERVED_SPACE,
+    NET_XMIT_CN,
+    ip_fast_csum,
+)
+from hilnic.net.ipv4.arp import ip_neigh_gw4
+from hilnic.net.core.neighbour import neigh_output
+from hilnic.net.ipv4.route import RTN_LOCAL, Rtable, __sk_dst_check, dst_mtu, ip_mtu_locked, ip_route_output_ports
+from hilnic.net.core.sock import sk_setup_caps, skb_set_owner_w, sock_wfree
+from hilnic.net.core.skbuff import CHECKSUM_NONE, CHECKSUM_PARTIAL, alloc_skb, consume_skb, kfree_skb, skb_checksum_help, skb_stats
+
+_IPHDR = struct.Struct("!BBHHHBBHII")
+_IPHDR_NOCSUM = struct.Struct("!BBHHHBB")  # the first 10 bytes
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def ip_dont_fragment(sk: Any, dst: Rtable) -> bool:
+    pmtudisc = sk.pmtudisc
+    return pmtudisc == IP_PMTUDISC_DO or (pmtudisc == IP_PMTUDISC_WANT and not ip_mtu_locked(dst))
+
+
+def ip_sk_ignore_df(sk: Any) -> bool:
+    return sk.pmtudisc < IP_PMTUDISC_DO or sk.pmtudisc == IP_PMTUDISC_OMIT
+
+
+def ip_sk_use_pmtu(sk: Any) -> bool:
+    return sk.pmtudisc < IP_PMTUDISC_PROBE
+
+
+def ip_skb_dst_mtu(sk: Any, skb: Any) -> int:
+    """The MTU an outgoing skb is checked against: the path MTU, or the device's with PROBE+."""
+    dst = skb.dst
+    if sk is None or ip_sk_use_pmtu(sk):
+        return dst_mtu(dst)
+    return min(dst.dev.mtu, IP_MAX_MTU)
+
+
+def __ip_select_ident(host: Any, segs: int) -> int:
+    """A hashed IP ID for datagrams without a connected socket (one bucket, no random skew)."""
+    ident = host.ext.get("ip_ident", 0)
+    host.ext["ip_ident"] = (ident + segs) & 0xFFFF
+    return ident
+
+
+def ip_select_ident_segs(host: Any, sk: Any, df: bool, ignore_df: bool, segs: int) -> int:
+    """A connected socket numbers its own packets (inet_id += segs); DF-only packets get 0."""
+    if sk is not None and sk.inet_daddr:
+        val = sk.inet_id
+        sk.inet_id = (val + segs) & 0xFFFF
+        return val & 0xFFFF
+    if df and not ignore_df:
+        return 0
+    return __ip_select_ident(host, segs)
+
+
+def _write_iphdr(skb: Any, off: int, tos: int, ident: int, frag_off: int, ttl: int, protocol: int, saddr: int, daddr: int) -> None:
+    # tot_len and the checksum are filled by ip_local_out.
+    skb.write_at(off, _IPHDR.pack(0x45, tos, 0, ident, frag_off, ttl, protocol, 0, saddr, daddr))
+
+
+def ip_copy_metadata(to: Any, frm: Any) -> None:
+    to.pkt_type = frm.pkt_type
+    to.priority = frm.priority
+    to.protocol = frm.protocol
+    to.dst = frm.dst
+    to.dev = frm.dev
+    to.tstamp = frm.tstamp
+
+
+# -- __ip_queue_xmit (TCP) ------------------------------------------------------------------
+
+
+@traced
+def ip_queue_xmit(sk: Any, skb: Any, tos: int = 0) -> int:
+    return __ip_queue_xmit(sk, skb, tos)
+
+
+@traced
+def __ip_queue_xmit(sk: Any, skb: Any, tos: int = 0) -> int:
+    """Route (cached dst or a lookup + sk_setup_caps), push and fill the IP header, ip_local_out."""
+    host = sk.host
+    rt = skb.dst
+    if rt is None:
+        rt = __sk_dst_check(sk, 0)
+        if rt is None:
+            try:
+                rt = ip_route_output_ports(host, sk, sk.inet_daddr, sk.inet_saddr, sk.inet_dport, sk.inet_sport, IPPROTO_TCP)
+            except OSError:
+                host.snmp_inc("Ip", "OutNoRoutes")
+                kfree_skb(skb, "ip_outnoroutes")
+                return -errno.EHOSTUNREACH
+            sk_setup_caps(sk, rt)
+        skb.dst = rt
+    off = skb.skb_push(IPHDR_LEN)
+    skb.network_header = off
+    df = ip_dont_fragment(sk, rt) and not skb.ignore_df
+    segs = skb.shinfo.gso_segs or 1
+    ident = ip_select_ident_segs(host, sk, df, skb.ignore_df, segs)
+    saddr = sk.inet_saddr or rt.rt_src
+    _write_iphdr(skb, off, tos & 0xFF, ident, IP_DF if df else 0, IPDEFTTL, sk.sk_protocol, saddr, sk.inet_daddr)
+    skb.priority = sk.sk_priority
+    return ip_local_out(host, sk, skb)
+
+
+# -- local out / output ---------------------------------------------------------------------
+
+
+@traced
+def ip_local_out(host: Any, sk: Any, skb: Any) -> int:
+    """__ip_local_out: tot_len and the header checksum (software), then dst_output."""
+    off = skb.network_header
+    raw = bytearray(skb.read_at(off, IPHDR_LEN))
+    raw[2:4] = skb.len.to_bytes(2, "big")
+    raw[10:12] = b"\0\0"
+    raw[10:12] = ip_fast_csum(bytes(raw)).to_bytes(2, "big")
+    skb.write_at(off, raw)
+    skb.protocol = ETH_P_IP
+    host.snmp_inc("Ip", "OutRequests")
+    return ip_output(host, sk, skb)
+
+
+@traced
+def ip_output(host: Any, sk: Any, skb: Any) -> int:
+    skb.dev = skb.dst.dev
+    skb.protocol = ETH_P_IP
+    return ip_finish_output(host, sk, skb)
+
+
+def ip_finish_output(host: Any, sk: Any, skb: Any) -> int:
+    return __ip_finish_output(host, sk, skb)
+
+
+@traced
+def __ip_finish_output(host: Any, sk: Any, skb: Any) -> int:
+    mtu = ip_skb_dst_mtu(sk, skb)
+    if skb.shinfo.gso_size:
+        return ip_finish_output_gso(host, sk, skb, mtu)
+    if skb.len > mtu:
+        return ip_fragment(host, sk, skb, mtu, ip_finish_output2)
+    return ip_finish_output2(host, sk, skb)
+
+
+def skb_gso_validate_network_len(skb: Any, mtu: int) -> bool:
+    """Does every segment (network header + transport header + gso_size) fit in `mtu`?"""
+    th = skb.transport_header
+    if th < 0:
+        return False
+    thlen = (skb.read_at(th + 12, 1)[0] >> 4) * 4 if skb.shinfo.gso_type & 1 else 8  # TCP doff, else UDP
+    return (th - skb.network_header) + thlen + skb.shinfo.gso_size <= mtu
+
+
+@traced
+def ip_finish_output_gso(host: Any, sk: Any, skb: Any, mtu: int) -> int:
+    """Common case: all segments fit → one skb to the device. Else segment here and fragment each."""
+    if skb_gso_validate_network_len(skb, mtu):
+        return ip_finish_output2(host, sk, skb)
+    from hilnic.net.core.gso import skb_gso_segment
+    from hilnic.net.core.netdevice import NETIF_F_GSO_SOFTWARE, NETIF_F_TSO
+
+    features = skb.dst.dev.features & ~(NETIF_F_TSO | NETIF_F_GSO_SOFTWARE)
+    try:
+        segs = skb_gso_segment(skb, features)
+    except OSError as err:
+        kfree_skb(skb, "gso_segment_failed")
+        return -(err.errno or errno.EINVAL)
+    if not segs:
+        kfree_skb(skb, "gso_segment_failed")
+        return -errno.ENOMEM
+    dst = skb.dst
+    consume_skb(skb)
+    seglist = list(segs) if isinstance(segs, (list, tuple)) else _walk_list(segs)
+    ret = 0
+    for seg in seglist:
+        seg.next = None
+        if seg.dst is None:
+            seg.dst = dst
+        err = ip_fragment(host, sk, seg, mtu, ip_finish_output2)
+        if err and ret == 0:
+            ret = err
+    return ret
+
+
+def _walk_list(skb: Any) -> list:
+    out = []
+    while skb is not None:
+        out.append(skb)
+        skb = skb.next
+    return out
+
+
+# -- fragmentation ------------------------------------------------------------------------
+
+
+@traced
+def ip_fragment(host: Any, sk: Any, skb: Any, mtu: int, output: Any) -> int:
+    """DF clear (or ignore_df) → ip_do_fragment; DF set → FragFails, ICMP FRAG_NEEDED, -EMSGSIZE."""
+    frag_off = int.from_bytes(skb.read_at(skb.network_header + 6, 2), "big")
+    if not frag_off & IP_DF:
+        return ip_do_fragment(host, sk, skb, output)
+    if not skb.ignore_df:
+        from hilnic.net.ipv4.icmp import ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, icmp_send
+
+        host.snmp_inc("Ip", "FragFails")
+        icmp_send(host, skb, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, mtu)
+        kfree_skb(skb, "pkt_too_big")
+        return -errno.EMSGSIZE
+    return ip_do_fragment(host, sk, skb, output)
+
+
+def skb_pagelen(skb: Any) -> int:
+    return skb.headlen + sum(f.size for f in skb.shinfo.frags)
+
+
+@traced
+def ip_do_fragment(host: Any, sk: Any, skb: Any, output: Any) -> int:
+    """Split a datagram: reuse a valid frag_list (headers only), else copy into new skbs."""
+    if skb.ip_summed == CHECKSUM_PARTIAL:
+        skb_checksum_help(skb)
+    nh = skb.network_header
+    hdr = skb.read_at(nh, IPHDR_LEN)
+    hlen = (hdr[0] & 0xF) * 4
+    mtu = ip_skb_dst_mtu(sk, skb) - hlen  # data space per fragment
+    ll_rs = LL_RESERVED_SPACE(skb.dst.dev)
+    frag_off0 = int.from_bytes(hdr[6:8], "big")
+
+    fl = skb.shinfo.frag_list
+    if fl is not None:
+        first_len = skb_pagelen(skb)
+        ok = not (first_len - hlen > mtu or (first_len - hlen) & 7 or frag_off0 & (IP_MF | IP_OFFSET)
+                  or skb.skb_cloned() or skb.data < ll_rs)
+        checked = []
+        if ok:
+            frag = fl
+            while frag is not None:
+                if (frag.len > mtu or (frag.len & 7 and frag.next is not None) or frag.data < hlen + ll_rs
+                        or frag.users > 1):
+                    ok = False
+                    break
+                if skb.sk is not None:
+                    frag.sk = skb.sk
+                    frag.destructor = sock_wfree
+                skb.truesize -= frag.truesize
+                checked.append(frag)
+                frag = frag.next
+            if not ok:  # slow_path_clean: undo the ownership transfer
+                for f in checked:
+                    f.sk = None
+                    f.destructor = None
+                    skb.truesize += f.truesize
+        if ok:
+            return _ip_do_fragment_fast(host, sk, skb, output, hlen, first_len)
+    return _ip_do_fragment_slow(host, sk, skb, output, hlen, mtu, ll_rs, frag_off0)
+
+
+def _ip_do_fragment_fast(host: Any, sk: Any, skb: Any, output: Any, hlen: int, first_len: int) -> int:
+    # ip_fraglist_init
+    frag = skb.shinfo.frag_list
+    skb.shinfo.frag_list = None
+    skb.data_len = first_len - skb.headlen
+    skb.len = first_len
+    hdr = bytearray(skb.read_at(skb.network_header, hlen))
+    _set_len_off_csum(hdr, first_len, IP_MF)
+    skb.write_at(skb.network_header, hdr)
+    offset = 0
+    err = 0
+    while True:
+        if frag is not None:  # ip_fraglist_prepare: header of the next before this one leaves
+            frag.ip_summed = CHECKSUM_NONE
+            frag.transport_header = frag.data
+            frag.skb_push(hlen)
+            frag.network_header = frag.data
+            ip_copy_metadata(frag, skb)
+            offset += skb.len - hlen
+            _set_len_off_csum(hdr, frag.len, (offset >> 3) | (IP_MF if frag.next is not None else 0))
+            frag.write_at(frag.network_header, hdr)
+        err = output(host, sk, skb)
+        if not err:
+            host.snmp_inc("Ip", "FragCreates")
+        if err or frag is None:
+            break
+        skb, frag = frag, frag.next
+        skb.next = None
+    if err == 0:
+        host.snmp_inc("Ip", "FragOKs")
+        return 0
+    while frag is not None:  # kfree_skb_list(iter.frag)
+        nxt = frag.next
+        frag.next = None
+        kfree_skb(frag, "frag_abort")
+        frag = nxt
+    host.snmp_inc("Ip", "FragFails")
+    return err
+
+
+def _set_len_off_csum(hdr: bytearray, tot_len: int, frag_off: int) -> None:
+    hdr[2:4] = tot_len.to_bytes(2, "big")
+    hdr[6:8] = frag_off.to_bytes(2, "big")
+    hdr[10:12] = b"\0\0"
+    hdr[10:12] = ip_fast_csum(bytes(hdr[:20])).to_bytes(2, "big")
+
+
+def _ip_do_fragment_slow(host: Any, sk: Any, skb: Any, output: Any, hlen: int, mtu: int, ll_rs: int, frag_off0: int) -> int:
+    whole = skb.to_bytes()
+    start = skb.network_header - skb.data
+    hdr = bytearray(whole[start : start + hlen])
+    left = len(whole) - start - hlen
+    ptr = start + hlen
+    offset = (frag_off0 & IP_OFFSET) << 3
+    not_last_frag = frag_off0 & IP_MF
+    err = 0
+    while left > 0:
+        ln = min(left, mtu)
+        if ln < left:
+            ln &= ~7
+        skb2 = ip_frag_next(skb, hdr, whole, ptr, ln, hlen, ll_rs,
+                            (offset >> 3) | (IP_MF if left - ln > 0 or not_last_frag else 0))
+        left -= ln
+        ptr += ln
+        offset += ln
+        err = output(host, sk, skb2)
+        if err:
+            kfree_skb(skb, "frag_fail")
+            host.snmp_inc("Ip", "FragFails")
+            return err
+        host.snmp_inc("Ip", "FragCreates")
+    consume_skb(skb)
+    host.snmp_inc("Ip", "FragOKs")
+    return err
+
+
+def ip_frag_next(skb: Any, hdr: bytearray, whole: bytes, ptr: int, ln: int, hlen: int, ll_rs: int, frag_off: int) -> Any:
+    """A new skb holding a copy of the header and `ln` payload bytes from offset `ptr`."""
+    skb2 = alloc_skb(ln + hlen + ll_rs)
+    ip_copy_metadata(skb2, skb)
+    skb2.skb_reserve(ll_rs)
+    off = skb2.skb_put(ln + hlen)
+    skb2.network_header = off
+    skb2.transport_header = off + hlen
+    if skb.sk is not None:
+        skb_set_owner_w(skb2, skb.sk)
+    _set_len_off_csum(hdr, ln + hlen, frag_off)
+    skb2.write_at(off, bytes(hdr) + whole[ptr : ptr + ln])
+    skb_stats.frag_skbs += 1
+    skb_stats.copy_bytes += ln + hlen
+    return skb2
+
+
+# -- neighbour output ---------------------------------------------------------------------
+
+
+def _skb_expand_head(skb: Any, headroom: int) -> Any:
+    """Reallocate with enough headroom (a copy; the old skb is consumed)."""
+    data = skb.to_bytes()
+    n = alloc_skb(headroom + len(data))
+    n.skb_reserve(headroom)
+    n.skb_put_data(data)
+    shift = n.data - skb.data
+    for name in ("network_header", "transport_header", "mac_header"):
+        v = getattr(skb, name)
+        setattr(n, name, v + shift if v >= 0 else v)
+    ip_copy_metadata(n, skb)
+    n.ignore_df = skb.ignore_df
+    if skb.sk is not None:
+        skb_set_owner_w(n, skb.sk)
+    skb_stats.copy_bytes += len(data)
+    consume_skb(skb)
+    return n
+
+
+@traced
+def ip_finish_output2(host: Any, sk: Any, skb: Any) -> int:
+    """Link-layer headroom, neighbour lookup for the next hop, neigh_output."""
+    rt = skb.dst
+    dev = rt.dev
+    host.snmp_inc("Ip", "OutTransmits")
+    if rt.rt_type == RTN_LOCAL:
+        from hilnic.net.core.rx import loopback_xmit
+
+        return loopback_xmit(skb, dev)
+    hh_len = LL_RESERVED_SPACE(dev)
+    if skb.data < hh_len:
+        skb = _skb_expand_head(skb, hh_len)
+    nexthop = rt.rt_gw4 or int.from_bytes(skb.read_at(skb.network_header + 16, 4), "big")
+    neigh = ip_neigh_gw4(host, dev, nexthop)
+    return neigh_output(neigh, skb)
+
+
+@traced
+def ip_send_skb(host: Any, skb: Any) -> int:
+    """ip_local_out for a datagram made by ip_make_skb; qdisc drops become -ENOBUFS."""
+    err = ip_local_out(host, skb.sk, skb)
+    if err:
+        if err > 0:
+            err = 0 if err == NET_XMIT_CN else -errno.ENOBUFS
+        if err:
+            host.snmp_inc("Ip", "OutDiscards")
+    return err

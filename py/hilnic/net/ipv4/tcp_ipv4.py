@@ -1,0 +1,389 @@
+"""TCP over IPv4 (net/ipv4/tcp_ipv4.c): connect, the receive entry point, socket lookup,
+ICMP errors (PMTU) and the af_ops that bind TCP to the IP layer.
+
+`ipv4_specific.queue_xmit` is the IP helper's `ip_queue_xmit(sk, skb)` (net/ipv4/ip_output.py),
+reached through the af_ops indirection exactly as tcp_transmit_skb does in Linux, so a test
+can give a socket another af_ops (a recording IP layer) without touching module globals.
+"""
+
+from __future__ import annotations
+
+import errno
+import random
+import struct
+from typing import Any
+
+from hilnic.kernel.ftrace import traced
+from hilnic.net.ipv4.af_inet import IPPROTO_TCP as _IPPROTO_TCP, csum_tcpudp_nofold
+from hilnic.net.core.skbuff import SKB_GSO_TCPV4, SkBuff, csum_partial, kfree_skb
+from hilnic.net.core.sock import (
+    ICSK_TIME_RETRANS,
+    IP_PMTUDISC_DONT,
+    TCP_CLOSE,
+    TCP_ESTABLISHED,
+    TCP_MTU_REDUCED_DEFERRED,
+    TCP_SYN_SENT,
+    TcpSock,
+    dst_mtu,
+    sk_setup_caps,
+)
+from hilnic.net.ipv4.tcp_input import tcp_rcv_established, tcp_rcv_state_process
+from hilnic.net.ipv4.tcp_output import (
+    TCP_RTO_MAX,
+    TCPHDR_FIN,
+    TCPHDR_SYN,
+    U32,
+    __skb_header_release,
+    inet_csk_reset_xmit_timer,
+    tcp_init_nondata_skb,
+    tcp_mstamp_refresh,
+    tcp_stream_alloc_skb,
+    tcp_sync_mss,
+    tcp_transmit_skb,
+    tcp_xmit_retransmit_queue,
+)
+
+ICMP_DEST_UNREACH = 3
+ICMP_FRAG_NEEDED = 4
+IP_LOCAL_PORT_RANGE = (32768, 60999)
+
+_TH = struct.Struct("!HHIIHHHH")
+
+
+class InetConnectionSockAfOps:
+    """struct inet_connection_sock_af_ops for IPv4 TCP."""
+
+    net_header_len = 20
+
+    def queue_xmit(self, sk: TcpSock, skb: SkBuff) -> int:
+        from hilnic.net.ipv4.ip_output import ip_queue_xmit  # the IP helper's module
+
+        return ip_queue_xmit(sk, skb)
+
+    def send_check(self, sk: TcpSock, skb: SkBuff) -> None:
+        from hilnic.net.ipv4.tcp_output import tcp_v4_send_check
+
+        tcp_v4_send_check(sk, skb)
+
+    def mtu_reduced(self, sk: TcpSock) -> None:
+        tcp_v4_mtu_reduced(sk)
+
+
+ipv4_specific = InetConnectionSockAfOps()
+
+
+# -- hash tables (inet_hashinfo) --------------------------------------------------------------------
+
+
+def _ehash(host: Any) -> dict:
+    tbl = host.ext.get("tcp_ehash")
+    if tbl is None:
+        tbl = host.ext["tcp_ehash"] = {}
+    return tbl
+
+
+def __inet_hash_connect(sk: TcpSock) -> None:
+    """Pick a free ephemeral port (ip_local_port_range) and hash the 4-tuple."""
+    tbl = _ehash(sk.host)
+    lo, hi = IP_LOCAL_PORT_RANGE
+    rng: random.Random = sk.host.ext.setdefault("tcp_port_rng", random.Random(0x5EED))
+    start = rng.randrange(lo, hi + 1)
+    for i in range(hi - lo + 1):
+        port = lo + (start - lo + i) % (hi - lo + 1)
+        key = (sk.inet_daddr, sk.inet_dport, sk.inet_saddr, port)
+        if key not in tbl:
+            sk.inet_sport = port
+            tbl[key] = sk
+            return
+    raise OSError(errno.EADDRNOTAVAIL, "no free ephemeral port")
+
+
+def inet_unhash(sk: TcpSock) -> None:
+    _ehash(sk.host).pop((sk.inet_daddr, sk.inet_dport, sk.inet_saddr, sk.inet_sport), None)
+
+
+def __inet_lookup_established(host: Any, saddr: int, sport: int, daddr: int, dport: int) -> TcpSock | None:
+    return _ehash(host).get((saddr, sport, daddr, dport))
+
+
+# -- connect ----------------------------------------------------------------------------------------
+
+
+def ip_route_connect(sk: TcpSock, daddr: int) -> Any:
+    """Route lookup for connect: the IP helper's ip_route_output(host, daddr)."""
+    from hilnic.net.ipv4.route import ip_route_output
+
+    return ip_route_output(sk.host, daddr)
+
+
+def _route_saddr(dst: Any) -> int:
+    """fl4->saddr: the source address the route selected."""
+    for name in ("rt_src", "saddr", "src"):
+        v = getattr(dst, name, None)
+        if v:
+            return int(v)
+    return int(dst.dev.ip)
+
+
+@traced
+def tcp_v4_connect(sk: TcpSock, daddr: int, dport: int) -> None:
+    """Route, pick the source port, set caps and MSS, choose the ISN, send the SYN."""
+    if sk.sk_state != TCP_CLOSE:
+        raise OSError(errno.EISCONN if sk.sk_state == TCP_ESTABLISHED else errno.EALREADY, "connect")
+    dst = ip_route_connect(sk, daddr)
+    if dst is None:
+        raise OSError(errno.ENETUNREACH, "Network is unreachable")
+    if not sk.inet_saddr:
+        sk.inet_saddr = _route_saddr(dst)
+    sk.inet_daddr = daddr
+    sk.inet_dport = dport
+    sk.icsk_ext_hdr_len = 0
+    sk.rx_opt.mss_clamp = 536  # TCP_MSS_DEFAULT until the SYN-ACK tells us the peer's MSS
+    sk.sk_state = TCP_SYN_SENT
+    try:
+        __inet_hash_connect(sk)
+    except OSError:
+        sk.sk_state = TCP_CLOSE
+        raise
+    sk.sk_gso_type = SKB_GSO_TCPV4
+    sk_setup_caps(sk, dst)
+    rng: random.Random = sk.host.ext.setdefault("tcp_isn_rng", random.Random(0x15A))
+    sk.write_seq = rng.getrandbits(32)  # secure_tcp_seq
+    sk.tsoffset = 0  # secure_tcp_ts_off: 0 keeps TSval readable in traces
+    sk.inet_id = rng.getrandbits(16)
+    tcp_connect(sk)
+
+
+def tcp_select_initial_window(sk: TcpSock, space: int, mss: int) -> tuple[int, int, int]:
+    """rcv_wnd, window_clamp and rcv_wscale for the SYN (64240 and 7 with the defaults)."""
+    window_clamp = 65535 << 14
+    space = min(window_clamp, space)
+    if space > mss:
+        space = space // mss * mss
+    rcv_wnd = min(space, 65535)
+    rcv_wscale = 0
+    if sk.host.sysctl.tcp_window_scaling:
+        space = max(space, sk.host.sysctl.tcp_rmem[2], getattr(sk.host.sysctl, "rmem_max", 212992))
+        space = min(space, window_clamp)
+        rcv_wscale = max(0, min(space.bit_length() - 1 - 15, 14))
+    window_clamp = min(65535 << rcv_wscale, window_clamp)
+    return rcv_wnd, window_clamp, rcv_wscale
+
+
+def tcp_connect_init(sk: TcpSock) -> None:
+    tp = sk
+    dst = sk.sk_dst_cache
+    tp.tcp_header_len = 20 + (12 if sk.host.sysctl.tcp_timestamps else 0)
+    tcp_sync_mss(sk, dst_mtu(dst))
+    tp.advmss = min(dst_mtu(dst) - 40, 65535 - 40)  # ipv4_default_advmss
+    if tp.rx_opt.user_mss and tp.rx_opt.user_mss < tp.advmss:
+        tp.advmss = tp.rx_opt.user_mss
+    # tcp_full_space(rcvbuf): half of sk_rcvbuf with the default scaling ratio.
+    space = sk.sk_rcvbuf >> 1
+    tp.rcv_wnd, tp.window_clamp, tp.rx_opt.rcv_wscale = tcp_select_initial_window(sk, space, tp.advmss)
+    tp.rx_opt.wscale_ok = bool(sk.host.sysctl.tcp_window_scaling)
+    tp.snd_una = tp.write_seq
+    tp.snd_sml = tp.write_seq
+    tp.snd_up = tp.write_seq
+    tp.snd_nxt = tp.write_seq
+    tp.rcv_nxt = 0
+    tp.rcv_wup = 0
+    tp.copied_seq = 0
+    sk.icsk_rto = 1000  # TCP_TIMEOUT_INIT
+    sk.icsk_retransmits = 0
+
+
+@traced
+def tcp_connect(sk: TcpSock) -> int:
+    """Build the SYN, keep it on the rtx queue and send a clone; arm the RTO (1 s)."""
+    tcp_connect_init(sk)
+    buff = tcp_stream_alloc_skb(sk)
+    tcp_init_nondata_skb(buff, sk.write_seq, TCPHDR_SYN)
+    sk.write_seq = (sk.write_seq + 1) & U32
+    tcp_mstamp_refresh(sk)
+    sk.retrans_stamp = sk.kernel.env.now() // 1_000_000_000  # ms
+    # tcp_connect_queue_skb
+    __skb_header_release(buff)
+    sk.sk_wmem_queued += buff.truesize
+    sk.packets_out += 1
+    sk.tcp_rtx_queue.append(buff)
+    err = tcp_transmit_skb(sk, buff, 1)
+    if err == -errno.ECONNREFUSED:
+        return err
+    sk.snd_nxt = sk.write_seq
+    sk.pushed_seq = sk.write_seq
+    sk.host.mib["Tcp"]["ActiveOpens"] += 1
+    inet_csk_reset_xmit_timer(sk, ICSK_TIME_RETRANS, sk.icsk_rto, TCP_RTO_MAX)
+    return 0
+
+
+# -- receive ----------------------------------------------------------------------------------------
+
+
+_ADDRS = struct.Struct("!II")
+
+
+def tcp_parse_segment(skb: SkBuff, th: bytes) -> dict:
+    """Header and options into TCP_SKB_CB form (tcp_v4_fill_cb + tcp_parse_options)."""
+    sport, dport, seq, ack_seq, off_flags, window, _check, _urg = _TH.unpack_from(th)
+    doff = (off_flags >> 12) * 4
+    flags = off_flags & 0xFF
+    payload = th[doff:]
+    cb = {
+        "source": sport, "dest": dport, "seq": seq, "ack_seq": ack_seq, "tcp_flags": flags,
+        "window": window, "saw_tstamp": False, "tsval": 0, "tsecr": 0, "payload": payload,
+        "end_seq": (seq + len(payload) + (1 if flags & TCPHDR_SYN else 0) + (1 if flags & TCPHDR_FIN else 0)) & U32,
+        "sacked": 0, "pcount": 1, "tcp_gso_size": 0, "eor": 0,
+    }
+    i, end = 20, doff
+    while i < end:
+        kind = th[i]
+        if kind == 0:
+            break
+        if kind == 1:
+            i += 1
+            continue
+        if i + 1 >= end:
+            break
+        olen = th[i + 1]
+        if olen < 2 or i + olen > end:
+            break
+        if kind == 2 and olen == 4 and flags & TCPHDR_SYN:
+            cb["mss"] = int.from_bytes(th[i + 2:i + 4], "big")
+        elif kind == 3 and olen == 3 and flags & TCPHDR_SYN:
+            cb["wscale"] = th[i + 2]
+        elif kind == 8 and olen == 10:
+            cb["saw_tstamp"] = True
+            cb["tsval"], cb["tsecr"] = struct.unpack_from("!II", th, i + 2)
+        i += olen
+    return cb
+
+
+@traced
+def tcp_v4_rcv(host: Any, skb: SkBuff) -> int:
+    """Deliver a segment: skb.data at the TCP header, skb.network_header at the IP header.
+
+    Looks the socket up by 4-tuple; a socket owned by the process gets it on its backlog.
+    """
+    nh = skb.network_header
+    if not skb.data_len and skb.shinfo.frag_list is None and nh <= skb.data:
+        # Linear skb (every received frame here): IP header through the end in one read.
+        buf = skb.read_at(nh, skb.data - nh + skb.len)
+        saddr, daddr = _ADDRS.unpack_from(buf, 12)
+        th = buf[skb.data - nh:]
+    else:
+        saddr, daddr = _ADDRS.unpack_from(skb.read_at(nh, 20), 12)
+        th = skb.to_bytes()
+    if len(th) < 20:
+        kfree_skb(skb)
+        return 0
+    # tcp_v4_checksum_init + tcp_checksum_complete: no receive offload here, so sum it all.
+    if csum_partial(th, csum_tcpudp_nofold(saddr, daddr, len(th), _IPPROTO_TCP)) != 0xFFFF:
+        host.mib["Tcp"]["InCsumErrors"] += 1
+        host.mib["Tcp"]["InErrs"] += 1
+        kfree_skb(skb, "TCP_CSUM")
+        return 0
+    cb = tcp_parse_segment(skb, th)
+    cb["saddr"], cb["daddr"] = saddr, daddr
+    skb.cb = cb
+    sk = __inet_lookup_established(host, saddr, cb["source"], daddr, cb["dest"])
+    if sk is None:
+        host.mib["TcpExt"]["TCPNoSocket"] += 1  # Linux answers with a RST (not modelled)
+        kfree_skb(skb)
+        return 0
+    host.mib["Tcp"]["InSegs"] += 1
+    if sk.owned:
+        sk.sk_backlog.append(skb)  # tcp_add_backlog
+        return 0
+    tcp_v4_do_rcv(sk, skb)
+    return 0
+
+
+def tcp_v4_do_rcv(sk: TcpSock, skb: SkBuff) -> int:
+    try:
+        if sk.sk_state == TCP_ESTABLISHED:
+            tcp_rcv_established(sk, skb)
+        else:
+            tcp_rcv_state_process(sk, skb)
+    finally:
+        kfree_skb(skb)
+    return 0
+
+
+# -- ICMP errors and PMTU -------------------------------------------------------------------------
+
+
+@traced
+def tcp_v4_err(host: Any, skb: SkBuff, info: int) -> int:
+    """An ICMP error about one of our segments (icmp.py's err_handler): skb.data is at the
+    quoted IP header, the ICMP header 8 bytes before it; `info` is the next-hop MTU."""
+    icmp_type, icmp_code = skb.read_at(skb.data - 8, 2)
+    quoted = skb.read_at(skb.data, min(skb.headlen, 60 + 8))
+    if len(quoted) < 28:
+        return -errno.EINVAL
+    ihl = (quoted[0] & 0xF) * 4
+    saddr, daddr = struct.unpack_from("!II", quoted, 12)
+    sport, dport, _seq = struct.unpack_from("!HHI", quoted, ihl)
+    sk = __inet_lookup_established(host, daddr, dport, saddr, sport)
+    if sk is None:
+        return -errno.ENOENT
+    if icmp_type == ICMP_DEST_UNREACH and icmp_code == ICMP_FRAG_NEEDED:
+        if sk.sk_state in (TCP_SYN_SENT, TCP_CLOSE):
+            return 0
+        sk.mtu_info = info
+        if not sk.owned:
+            tcp_v4_mtu_reduced(sk)
+        else:
+            sk.sk_tsq_flags |= TCP_MTU_REDUCED_DEFERRED
+    return 0
+
+
+def inet_csk_update_pmtu(sk: TcpSock, mtu: int) -> Any:
+    """dst->ops->update_pmtu on the socket's route (route.ipv4_sk_update_pmtu)."""
+    from hilnic.net.ipv4.route import ipv4_sk_update_pmtu
+
+    return ipv4_sk_update_pmtu(sk, sk.inet_daddr, mtu)
+
+
+@traced
+def tcp_v4_mtu_reduced(sk: TcpSock) -> None:
+    """Shrink the MSS to the new path MTU and retransmit what no longer fits."""
+    if sk.sk_state == TCP_CLOSE:
+        return
+    mtu = getattr(sk, "mtu_info", 0)
+    dst = inet_csk_update_pmtu(sk, mtu)
+    if dst is None:
+        return
+    mtu = dst_mtu(dst)
+    if sk.pmtudisc != IP_PMTUDISC_DONT and sk.icsk_pmtu_cookie > mtu:
+        tcp_sync_mss(sk, mtu)
+        tcp_simple_retransmit(sk)
+
+
+def tcp_simple_retransmit(sk: TcpSock) -> None:
+    """Mark every sent skb whose segments exceed the new MSS lost and retransmit them;
+    cwnd is left alone (units changed, not the amount of data in the network)."""
+    from hilnic.net.core.sock import TCP_CA_Loss
+    from hilnic.net.ipv4.tcp_input import tcp_current_ssthresh, tcp_limit_reno_sacked, tcp_mark_skb_lost, tcp_set_ca_state
+    from hilnic.net.ipv4.tcp_output import tcp_current_mss
+
+    mss = tcp_current_mss(sk)
+    for skb in sk.tcp_rtx_queue:
+        seglen = skb.len if skb.cb["pcount"] == 1 else skb.cb["tcp_gso_size"]  # tcp_skb_seglen
+        if seglen > mss:
+            tcp_mark_skb_lost(sk, skb)
+    if not sk.lost_out:
+        return
+    tcp_limit_reno_sacked(sk)
+    if sk.icsk_ca_state != TCP_CA_Loss:
+        sk.high_seq = sk.snd_nxt
+        sk.snd_ssthresh = tcp_current_ssthresh(sk)
+        sk.prior_ssthresh = 0
+        sk.undo_marker = 0
+        tcp_set_ca_state(sk, TCP_CA_Loss)
+    tcp_xmit_retransmit_queue(sk)
+
+
+__all__ = ["tcp_v4_connect", "tcp_v4_rcv", "tcp_v4_do_rcv", "tcp_v4_err", "tcp_v4_mtu_reduced",
+           "ipv4_specific", "InetConnectionSockAfOps", "tcp_connect", "ip_route_connect",
+           "ICMP_DEST_UNREACH", "ICMP_FRAG_NEEDED"]

@@ -1,0 +1,168 @@
+"""TCP timers (net/ipv4/tcp_timer.c): the retransmit timer and the zero-window probe timer.
+
+One timer per socket (icsk_retransmit_timer) serves both, dispatched on icsk_pending, as
+in the kernel. It fires in TIMER_SOFTIRQ; if the process owns the socket the work is
+deferred to release_sock (TCP_WRITE_TIMER_DEFERRED).
+"""
+
+from __future__ import annotations
+
+import errno
+
+from hilnic.kernel.ftrace import traced
+from hilnic.net.core.sock import (
+    ICSK_TIME_LOSS_PROBE,
+    ICSK_TIME_PROBE0,
+    ICSK_TIME_REO_TIMEOUT,
+    ICSK_TIME_RETRANS,
+    TCP_CA_Disorder,
+    TCP_CA_Loss,
+    TCP_CA_Recovery,
+    TCP_CLOSE,
+    TCP_SYN_RECV,
+    TCP_SYN_SENT,
+    TCP_WRITE_TIMER_DEFERRED,
+    TcpSock,
+)
+from hilnic.net.ipv4.tcp_input import tcp_done, tcp_enter_loss, tcp_write_queue_purge
+from hilnic.net.ipv4.tcp_output import (
+    TCP_RESOURCE_PROBE_INTERVAL,
+    TCP_RTO_MAX,
+    TCP_RTO_MIN,
+    TCP_TIMEOUT_INIT,
+    U32,
+    inet_csk_reset_xmit_timer,
+    tcp_mstamp_refresh,
+    tcp_retransmit_skb,
+    tcp_rtx_queue_head,
+    tcp_send_probe0,
+    tcp_time_stamp_ts,
+)
+
+TCP_SYN_RETRIES = 6
+
+
+def tcp_write_timer(timer) -> None:
+    """The timer callback (softirq): run now, or defer to release_sock if the socket is owned."""
+    sk = timer.sk
+    if sk.owned:
+        sk.sk_tsq_flags |= TCP_WRITE_TIMER_DEFERRED
+        return
+    tcp_write_timer_handler(sk)
+
+
+@traced
+def tcp_write_timer_handler(sk: TcpSock) -> None:
+    if sk.sk_state == TCP_CLOSE or not sk.icsk_pending:
+        return
+    if sk.icsk_timeout > sk.kernel.jiffies:  # re-armed meanwhile: wait for the new expiry
+        sk.icsk_retransmit_timer.mod_timer(sk.icsk_timeout)
+        return
+    tcp_mstamp_refresh(sk)
+    event = sk.icsk_pending
+    if event in (ICSK_TIME_REO_TIMEOUT, ICSK_TIME_LOSS_PROBE):
+        sk.icsk_pending = 0
+        return  # RACK reordering timer and TLP need SACK: never armed here
+    sk.icsk_pending = 0
+    if event == ICSK_TIME_RETRANS:
+        tcp_retransmit_timer(sk)
+    elif event == ICSK_TIME_PROBE0:
+        tcp_probe_timer(sk)
+
+
+def tcp_model_timeout(boundary: int, rto_base: int) -> int:
+    """The time (jiffies) `boundary` exponentially backed-off retransmissions take."""
+    linear_backoff_thresh = (TCP_RTO_MAX // rto_base).bit_length() - 1
+    if boundary <= linear_backoff_thresh:
+        return ((2 << boundary) - 1) * rto_base
+    return ((2 << linear_backoff_thresh) - 1) * rto_base + (boundary - linear_backoff_thresh) * TCP_RTO_MAX
+
+
+def retransmits_timed_out(sk: TcpSock, boundary: int) -> bool:
+    if not sk.icsk_retransmits:
+        return False
+    start_ts = sk.retrans_stamp
+    if not start_ts:
+        return False
+    rto_base = TCP_TIMEOUT_INIT if sk.sk_state in (TCP_SYN_SENT, TCP_SYN_RECV) else TCP_RTO_MIN
+    timeout = tcp_model_timeout(boundary, rto_base)  # jiffies == ms at HZ=1000
+    return ((tcp_time_stamp_ts(sk) - start_ts) & U32) >= timeout
+
+
+def tcp_write_err(sk: TcpSock) -> None:
+    sk.sk_err = errno.ETIMEDOUT
+    tcp_write_queue_purge(sk)
+    tcp_done(sk)
+    sk.host.mib["TcpExt"]["TCPAbortOnTimeout"] += 1
+
+
+def tcp_write_timeout(sk: TcpSock) -> bool:
+    """Give up after tcp_syn_retries (connecting) or tcp_retries2 worth of backed-off time."""
+    if sk.sk_state in (TCP_SYN_SENT, TCP_SYN_RECV):
+        retry_until = getattr(sk.host.sysctl, "tcp_syn_retries", TCP_SYN_RETRIES)
+        expired = sk.icsk_retransmits >= retry_until
+    else:
+        retry_until = sk.host.sysctl.tcp_retries2
+        expired = retransmits_timed_out(sk, retry_until)
+    if expired:
+        tcp_write_err(sk)
+        return True
+    return False
+
+
+@traced
+def tcp_retransmit_timer(sk: TcpSock) -> None:
+    """RTO: enter Loss (cwnd 1), retransmit the head original, double the RTO (cap 120 s)."""
+    tp = sk
+    if not tp.packets_out:
+        return
+    skb = tcp_rtx_queue_head(sk)
+    if skb is None:
+        return
+    if not tp.snd_wnd and sk.sk_state not in (TCP_SYN_SENT, TCP_SYN_RECV):
+        # The receiver shrank its window: retransmits become zero-window probes.
+        tcp_enter_loss(sk)
+        tcp_retransmit_skb(sk, skb, 1)
+    else:
+        sk.host.mib["TcpExt"]["TCPTimeouts"] += 1
+        if tcp_write_timeout(sk):
+            return
+        if sk.icsk_retransmits == 0:
+            state = sk.icsk_ca_state
+            if state == TCP_CA_Recovery:
+                sk.host.mib["TcpExt"]["TCPRenoRecoveryFail"] += 1
+            elif state == TCP_CA_Loss:
+                sk.host.mib["TcpExt"]["TCPLossFailures"] += 1
+            elif state == TCP_CA_Disorder or tp.sacked_out:
+                sk.host.mib["TcpExt"]["TCPRenoFailures"] += 1
+        tcp_enter_loss(sk)
+        sk.icsk_retransmits += 1
+        if tcp_retransmit_skb(sk, tcp_rtx_queue_head(sk), 1) > 0:
+            inet_csk_reset_xmit_timer(sk, ICSK_TIME_RETRANS, TCP_RESOURCE_PROBE_INTERVAL, TCP_RTO_MAX)
+            return
+    # out_reset_timer: exponential backoff
+    sk.icsk_backoff += 1
+    sk.icsk_rto = min(sk.icsk_rto << 1, TCP_RTO_MAX)
+    inet_csk_reset_xmit_timer(sk, ICSK_TIME_RETRANS, sk.icsk_rto, TCP_RTO_MAX)
+
+
+@traced
+def tcp_probe_timer(sk: TcpSock) -> None:
+    """Zero-window probe: nothing in flight, data queued, the peer's window closed."""
+    if sk.packets_out or not sk.sk_write_queue:
+        sk.icsk_probes_out = 0
+        return
+    if sk.icsk_probes_out >= sk.host.sysctl.tcp_retries2:
+        tcp_write_err(sk)
+    else:
+        tcp_send_probe0(sk)
+
+
+def tcp_init_xmit_timers(sk: TcpSock) -> None:
+    t = sk.kernel.timer(tcp_write_timer, "tcp_write_timer")
+    t.sk = sk
+    sk.icsk_retransmit_timer = t
+
+
+__all__ = ["tcp_write_timer", "tcp_write_timer_handler", "tcp_retransmit_timer", "tcp_probe_timer",
+           "tcp_init_xmit_timers"]
