@@ -13,18 +13,16 @@ software.
 
 from __future__ import annotations
 
-import array
 import itertools
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-import numpy as np
 
 from hilnic.mm.hostmem import HostMemory
 from hilnic.kernel.ftrace import traced
+from hilnic.lib.checksum import csum_fold, csum_partial
 
 # Sizes for x86-64, Linux 6.9 (for truesize accounting).
 SMP_CACHE_BYTES = 64
@@ -644,45 +642,6 @@ def skb_get(skb: SkBuff) -> SkBuff:
 # -- checksums ----------------------------------------------------------------------------
 
 
-_LE32 = np.dtype("<u4")
-_U64 = np.uint64
-_add_reduce = np.add.reduce
-
-
-def csum_partial(data: bytes, initial: int = 0) -> int:
-    """Ones'-complement sum of big-endian 16-bit words (odd byte zero-padded), folded to 16 bits."""
-    if initial >= 0:
-        # End-around-carry folding of a sum s > 0 gives the value in [1, 0xFFFF] that is
-        # ≡ s (mod 0xFFFF), and 2^16 ≡ 1: so fold the big-endian value (or, for long data,
-        # the sum of its 32-bit big-endian words) arithmetically. 0 only for s == 0.
-        ln = len(data)
-        if ln < 128:
-            n = int.from_bytes(data, "big")
-            if ln & 1:
-                n <<= 8
-        else:
-            k = ln >> 2
-            n = int(_add_reduce(np.frombuffer(data, _LE32, k), dtype=_U64)) << 8  # LE words: ×2^8 ≡ the BE sum
-            r = ln & 3
-            if r:
-                n += int.from_bytes(data[4 * k :], "big") << (8 * (4 - r))
-        s = n + initial
-        return (s - 1) % 0xFFFF + 1 if s else 0
-    if len(data) & 1:
-        data = bytes(data) + b"\0"
-    words = array.array("H", data)
-    if sys.byteorder == "little":
-        words.byteswap()
-    s = initial + sum(words)
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return s
-
-
-def csum_fold(s: int) -> int:
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
 
 
 @traced

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from hilnic.kernel.ftrace import traced
+from hilnic.lib.checksum import csum_tcpudp_nofold, ip_fast_csum  # noqa: F401  (importers move to lib.checksum)
 
 # include/uapi/linux/in.h
 IPPROTO_ICMP = 1
@@ -64,7 +65,6 @@ MSG_DONTWAIT = 0x40
 MSG_MORE = 0x8000
 
 _IPHDR = struct.Struct("!BBHHHBBHII")
-_H10 = struct.Struct("!10H")
 
 
 def LL_RESERVED_SPACE(dev: Any) -> int:
@@ -106,14 +106,6 @@ def ipv4_is_loopback(addr: int) -> bool:
     return (addr & 0xFF000000) == 0x7F000000
 
 
-def ip_fast_csum(hdr: bytes) -> int:
-    """The folded complement of the ones'-complement sum of a 20-byte IP header (0 = valid)."""
-    s = sum(_H10.unpack(hdr))
-    s = (s & 0xFFFF) + (s >> 16)
-    s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
-
-
 def build_iphdr(tot_len: int, ident: int, frag_off: int, ttl: int, protocol: int, saddr: int, daddr: int, tos: int = 0) -> bytes:
     """A 20-byte IPv4 header with a valid checksum (ip_send_check)."""
     raw = _IPHDR.pack(0x45, tos, tot_len, ident & 0xFFFF, frag_off, ttl, protocol, 0, saddr, daddr)
@@ -152,14 +144,6 @@ def ip_send_check(skb: Any) -> None:
     raw = skb.read_at(off, IPHDR_LEN)
     raw = raw[:10] + b"\0\0" + raw[12:]
     skb.write_at(off + 10, ip_fast_csum(raw).to_bytes(2, "big"))
-
-
-def csum_tcpudp_nofold(saddr: int, daddr: int, length: int, proto: int, csum: int = 0) -> int:
-    """Pseudo-header sum added to `csum` (unfolded ones'-complement arithmetic)."""
-    s = csum + (saddr >> 16) + (saddr & 0xFFFF) + (daddr >> 16) + (daddr & 0xFFFF) + proto + length
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return s
 
 
 # -- protocol table (net/ipv4/protocol.c) and inet_init (net/ipv4/af_inet.c) ------------
