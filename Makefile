@@ -6,7 +6,7 @@ WAVES   ?= 0
 JOBS    ?= auto
 export SIM WAVES
 
-.PHONY: all demo demo-hw demo-model test test-unit test-rtl bench bootstrap clean
+.PHONY: all demo demo-hw demo-model test test-unit test-rtl lint bench bootstrap clean
 
 all: demo
 
@@ -28,6 +28,11 @@ demo-hw: bootstrap
 
 test: bootstrap
 	$(PY) -m pytest -n $(JOBS) tests
+
+# ruff, mypy, import-linter's layer contracts, no import cycles, the architecture doc, Verilator
+# and Icarus lint of the RTL (all of it is also part of `make test`)
+lint: bootstrap
+	$(PY) -m pytest -n $(JOBS) tests/lint
 
 test-unit: bootstrap
 	$(PY) -m pytest -n $(JOBS) tests/unit
