@@ -17,8 +17,8 @@ Speed: the fast path (Ethernet/IPv4/TCP) is `struct` plus one big-integer reduct
 checksum and zlib's CRC-32, well above 20,000 full-size frames per wall second. scapy is
 not used per frame. With `strict=True` every frame is additionally dissected by scapy and
 its verdicts (FCS as reported by the NIC, IPv4 header checksum, TCP/UDP checksum computed
-by scapy's own `checksum`/`in4_chksum`) must agree with the fast path, or `StrictCheckError`
-is raised: tests run strict, so the fast path is checked against an independent parser.
+by scapy's own `checksum`/`in4_chksum`) must agree with the fast path, or strict.py raises
+`StrictCheckError`: tests run strict, so the fast path is checked against an independent parser.
 """
 
 from __future__ import annotations
@@ -77,10 +77,6 @@ _tuple_new = tuple.__new__  # TcpSegment(...) without the namedtuple's Python-le
 _NOP_NOP_TS = bytes((1, 1, 8, 10))  # NOP, NOP, TIMESTAMP kind, length 10
 _II = struct.Struct("!II")
 ETH_MIN_FRAME = 64  # with FCS; shorter is a runt, which a MAC discards
-
-
-class StrictCheckError(AssertionError):
-    """strict mode: scapy and the fast path disagree about a frame."""
 
 
 @dataclass
@@ -482,4 +478,4 @@ class PeerHost:
                 fn(frame, t)
 
 
-__all__ = ["PeerHost", "PeerOptions", "StrictCheckError", "UdpDatagram"]
+__all__ = ["PeerHost", "PeerOptions", "UdpDatagram"]
