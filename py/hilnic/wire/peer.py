@@ -31,13 +31,13 @@ from zlib import crc32 as zlib_crc32
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hilnic.kernel.env import MS, SEC, Env, TimerHandle
+from hilnic.lib.checksum import csum_ok, csum_words, pseudo_sum
 from hilnic.wire.loss import LossConfig, LossModel
 from hilnic.wire.packets import (
     _ARP,
     _IP,
     _TCP,
     _UDP,
-    _words,
     ARPOP_REPLY,
     ARPOP_REQUEST,
     BROADCAST,
@@ -56,13 +56,11 @@ from hilnic.wire.packets import (
     build_eth,
     build_ipv4,
     build_tcp,
-    csum_ok,
     fcs,
     ip_bytes,
     ip_str,
     mac_bytes,
     parse_tcp_options,
-    pseudo_sum,
     tcp_synack_options,
     tcp_ts_option,
 )
@@ -371,7 +369,7 @@ class PeerHost:
         base = self._tcp_pseudo.get(key)
         if base is None:
             base = self._tcp_pseudo[key] = pseudo_sum(src, self.ip, IPPROTO_TCP, 0)
-        n = _words(seg) + base + ln  # csum_ok(seg, base + ln), inlined
+        n = csum_words(seg) + base + ln  # csum_ok(seg, base + ln), inlined
         ok = n != 0 and n % 0xFFFF == 0
         if not reassembled:
             self._v_l4 = ok

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import struct
 
-from hilnic.wire.packets import IP_MF, IP_OFFMASK, inet_checksum
+from hilnic.lib.checksum import inet_checksum
+from hilnic.wire.packets import IP_MF, IP_OFFMASK
 
 IPFRAG_TIME_PS = 30 * 10**12  # net.ipv4.ipfrag_time = 30 s
 IP_MAX_DATAGRAM = 65535
