@@ -20,6 +20,20 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
+from hilnic.drivers.net.ethernet.intel.e1000.e1000 import (
+    E1000_DEFAULT_ITR,
+    E1000_DEFAULT_TXD,
+    ETH_HLEN,
+    IGB_20K_ITR,
+    IGB_ITR_MASK,
+    IGB_START_ITR,
+    INTERRUPT_THROTTLE_RATE,
+    ITR_DYNAMIC,
+    ITR_DYNAMIC_CONSERVATIVE,
+    ITR_OFF,
+    TX_DESCRIPTORS,
+    VLAN_HLEN,
+)
 from hilnic.hw.backend import NicBackend
 from hilnic.mm.hostmem import DmaDir
 from hilnic.hw.regs import (
@@ -84,10 +98,6 @@ _R_TXDROP = Reg.TXDROP
 
 # -- constants (igb.h / e1000.h) -------------------------------------------------------------
 
-E1000_DEFAULT_TXD = 256
-E1000_MIN_TXD = 64
-E1000_MAX_TXD = 4096
-E1000_REQ_TX_DESCRIPTOR_MULTIPLE = 8
 E1000_MAX_TXD_PWR = 15
 E1000_MAX_DATA_PER_TXD = 1 << E1000_MAX_TXD_PWR  # 32 KiB per data descriptor
 DESC_NEEDED = MAX_SKB_FRAGS + 4  # 21
@@ -102,17 +112,6 @@ E1000_RESET_POLL_MS = 1
 E1000_RESET_POLL_TRIES = 100
 E1000_DOWN_SLEEP_MS = 10  # e1000_down: msleep(10) after disabling the transmitter
 E1000_HEAD_WB_BYTES = 64  # one cache line for the written-back head
-
-# InterruptThrottleRate (e1000 module parameter semantics)
-ITR_OFF = 0
-ITR_DYNAMIC = 1
-ITR_DYNAMIC_CONSERVATIVE = 3  # the Linux default
-E1000_DEFAULT_ITR = ITR_DYNAMIC_CONSERVATIVE
-# igb itr_val units: about 4 per microsecond (EITR interval field at bits 14:2)
-IGB_START_ITR = 648
-IGB_20K_ITR = 196
-IGB_4K_ITR = 980
-IGB_ITR_MASK = 0x7FFC
 
 # Error causes that halt the transmitter (STATUS.TXOFF): the ring must be reset.
 E1000_ERR_FATAL = ERR_DMA_READ | ERR_DMA_WRITE
@@ -252,11 +251,10 @@ async def e1000_probe(host: Any, backend: NicBackend, irq: int = E1000_IRQ_DEFAU
                       ring_size: int = E1000_DEFAULT_TXD, itr: int = E1000_DEFAULT_ITR, wthresh: int = 0,
                       tidv: int = 0, tadv: int = 0, head_wb: bool = False) -> Any:
     """Identify the NIC, reset it, and register `name`. Returns the NetDevice."""
-    if not E1000_MIN_TXD <= ring_size <= E1000_MAX_TXD or ring_size % E1000_REQ_TX_DESCRIPTOR_MULTIPLE:
-        raise ValueError(f"ring_size must be {E1000_MIN_TXD}..{E1000_MAX_TXD} in steps of "
-                         f"{E1000_REQ_TX_DESCRIPTOR_MULTIPLE}, got {ring_size}")
-    if itr not in (ITR_OFF, ITR_DYNAMIC, ITR_DYNAMIC_CONSERVATIVE) and not 100 <= itr <= 100_000:
-        raise ValueError(f"itr must be 0, 1, 3 or 100..100000 interrupts/s, got {itr}")
+    if not TX_DESCRIPTORS.valid(ring_size):
+        raise ValueError(f"ring_size must be {TX_DESCRIPTORS.describe()}, got {ring_size}")
+    if not INTERRUPT_THROTTLE_RATE.valid(itr):
+        raise ValueError(f"itr must be 0, 1, 3 or {INTERRUPT_THROTTLE_RATE.describe()}, got {itr}")
     if not 0 <= wthresh <= 0x3F:
         raise ValueError(f"wthresh must be 0..63, got {wthresh}")
     for nm, v in (("tidv", tidv), ("tadv", tadv)):
@@ -287,7 +285,7 @@ async def e1000_probe(host: Any, backend: NicBackend, irq: int = E1000_IRQ_DEFAU
     netdev.watchdog_timeo = E1000_WATCHDOG_TIMEO
     max_frame = (hcaps >> 16) * 16
     if hasattr(netdev, "max_mtu"):
-        netdev.max_mtu = max_frame - 14 - 4  # Ethernet header and a VLAN tag
+        netdev.max_mtu = max_frame - ETH_HLEN - VLAN_HLEN
     adapter.link_up = bool(status & E1000_STATUS_LU)
     backend.on_irq(lambda level: host.kernel.set_irq_line(irq, level))
     nd.netif_carrier_off(netdev)
