@@ -17,10 +17,6 @@ from typing import Any
 MODULE = "hilnic.demo.hw_demo"
 
 
-class DemoError(Exception):
-    pass
-
-
 def run_demo(frames: int = 120, out: str | Path | None = None, waves: bool = False, sim: str | None = None,
              mem_latency_ns: float = 500.0, seed: int = 1, verbose: bool = False) -> dict[str, Any]:
     """Build and run the demo; return its summary (with "ok", "out", "fst", "log", "error")."""

@@ -76,14 +76,6 @@ class TimerList:
         self._handle = k.env.call_at(when, k._timer_fire, self)
         return was
 
-    def mod_timer_ns(self, delay_ps: int) -> bool:
-        """Arm `delay_ps` from now with sub-jiffy resolution (an hrtimer)."""
-        was = self.del_timer()
-        k = self.kernel
-        self.expires = (k.env.now() + delay_ps) // JIFFY
-        self._handle = k.env.call_at(k.env.now() + delay_ps, k._timer_fire, self)
-        return was
-
     def del_timer(self) -> bool:
         if self._handle is None:
             return False
@@ -102,7 +94,6 @@ class NapiStruct:
         self.name = name
         self.scheduled = False  # NAPI_STATE_SCHED
         self.polls = 0
-        self.completes = 0
 
     def napi_schedule(self) -> bool:
         return self.kernel.napi_schedule(self)
@@ -110,7 +101,6 @@ class NapiStruct:
     def napi_complete_done(self, work_done: int) -> bool:
         """Take this NAPI off the poll list; the driver then unmasks its interrupt."""
         self.scheduled = False
-        self.completes += 1
         k = self.kernel
         if self in k.poll_list:
             k.poll_list.remove(self)

@@ -76,7 +76,6 @@ class HostMemory:
         self._maps: list[Mapping] = []  # sorted by addr, non-overlapping
         self._map_starts: list[int] = []
         self._max_map_len = 0
-        self.bytes_read = 0
         self.bytes_written = 0
 
     # -- allocator (first fit, coalescing) --------------------------------------------
@@ -236,18 +235,15 @@ class HostMemory:
         if not ok:
             self._violate("read", addr, length, "outside any live mapping")
             return None
-        self.bytes_read += length
         off = addr - self.base
         return self._mv[off : off + length].tobytes()
 
     def dma_read_ok(self, addr: int, length: int) -> bool:
-        """dma_read without the copy (the RTL bridge copies itself): True and counted in
-        bytes_read when inside a live mapping the device may read; else False and a
-        recorded violation."""
+        """dma_read without the copy (the RTL bridge copies itself): True when inside a live
+        mapping the device may read; else False and a recorded violation."""
         if not self._read_covered(addr, length):
             self._violate("read", addr, length, "outside any live mapping")
             return False
-        self.bytes_read += length
         return True
 
     def _read_covered(self, addr: int, length: int) -> bool:

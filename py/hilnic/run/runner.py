@@ -58,7 +58,6 @@ class ProgressBar:
         self.wall0 = time.perf_counter()
         self._last_print = 0.0
         self._last_text = ""
-        self._shown = False
         self._lock = threading.Lock()
         self.state: tuple[int, int, int, int] | None = None
 
@@ -81,7 +80,6 @@ class ProgressBar:
             self.stream.write(text + "\n")
         self.stream.flush()
         self._last_text = text
-        self._shown = True
 
     def update(self, sim_ps: int, frames: int, bytes_done: int, total: int) -> None:
         with self._lock:

@@ -65,10 +65,6 @@ def mac_bytes(mac: str | bytes) -> bytes:
     return b
 
 
-def mac_str(mac: bytes) -> str:
-    return ":".join(f"{x:02x}" for x in mac)
-
-
 def ip_bytes(ip: str | bytes) -> bytes:
     """'10.0.0.2' or 4 bytes → 4 bytes."""
     if isinstance(ip, (bytes, bytearray)):
@@ -125,13 +121,6 @@ def build_tcp(src: bytes, dst: bytes, sport: int, dport: int, seq: int, ack: int
     seg += options
     seg += payload
     struct.pack_into("!H", seg, 16, inet_checksum(seg, pseudo_sum(src, dst, IPPROTO_TCP, len(seg))))
-    return bytes(seg)
-
-
-def build_udp(src: bytes, dst: bytes, sport: int, dport: int, payload: bytes) -> bytes:
-    seg = bytearray(_UDP.pack(sport, dport, 8 + len(payload), 0)) + payload
-    c = inet_checksum(seg, pseudo_sum(src, dst, IPPROTO_UDP, len(seg)))
-    struct.pack_into("!H", seg, 6, c or 0xFFFF)  # 0 means "no checksum" in UDP/IPv4
     return bytes(seg)
 
 

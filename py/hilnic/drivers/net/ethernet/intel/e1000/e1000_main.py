@@ -141,7 +141,6 @@ class E1000TxBuffer:
     skb: SkBuff | None = None
     bytecount: int = 0
     gso_segs: int = 0
-    time_stamp: int = 0  # jiffies when queued
     dma: int = 0  # mapping that starts at this descriptor (0: none)
     len: int = 0
 
@@ -181,7 +180,6 @@ class E1000Stats:
     last_errcause: int = 0
     last_erraddr: int = 0
     eims_writes: int = 0  # NAPI-complete unmask writes (igb's EIMS write)
-    itr_writes: int = 0
     # the NIC's read-clear statistics, accumulated when read (e1000_update_stats)
     gptc: int = 0
     gotc: int = 0
@@ -200,7 +198,6 @@ class E1000Adapter:
         self.hw = backend
         self.netdev = netdev
         self.irq = irq
-        self.tx_ring_count = ring_size
         self.tx_ring = E1000TxRing(ring_size)
         self.tx_work_limit = E1000_DEFAULT_TX_WORK
         self.itr_setting = itr
@@ -601,7 +598,6 @@ def e1000_tx_queue(adapter: E1000Adapter, first: E1000TxBuffer, descs: list[tupl
     netdev = adapter.netdev
     txq = nd.netdev_get_tx_queue(netdev, ring.queue_index)
     nd.netdev_tx_sent_queue(txq, first.bytecount)
-    first.time_stamp = adapter.kernel.jiffies
     first.next_to_watch = (start + n - 1) % count  # the EOP descriptor
     ring.next_to_use = i
     e1000_maybe_stop_tx(adapter, DESC_NEEDED)
@@ -642,7 +638,6 @@ async def e1000_intr(irq: int, adapter: E1000Adapter) -> int:
         await e1000_handle_err(adapter)
     if adapter.set_itr:
         adapter.wr32(_R_ITR, _itr_reg(adapter.itr_setting, adapter.itr_val))
-        adapter.stats.itr_writes += 1
         adapter.set_itr = False
     adapter.wr32(_R_IMC, 0xFFFFFFFF)  # disable interrupts until the poll is done
     await adapter.rd32(_R_STATUS)  # E1000_WRITE_FLUSH
