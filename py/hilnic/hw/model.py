@@ -454,10 +454,10 @@ class ModelNic(NicBackend):
         tadv = self._regs[_R_TADV] & 0xFFFF
         if self._tadv_deadline is None and tadv:
             self._tadv_deadline = now + tadv * TADV_UNIT_NS * NS  # armed by the first one only
-        self._arm_delay_timer()
+        self._arm_delay_timer(self._tidv_deadline)
 
-    def _arm_delay_timer(self) -> None:
-        due = self._tidv_deadline if self._tadv_deadline is None else min(self._tidv_deadline, self._tadv_deadline)
+    def _arm_delay_timer(self, tidv_deadline: int) -> None:
+        due = tidv_deadline if self._tadv_deadline is None else min(tidv_deadline, self._tadv_deadline)
         if self._delay_timer_at is None or due < self._delay_timer_at:
             self._delay_timer_at = due
             self._call_at(due, self._delay_expired, self._gen, due)
@@ -466,11 +466,12 @@ class ModelNic(NicBackend):
         if gen != self._gen or self._delay_timer_at != when:
             return  # superseded by an earlier timer or a reset
         self._delay_timer_at = None
-        if self._tidv_deadline is None:
+        tidv_deadline = self._tidv_deadline
+        if tidv_deadline is None:
             return  # flushed by a non-delayed write-back meanwhile
-        due = self._tidv_deadline if self._tadv_deadline is None else min(self._tidv_deadline, self._tadv_deadline)
+        due = tidv_deadline if self._tadv_deadline is None else min(tidv_deadline, self._tadv_deadline)
         if due > self.env.now():
-            self._arm_delay_timer()  # TIDV was re-armed since: sleep again (lazy re-arm, one event)
+            self._arm_delay_timer(tidv_deadline)  # TIDV was re-armed since: sleep again (lazy re-arm, one event)
             return
         self._tidv_deadline = self._tadv_deadline = None
         self._icr |= E1000_ICR_TXDW

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hilnic.kernel.env import MS, Env, EnvEvent, SimulationTimeout
+from hilnic.kernel.env import MS, Env, EnvEvent, SimulationTimeout, TimerHandle
 from hilnic.kernel.ftrace import traced
 from hilnic.kernel.softirq import (
     MAX_SOFTIRQ_RESTART,
@@ -61,7 +61,7 @@ class TimerList:
         self.function = function
         self.name = name or getattr(function, "__name__", "timer")
         self.expires = 0
-        self._handle = None
+        self._handle: TimerHandle | None = None
 
     def pending(self) -> bool:
         return self._handle is not None

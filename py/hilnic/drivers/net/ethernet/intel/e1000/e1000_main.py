@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import Any
+from typing import cast
 
 from hilnic.drivers.net.ethernet.intel.e1000.e1000 import (
     E1000_DEFAULT_ITR,
@@ -64,6 +64,8 @@ from hilnic.hw.regs import (
 from hilnic.kernel.core import HZ, IRQ_HANDLED, IRQ_NONE, NapiStruct
 from hilnic.kernel.ftrace import trace_mark, traced
 from hilnic.net.core import netdevice as nd
+from hilnic.net.core.net_namespace import Host
+from hilnic.net.core.netdevice import NetDevice, NetdevQueue
 from hilnic.net.core.skbuff import CHECKSUM_PARTIAL, MAX_SKB_FRAGS, SkBuff, napi_consume_skb, kfree_skb, skb_checksum_help
 # Enum members bound once: class-attribute lookup on an Enum is slow in hot paths.
 _DMA_TO_DEVICE = DmaDir.TO_DEVICE
@@ -190,7 +192,7 @@ class E1000Stats:
 class E1000Adapter:
     """struct e1000_adapter: the driver's private state (netdev_priv)."""
 
-    def __init__(self, host: Any, backend: NicBackend, netdev: Any, irq: int, ring_size: int, itr: int,
+    def __init__(self, host: Host, backend: NicBackend, netdev: NetDevice, irq: int, ring_size: int, itr: int,
                  wthresh: int, tidv: int, tadv: int, head_wb: bool) -> None:
         self.host = host
         self.kernel = host.kernel
@@ -214,8 +216,7 @@ class E1000Adapter:
         self.reset_pending = False
         self.hid = self.hver = self.hcaps = 0
         self.link_up = False
-        self.napi = NapiStruct(host.kernel, e1000_clean, E1000_NAPI_WEIGHT, f"{netdev.name}-napi")
-        self.napi.adapter = self  # container_of(napi, struct e1000_adapter, napi)
+        self.napi = E1000Napi(self)
 
     # -- register access -------------------------------------------------------------------------
 
@@ -226,7 +227,15 @@ class E1000Adapter:
         return await self.hw.readl(reg)
 
 
-def netdev_priv(netdev: Any) -> E1000Adapter:
+class E1000Napi(NapiStruct):
+    """The adapter's napi_struct; `adapter` is container_of(napi, struct e1000_adapter, napi)."""
+
+    def __init__(self, adapter: E1000Adapter) -> None:
+        super().__init__(adapter.kernel, e1000_clean, E1000_NAPI_WEIGHT, f"{adapter.netdev.name}-napi")
+        self.adapter = adapter
+
+
+def netdev_priv(netdev: NetDevice) -> E1000Adapter:
     return netdev.priv
 
 
@@ -244,9 +253,9 @@ def _itr_reg(itr_setting: int, itr_val: int) -> int:
 
 
 @traced
-async def e1000_probe(host: Any, backend: NicBackend, irq: int = E1000_IRQ_DEFAULT, name: str = "eth0",
+async def e1000_probe(host: Host, backend: NicBackend, irq: int = E1000_IRQ_DEFAULT, name: str = "eth0",
                       ring_size: int = E1000_DEFAULT_TXD, itr: int = E1000_DEFAULT_ITR, wthresh: int = 0,
-                      tidv: int = 0, tadv: int = 0, head_wb: bool = False) -> Any:
+                      tidv: int = 0, tadv: int = 0, head_wb: bool = False) -> NetDevice:
     """Identify the NIC, reset it, and register `name`. Returns the NetDevice."""
     if not TX_DESCRIPTORS.valid(ring_size):
         raise ValueError(f"ring_size must be {TX_DESCRIPTORS.describe()}, got {ring_size}")
@@ -369,7 +378,7 @@ def e1000_up(adapter: E1000Adapter) -> None:
 
 
 @traced
-def e1000_open(netdev: Any) -> int:
+def e1000_open(netdev: NetDevice) -> int:
     """ndo_open: allocate the ring, program the NIC, request the IRQ, start the queue."""
     adapter = netdev_priv(netdev)
     if not adapter.down:
@@ -402,7 +411,7 @@ async def e1000_down(adapter: E1000Adapter) -> None:
 
 
 @traced
-async def e1000_close(netdev: Any) -> int:
+async def e1000_close(netdev: NetDevice) -> int:
     """ndo_stop (a coroutine: e1000_down flushes and sleeps). Frees the ring and the IRQ."""
     adapter = netdev_priv(netdev)
     if adapter.tx_ring.dma == 0:
@@ -434,7 +443,7 @@ def e1000_clean_tx_ring(adapter: E1000Adapter) -> None:
 # -- transmit ----------------------------------------------------------------------------------
 
 
-def _txq(adapter: E1000Adapter) -> Any:
+def _txq(adapter: E1000Adapter) -> NetdevQueue:
     return nd.netdev_get_tx_queue(adapter.netdev, adapter.tx_ring.queue_index)
 
 
@@ -467,7 +476,7 @@ def __e1000_maybe_stop_tx(adapter: E1000Adapter, size: int) -> int:
 
 
 @traced
-def e1000_xmit_frame(skb: SkBuff, netdev: Any) -> int:
+def e1000_xmit_frame(skb: SkBuff, netdev: NetDevice) -> int:
     """ndo_start_xmit."""
     adapter = netdev_priv(netdev)
     if skb.len < E1000_MIN_TX_LEN and not _skb_put_padto(skb, E1000_MIN_TX_LEN):
@@ -535,7 +544,7 @@ def e1000_tx_map(adapter: E1000Adapter, first: E1000TxBuffer, cmd_csum: int, css
     """Map the head and every frag (split at 32 KiB per descriptor), then e1000_tx_queue."""
     ring = adapter.tx_ring
     skb = first.skb
-    assert skb is not None
+    assert skb is not None and skb.head is not None
     count = ring.count
     bufs = ring.tx_buffer_info
     i = ring.next_to_use
@@ -663,7 +672,7 @@ async def e1000_handle_err(adapter: E1000Adapter) -> None:
 @traced
 def e1000_clean(napi: NapiStruct, budget: int) -> int:
     """NAPI poll: clean the TX ring; if done, complete and unmask with one IMS write."""
-    adapter: E1000Adapter = napi.adapter
+    adapter = cast(E1000Napi, napi).adapter  # container_of
     if adapter.down:
         napi.napi_complete_done(0)
         return 0
@@ -764,7 +773,7 @@ def e1000_clean_tx_irq(adapter: E1000Adapter, napi_budget: int) -> bool:
 
 
 @traced
-def e1000_tx_timeout(netdev: Any, txqueue: int = 0) -> None:
+def e1000_tx_timeout(netdev: NetDevice, txqueue: int = 0) -> None:
     """ndo_tx_timeout (called by the core's dev_watchdog): count it, reset NIC and ring."""
     adapter = netdev_priv(netdev)
     adapter.stats.tx_timeout_count += 1
@@ -804,7 +813,7 @@ async def e1000_update_stats(adapter: E1000Adapter) -> None:
     s.txdrop += await adapter.rd32(_R_TXDROP)
 
 
-def e1000_get_ethtool_stats(netdev: Any) -> dict[str, int]:
+def e1000_get_ethtool_stats(netdev: NetDevice) -> dict[str, int]:
     """`ethtool -S` with igb's names, from the counters as last read (no MMIO)."""
     adapter = netdev_priv(netdev)
     ts = adapter.tx_ring.tx_stats
@@ -828,7 +837,7 @@ def e1000_get_ethtool_stats(netdev: Any) -> dict[str, int]:
     }
 
 
-async def ethtool_stats(netdev: Any) -> dict[str, int]:
+async def ethtool_stats(netdev: NetDevice) -> dict[str, int]:
     """`ethtool -S`: reads the NIC's statistics registers first (awaited MMIO)."""
     await e1000_update_stats(netdev_priv(netdev))
     return e1000_get_ethtool_stats(netdev)
