@@ -16,6 +16,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from hilnic.drivers.net.ethernet.intel.e1000.e1000 import MTU
 from hilnic.drivers.net.ethernet.intel.e1000.e1000_main import e1000_probe, netdev_priv
 from hilnic.hw.backend import NicBackend, WireFrame
 from hilnic.mm.hostmem import HostMemory
@@ -63,8 +64,8 @@ class TestbedConfig:
     strict_peer: bool = False  # the peer also checks every frame with scapy
 
     def __post_init__(self) -> None:
-        if not 68 <= self.mtu <= 9000:
-            raise ValueError(f"mtu must be 68..9000, got {self.mtu}")
+        if not MTU.valid(self.mtu):
+            raise ValueError(f"mtu must be {MTU.min}..{MTU.max}, got {self.mtu}")
         if not 0.0 <= self.loss_rate < 1.0:
             raise ValueError(f"loss rate must be in [0, 1), got {self.loss_rate}")
 

@@ -37,6 +37,7 @@ from hilnic.hw.regs import (  # noqa: E402
     TxDesc,
 )
 from hilnic.cosim.sim import rtl_test, with_sim_timeout  # noqa: E402
+from hilnic.lib.checksum import csum_partial  # noqa: E402
 
 MAC_DST, MAC_SRC = "02:aa:bb:cc:dd:ee", "02:11:22:33:44:55"
 
@@ -154,10 +155,7 @@ def _pseudo_sum(pkt) -> int:
         ip6 = pkt[IPv6]
         words = (ipaddress.IPv6Address(ip6.src).packed + ipaddress.IPv6Address(ip6.dst).packed
                  + ip6.plen.to_bytes(4, "big") + bytes([0, 0, 0, ip6.nh]))
-    s = sum(int.from_bytes(words[i:i + 2], "big") for i in range(0, len(words), 2))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return s
+    return csum_partial(words)
 
 
 def _csum_cases(rng: random.Random):

@@ -14,6 +14,7 @@ from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 
 import hilnic.drivers.net.ethernet.intel.e1000.e1000_main as e1000
+from hilnic.drivers.net.ethernet.intel.e1000.e1000 import E1000_DEFAULT_TXD
 from hilnic.drivers.net.ethernet.intel.e1000.e1000_main import (
     DESC_NEEDED,
     E1000_MAX_DATA_PER_TXD,
@@ -169,7 +170,7 @@ def test_probe_rejects_bad_parameters():
             coro.send(None)
     # igb's constants (LINUX_TX_SPEC §8)
     assert (DESC_NEEDED, TX_WAKE_THRESHOLD, E1000_MAX_DATA_PER_TXD) == (21, 42, 32768)
-    assert (e1000.E1000_DEFAULT_TX_WORK, e1000.E1000_NAPI_WEIGHT, e1000.E1000_DEFAULT_TXD) == (128, 64, 256)
+    assert (e1000.E1000_DEFAULT_TX_WORK, e1000.E1000_NAPI_WEIGHT, E1000_DEFAULT_TXD) == (128, 64, 256)
 
 
 def test_frames_leave_byte_exact_and_checksum_is_inserted_by_the_nic():

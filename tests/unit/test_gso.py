@@ -148,16 +148,8 @@ def make_tcp_skb(dev, payload: bytes, *, mss: int = 1448, seq: int = 1_000_000, 
 
 
 def device_complete_checksum(frame: bytes, csum_start: int, csum_offset: int) -> bytes:
-    """What a NIC does for CHECKSUM_PARTIAL, written independently of hilnic's csum code."""
-    region = frame[csum_start:]
-    if len(region) % 2:
-        region += b"\0"
-    s = 0
-    for i in range(0, len(region), 2):
-        s += (region[i] << 8) | region[i + 1]
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    c = (~s) & 0xFFFF
+    """What a NIC does for CHECKSUM_PARTIAL, summed by scapy (independent of hilnic's csum code)."""
+    c = checksum(frame[csum_start:])
     pos = csum_start + csum_offset
     return frame[:pos] + c.to_bytes(2, "big") + frame[pos + 2:]
 

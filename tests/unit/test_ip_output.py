@@ -10,6 +10,7 @@ from ip_testlib import GW_MAC, HOST_IP, PEER_IP, make_rig, resolve
 from scapy.layers.inet import IP, TCP, defragment
 from scapy.layers.l2 import Ether
 
+from hilnic.lib.checksum import csum_tcpudp_nofold
 from hilnic.net.ipv4.af_inet import IPPROTO_TCP, NetProtocol, in_aton, inet_add_protocol
 from hilnic.net.ipv4.ip_output import ip_local_out, ip_queue_xmit
 from hilnic.net.core.netdevice import NETIF_F_HW_CSUM, NETIF_F_SG, NETIF_F_TSO
@@ -43,9 +44,7 @@ def tcp_gso_skb(sk, segs: int, mss: int = MSS, seq: int = 1000):
     skb.transport_header = off
     tlen = thlen + len(payload)
     s, d = sk.inet_saddr, sk.inet_daddr
-    psum = (s >> 16) + (s & 0xFFFF) + (d >> 16) + (d & 0xFFFF) + IPPROTO_TCP + tlen
-    while psum >> 16:
-        psum = (psum & 0xFFFF) + (psum >> 16)
+    psum = csum_tcpudp_nofold(s, d, tlen, IPPROTO_TCP)
     opts = b"\x01\x01\x08\x0a" + struct.pack("!II", 1, 0)
     hdr = struct.pack("!HHIIBBHHH", sk.inet_sport, sk.inet_dport, seq, 1, thlen // 4 << 4, 0x18, 65535, psum, 0) + opts
     skb.write_at(off, hdr)

@@ -11,7 +11,8 @@ from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Dot1Q, Ether
 
 from hilnic.mm.hostmem import DmaDir, HostMemory
-from hilnic.hw.model import ModelNic, csum16, wire_slot_cycles
+from hilnic.hw.model import ModelNic, wire_slot_cycles
+from hilnic.lib.checksum import csum_partial
 from hilnic.hw.regs import (
     CLK_PERIOD_PS,
     E1000_CTRL_RST,
@@ -301,7 +302,7 @@ def test_checksum_insertion_matches_scapy(l4):
     # What Linux leaves for CHECKSUM_PARTIAL: the folded pseudo-header sum, not complemented.
     pseudo = struct.pack(">4s4sBBH", bytes(map(int, "192.168.1.10".split("."))), bytes(map(int, "192.168.1.20".split("."))), 0, 6 if l4 == "tcp" else 17, l4_len)
     partial = bytearray(bytes(good))
-    partial[css + csum_off : css + csum_off + 2] = csum16(pseudo).to_bytes(2, "big")
+    partial[css + csum_off : css + csum_off + 2] = csum_partial(pseudo).to_bytes(2, "big")
     b.post(bytes(partial), EOP_CMD | E1000_TXD_CMD_IC, css=css, cso=css + csum_off)
     b.doorbell()
     b.run()

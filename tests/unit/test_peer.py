@@ -17,7 +17,8 @@ from scapy.packet import Packet, raw
 
 from hilnic.hw.backend import WireFrame
 from hilnic.kernel.env import MS, NS, SEC, VirtualEnv
-from hilnic.wire import PeerHost, StrictCheckError, TcpState, tcp_data_only
+from hilnic.wire import PeerHost, TcpState, tcp_data_only
+from hilnic.wire.strict import StrictCheckError
 
 HOST_MAC = "02:00:00:00:00:01"
 PEER_MAC = "02:00:00:00:00:02"

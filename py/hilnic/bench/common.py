@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shlex
@@ -18,7 +17,7 @@ def run_cocotb_bench(testcase: str, cfg: Mapping[str, Any], *, parameters: Mappi
                      sim: str | None = None, run_name: str, wall_timeout_s: float = 600) -> dict[str, Any]:
     """Run testcase of hilnic.bench.tb_bench with `cfg` (JSON in HILNIC_BENCH_CFG); return
     the JSON result the test wrote into its run directory."""
-    from hilnic.cosim.sim import run_rtl_test
+    from hilnic.cosim.sim import quiet, run_rtl_test
 
     log = results_dir() / f"{run_name}.log"
     try:
@@ -35,26 +34,6 @@ def run_cocotb_bench(testcase: str, cfg: Mapping[str, Any], *, parameters: Mappi
 
 class BenchError(Exception):
     """A bench run failed (simulator died, frames wrong)."""
-
-
-@contextlib.contextmanager
-def quiet(log: Path):
-    """Send this process's (and the simulator's) stdout/stderr to `log` for the block."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with open(log, "wb") as fh:
-        os.dup2(fh.fileno(), 1)
-        os.dup2(fh.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
 
 
 def reproduce(module: str, *args: str) -> str:

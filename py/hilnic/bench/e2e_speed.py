@@ -63,7 +63,7 @@ QUICK_BYTES = 1 << 20
 def run_full(nbytes: int, mem_model: str = "py", hold: bool = True, record: bool = False,
              sim: str = "icarus", mem_latency_ns: float = 500.0, wall_timeout_s: float = 3600) -> dict[str, Any]:
     """One simulator run of tb_e2e.bulk; returns its bench_result.json."""
-    from hilnic.cosim.sim import run_rtl_test
+    from hilnic.cosim.sim import quiet, run_rtl_test
 
     cfg = {"nbytes": nbytes, "mem_model": mem_model, "hold": hold, "record": record,
            "mem_latency_ns": mem_latency_ns}
@@ -71,7 +71,7 @@ def run_full(nbytes: int, mem_model: str = "py", hold: bool = True, record: bool
     name = f"e2e_{mem_model}_{'hold' if hold else 'nohold'}_{nbytes}"
     log = common.results_dir() / f"{name}_{sim}.log"
     try:
-        with common.quiet(log):
+        with quiet(log):
             run_dir = run_rtl_test(
                 TB_MODULE, "bulk", parameters=params, sim=sim, waves=False,
                 extra_env={"HILNIC_BENCH_CFG": json.dumps(cfg), "COCOTB_LOG_LEVEL": "WARNING"},

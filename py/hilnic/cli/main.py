@@ -110,6 +110,8 @@ exit status: 0 delivered byte-exact and nothing leaked, 1 the run failed, 2 bad 
 
 
 def add_run(p: argparse.ArgumentParser) -> None:
+    from hilnic.drivers.net.ethernet.intel.e1000.e1000 import INTERRUPT_THROTTLE_RATE as ITR
+    from hilnic.drivers.net.ethernet.intel.e1000.e1000 import MTU, TX_DESCRIPTORS
     from hilnic.run.config import DEFAULT_NBYTES, fmt_size
 
     p.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -132,12 +134,14 @@ def add_run(p: argparse.ArgumentParser) -> None:
                         "frame (default tcp)")
     p.add_argument("--mss", type=_int, default=None, metavar="N",
                    help="TCP MSS the peer announces, 88..MTU-40 (default MTU-40)")
-    p.add_argument("--mtu", type=_int, default=1500, metavar="N", help="eth0's MTU, 68..9000 (default 1500)")
-    p.add_argument("--ring", dest="ring_size", type=_int, default=256, metavar="N",
-                   help="transmit descriptors, 64..4096 in steps of 8 (default 256)")
-    p.add_argument("--itr", type=_int, default=3, metavar="N",
+    p.add_argument("--mtu", type=_int, default=MTU.default, metavar="N",
+                   help=f"eth0's MTU, {MTU.min}..{MTU.max} (default {MTU.default})")
+    p.add_argument("--ring", dest="ring_size", type=_int, default=TX_DESCRIPTORS.default, metavar="N",
+                   help=f"transmit descriptors, {TX_DESCRIPTORS.min}..{TX_DESCRIPTORS.max} in steps of "
+                        f"{TX_DESCRIPTORS.step} (default {TX_DESCRIPTORS.default})")
+    p.add_argument("--itr", type=_int, default=ITR.default, metavar="N",
                    help="interrupt throttling as e1000's InterruptThrottleRate: 0 off, 1 or 3 dynamic, "
-                        "100..100000 interrupts/s (default 3)")
+                        f"{ITR.describe()} (default {ITR.default})")
     p.add_argument("--loss", dest="loss_rate", type=_float, default=0.0, metavar="P",
                    help="probability that the peer drops a frame, 0..0.5 (default 0)")
     p.add_argument("--waves", action=argparse.BooleanOptionalAction, default=None,

@@ -491,6 +491,35 @@ async def with_sim_timeout(awaitable: Any, timeout_us: float, what: str = "opera
         raise AssertionError(f"{what} did not finish within {timeout_us} us of simulated time") from None
 
 
+@contextlib.contextmanager
+def quiet(log: Path) -> Iterator[None]:
+    """Send this process's (and the simulator's) stdout/stderr to `log` for the block."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log, "wb") as fh:
+        os.dup2(fh.fileno(), 1)
+        os.dup2(fh.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def display_path(p: str) -> str:
+    """`p` relative to the working directory when it lies below it (for summaries)."""
+    try:
+        r = os.path.relpath(p)
+    except ValueError:
+        return p
+    return p if r.startswith("..") else r
+
+
 def _main(argv: Sequence[str]) -> int:
     """python -m hilnic.cosim.sim MODULE [TESTCASE] [PARAM=VALUE ...]"""
     if not argv:

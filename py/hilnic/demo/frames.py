@@ -11,8 +11,11 @@ the EOP descriptor; the NIC must produce exactly the bytes scapy computes.
 from __future__ import annotations
 
 import random
+import socket
 import struct
 from dataclasses import dataclass, field
+
+from hilnic.lib.checksum import csum_tcpudp_nofold
 
 MIN_FRAME = 60  # PSP pads to this (without FCS)
 MIX = ("arp", "tcp", "udp", "small", "sg")
@@ -41,25 +44,6 @@ class DemoFrame:
         return sum(len(s) for s in self.segments)
 
 
-def _fold(s: int) -> int:
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return s
-
-
-def ones_sum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    return _fold(sum(struct.unpack(f"!{len(data) // 2}H", data)))
-
-
-def pseudo_sum(src: str, dst: str, proto: int, l4_len: int) -> int:
-    import socket
-
-    ph = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, proto, l4_len)
-    return ones_sum(ph)
-
-
 def _pad(b: bytes) -> bytes:
     return b + bytes(max(0, MIN_FRAME - len(b)))
 
@@ -77,7 +61,8 @@ def _offload(pkt, kind: str) -> tuple[bytes, bytes, int, int]:
     cso = css + off
     l4_len = len(full) - css
     partial = bytearray(full)
-    partial[cso : cso + 2] = struct.pack("!H", pseudo_sum(ip.src, ip.dst, proto, l4_len))
+    saddr, daddr = (int.from_bytes(socket.inet_aton(a), "big") for a in (ip.src, ip.dst))
+    partial[cso : cso + 2] = struct.pack("!H", csum_tcpudp_nofold(saddr, daddr, l4_len, proto))
     expected = full
     assert pkt.haslayer(TCP if kind == "tcp" else UDP)
     return bytes(partial), expected, css, cso

@@ -14,19 +14,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hilnic.bench.common import quiet
-
 MODULE = "hilnic.demo.hw_demo"
-
-
-class DemoError(Exception):
-    pass
 
 
 def run_demo(frames: int = 120, out: str | Path | None = None, waves: bool = False, sim: str | None = None,
              mem_latency_ns: float = 500.0, seed: int = 1, verbose: bool = False) -> dict[str, Any]:
     """Build and run the demo; return its summary (with "ok", "out", "fst", "log", "error")."""
-    from hilnic.cosim.sim import ROOT, run_rtl_test, sim_build_root
+    from hilnic.cosim.sim import ROOT, quiet, run_rtl_test, sim_build_root
 
     out = Path(out) if out else sim_build_root() / "demo"
     out = out.resolve()
@@ -77,17 +71,11 @@ def run_demo(frames: int = 120, out: str | Path | None = None, waves: bool = Fal
     return summary
 
 
-def _rel(p: str) -> str:
-    try:
-        r = os.path.relpath(p)
-    except ValueError:
-        return p
-    return p if r.startswith("..") else r
-
-
 def format_summary(s: dict[str, Any]) -> str:
+    from hilnic.cosim.sim import display_path
+
     if not s.get("frames_sent"):
-        return "hilnic demo: the simulation produced no summary" + (f" (simulator log: {_rel(s['log'])})" if s.get("log") else "")
+        return "hilnic demo: the simulation produced no summary" + (f" (simulator log: {display_path(s['log'])})" if s.get("log") else "")
     k = s["kinds"]
     mix = ", ".join(f"{v} {name}" for name, v in k.items())
     lines = [
@@ -115,13 +103,13 @@ def format_summary(s: dict[str, Any]) -> str:
         f"  simulated time     {s['sim_ns'] / 1000:,.2f} us = {s['cycles']:,} cycles at 156.25 MHz",
         f"  wall time          {s['wall_sim_s']:.2f} s for the traffic ({s['cycles_per_wall_s']:,.0f} simulated "
         f"cycles per wall second); {s['wall_incl_build_s']:.1f} s in all incl. build",
-        f"  pcap               {_rel(s['pcap'])} ({s['pcap_frames']} frames with their FCS; tshark -o eth.check_fcs:TRUE checks it)",
+        f"  pcap               {display_path(s['pcap'])} ({s['pcap_frames']} frames with their FCS; tshark -o eth.check_fcs:TRUE checks it)",
     ]
     if s.get("fst"):
-        lines.append(f"  waveform           {_rel(s['fst'])}")
-        lines.append(f"                     gtkwave {_rel(s['fst'])} {_rel(s['gtkw'])}")
+        lines.append(f"  waveform           {display_path(s['fst'])}")
+        lines.append(f"                     gtkwave {display_path(s['fst'])} {display_path(s['gtkw'])}")
     if s.get("log"):
-        lines.append(f"  simulator log      {_rel(s['log'])}")
+        lines.append(f"  simulator log      {display_path(s['log'])}")
     if s.get("problems"):
         lines.append(f"  PROBLEMS ({len(s['problems'])}):")
         lines += [f"    {p}" for p in s["problems"][:20]]

@@ -29,10 +29,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from hilnic.kernel.env import NS, US, Env
 from hilnic.hw.backend import NicBackend, WireFrame
+from hilnic.lib.checksum import inet_checksum
 from hilnic.mm.hostmem import HostMemory
 from hilnic.hw.regs import (
     CLK_PERIOD_PS,
@@ -126,32 +125,7 @@ _DROP_CAUSE = {_TOO_LONG: ERR_TOO_LONG, _BAD_DESC: ERR_BAD_DESC, _ZERO_LEN: ERR_
 
 _REG_AT: dict[int, Reg] = {int(r): r for r in Reg}  # offset → register (Reg(offset) without the enum call)
 _BYTEMASK = tuple(sum(0xFF << (8 * i) for i in range(4) if w >> i & 1) for w in range(16))  # WSTRB → bit mask
-_LE32 = np.dtype("<u4")
-_U64 = np.uint64
-_add_reduce = np.add.reduce
 _new_object = object.__new__
-
-
-def csum16(data: bytes | bytearray | memoryview) -> int:
-    """Ones'-complement sum of big-endian 16-bit words (odd byte zero-padded), folded.
-
-    Uses 2^16 ≡ 1 (mod 0xFFFF): the folded sum is the integer value modulo 0xFFFF, with a
-    non-zero multiple of 0xFFFF folding to 0xFFFF (ones'-complement "negative zero").
-    """
-    ln = len(data)
-    if ln < 128:
-        n = int.from_bytes(data, "big")
-        if ln & 1:
-            n <<= 8
-    else:
-        # 2^32 ≡ 1 too: sum big-endian 32-bit words (numpy), the zero-padded tail as one more.
-        k = ln >> 2
-        n = int(_add_reduce(np.frombuffer(data, _LE32, k), dtype=_U64)) << 8  # LE words: ×2^8 ≡ the BE sum
-        r = ln & 3
-        if r:
-            n += int.from_bytes(data[4 * k :], "big") << (8 * (4 - r))
-    s = n % 0xFFFF
-    return 0xFFFF if s == 0 and n else s
 
 
 def wire_slot_cycles(frame_len_with_fcs: int) -> int:
@@ -480,10 +454,10 @@ class ModelNic(NicBackend):
         tadv = self._regs[_R_TADV] & 0xFFFF
         if self._tadv_deadline is None and tadv:
             self._tadv_deadline = now + tadv * TADV_UNIT_NS * NS  # armed by the first one only
-        self._arm_delay_timer()
+        self._arm_delay_timer(self._tidv_deadline)
 
-    def _arm_delay_timer(self) -> None:
-        due = self._tidv_deadline if self._tadv_deadline is None else min(self._tidv_deadline, self._tadv_deadline)
+    def _arm_delay_timer(self, tidv_deadline: int) -> None:
+        due = tidv_deadline if self._tadv_deadline is None else min(tidv_deadline, self._tadv_deadline)
         if self._delay_timer_at is None or due < self._delay_timer_at:
             self._delay_timer_at = due
             self._call_at(due, self._delay_expired, self._gen, due)
@@ -492,11 +466,12 @@ class ModelNic(NicBackend):
         if gen != self._gen or self._delay_timer_at != when:
             return  # superseded by an earlier timer or a reset
         self._delay_timer_at = None
-        if self._tidv_deadline is None:
+        tidv_deadline = self._tidv_deadline
+        if tidv_deadline is None:
             return  # flushed by a non-delayed write-back meanwhile
-        due = self._tidv_deadline if self._tadv_deadline is None else min(self._tidv_deadline, self._tadv_deadline)
+        due = tidv_deadline if self._tadv_deadline is None else min(tidv_deadline, self._tadv_deadline)
         if due > self.env.now():
-            self._arm_delay_timer()  # TIDV was re-armed since: sleep again (lazy re-arm, one event)
+            self._arm_delay_timer(tidv_deadline)  # TIDV was re-armed since: sleep again (lazy re-arm, one event)
             return
         self._tidv_deadline = self._tadv_deadline = None
         self._icr |= E1000_ICR_TXDW
@@ -684,7 +659,7 @@ class ModelNic(NicBackend):
         if cmd & E1000_TXD_CMD_IC:
             cso, css = fr.cso, fr.css
             if css < n and cso + 2 <= n:
-                check = ~csum16(memoryview(buf)[css:]) & 0xFFFF
+                check = inet_checksum(memoryview(buf)[css:])
                 buf[cso : cso + 2] = check.to_bytes(2, "big")
         if cmd & E1000_TXD_CMD_VLE:
             buf[12:12] = struct.pack(">HH", VLAN_TPID, fr.special)
@@ -810,4 +785,4 @@ class ModelNic(NicBackend):
         return s
 
 
-__all__ = ["ModelNic", "csum16", "wire_slot_cycles"]
+__all__ = ["ModelNic", "wire_slot_cycles"]

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hilnic.kernel.env import MS, Env, EnvEvent, SimulationTimeout
+from hilnic.kernel.env import MS, Env, EnvEvent, SimulationTimeout, TimerHandle
 from hilnic.kernel.ftrace import traced
 from hilnic.kernel.softirq import (
     MAX_SOFTIRQ_RESTART,
@@ -61,7 +61,7 @@ class TimerList:
         self.function = function
         self.name = name or getattr(function, "__name__", "timer")
         self.expires = 0
-        self._handle = None
+        self._handle: TimerHandle | None = None
 
     def pending(self) -> bool:
         return self._handle is not None
@@ -74,14 +74,6 @@ class TimerList:
         # A timer already due runs at the next tick, as in Linux (never in the same instant).
         when = expires * JIFFY if expires > k.jiffies else (k.jiffies + 1) * JIFFY
         self._handle = k.env.call_at(when, k._timer_fire, self)
-        return was
-
-    def mod_timer_ns(self, delay_ps: int) -> bool:
-        """Arm `delay_ps` from now with sub-jiffy resolution (an hrtimer)."""
-        was = self.del_timer()
-        k = self.kernel
-        self.expires = (k.env.now() + delay_ps) // JIFFY
-        self._handle = k.env.call_at(k.env.now() + delay_ps, k._timer_fire, self)
         return was
 
     def del_timer(self) -> bool:
@@ -102,7 +94,6 @@ class NapiStruct:
         self.name = name
         self.scheduled = False  # NAPI_STATE_SCHED
         self.polls = 0
-        self.completes = 0
 
     def napi_schedule(self) -> bool:
         return self.kernel.napi_schedule(self)
@@ -110,7 +101,6 @@ class NapiStruct:
     def napi_complete_done(self, work_done: int) -> bool:
         """Take this NAPI off the poll list; the driver then unmasks its interrupt."""
         self.scheduled = False
-        self.completes += 1
         k = self.kernel
         if self in k.poll_list:
             k.poll_list.remove(self)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Protocol
 
 import numpy as np
 
@@ -33,8 +34,10 @@ _FROM_DEVICE = DmaDir.FROM_DEVICE
 _TO_DEVICE = DmaDir.TO_DEVICE
 
 
-class DmaError(Exception):
-    """A device access outside a live mapping (IOMMU fault)."""
+class Clock(Protocol):
+    """What stamps a violation: the Env, or the RTL bridge's clock."""
+
+    def now(self) -> int: ...  # ps
 
 
 @dataclass
@@ -66,17 +69,16 @@ class HostMemory:
     base: int = 0x1_0000_0000  # above 4 GiB so 64-bit addressing is exercised
     mem: np.ndarray = field(init=False, repr=False)
     violations: list[Violation] = field(default_factory=list)
-    clock: object = None  # anything with now() -> ps, for violation timestamps
+    clock: Clock | None = None  # for violation timestamps
 
     def __post_init__(self) -> None:
         self.mem = np.zeros(self.size, dtype=np.uint8)
-        self._mv = memoryview(self.mem)  # byte view of `mem` for slice copies without numpy overhead
+        self._mv = self.mem.data  # byte view of `mem` for slice copies without numpy overhead
         self._free: list[tuple[int, int]] = [(self.base, self.size)]  # (addr, len), sorted
         self._allocs: dict[int, int] = {}
         self._maps: list[Mapping] = []  # sorted by addr, non-overlapping
         self._map_starts: list[int] = []
         self._max_map_len = 0
-        self.bytes_read = 0
         self.bytes_written = 0
 
     # -- allocator (first fit, coalescing) --------------------------------------------
@@ -124,12 +126,6 @@ class HostMemory:
         return len(self._allocs)
 
     # -- CPU access --------------------------------------------------------------------
-
-    def _off(self, addr: int, length: int) -> int:
-        off = addr - self.base
-        if off < 0 or off + length > self.size:
-            raise IndexError(f"host access {addr:#x}+{length} outside RAM")
-        return off
 
     def write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
         n = len(data)
@@ -191,25 +187,6 @@ class HostMemory:
     def live_mappings(self) -> list[Mapping]:
         return list(self._maps)
 
-    def _covered(self, addr: int, length: int, write: bool) -> bool:
-        i = _bisect_right(self._map_starts, addr)
-        # A mapping starting at or before addr may cover it; scan back over overlaps.
-        maps = self._maps
-        end = addr + length
-        reach = addr - self._max_map_len  # a mapping starting before this cannot reach addr
-        wrong = _TO_DEVICE if write else _FROM_DEVICE
-        while i:
-            i -= 1
-            m = maps[i]
-            a = m.addr
-            if a + m.length >= end and a <= addr:
-                if m.direction is wrong:
-                    continue
-                return True
-            if a < reach:  # nothing further back can reach addr
-                break
-        return False
-
     def _violate(self, kind: str, addr: int, length: int, reason: str) -> None:
         now = self.clock.now() if self.clock is not None else 0
         self.violations.append(Violation(now, kind, addr, length, reason))
@@ -218,7 +195,7 @@ class HostMemory:
 
     def dma_read(self, addr: int, length: int) -> bytes | None:
         """Device read; None (and a recorded violation) when not inside a live mapping."""
-        # _covered(addr, length, False), inlined: every descriptor and buffer read comes here.
+        # _read_covered(addr, length), inlined: every descriptor and buffer read comes here.
         i = _bisect_right(self._map_starts, addr)
         maps = self._maps
         end = addr + length
@@ -236,22 +213,19 @@ class HostMemory:
         if not ok:
             self._violate("read", addr, length, "outside any live mapping")
             return None
-        self.bytes_read += length
         off = addr - self.base
         return self._mv[off : off + length].tobytes()
 
     def dma_read_ok(self, addr: int, length: int) -> bool:
-        """dma_read without the copy (the RTL bridge copies itself): True and counted in
-        bytes_read when inside a live mapping the device may read; else False and a
-        recorded violation."""
+        """dma_read without the copy (the RTL bridge copies itself): True when inside a live
+        mapping the device may read; else False and a recorded violation."""
         if not self._read_covered(addr, length):
             self._violate("read", addr, length, "outside any live mapping")
             return False
-        self.bytes_read += length
         return True
 
     def _read_covered(self, addr: int, length: int) -> bool:
-        # _covered(addr, length, False), specialised for reads
+        # a live mapping the device may read (not FROM_DEVICE) covers addr..addr+length
         i = _bisect_right(self._map_starts, addr)
         maps = self._maps
         end = addr + length
@@ -268,7 +242,8 @@ class HostMemory:
 
     def dma_write(self, addr: int, data: bytes, strobe: bytes | None = None) -> bool:
         """Device write; bytes whose strobe is 0 are left alone. False on a violation."""
-        # _covered(addr, len(data), True), inlined: every descriptor write-back comes here.
+        # _read_covered's search for a mapping the device may write, inlined: every descriptor
+        # write-back comes here.
         i = _bisect_right(self._map_starts, addr)
         maps = self._maps
         end = addr + len(data)

@@ -14,21 +14,20 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from hilnic.drivers.net.ethernet.intel.e1000.e1000 import (
+    INTERRUPT_THROTTLE_RATE,
+    MTU,
+    TX_DESCRIPTORS,
+)
+
 SIMS = ("icarus", "verilator", "model")
 PROTOS = ("tcp", "udp")
 
-# the e1000 driver's ring rules (E1000_MIN_TXD, E1000_MAX_TXD, E1000_REQ_TX_DESCRIPTOR_MULTIPLE);
-# NIC_SPEC: TDLEN is a multiple of 128 bytes = 8 descriptors of 16 bytes
-RING_MIN, RING_MAX, RING_MULTIPLE = 64, 4096, 8
-MTU_MIN, MTU_MAX = 68, 9000  # TestbedConfig; the NIC takes frames up to 9216 bytes
 TCP_MIN_MSS = 88  # the smallest MSS this run accepts (Linux clamps lower values to 48..88)
 IPV4_TCP_HEADERS = 40  # MSS = MTU - 20 (IP) - 20 (TCP)
 IPV4_UDP_HEADERS = 28  # one datagram per frame: MTU - 20 (IP) - 8 (UDP)
 LOSS_MAX = 0.5
 NBYTES_MAX = 1 << 30
-ITR_SPECIAL = (0, 1, 3)  # off, dynamic, dynamic conservative
-ITR_MIN, ITR_MAX = 100, 100_000  # interrupts/s
-
 DEFAULT_NBYTES = 256 << 10
 
 
@@ -44,9 +43,9 @@ class RunConfig:
     nbytes: int = DEFAULT_NBYTES  # application bytes to send
     proto: str = "tcp"  # tcp: one connection, send() in 64 KiB calls | udp: datagrams of MTU-28
     mss: int | None = None  # TCP MSS the peer announces (None: MTU - 40)
-    mtu: int = 1500
-    ring_size: int = 256  # transmit descriptors
-    itr: int = 3  # e1000 InterruptThrottleRate: 0 off, 1/3 dynamic, or 100..100000 interrupts/s
+    mtu: int = MTU.default
+    ring_size: int = TX_DESCRIPTORS.default  # transmit descriptors
+    itr: int = INTERRUPT_THROTTLE_RATE.default  # e1000 InterruptThrottleRate: 0 off, 1/3 dynamic, or interrupts/s
     loss_rate: float = 0.0  # probability the peer drops a frame it receives
     waves: bool = False  # FST waveform (RTL simulators only)
     trace: bool = True  # function-graph trace into trace.txt
@@ -91,8 +90,8 @@ class RunConfig:
             raise RunConfigError(f"--bytes must be at least 1, got {self.nbytes}")
         if self.nbytes > NBYTES_MAX:
             raise RunConfigError(f"--bytes {self.nbytes:,} is more than the {NBYTES_MAX >> 30} GiB a run can hold in memory")
-        if not MTU_MIN <= self.mtu <= MTU_MAX:
-            raise RunConfigError(f"--mtu must be {MTU_MIN}..{MTU_MAX}, got {self.mtu}")
+        if not MTU.valid(self.mtu):
+            raise RunConfigError(f"--mtu must be {MTU.min}..{MTU.max}, got {self.mtu}")
         if self.proto == "tcp":
             if self.mss is None and self.mtu - IPV4_TCP_HEADERS < TCP_MIN_MSS:
                 raise RunConfigError(f"--mtu {self.mtu} leaves an MSS of {self.mtu - IPV4_TCP_HEADERS}; "
@@ -106,11 +105,11 @@ class RunConfig:
                     raise RunConfigError(f"--mss must be at least {TCP_MIN_MSS}, got {self.mss}")
         elif self.mss is not None:
             raise RunConfigError("--mss applies to --proto tcp; udp sends one datagram of MTU - 28 bytes per frame")
-        if not RING_MIN <= self.ring_size <= RING_MAX or self.ring_size % RING_MULTIPLE:
-            raise RunConfigError(f"--ring must be {RING_MIN}..{RING_MAX} descriptors in steps of {RING_MULTIPLE} "
+        if not TX_DESCRIPTORS.valid(self.ring_size):
+            raise RunConfigError(f"--ring must be {TX_DESCRIPTORS.describe()} "
                                  f"(TDLEN is a multiple of 128 bytes), got {self.ring_size}")
-        if self.itr not in ITR_SPECIAL and not ITR_MIN <= self.itr <= ITR_MAX:
-            raise RunConfigError(f"--itr must be 0 (off), 1 or 3 (dynamic) or {ITR_MIN}..{ITR_MAX} interrupts/s, "
+        if not INTERRUPT_THROTTLE_RATE.valid(self.itr):
+            raise RunConfigError(f"--itr must be 0 (off), 1 or 3 (dynamic) or {INTERRUPT_THROTTLE_RATE.describe()}, "
                                  f"got {self.itr}")
         if not 0.0 <= self.loss_rate <= LOSS_MAX:
             raise RunConfigError(f"--loss must be in [0, {LOSS_MAX:g}], got {self.loss_rate:g}")

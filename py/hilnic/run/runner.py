@@ -58,7 +58,6 @@ class ProgressBar:
         self.wall0 = time.perf_counter()
         self._last_print = 0.0
         self._last_text = ""
-        self._shown = False
         self._lock = threading.Lock()
         self.state: tuple[int, int, int, int] | None = None
 
@@ -81,7 +80,6 @@ class ProgressBar:
             self.stream.write(text + "\n")
         self.stream.flush()
         self._last_text = text
-        self._shown = True
 
     def update(self, sim_ps: int, frames: int, bytes_done: int, total: int) -> None:
         with self._lock:
@@ -184,8 +182,7 @@ def _run_model(rc: RunConfig, out: Path, stream: IO[str]) -> dict[str, Any]:
 
 
 def _run_rtl(rc: RunConfig, out: Path, stream: IO[str]) -> dict[str, Any]:
-    from hilnic.bench.common import quiet
-    from hilnic.cosim.sim import run_rtl_test
+    from hilnic.cosim.sim import quiet, run_rtl_test
 
     for stale in ("summary.json", "progress.json", "waves.fst", "waves.vcd", "sim.log"):
         (out / stale).unlink(missing_ok=True)
@@ -289,21 +286,17 @@ def _write_summary(out: Path, summary: dict[str, Any]) -> None:
 # -- the table ----------------------------------------------------------------------------------
 
 
-def _rel(p: str) -> str:
-    from hilnic.demo.run import _rel as rel
-
-    return rel(p) if p else p
-
-
 def format_summary(s: dict[str, Any]) -> str:
     """The summary table `hilnic run` prints."""
+    from hilnic.cosim.sim import display_path
+
     cfg = s.get("config") or {}
     what = (f"{fmt_size(s.get('nbytes', 0))} over {str(s.get('proto', '?')).upper()} "
             f"through {'the behavioral NIC model' if s.get('sim') == 'model' else 'nic_top on ' + str(s.get('sim'))}")
     if "frames" not in s:
         lines = [f"hilnic run: {what}: no summary from the simulation"]
         if s.get("log"):
-            lines.append(f"  simulator log      {_rel(s['log'])}")
+            lines.append(f"  simulator log      {display_path(s['log'])}")
         lines.append(f"  result             FAILED: {s.get('error', '')}")
         return "\n".join(lines)
     knobs = [f"MTU {s.get('mtu')}"]
@@ -361,7 +354,7 @@ def format_summary(s: dict[str, Any]) -> str:
     elif s.get("peer", {}).get("dropped_by_loss"):
         row("loss", f"{s['peer']['dropped_by_loss']:,} frames dropped by the loss model")
     f = s.get("files") or {}
-    out = _rel(s.get("out", ""))
+    out = display_path(s.get("out", ""))
     files = [f"wire.pcap ({f.get('pcap_frames', 0):,} frames{', with FCS' if f.get('pcap_fcs') else ''})"]
     if f.get("trace"):
         files.append("trace.txt")
@@ -370,12 +363,12 @@ def format_summary(s: dict[str, Any]) -> str:
     files.append("summary.json")
     row("output", f"{out}/: " + ", ".join(files))
     if s.get("fst"):
-        row("waveform", f"{_rel(s['fst'])}")
+        row("waveform", f"{display_path(s['fst'])}")
         from hilnic.cosim.sim import ROOT
 
-        lines.append(f"  {'':<18} gtkwave {_rel(s['fst'])} {_rel(str(ROOT / 'hdl' / 'nic.gtkw'))}")
+        lines.append(f"  {'':<18} gtkwave {display_path(s['fst'])} {display_path(str(ROOT / 'hdl' / 'nic.gtkw'))}")
     if s.get("log"):
-        row("simulator log", _rel(s["log"]))
+        row("simulator log", display_path(s["log"]))
     if not s.get("ok"):
         verdict = f"FAILED: {s.get('error', '')}"
     elif s.get("proto") == "udp" and s["payload_bytes"] != s["nbytes"]:

@@ -21,7 +21,6 @@ and a closing brace always belongs to the call of the same activation.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 _MARKS = [(10**12, "$"), (10**11, "@"), (10**10, "*"), (10**9, "#"), (10**8, "!"), (10**7, "+")]  # ps
@@ -80,10 +79,6 @@ def function_graph(events: Any, cpu: int = 0, tail: bool = True, header: bool = 
     if dropped:
         out.append(f"# {dropped} events lost (tracer limit)\n")
     return "".join(out)
-
-
-def iter_lines(events: Iterable[Any]) -> list[str]:
-    return function_graph(events, header=False).splitlines()
 
 
 __all__ = ["function_graph"]

@@ -2,7 +2,7 @@
 
 from hilnic.wire.loss import LossConfig, LossModel, tcp_data_only
 from hilnic.wire.pcap import PcapRecord, PcapWriter, read_pcap
-from hilnic.wire.peer import PeerHost, PeerOptions, StrictCheckError, UdpDatagram
+from hilnic.wire.peer import PeerHost, PeerOptions, UdpDatagram
 from hilnic.wire.tcp_receiver import TcpReceiver, TcpState
 
 __all__ = [
@@ -12,7 +12,6 @@ __all__ = [
     "PcapWriter",
     "PeerHost",
     "PeerOptions",
-    "StrictCheckError",
     "TcpReceiver",
     "TcpState",
     "UdpDatagram",

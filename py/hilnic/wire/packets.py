@@ -1,13 +1,9 @@
 """Fast Ethernet/ARP/IPv4/TCP/UDP codec for the wire side (struct, no scapy).
 
-The peer sees every frame the NIC sends, so the parse and checksum code here is the hot
-path: it uses `struct` and one big-integer reduction per checksum instead of building
-packet objects. scapy stays the independent checker in tests (and in `PeerHost(strict)`).
-
-Internet checksum trick: a byte string read as one big-endian integer N is congruent,
-modulo 0xFFFF, to the ones'-complement sum of its 16-bit words (2**16 = 1 mod 0xFFFF), and
-concatenation shifts by whole words, so sums of pieces add. A buffer whose checksum field
-is right sums to 0xFFFF, i.e. N % 0xFFFF == 0 with N != 0.
+The peer sees every frame the NIC sends, so the parse code here is the hot path: it uses
+`struct` instead of building packet objects, and hilnic.lib.checksum's big-integer
+reduction for the checksums. scapy stays the independent checker in tests (and in
+`PeerHost(strict)`).
 """
 
 from __future__ import annotations
@@ -16,7 +12,7 @@ import socket
 import struct
 import zlib
 
-import numpy as np
+from hilnic.lib.checksum import inet_checksum, pseudo_sum
 
 ETH_P_IP = 0x0800
 ETH_P_ARP = 0x0806
@@ -69,10 +65,6 @@ def mac_bytes(mac: str | bytes) -> bytes:
     return b
 
 
-def mac_str(mac: bytes) -> str:
-    return ":".join(f"{x:02x}" for x in mac)
-
-
 def ip_bytes(ip: str | bytes) -> bytes:
     """'10.0.0.2' or 4 bytes → 4 bytes."""
     if isinstance(ip, (bytes, bytearray)):
@@ -86,54 +78,7 @@ def ip_str(ip: bytes) -> str:
     return socket.inet_ntoa(ip)
 
 
-# -- checksums --------------------------------------------------------------------------
-
-
-_LE32 = np.dtype("<u4")
-_U64 = np.uint64
-_add_reduce = np.add.reduce
-
-
-def _words(data: bytes | bytearray | memoryview) -> int:
-    """An integer ≡ the big-endian value of `data` padded to whole 16-bit words (mod 0xFFFF).
-
-    It is 0 only when every byte is 0, so `csum_fold` gives the same result as on the
-    full big-endian value. Since 2^16 ≡ 1 (mod 0xFFFF), summing 32-bit big-endian words
-    (numpy, for long buffers) preserves the residue; so does summing them little-endian and
-    multiplying by 2^8 (RFC 1071 byte-order independence). Short buffers take int.from_bytes.
-    """
-    n = len(data)
-    if n < 128:
-        v = int.from_bytes(data, "big")
-        return v << 8 if n & 1 else v
-    k = n >> 2
-    s = int(_add_reduce(np.frombuffer(data, _LE32, k), dtype=_U64)) << 8  # LE words: ×2^8 ≡ the BE sum
-    r = n & 3
-    if r:  # the tail, zero-padded to a 32-bit word (an odd byte is a word's high byte)
-        s += int.from_bytes(data[4 * k :], "big") << (8 * (4 - r))
-    return s
-
-
-def csum_fold(n: int) -> int:
-    """Ones'-complement 16-bit sum of an integer built by `_words` (0 only for n == 0)."""
-    s = n % 0xFFFF
-    return 0xFFFF if s == 0 and n else s
-
-
-def inet_checksum(data: bytes | memoryview, initial: int = 0) -> int:
-    """RFC 1071 checksum (the value to store) of `data` plus an `initial` word sum."""
-    return ~csum_fold(_words(data) + initial) & 0xFFFF
-
-
-def pseudo_sum(src: bytes, dst: bytes, proto: int, length: int) -> int:
-    """Word sum of the IPv4 pseudo-header (RFC 793/768)."""
-    return int.from_bytes(src, "big") + int.from_bytes(dst, "big") + proto + length
-
-
-def csum_ok(data: bytes | memoryview, initial: int = 0) -> bool:
-    """True if `data` (with its checksum field in place) plus `initial` sums to 0xFFFF."""
-    n = _words(data) + initial
-    return n != 0 and n % 0xFFFF == 0
+# -- FCS ---------------------------------------------------------------------------------
 
 
 def fcs(data: bytes | memoryview) -> bytes:
@@ -176,13 +121,6 @@ def build_tcp(src: bytes, dst: bytes, sport: int, dport: int, seq: int, ack: int
     seg += options
     seg += payload
     struct.pack_into("!H", seg, 16, inet_checksum(seg, pseudo_sum(src, dst, IPPROTO_TCP, len(seg))))
-    return bytes(seg)
-
-
-def build_udp(src: bytes, dst: bytes, sport: int, dport: int, payload: bytes) -> bytes:
-    seg = bytearray(_UDP.pack(sport, dport, 8 + len(payload), 0)) + payload
-    c = inet_checksum(seg, pseudo_sum(src, dst, IPPROTO_UDP, len(seg)))
-    struct.pack_into("!H", seg, 6, c or 0xFFFF)  # 0 means "no checksum" in UDP/IPv4
     return bytes(seg)
 
 

@@ -17,8 +17,8 @@ Speed: the fast path (Ethernet/IPv4/TCP) is `struct` plus one big-integer reduct
 checksum and zlib's CRC-32, well above 20,000 full-size frames per wall second. scapy is
 not used per frame. With `strict=True` every frame is additionally dissected by scapy and
 its verdicts (FCS as reported by the NIC, IPv4 header checksum, TCP/UDP checksum computed
-by scapy's own `checksum`/`in4_chksum`) must agree with the fast path, or `StrictCheckError`
-is raised: tests run strict, so the fast path is checked against an independent parser.
+by scapy's own `checksum`/`in4_chksum`) must agree with the fast path, or strict.py raises
+`StrictCheckError`: tests run strict, so the fast path is checked against an independent parser.
 """
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ from zlib import crc32 as zlib_crc32
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hilnic.kernel.env import MS, SEC, Env, TimerHandle
+from hilnic.lib.checksum import csum_ok, csum_words, pseudo_sum
 from hilnic.wire.loss import LossConfig, LossModel
 from hilnic.wire.packets import (
     _ARP,
     _IP,
     _TCP,
     _UDP,
-    _words,
     ARPOP_REPLY,
     ARPOP_REQUEST,
     BROADCAST,
@@ -56,13 +56,11 @@ from hilnic.wire.packets import (
     build_eth,
     build_ipv4,
     build_tcp,
-    csum_ok,
     fcs,
     ip_bytes,
     ip_str,
     mac_bytes,
     parse_tcp_options,
-    pseudo_sum,
     tcp_synack_options,
     tcp_ts_option,
 )
@@ -77,10 +75,6 @@ _tuple_new = tuple.__new__  # TcpSegment(...) without the namedtuple's Python-le
 _NOP_NOP_TS = bytes((1, 1, 8, 10))  # NOP, NOP, TIMESTAMP kind, length 10
 _II = struct.Struct("!II")
 ETH_MIN_FRAME = 64  # with FCS; shorter is a runt, which a MAC discards
-
-
-class StrictCheckError(AssertionError):
-    """strict mode: scapy and the fast path disagree about a frame."""
 
 
 @dataclass
@@ -375,7 +369,7 @@ class PeerHost:
         base = self._tcp_pseudo.get(key)
         if base is None:
             base = self._tcp_pseudo[key] = pseudo_sum(src, self.ip, IPPROTO_TCP, 0)
-        n = _words(seg) + base + ln  # csum_ok(seg, base + ln), inlined
+        n = csum_words(seg) + base + ln  # csum_ok(seg, base + ln), inlined
         ok = n != 0 and n % 0xFFFF == 0
         if not reassembled:
             self._v_l4 = ok
@@ -482,4 +476,4 @@ class PeerHost:
                 fn(frame, t)
 
 
-__all__ = ["PeerHost", "PeerOptions", "StrictCheckError", "UdpDatagram"]
+__all__ = ["PeerHost", "PeerOptions", "UdpDatagram"]

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import struct
 
-from hilnic.wire.packets import IP_MF, IP_OFFMASK, inet_checksum
+from hilnic.lib.checksum import inet_checksum
+from hilnic.wire.packets import IP_MF, IP_OFFMASK
 
 IPFRAG_TIME_PS = 30 * 10**12  # net.ipv4.ipfrag_time = 30 s
 IP_MAX_DATAGRAM = 65535
@@ -35,8 +36,6 @@ class Reassembler:
     def __init__(self, timeout: int = IPFRAG_TIME_PS) -> None:
         self.timeout = timeout
         self.queues: dict[FragKey, _FragQueue] = {}
-        self.reqds = 0  # ReasmReqds: fragments received
-        self.oks = 0  # ReasmOKs
         self.fails = 0  # ReasmFails
         self.timeouts = 0  # ReasmTimeout
         self.overlaps = 0  # ReasmOverlaps
@@ -48,7 +47,6 @@ class Reassembler:
         offset field. The returned header is the first fragment's with MF/offset cleared,
         tot_len set and the checksum recomputed.
         """
-        self.reqds += 1
         q = self.queues.get(key)
         if q is None:
             q = self.queues[key] = _FragQueue(now + self.timeout)
@@ -90,7 +88,6 @@ class Reassembler:
         struct.pack_into("!H", hdr, 6, struct.unpack_from("!H", hdr, 6)[0] & ~(IP_MF | IP_OFFMASK))
         struct.pack_into("!H", hdr, 10, 0)
         struct.pack_into("!H", hdr, 10, inet_checksum(hdr))
-        self.oks += 1
         return bytes(hdr), data
 
     def deadline(self, key: FragKey) -> int | None:

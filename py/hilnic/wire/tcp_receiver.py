@@ -29,7 +29,6 @@ from typing import NamedTuple
 
 from hilnic.wire.packets import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, TcpOptions
 
-MOD32 = 1 << 32
 TCP_MSS_DEFAULT = 536  # initial rcv_mss estimate (tcp_initialize_rcv_mss)
 
 
@@ -86,7 +85,6 @@ class TcpReceiver:
                  delack_ps: int, quickack: int, autoread: bool, timestamps: bool = True) -> None:
         o = syn.opts or TcpOptions()
         self.state = _ST_SYN_RCVD
-        self.created = now
         self.irs = syn.seq
         self.iss = iss & 0xFFFFFFFF
         self.snd_nxt = (self.iss + 1) & 0xFFFFFFFF  # after our SYN
@@ -94,7 +92,6 @@ class TcpReceiver:
         self.rcv_nxt = (syn.seq + 1) & 0xFFFFFFFF
         self.rcv_wup = self.rcv_nxt  # ack number last sent
         self.adv_mss = mss
-        self.snd_mss = o.mss or TCP_MSS_DEFAULT  # what the host said it can receive
         # RFC 7323: scaling and timestamps only if the SYN offered them.
         self.wscale_ok = o.wscale is not None
         self.rcv_wscale = wscale if self.wscale_ok else 0
@@ -117,13 +114,9 @@ class TcpReceiver:
         self.ack_deadline: int | None = None  # delayed-ACK timer (ps), None when idle
         self.outbox: list[TcpReply] = []
         # counters
-        self.segs_in = 0
-        self.data_segs_in = 0
         self.acks_sent = 0
         self.dupacks_sent = 0
         self.delayed_acks = 0
-        self.ooo_segs = 0
-        self.dup_segs = 0
         self.zero_window_drops = 0
         self.window_updates = 0
         self._send_synack()
@@ -188,7 +181,6 @@ class TcpReceiver:
     # -- input ------------------------------------------------------------------------
 
     def on_segment(self, seg: TcpSegment, now: int) -> None:
-        self.segs_in += 1
         flags = seg.flags
         if flags & TCP_RST:
             self.state = _ST_CLOSED
@@ -234,12 +226,10 @@ class TcpReceiver:
             if ((end_seq - self.rcv_wup) & 0xFFFFFFFF) >= 0x80000000:  # seq_lt
                 self._send_ack(dup=True)
             return
-        self.data_segs_in += 1
 
         rcv_nxt = self.rcv_nxt
         if end_seq == rcv_nxt or ((end_seq - rcv_nxt) & 0xFFFFFFFF) >= 0x80000000:  # seq_le
-            self.dup_segs += 1  # a retransmission of what we have: ACK at once
-            self._send_ack(dup=True)
+            self._send_ack(dup=True)  # a retransmission of what we have: ACK at once
             return
         right_edge = (rcv_nxt + self._receive_window()) & 0xFFFFFFFF
         if ((seq - right_edge) & 0xFFFFFFFF) < 0x80000000 and not (seq == rcv_nxt and not data):  # !seq_lt
@@ -297,7 +287,6 @@ class TcpReceiver:
             self.fin_seq = (seq + len(data)) & 0xFFFFFFFF
         if data and len(data) > len(self.ooo.get(seq, b"")):
             self.ooo[seq] = data
-        self.ooo_segs += 1
         self._send_ack(dup=True)  # immediate duplicate ACK: the sender counts these
 
     def _drain_ofo(self) -> None:

@@ -18,8 +18,22 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import Any
+from typing import cast
 
+from hilnic.drivers.net.ethernet.intel.e1000.e1000 import (
+    E1000_DEFAULT_ITR,
+    E1000_DEFAULT_TXD,
+    ETH_HLEN,
+    IGB_20K_ITR,
+    IGB_ITR_MASK,
+    IGB_START_ITR,
+    INTERRUPT_THROTTLE_RATE,
+    ITR_DYNAMIC,
+    ITR_DYNAMIC_CONSERVATIVE,
+    ITR_OFF,
+    TX_DESCRIPTORS,
+    VLAN_HLEN,
+)
 from hilnic.hw.backend import NicBackend
 from hilnic.mm.hostmem import DmaDir
 from hilnic.hw.regs import (
@@ -50,6 +64,8 @@ from hilnic.hw.regs import (
 from hilnic.kernel.core import HZ, IRQ_HANDLED, IRQ_NONE, NapiStruct
 from hilnic.kernel.ftrace import trace_mark, traced
 from hilnic.net.core import netdevice as nd
+from hilnic.net.core.net_namespace import Host
+from hilnic.net.core.netdevice import NetDevice, NetdevQueue
 from hilnic.net.core.skbuff import CHECKSUM_PARTIAL, MAX_SKB_FRAGS, SkBuff, napi_consume_skb, kfree_skb, skb_checksum_help
 # Enum members bound once: class-attribute lookup on an Enum is slow in hot paths.
 _DMA_TO_DEVICE = DmaDir.TO_DEVICE
@@ -84,10 +100,6 @@ _R_TXDROP = Reg.TXDROP
 
 # -- constants (igb.h / e1000.h) -------------------------------------------------------------
 
-E1000_DEFAULT_TXD = 256
-E1000_MIN_TXD = 64
-E1000_MAX_TXD = 4096
-E1000_REQ_TX_DESCRIPTOR_MULTIPLE = 8
 E1000_MAX_TXD_PWR = 15
 E1000_MAX_DATA_PER_TXD = 1 << E1000_MAX_TXD_PWR  # 32 KiB per data descriptor
 DESC_NEEDED = MAX_SKB_FRAGS + 4  # 21
@@ -102,17 +114,6 @@ E1000_RESET_POLL_MS = 1
 E1000_RESET_POLL_TRIES = 100
 E1000_DOWN_SLEEP_MS = 10  # e1000_down: msleep(10) after disabling the transmitter
 E1000_HEAD_WB_BYTES = 64  # one cache line for the written-back head
-
-# InterruptThrottleRate (e1000 module parameter semantics)
-ITR_OFF = 0
-ITR_DYNAMIC = 1
-ITR_DYNAMIC_CONSERVATIVE = 3  # the Linux default
-E1000_DEFAULT_ITR = ITR_DYNAMIC_CONSERVATIVE
-# igb itr_val units: about 4 per microsecond (EITR interval field at bits 14:2)
-IGB_START_ITR = 648
-IGB_20K_ITR = 196
-IGB_4K_ITR = 980
-IGB_ITR_MASK = 0x7FFC
 
 # Error causes that halt the transmitter (STATUS.TXOFF): the ring must be reset.
 E1000_ERR_FATAL = ERR_DMA_READ | ERR_DMA_WRITE
@@ -142,7 +143,6 @@ class E1000TxBuffer:
     skb: SkBuff | None = None
     bytecount: int = 0
     gso_segs: int = 0
-    time_stamp: int = 0  # jiffies when queued
     dma: int = 0  # mapping that starts at this descriptor (0: none)
     len: int = 0
 
@@ -182,7 +182,6 @@ class E1000Stats:
     last_errcause: int = 0
     last_erraddr: int = 0
     eims_writes: int = 0  # NAPI-complete unmask writes (igb's EIMS write)
-    itr_writes: int = 0
     # the NIC's read-clear statistics, accumulated when read (e1000_update_stats)
     gptc: int = 0
     gotc: int = 0
@@ -193,7 +192,7 @@ class E1000Stats:
 class E1000Adapter:
     """struct e1000_adapter: the driver's private state (netdev_priv)."""
 
-    def __init__(self, host: Any, backend: NicBackend, netdev: Any, irq: int, ring_size: int, itr: int,
+    def __init__(self, host: Host, backend: NicBackend, netdev: NetDevice, irq: int, ring_size: int, itr: int,
                  wthresh: int, tidv: int, tadv: int, head_wb: bool) -> None:
         self.host = host
         self.kernel = host.kernel
@@ -201,7 +200,6 @@ class E1000Adapter:
         self.hw = backend
         self.netdev = netdev
         self.irq = irq
-        self.tx_ring_count = ring_size
         self.tx_ring = E1000TxRing(ring_size)
         self.tx_work_limit = E1000_DEFAULT_TX_WORK
         self.itr_setting = itr
@@ -218,8 +216,7 @@ class E1000Adapter:
         self.reset_pending = False
         self.hid = self.hver = self.hcaps = 0
         self.link_up = False
-        self.napi = NapiStruct(host.kernel, e1000_clean, E1000_NAPI_WEIGHT, f"{netdev.name}-napi")
-        self.napi.adapter = self  # container_of(napi, struct e1000_adapter, napi)
+        self.napi = E1000Napi(self)
 
     # -- register access -------------------------------------------------------------------------
 
@@ -230,7 +227,15 @@ class E1000Adapter:
         return await self.hw.readl(reg)
 
 
-def netdev_priv(netdev: Any) -> E1000Adapter:
+class E1000Napi(NapiStruct):
+    """The adapter's napi_struct; `adapter` is container_of(napi, struct e1000_adapter, napi)."""
+
+    def __init__(self, adapter: E1000Adapter) -> None:
+        super().__init__(adapter.kernel, e1000_clean, E1000_NAPI_WEIGHT, f"{adapter.netdev.name}-napi")
+        self.adapter = adapter
+
+
+def netdev_priv(netdev: NetDevice) -> E1000Adapter:
     return netdev.priv
 
 
@@ -248,15 +253,14 @@ def _itr_reg(itr_setting: int, itr_val: int) -> int:
 
 
 @traced
-async def e1000_probe(host: Any, backend: NicBackend, irq: int = E1000_IRQ_DEFAULT, name: str = "eth0",
+async def e1000_probe(host: Host, backend: NicBackend, irq: int = E1000_IRQ_DEFAULT, name: str = "eth0",
                       ring_size: int = E1000_DEFAULT_TXD, itr: int = E1000_DEFAULT_ITR, wthresh: int = 0,
-                      tidv: int = 0, tadv: int = 0, head_wb: bool = False) -> Any:
+                      tidv: int = 0, tadv: int = 0, head_wb: bool = False) -> NetDevice:
     """Identify the NIC, reset it, and register `name`. Returns the NetDevice."""
-    if not E1000_MIN_TXD <= ring_size <= E1000_MAX_TXD or ring_size % E1000_REQ_TX_DESCRIPTOR_MULTIPLE:
-        raise ValueError(f"ring_size must be {E1000_MIN_TXD}..{E1000_MAX_TXD} in steps of "
-                         f"{E1000_REQ_TX_DESCRIPTOR_MULTIPLE}, got {ring_size}")
-    if itr not in (ITR_OFF, ITR_DYNAMIC, ITR_DYNAMIC_CONSERVATIVE) and not 100 <= itr <= 100_000:
-        raise ValueError(f"itr must be 0, 1, 3 or 100..100000 interrupts/s, got {itr}")
+    if not TX_DESCRIPTORS.valid(ring_size):
+        raise ValueError(f"ring_size must be {TX_DESCRIPTORS.describe()}, got {ring_size}")
+    if not INTERRUPT_THROTTLE_RATE.valid(itr):
+        raise ValueError(f"itr must be 0, 1, 3 or {INTERRUPT_THROTTLE_RATE.describe()}, got {itr}")
     if not 0 <= wthresh <= 0x3F:
         raise ValueError(f"wthresh must be 0..63, got {wthresh}")
     for nm, v in (("tidv", tidv), ("tadv", tadv)):
@@ -287,7 +291,7 @@ async def e1000_probe(host: Any, backend: NicBackend, irq: int = E1000_IRQ_DEFAU
     netdev.watchdog_timeo = E1000_WATCHDOG_TIMEO
     max_frame = (hcaps >> 16) * 16
     if hasattr(netdev, "max_mtu"):
-        netdev.max_mtu = max_frame - 14 - 4  # Ethernet header and a VLAN tag
+        netdev.max_mtu = max_frame - ETH_HLEN - VLAN_HLEN
     adapter.link_up = bool(status & E1000_STATUS_LU)
     backend.on_irq(lambda level: host.kernel.set_irq_line(irq, level))
     nd.netif_carrier_off(netdev)
@@ -374,7 +378,7 @@ def e1000_up(adapter: E1000Adapter) -> None:
 
 
 @traced
-def e1000_open(netdev: Any) -> int:
+def e1000_open(netdev: NetDevice) -> int:
     """ndo_open: allocate the ring, program the NIC, request the IRQ, start the queue."""
     adapter = netdev_priv(netdev)
     if not adapter.down:
@@ -407,7 +411,7 @@ async def e1000_down(adapter: E1000Adapter) -> None:
 
 
 @traced
-async def e1000_close(netdev: Any) -> int:
+async def e1000_close(netdev: NetDevice) -> int:
     """ndo_stop (a coroutine: e1000_down flushes and sleeps). Frees the ring and the IRQ."""
     adapter = netdev_priv(netdev)
     if adapter.tx_ring.dma == 0:
@@ -439,7 +443,7 @@ def e1000_clean_tx_ring(adapter: E1000Adapter) -> None:
 # -- transmit ----------------------------------------------------------------------------------
 
 
-def _txq(adapter: E1000Adapter) -> Any:
+def _txq(adapter: E1000Adapter) -> NetdevQueue:
     return nd.netdev_get_tx_queue(adapter.netdev, adapter.tx_ring.queue_index)
 
 
@@ -472,7 +476,7 @@ def __e1000_maybe_stop_tx(adapter: E1000Adapter, size: int) -> int:
 
 
 @traced
-def e1000_xmit_frame(skb: SkBuff, netdev: Any) -> int:
+def e1000_xmit_frame(skb: SkBuff, netdev: NetDevice) -> int:
     """ndo_start_xmit."""
     adapter = netdev_priv(netdev)
     if skb.len < E1000_MIN_TX_LEN and not _skb_put_padto(skb, E1000_MIN_TX_LEN):
@@ -540,7 +544,7 @@ def e1000_tx_map(adapter: E1000Adapter, first: E1000TxBuffer, cmd_csum: int, css
     """Map the head and every frag (split at 32 KiB per descriptor), then e1000_tx_queue."""
     ring = adapter.tx_ring
     skb = first.skb
-    assert skb is not None
+    assert skb is not None and skb.head is not None
     count = ring.count
     bufs = ring.tx_buffer_info
     i = ring.next_to_use
@@ -603,7 +607,6 @@ def e1000_tx_queue(adapter: E1000Adapter, first: E1000TxBuffer, descs: list[tupl
     netdev = adapter.netdev
     txq = nd.netdev_get_tx_queue(netdev, ring.queue_index)
     nd.netdev_tx_sent_queue(txq, first.bytecount)
-    first.time_stamp = adapter.kernel.jiffies
     first.next_to_watch = (start + n - 1) % count  # the EOP descriptor
     ring.next_to_use = i
     e1000_maybe_stop_tx(adapter, DESC_NEEDED)
@@ -644,7 +647,6 @@ async def e1000_intr(irq: int, adapter: E1000Adapter) -> int:
         await e1000_handle_err(adapter)
     if adapter.set_itr:
         adapter.wr32(_R_ITR, _itr_reg(adapter.itr_setting, adapter.itr_val))
-        adapter.stats.itr_writes += 1
         adapter.set_itr = False
     adapter.wr32(_R_IMC, 0xFFFFFFFF)  # disable interrupts until the poll is done
     await adapter.rd32(_R_STATUS)  # E1000_WRITE_FLUSH
@@ -670,7 +672,7 @@ async def e1000_handle_err(adapter: E1000Adapter) -> None:
 @traced
 def e1000_clean(napi: NapiStruct, budget: int) -> int:
     """NAPI poll: clean the TX ring; if done, complete and unmask with one IMS write."""
-    adapter: E1000Adapter = napi.adapter
+    adapter = cast(E1000Napi, napi).adapter  # container_of
     if adapter.down:
         napi.napi_complete_done(0)
         return 0
@@ -771,7 +773,7 @@ def e1000_clean_tx_irq(adapter: E1000Adapter, napi_budget: int) -> bool:
 
 
 @traced
-def e1000_tx_timeout(netdev: Any, txqueue: int = 0) -> None:
+def e1000_tx_timeout(netdev: NetDevice, txqueue: int = 0) -> None:
     """ndo_tx_timeout (called by the core's dev_watchdog): count it, reset NIC and ring."""
     adapter = netdev_priv(netdev)
     adapter.stats.tx_timeout_count += 1
@@ -811,7 +813,7 @@ async def e1000_update_stats(adapter: E1000Adapter) -> None:
     s.txdrop += await adapter.rd32(_R_TXDROP)
 
 
-def e1000_get_ethtool_stats(netdev: Any) -> dict[str, int]:
+def e1000_get_ethtool_stats(netdev: NetDevice) -> dict[str, int]:
     """`ethtool -S` with igb's names, from the counters as last read (no MMIO)."""
     adapter = netdev_priv(netdev)
     ts = adapter.tx_ring.tx_stats
@@ -835,7 +837,7 @@ def e1000_get_ethtool_stats(netdev: Any) -> dict[str, int]:
     }
 
 
-async def ethtool_stats(netdev: Any) -> dict[str, int]:
+async def ethtool_stats(netdev: NetDevice) -> dict[str, int]:
     """`ethtool -S`: reads the NIC's statistics registers first (awaited MMIO)."""
     await e1000_update_stats(netdev_priv(netdev))
     return e1000_get_ethtool_stats(netdev)
