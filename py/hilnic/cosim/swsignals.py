@@ -46,6 +46,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from hilnic.cosim.cocotb_internals import raw_handle
 from hilnic.kernel.ftrace import EXIT, RUN, WAIT, Tracer
 
 IDLE = "idle"
@@ -111,7 +112,10 @@ class _IntReg:
 
 
 def _raw(sig: Any) -> Any:
-    return getattr(sig, "_handle", sig)
+    try:
+        return raw_handle(sig)
+    except AttributeError:  # a stand-in that is its own raw handle
+        return sig
 
 
 def _width(h: Any, default: int) -> int:
