@@ -33,7 +33,7 @@ async def with_sim_timeout(awaitable: Awaitable[_T], timeout_us: float, what: st
     """Await `awaitable`; fail with AssertionError("<what> did not finish within N us of
     simulated time") if it takes longer."""
     try:
-        return await with_timeout(awaitable, timeout_us, "us")  # type: ignore[arg-type]
+        return await with_timeout(awaitable, timeout_us, "us")
     except SimTimeoutError:
         raise AssertionError(f"{what} did not finish within {timeout_us} us of simulated time") from None
 

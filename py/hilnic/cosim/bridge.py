@@ -34,7 +34,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,6 +42,9 @@ from hilnic.cosim.cocotb_internals import RawValueWake, handle_names, raw_handle
 from hilnic.hw.backend import NicBackend, WireFrame
 from hilnic.mm.hostmem import HostMemory
 from hilnic.hw.regs import CLK_PERIOD_PS
+
+if TYPE_CHECKING:
+    from hilnic.cosim.cocotb_env import CocotbEnv
 
 log = logging.getLogger("hilnic.bridge")
 
@@ -1025,8 +1028,8 @@ class RtlNic(NicBackend):
         self.wire = XgmiiCapture(dut.u_xgmii, self.period_ps, keep=keep_frames)
         self.wire.listeners.append(self._emit_frame)
         self.monitor = ProtocolMonitor(dut.u_check, dut.u_xgmii, self.period_ps)
-        self._irq_task: Any = None
-        self._env: Any = None
+        self._irq_task: RawValueWake | None = None
+        self._env: CocotbEnv | None = None
         self._started = False
         self.irq_edges = 0
 
@@ -1075,7 +1078,7 @@ class RtlNic(NicBackend):
         await done.wait()
         return box[0]
 
-    def attach_env(self, env: Any) -> None:
+    def attach_env(self, env: CocotbEnv) -> None:
         """Serve `readl` to tasks of `env` (a CocotbEnv) instead of cocotb coroutines."""
         self._env = env
 

@@ -19,7 +19,7 @@ import collections
 import heapq
 import itertools
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hilnic.cosim.cocotb_internals import raw_callback, raw_handle, raw_timer_api, soon_scheduler
 from hilnic.kernel.env import (
@@ -32,6 +32,11 @@ from hilnic.kernel.env import (
     _SleepArm,
     _Wait,
 )
+
+if TYPE_CHECKING:
+    from cocotb.simulator import sim_callback
+
+    from hilnic.kernel.core import Kernel
 
 _heappush = heapq.heappush
 _heappop = heapq.heappop
@@ -58,7 +63,7 @@ class CocotbEnv(Env):
         self._draining = False
         self._failed: list[tuple[VirtualTask, BaseException]] = []
         self._armed: int | None = None  # time the pending simulator callback fires at
-        self._cbh: Any = None  # that callback (never deregister one that has fired)
+        self._cbh: sim_callback | None = None  # that callback (never deregister one that has fired)
         self._due_soon = False  # _fire_timers is scheduled on cocotb's event loop
         self._in_timers = False
         self._fail_event: Any = None
@@ -240,7 +245,7 @@ class CocotbEnv(Env):
             task, exc = self._failed.pop(0)
             raise TaskFailed(f"kernel task {task.name} failed at {self.now() / 1e6:.3f} us: {exc!r}") from exc
 
-    async def run_process(self, kernel: Any, coro: Coroutine, timeout: int, name: str = "") -> Any:
+    async def run_process(self, kernel: Kernel, coro: Coroutine[Any, Any, Any], timeout: int, name: str = "") -> Any:
         """Run `coro` as a process-context task of `kernel`; return its result.
 
         SimulationTimeout if it has not finished `timeout` ps of simulated time from now;
