@@ -1,7 +1,8 @@
 """pytest setup for the end-to-end tests: the unchanged stack and driver on nic_top.
 
 Each test is a plain pytest function calling hilnic.cosim.sim.run_rtl_test(); the cocotb side
-lives in tb_*.py modules here (run inside the simulator, not collected by pytest).
+lives in tb_*.py modules here (run inside the simulator, not collected by pytest), found
+through run_rtl_test(module_dir=...).
 """
 
 from __future__ import annotations

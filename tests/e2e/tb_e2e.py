@@ -32,12 +32,12 @@ from e2e_lib import (  # noqa: E402
 )
 
 from hilnic.drivers.net.ethernet.intel.e1000.e1000_main import ethtool_stats  # noqa: E402
-from hilnic.cosim.cocotb_env import rtl_testbed  # noqa: E402
 from hilnic.hw.regs import E1000_ICR_ERR, ERR_DMA_READ  # noqa: E402
-from hilnic.cosim.sim import rtl_test  # noqa: E402
+from hilnic.cosim.api import rtl_test  # noqa: E402
 from hilnic.kernel.env import MS  # noqa: E402
 from hilnic.net.core.skbuff import live_skbs  # noqa: E402
 from hilnic.testbed import E1000_IRQ, TestbedConfig, tcp_bulk, udp_send  # noqa: E402
+from hilnic.testbed.rtl import rtl_testbed  # noqa: E402
 
 MEM_LATENCY_NS = 500  # the model's default mem_latency_ps, so the differential test compares like with like
 

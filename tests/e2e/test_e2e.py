@@ -11,6 +11,7 @@ or a model run (the differential test).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from e2e_lib import (
@@ -28,12 +29,14 @@ from hilnic.cosim.sim import run_rtl_test
 from hilnic.kernel.env import SEC
 from hilnic.testbed import TestbedConfig, model_testbed
 
+HERE = Path(__file__).resolve().parent  # the cocotb modules (tb_*.py) live here
+
 WALL_S = 240  # per simulator run; the slowest (wrong DMA address, ~8 s) is far below on Icarus
 
 
 def _rtl(testcase: str, run_name: str | None = None, wall: float = WALL_S, **env: object) -> dict:
     run_dir = run_rtl_test("tb_e2e", testcase, extra_env={k: str(v) for k, v in env.items()},
-                           run_name=run_name or f"tb_e2e.{testcase}", wall_timeout_s=wall)
+                           run_name=run_name or f"tb_e2e.{testcase}", wall_timeout_s=wall, module_dir=HERE)
     result = read_result(run_dir)
     brief = {k: v for k, v in result.items() if not isinstance(v, list) or len(v) < 12}
     print(f"\n{testcase}: {json.dumps(brief, sort_keys=True)}")

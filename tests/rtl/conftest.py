@@ -1,7 +1,9 @@
 """pytest setup for the RTL tests: hilnic importable without installing, marker `rtl`.
 
 Each test here is a plain pytest function that calls hilnic.cosim.sim.run_rtl_test(); the
-cocotb side lives in tb_*.py modules next to it (run inside the simulator, not by pytest).
+cocotb side lives in tb_*.py modules next to it (run inside the simulator, not by pytest),
+found there through run_rtl_test(module_dir=...): this folder is on the simulator's path only
+for the simulations of its own modules.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from hilnic.hw.regs import (  # noqa: E402
     TxDesc,
     reg_info,
 )
-from hilnic.cosim.sim import rtl_test, with_sim_timeout  # noqa: E402
+from hilnic.cosim.api import rtl_test, with_sim_timeout  # noqa: E402
 
 
 async def _expect_err(tb: NicTB, cause: int, what: str) -> None:

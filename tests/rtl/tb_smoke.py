@@ -35,7 +35,7 @@ from hilnic.hw.regs import (  # noqa: E402
     Reg,
     TxDesc,
 )
-from hilnic.cosim.sim import rtl_test, with_sim_timeout  # noqa: E402
+from hilnic.cosim.api import rtl_test, with_sim_timeout  # noqa: E402
 
 PERIOD_PS = 6400
 

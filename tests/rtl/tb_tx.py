@@ -36,7 +36,7 @@ from hilnic.hw.regs import (  # noqa: E402
     Reg,
     TxDesc,
 )
-from hilnic.cosim.sim import rtl_test, with_sim_timeout  # noqa: E402
+from hilnic.cosim.api import rtl_test, with_sim_timeout  # noqa: E402
 from hilnic.lib.checksum import csum_partial  # noqa: E402
 
 MAC_DST, MAC_SRC = "02:aa:bb:cc:dd:ee", "02:11:22:33:44:55"

@@ -3,9 +3,13 @@ tests/rtl/tb_errors.py)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from hilnic.cosim.sim import run_rtl_test
+
+HERE = Path(__file__).resolve().parent  # the cocotb modules (tb_*.py) live here
 
 CASES = ["err_tdt_out_of_range", "err_ring_regs_while_enabled", "err_tdlen_zero", "err_zero_length",
          "err_too_long", "err_dext", "err_dma_write", "err_one_pass_per_doorbell", "ctrl_rst_mid_traffic"]
@@ -13,7 +17,7 @@ CASES = ["err_tdt_out_of_range", "err_ring_regs_while_enabled", "err_tdlen_zero"
 
 @pytest.mark.parametrize("testcase", CASES)
 def test_errors(testcase: str) -> None:
-    run_rtl_test("tb_errors", testcase, wall_timeout_s=300)
+    run_rtl_test("tb_errors", testcase, wall_timeout_s=300, module_dir=HERE)
 
 
 @pytest.mark.parametrize("kind", ["slverr", "decerr", "iommu", "desc"])
@@ -21,4 +25,4 @@ def test_dma_read_error(kind: str) -> None:
     """Buffer read answered SLVERR / DECERR, an unmapped buffer (IOMMU DECERR), and a
     descriptor fetch answered SLVERR; recovery by TCTL.EN 0->1 and by CTRL.RST."""
     run_rtl_test("tb_errors", "err_dma_read", extra_env={"HILNIC_ERR_KIND": kind},
-                 run_name=f"tb_errors.err_dma_read.{kind}", wall_timeout_s=300)
+                 run_name=f"tb_errors.err_dma_read.{kind}", wall_timeout_s=300, module_dir=HERE)

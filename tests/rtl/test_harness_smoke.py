@@ -9,9 +9,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from hilnic.cosim.sim import SELFTEST_TOPLEVEL, env_sim, run_rtl_test
+
+HERE = Path(__file__).resolve().parent  # the cocotb modules (tb_*.py) live here
 
 # cocotbext-axi / cocotbext-eth drive and sample tb_selftest's pins on RisingEdge(clk); on
 # Verilator that callback comes after the whole time step is evaluated (post-edge values, see
@@ -22,13 +26,13 @@ PIN_LEVEL_ON_VERILATOR = pytest.mark.skipif(env_sim() == "verilator", reason="pi
 @PIN_LEVEL_ON_VERILATOR
 @pytest.mark.parametrize("testcase", ["selftest_mem", "selftest_checker", "selftest_xgmii", "selftest_mmio"])
 def test_harness_selftest(testcase: str) -> None:
-    run_rtl_test("tb_smoke", testcase, toplevel=SELFTEST_TOPLEVEL, wall_timeout_s=300)
+    run_rtl_test("tb_smoke", testcase, toplevel=SELFTEST_TOPLEVEL, wall_timeout_s=300, module_dir=HERE)
 
 
 def test_nic_hid() -> None:
-    run_rtl_test("tb_smoke", "nic_hid", wall_timeout_s=300)
+    run_rtl_test("tb_smoke", "nic_hid", wall_timeout_s=300, module_dir=HERE)
 
 
 @pytest.mark.parametrize("width", [64, 128, 256])
 def test_nic_one_frame(width: int) -> None:
-    run_rtl_test("tb_smoke", "nic_one_frame", parameters={"DMA_DATA_WIDTH": width}, wall_timeout_s=300)
+    run_rtl_test("tb_smoke", "nic_one_frame", parameters={"DMA_DATA_WIDTH": width}, wall_timeout_s=300, module_dir=HERE)

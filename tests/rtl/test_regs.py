@@ -4,11 +4,14 @@ check that the Verilog register offsets match hw/regs.py (the single source of t
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from hilnic.hw import regs
 from hilnic.cosim.sim import HDL_NIC, run_rtl_test
+
+HERE = Path(__file__).resolve().parent  # the cocotb modules (tb_*.py) live here
 
 CSR_V = HDL_NIC / "nic_csr.v"
 
@@ -47,10 +50,10 @@ def test_verilog_constants_match_regs() -> None:
 @pytest.mark.parametrize("testcase", [
     "regs_reset_and_access", "regs_verilog_offsets", "irq_icr_ics_ims", "irq_itr_throttle", "irq_tidv_tadv"])
 def test_regs(testcase: str) -> None:
-    run_rtl_test("tb_regs", testcase, wall_timeout_s=300)
+    run_rtl_test("tb_regs", testcase, wall_timeout_s=300, module_dir=HERE)
 
 
 @pytest.mark.parametrize("width", [64, 256])
 def test_regs_hcaps(width: int) -> None:
     """Reset values (HCAPS depends on DMA_DATA_WIDTH) for the other widths."""
-    run_rtl_test("tb_regs", "regs_reset_and_access", parameters={"DMA_DATA_WIDTH": width}, wall_timeout_s=300)
+    run_rtl_test("tb_regs", "regs_reset_and_access", parameters={"DMA_DATA_WIDTH": width}, wall_timeout_s=300, module_dir=HERE)

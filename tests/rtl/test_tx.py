@@ -4,9 +4,13 @@ A representative subset runs at DMA_DATA_WIDTH 64, 128 and 256."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from hilnic.cosim.sim import env_sim, run_rtl_test
+
+HERE = Path(__file__).resolve().parent  # the cocotb modules (tb_*.py) live here
 
 WIDTHS = [64, 128, 256]
 PER_WIDTH = ["tx_sg_frames", "tx_checksum", "tx_ring_wrap"]
@@ -19,7 +23,7 @@ DEFAULT_ONLY = ["tx_one_frame", "tx_psp_padding", "tx_fcs_xgmii_sink", "tx_dd_rs
 def test_tx_widths(testcase: str, width: int) -> None:
     # 128 is the default: share the default build instead of compiling an identical one
     params = {} if width == 128 else {"DMA_DATA_WIDTH": width}
-    run_rtl_test("tb_tx", testcase, parameters=params, wall_timeout_s=300)
+    run_rtl_test("tb_tx", testcase, parameters=params, wall_timeout_s=300, module_dir=HERE)
 
 
 # cocotbext-eth's XgmiiSink samples xgmii_txd on RisingEdge(clk); on Verilator that callback
@@ -32,7 +36,7 @@ PIN_LEVEL = {"tx_fcs_xgmii_sink"}
 def test_tx(testcase: str) -> None:
     if testcase in PIN_LEVEL and env_sim() == "verilator":
         pytest.skip("pin-level cocotbext model on Verilator (RisingEdge sees post-edge values)")
-    run_rtl_test("tb_tx", testcase, wall_timeout_s=300)
+    run_rtl_test("tb_tx", testcase, wall_timeout_s=300, module_dir=HERE)
 
 
 @pytest.mark.parametrize(("testcase", "harness"), [
@@ -42,4 +46,4 @@ def test_tx(testcase: str) -> None:
 ])
 def test_tx_line_rate(testcase: str, harness: dict) -> None:
     """NIC_SPEC §6 in simulated time (default NIC parameters, 500 ns memory latency)."""
-    run_rtl_test("tb_tx", testcase, parameters=harness, wall_timeout_s=300)
+    run_rtl_test("tb_tx", testcase, parameters=harness, wall_timeout_s=300, module_dir=HERE)

@@ -19,14 +19,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import cocotb
-from cocotb.triggers import Event
-
 from hilnic.bench.traffic import Traffic
+from hilnic.cosim.api import Event, rtl_test, with_sim_timeout
 from hilnic.cosim.bridge import RtlNic
 from hilnic.mm.hostmem import DmaDir, HostMemory
 from hilnic.hw.regs import E1000_TCTL_EN, E1000_TCTL_PSP, Reg
-from hilnic.cosim.sim import with_sim_timeout
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
@@ -70,7 +67,7 @@ class _Run:
             self.refill()
 
 
-@cocotb.test(timeout_time=1_000_000, timeout_unit="us")
+@rtl_test(timeout_us=1_000_000)
 async def stream(dut):
     cfg = json.loads(os.environ["HILNIC_BENCH_CFG"])
     prof_path = os.environ.get("HILNIC_BENCH_PROFILE")  # cProfile stats of the whole test

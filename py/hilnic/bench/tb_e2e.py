@@ -1,6 +1,6 @@
 """cocotb side of hilnic.bench.e2e_speed (runs inside the simulator; toplevel nic_harness).
 
-`bulk`: the whole machine on the RTL (hilnic.cosim.cocotb_env.rtl_testbed: CocotbEnv, RtlNic,
+`bulk`: the whole machine on the RTL (hilnic.testbed.rtl.rtl_testbed: CocotbEnv, RtlNic,
 host, e1000 driver, peer) sends HILNIC_BENCH_CFG["nbytes"] bytes of TCP (testbed.tcp_bulk,
 MTU 1500: 1514-byte frames) and the bulk phase is timed on the wall clock: from the call of
 tcp_bulk (connect included) to its return (the peer has every byte and the socket is
@@ -36,13 +36,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import cocotb
-from cocotb.simtime import get_sim_time
-from cocotb.triggers import FallingEdge
-
-from hilnic.cosim.cocotb_env import rtl_testbed
+from hilnic.cosim.api import FallingEdge, rtl_test, sim_time_ps, start_soon
 from hilnic.kernel.env import MS, SEC
 from hilnic.testbed import TestbedConfig, pattern, tcp_bulk
+from hilnic.testbed.rtl import rtl_testbed
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
@@ -113,7 +110,7 @@ class Recorder:
         (out / "meta.json").write_text(json.dumps(meta, indent=1))
 
 
-@cocotb.test(timeout_time=10_000_000, timeout_unit="us")
+@rtl_test(timeout_us=10_000_000)
 async def bulk(dut):
     cfg = json.loads(os.environ["HILNIC_BENCH_CFG"])
     nbytes = int(cfg["nbytes"])
@@ -125,9 +122,9 @@ async def bulk(dut):
 
     async def watch_rst() -> None:
         await FallingEdge(dut.rst)
-        t_rst.append(int(get_sim_time("ps")))
+        t_rst.append(sim_time_ps())
 
-    cocotb.start_soon(watch_rst())
+    start_soon(watch_rst())
     lat = float(cfg.get("mem_latency_ns", 500.0))
     tb = await rtl_testbed(dut, TestbedConfig(), mem_latency_ns=lat, hold_clock=hold, mem_model=model)
     nic, env, k = tb.nic, tb.env, tb.host.kernel

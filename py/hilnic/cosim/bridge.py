@@ -34,13 +34,17 @@ import time
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hilnic.cosim.cocotb_internals import RawValueWake, handle_names, raw_handle, raw_int, raw_put
 from hilnic.hw.backend import NicBackend, WireFrame
 from hilnic.mm.hostmem import HostMemory
 from hilnic.hw.regs import CLK_PERIOD_PS
+
+if TYPE_CHECKING:
+    from hilnic.cosim.cocotb_env import CocotbEnv
 
 log = logging.getLogger("hilnic.bridge")
 
@@ -100,26 +104,6 @@ XGMII_ERRORS = {
     4: "lanes after the terminate not idle",
     5: "garbage between frames (data, misplaced start, or a non-idle control character)",
 }
-
-_XZ = str.maketrans("xzXZuUwWlLhH-", "0000000000010")
-
-
-def _int(h: Any) -> int:
-    """Value of a raw simulator handle as an unsigned int (X/Z read as 0)."""
-    s = h.get_signal_val_binstr()
-    try:
-        return int(s, 2)
-    except ValueError:
-        return int(s.translate(_XZ), 2)
-
-
-def _put(h: Any, value: int, width: int) -> None:
-    """Deposit `value` on a raw handle now (the HDL samples it at the next clock edge)."""
-    if width <= 32:
-        h.set_signal_val_int(0, value)
-    else:
-        h.set_signal_val_binstr(0, format(value, f"0{width}b"))
-
 
 class RawVpi:
     """Word-wise (vpiVectorVal) access to the harness's 2048-bit chunk arrays.
@@ -185,11 +169,7 @@ class RawVpi:
 
     def element_handles(self, array: Any, n: int) -> list[int] | None:
         """vpiHandles of array[0..n-1] (a cocotb handle of an unpacked array), or None."""
-        names = []
-        for attr in ("_path", "_name"):
-            with contextlib.suppress(Exception):
-                names.append(str(getattr(array, attr)))
-        for name in names:
+        for name in handle_names(array):
             h = self.by_name(name.encode(), None)
             if not h:
                 continue
@@ -218,7 +198,7 @@ class ChunkArray:
 
     def __init__(self, array: Any, writable: bool = False) -> None:
         self.n = len(array)
-        self.handles = [array[i]._handle for i in range(self.n)]
+        self.handles = [raw_handle(array[i]) for i in range(self.n)]
         self.bits = len(array[0])
         self.nbytes = self.bits // 8
         self.words = (self.bits + 31) // 32
@@ -246,7 +226,7 @@ class ChunkArray:
 
     def _verify(self, rv: RawVpi, hs: list[int], writable: bool) -> bool:
         try:
-            before = _int(self.handles[0])
+            before = raw_int(self.handles[0])
             got = np.frombuffer(rv.get_words(hs[0], self.words), dtype="<u4")[0::2].tobytes()
             if int.from_bytes(got, "little") != before:
                 return False
@@ -255,8 +235,8 @@ class ChunkArray:
                 vec = np.zeros(2 * self.words, dtype="<u4")
                 vec[0::2] = np.frombuffer(pattern, dtype="<u4")
                 rv.put_words(hs[0], vec.ctypes.data)
-                ok = _int(self.handles[0]) == int.from_bytes(pattern, "little")
-                _put(self.handles[0], before, self.bits)
+                ok = raw_int(self.handles[0]) == int.from_bytes(pattern, "little")
+                raw_put(self.handles[0], before, self.bits)
                 return ok
             return True
         except Exception as exc:  # noqa: BLE001
@@ -275,7 +255,7 @@ class ChunkArray:
             w = self.words
             return self._aval[first * w : (first + count) * w].tobytes()
         nb, hs_ = self.nbytes, self.handles
-        return b"".join([_int(hs_[k]).to_bytes(nb, "little") for k in range(first, first + count)])
+        return b"".join([raw_int(hs_[k]).to_bytes(nb, "little") for k in range(first, first + count)])
 
     def write(self, first: int, data: bytes) -> None:
         """`data` (padded with zeros to whole elements) into elements first, first+1, ..."""
@@ -404,7 +384,7 @@ class AxiMemService:
         self.wall_wr = 0.0
         self._tasks: list[Any] = []
         d = mem_dut
-        self._h = {n: getattr(d, n)._handle for n in (
+        self._h = {n: raw_handle(getattr(d, n)) for n in (
             "rd_req_seq", "rd_req_addr", "rd_req_len", "rd_req_size", "rd_req_burst", "rd_req_id",
             "rd_req_slot", "rd_ack_seq", "rd_ack_resp",
             "wr_req_seq", "wr_req_addr", "wr_req_len", "wr_req_size", "wr_req_burst", "wr_req_id",
@@ -415,13 +395,13 @@ class AxiMemService:
         # field widths from the individual registers
         self._aw = len(d.rd_req_addr)
         self._idw = len(d.rd_req_id)
-        self._rd_info = d.rd_req_info._handle
-        self._wr_info = d.wr_req_info._handle
+        self._rd_info = raw_handle(d.rd_req_info)
+        self._wr_info = raw_handle(d.wr_req_info)
         self._rd_buf: ChunkArray | None = None
         self._wr_buf: ChunkArray | None = None
         self._wr_strb: ChunkArray | None = None
-        self._rd_seen = _int(self._h["rd_req_seq"])
-        self._wr_seen = _int(self._h["wr_req_seq"])
+        self._rd_seen = raw_int(self._h["rd_req_seq"])
+        self._wr_seen = raw_int(self._h["wr_req_seq"])
 
     # knobs ---------------------------------------------------------------------------
     def set_timing(self, t: MemTiming) -> None:
@@ -452,8 +432,6 @@ class AxiMemService:
 
     # tasks ---------------------------------------------------------------------------
     def start(self) -> None:
-        from hilnic.cosim.cocotb_env import RawValueWake
-
         if not self._tasks:
             # one simulator callback per burst, straight into the handler (no cocotb task)
             self._tasks = [RawValueWake(self._rd_seq_sig, self._read_handler(), "dma read"),
@@ -569,7 +547,7 @@ class AxiMemService:
         perf = time.perf_counter
 
         def on_read() -> None:
-            v = _int(info_h)
+            v = raw_int(info_h)
             seq = v & 0xFFFFFFFF
             if seq == self._rd_seen:
                 return
@@ -603,7 +581,7 @@ class AxiMemService:
         perf = time.perf_counter
 
         def on_write() -> None:
-            v = _int(info_h)
+            v = raw_int(info_h)
             seq = v & 0xFFFFFFFF
             if seq == self._wr_seen:
                 return
@@ -680,13 +658,13 @@ class MmioPort:
 
     def __init__(self, axil_dut: Any) -> None:
         self.dut = axil_dut
-        self._h = {n: getattr(axil_dut, n)._handle for n in (
+        self._h = {n: raw_handle(getattr(axil_dut, n)) for n in (
             "cmd_write", "cmd_addr", "cmd_data", "cmd_strb", "cmd_seq", "done_seq", "done_rdata", "done_resp")}
         self._done_sig = axil_dut.done_seq
         self._done_info = None  # {done_rdata, done_resp, done_seq}: one read per completion
         with contextlib.suppress(Exception):
-            self._done_info = axil_dut.done_info._handle
-        self._seq = _int(self._h["cmd_seq"])
+            self._done_info = raw_handle(axil_dut.done_info)
+        self._seq = raw_int(self._h["cmd_seq"])
         self._queue: collections.deque[tuple[bool, int, int, int, Any]] = collections.deque()
         self._wake: Any = None
         self._task: Any = None
@@ -698,8 +676,6 @@ class MmioPort:
 
     def start(self) -> None:
         from cocotb.triggers import Event
-
-        from hilnic.cosim.cocotb_env import RawValueWake
 
         if self._task is None:
             self._idle = Event()
@@ -777,15 +753,15 @@ class MmioPort:
             return
         info_h = self._done_info
         if info_h is not None:
-            v = _int(info_h)
+            v = raw_int(info_h)
             if v & 0xFFFFFFFF != self._seq:
                 return
             resp, rdata = v >> 32 & 3, v >> 34
         else:
             h = self._h
-            if _int(h["done_seq"]) != self._seq:
+            if raw_int(h["done_seq"]) != self._seq:
                 return
-            resp, rdata = _int(h["done_resp"]), _int(h["done_rdata"])
+            resp, rdata = raw_int(h["done_resp"]), raw_int(h["done_rdata"])
         write, off, _, _, waiter = self._queue.popleft()
         if resp != OKAY:
             self.errors.append(
@@ -838,14 +814,14 @@ class XgmiiCapture:
         self.count = 0
         self.listeners: list[Any] = []
         self.wall = 0.0
-        self._h = {n: getattr(xg_dut, n)._handle for n in (
+        self._h = {n: raw_handle(getattr(xg_dut, n)) for n in (
             "fr_seq", "fr_len", "fr_start_cycle", "fr_end_cycle", "fr_err")}
         self._sig = xg_dut.fr_seq
         self._info = None  # {fr_err, fr_end_cycle, fr_start_cycle, fr_len, fr_seq}: one read per frame
         with contextlib.suppress(Exception):
-            self._info = xg_dut.fr_info._handle
+            self._info = raw_handle(xg_dut.fr_info)
         self._buf: ChunkArray | None = None
-        self._seen = _int(self._h["fr_seq"])
+        self._seen = raw_int(self._h["fr_seq"])
         self._task: Any = None
         self._event: Any = None
 
@@ -854,8 +830,6 @@ class XgmiiCapture:
 
     def start(self) -> None:
         from cocotb.triggers import Event
-
-        from hilnic.cosim.cocotb_env import RawValueWake
 
         if self._task is None:
             self._event = Event()
@@ -888,14 +862,14 @@ class XgmiiCapture:
 
         def on_frame() -> None:
             if info_h is not None:
-                v = _int(info_h)
+                v = raw_int(info_h)
                 seq = v & 0xFFFFFFFF
                 n = v >> 32 & 0xFFFFFFFF
                 c_start = v >> 64 & m64
                 c_end = v >> 128 & m64
                 flags = v >> 192 & 0xFF
             else:
-                seq = _int(h["fr_seq"])
+                seq = raw_int(h["fr_seq"])
             if seq == self._seen:
                 return
             t0 = perf()
@@ -903,9 +877,9 @@ class XgmiiCapture:
                 self.missed += ((seq - self._seen) & 0xFFFFFFFF) - 1
             self._seen = seq
             if info_h is None:
-                n = _int(h["fr_len"])
-                c_start, c_end = _int(h["fr_start_cycle"]), _int(h["fr_end_cycle"])
-                flags = _int(h["fr_err"])
+                n = raw_int(h["fr_len"])
+                c_start, c_end = raw_int(h["fr_start_cycle"]), raw_int(h["fr_end_cycle"])
+                flags = raw_int(h["fr_err"])
             nch = (n + CHUNK_BYTES - 1) // CHUNK_BYTES
             data = buf.read(0, nch)
             if len(data) != n:
@@ -1054,8 +1028,8 @@ class RtlNic(NicBackend):
         self.wire = XgmiiCapture(dut.u_xgmii, self.period_ps, keep=keep_frames)
         self.wire.listeners.append(self._emit_frame)
         self.monitor = ProtocolMonitor(dut.u_check, dut.u_xgmii, self.period_ps)
-        self._irq_task: Any = None
-        self._env: Any = None
+        self._irq_task: RawValueWake | None = None
+        self._env: CocotbEnv | None = None
         self._started = False
         self.irq_edges = 0
 
@@ -1104,7 +1078,7 @@ class RtlNic(NicBackend):
         await done.wait()
         return box[0]
 
-    def attach_env(self, env: Any) -> None:
+    def attach_env(self, env: CocotbEnv) -> None:
         """Serve `readl` to tasks of `env` (a CocotbEnv) instead of cocotb coroutines."""
         self._env = env
 
@@ -1135,8 +1109,6 @@ class RtlNic(NicBackend):
 
     async def start(self) -> None:
         """Start the service tasks (DMA, MMIO, IRQ, wire). Idempotent."""
-        from hilnic.cosim.cocotb_env import RawValueWake
-
         if self._started:
             return
         self._started = True
@@ -1147,10 +1119,10 @@ class RtlNic(NicBackend):
             self._start_axiram()
         self.mmio.start()
         self.wire.start()
-        self._irq_h = self.dut.irq._handle
+        self._irq_h = raw_handle(self.dut.irq)
         self._irq_task = RawValueWake(self.dut.irq, self._on_irq, "irq")
         self._irq_task.start()
-        self._set_irq(bool(_int(self._irq_h)))
+        self._set_irq(bool(raw_int(self._irq_h)))
 
     def _start_axiram(self) -> None:
         from cocotbext.axi import AxiBus, AxiSlave
@@ -1205,7 +1177,7 @@ class RtlNic(NicBackend):
 
     def _on_irq(self) -> None:
         self.irq_edges += 1
-        self._set_irq(bool(_int(self._irq_h)))
+        self._set_irq(bool(raw_int(self._irq_h)))
 
     # verdict -----------------------------------------------------------------------------
     def errors(self, *, dma_violations: bool = True) -> list[str]:

@@ -9,13 +9,8 @@ Timers live in one heap with one simulator timed callback pending for the earlie
 when an earlier one is added), so Python wakes per kernel event, never per clock. The bridge's
 service loops wake the same way, straight from value-change callbacks (`RawValueWake`).
 
-These raw callbacks use cocotb internals (`cocotb._event_loop`, `cocotb._gpi_triggers`) so
-that cocotb tasks woken inside them still run before the callback returns; pyproject.toml pins
-the cocotb minor version they were written against.
-
-    tb = await rtl_testbed(dut, TestbedConfig(), mem_latency_ns=500)
-    await tb.env.run_process(tb.host.kernel, tb.setup(), 1 * MS)
-    result = await tb.env.run_process(tb.host.kernel, tcp_bulk(tb, 1 << 20), 200 * MS)
+These raw callbacks use cocotb internals: hilnic.cosim.cocotb_internals has them all. The
+whole machine on this env is hilnic.testbed.rtl.rtl_testbed.
 """
 
 from __future__ import annotations
@@ -24,8 +19,9 @@ import collections
 import heapq
 import itertools
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from hilnic.cosim.cocotb_internals import raw_callback, raw_handle, raw_timer_api, soon_scheduler
 from hilnic.kernel.env import (
     MS,
     Env,
@@ -37,97 +33,13 @@ from hilnic.kernel.env import (
     _Wait,
 )
 
+if TYPE_CHECKING:
+    from cocotb.simulator import sim_callback
+
+    from hilnic.kernel.core import Kernel
+
 _heappush = heapq.heappush
 _heappop = heapq.heappop
-
-_gt: Any = None  # cocotb._gpi_triggers, once a simulator runs
-_RAW_TRIGGER: Any = None
-
-
-def _raw_setup() -> Any:
-    """cocotb's event loop, after binding what raw simulator callbacks need."""
-    global _gt, _RAW_TRIGGER
-    import cocotb._event_loop
-    import cocotb._gpi_triggers
-
-    if _gt is None:
-        _gt = cocotb._gpi_triggers
-        # what a raw callback tells cocotb it runs from: a timed callback (not ReadWrite /
-        # ReadOnly, where cocotb would apply or refuse signal writes differently)
-        _RAW_TRIGGER = _gt.Timer(1, "step")
-    return cocotb._event_loop._inst
-
-
-class RawValueWake:
-    """`fn()` on every value change of `signal`, called straight from the simulator's callback:
-    no cocotb task, trigger or event-loop round per wake (the bridge's service loops).
-
-    GPI value-change callbacks are one-shot, so it is re-armed after each call (a fired
-    callback must never be deregistered). cocotb tasks that `fn` wakes (Events it sets) run
-    before the simulator callback returns, as they would from a cocotb trigger. If `fn`
-    raises, the wake stops and a cocotb task re-raises the exception, which fails the test as
-    a failing service task would."""
-
-    __slots__ = ("_h", "_fn", "name", "_cbh", "_running", "_loop", "_reg", "_edge", "_err",
-                 "_err_event", "_guard")
-
-    def __init__(self, signal: Any, fn: Callable[[], None], name: str = "") -> None:
-        self._h = signal._handle
-        self._fn = fn
-        self.name = name
-        self._cbh: Any = None
-        self._running = False
-        self._loop: Any = None
-        self._err: BaseException | None = None
-        self._err_event: Any = None
-        self._guard: Any = None
-
-    def start(self) -> None:
-        import cocotb
-        from cocotb import simulator
-        from cocotb.triggers import Event
-
-        if self._running:
-            return
-        self._loop = _raw_setup()
-        self._reg = simulator.register_value_change_callback
-        self._edge = simulator.VALUE_CHANGE
-        self._err_event = Event()
-        self._guard = cocotb.start_soon(self._watch())
-        self._running = True
-        self._cbh = self._reg(self._h, self._fire, self._edge)
-
-    def stop(self) -> None:
-        self._running = False
-        if self._cbh is not None:
-            self._cbh.deregister()
-            self._cbh = None
-        if self._guard is not None:
-            self._guard.cancel()
-            self._guard = None
-
-    async def _watch(self) -> None:
-        await self._err_event.wait()
-        assert self._err is not None
-        raise self._err
-
-    def _fire(self) -> None:
-        self._cbh = None  # fired: gone
-        if not self._running:
-            return
-        _gt._current_gpi_trigger = _RAW_TRIGGER
-        try:
-            self._fn()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the guard task
-            self._running = False
-            self._err = exc
-            self._err_event.set()
-        else:
-            if self._running and self._cbh is None:
-                self._cbh = self._reg(self._h, self._fire, self._edge)
-        loop = self._loop
-        if loop._callbacks:
-            loop.run()
 
 
 class TaskFailed(RuntimeError):
@@ -138,10 +50,7 @@ class CocotbEnv(Env):
     """`Env` on simulator time (ps). Start with `start()` inside a cocotb test."""
 
     def __init__(self) -> None:
-        import cocotb
-
-        self._sim = cocotb.simulator
-        prec = self._sim.get_precision()  # e.g. -12 for 1 ps steps
+        get_time, register_timed, prec = raw_timer_api()  # prec e.g. -12 for 1 ps steps
         if prec > -12:
             self._ps_per_step = 10 ** (prec + 12)
             self._steps_per_ps = 0
@@ -154,15 +63,16 @@ class CocotbEnv(Env):
         self._draining = False
         self._failed: list[tuple[VirtualTask, BaseException]] = []
         self._armed: int | None = None  # time the pending simulator callback fires at
-        self._cbh: Any = None  # that callback (never deregister one that has fired)
+        self._cbh: sim_callback | None = None  # that callback (never deregister one that has fired)
         self._due_soon = False  # _fire_timers is scheduled on cocotb's event loop
         self._in_timers = False
         self._fail_event: Any = None
         self._started = False
         self._hold_dut: Any = None
-        self._sim_get_time = self._sim.get_sim_time
-        self._register_timed = self._sim.register_timed_callback
-        self._loop: Any = None
+        self._sim_get_time = get_time
+        self._register_timed = register_timed
+        self._schedule: Callable[[Callable[[], object]], object] | None = None
+        self._timer_cb: Callable[[], None] | None = None  # _on_timer as a raw callback
         self.timer_wakes = 0
 
     # -- time ---------------------------------------------------------------------------
@@ -227,7 +137,8 @@ class CocotbEnv(Env):
 
         if not self._started:
             self._started = True
-            self._loop = _raw_setup()
+            self._schedule = soon_scheduler()
+            self._timer_cb = raw_callback(self._on_timer)
             self._fail_event = Event()
             self._arm()
 
@@ -256,11 +167,11 @@ class CocotbEnv(Env):
             self._armed = when
             if not self._due_soon:
                 self._due_soon = True
-                self._loop.schedule(self._run_soon)
+                self._schedule(self._run_soon)  # type: ignore[misc]
             return
         steps = delta // self._ps_per_step if self._ps_per_step else delta * self._steps_per_ps
         self._armed = when
-        self._cbh = self._register_timed(steps if steps > 0 else 1, self._on_timer)
+        self._cbh = self._register_timed(steps if steps > 0 else 1, self._timer_cb)
 
     def _run_soon(self) -> None:
         self._due_soon = False
@@ -268,15 +179,11 @@ class CocotbEnv(Env):
             self._fire_timers()
 
     def _on_timer(self) -> None:
-        """The simulator callback: a timer is due (the callback has fired: forget it)."""
+        """The simulator callback (through raw_callback): a timer is due (the callback has
+        fired: forget it)."""
         self._cbh = None
-        if not self._started:
-            return
-        _gt._current_gpi_trigger = _RAW_TRIGGER
-        self._fire_timers()
-        loop = self._loop
-        if loop._callbacks:
-            loop.run()
+        if self._started:
+            self._fire_timers()
 
     def _fire_timers(self) -> None:
         """Run every timer due now, in (time, FIFO) order (callbacks may add more), then
@@ -319,7 +226,7 @@ class CocotbEnv(Env):
         handle = getattr(dut, "clk_hold", None)
         if handle is None:
             return
-        handle._handle.set_signal_val_int(0, 1 if on else 0)
+        raw_handle(handle).set_signal_val_int(0, 1 if on else 0)
         self._hold_dut = dut if on else None
 
     def skipped_cycles(self, dut: Any) -> int:
@@ -338,7 +245,7 @@ class CocotbEnv(Env):
             task, exc = self._failed.pop(0)
             raise TaskFailed(f"kernel task {task.name} failed at {self.now() / 1e6:.3f} us: {exc!r}") from exc
 
-    async def run_process(self, kernel: Any, coro: Coroutine, timeout: int, name: str = "") -> Any:
+    async def run_process(self, kernel: Kernel, coro: Coroutine[Any, Any, Any], timeout: int, name: str = "") -> Any:
         """Run `coro` as a process-context task of `kernel`; return its result.
 
         SimulationTimeout if it has not finished `timeout` ps of simulated time from now;
@@ -361,32 +268,4 @@ class CocotbEnv(Env):
         return task.result()
 
 
-async def rtl_testbed(dut: Any, cfg: Any = None, *, mem_latency_ns: float = 500.0, env: CocotbEnv | None = None,
-                      hold_clock: bool = True, **nic_args: Any) -> Any:
-    """A Testbed on the RTL: CocotbEnv + RtlNic (reset, service tasks running) + host.
-
-    `tb.setup()` is left to the caller (a process: `await tb.env.run_process(kernel, tb.setup(), t)`).
-    hold_clock: skip the cycles in which the design is quiet (see CocotbEnv.hold_clock).
-    nic_args go to RtlNic (e.g. keep_frames, record_bursts, wr_latency_ns, mem_model)."""
-    # the TCP receive/timer modules are imported lazily by the stack; import them here (start-up)
-    # rather than inside the first connection
-    from hilnic.net.ipv4 import ip_input
-    from hilnic.net.ipv4 import tcp_input
-    from hilnic.net.ipv4 import tcp_ipv4
-    from hilnic.net.ipv4 import tcp_timer
-    from hilnic.testbed import Testbed
-    from hilnic.cosim.bridge import RtlNic
-    from hilnic.mm.hostmem import HostMemory
-
-    env = env or CocotbEnv()
-    env.start()
-    nic_args.setdefault("keep_frames", False)
-    nic = RtlNic(dut, HostMemory(), mem_latency_ns=mem_latency_ns, **nic_args)
-    await nic.reset()
-    nic.attach_env(env)
-    if hold_clock and nic.mem_model == "py":
-        env.hold_clock(dut)
-    return Testbed(env, nic, cfg)
-
-
-__all__ = ["CocotbEnv", "RawValueWake", "TaskFailed", "rtl_testbed"]
+__all__ = ["CocotbEnv", "TaskFailed"]

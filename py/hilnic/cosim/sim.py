@@ -5,20 +5,20 @@ One call does it all::
     from hilnic.cosim.sim import run_rtl_test
 
     def test_smoke():                         # a plain pytest function
-        run_rtl_test("tb_smoke", parameters={"DMA_DATA_WIDTH": 64})
+        run_rtl_test("tb_smoke", parameters={"DMA_DATA_WIDTH": 64}, module_dir=Path(__file__).parent)
 
 `run_rtl_test` compiles hdl/nic/*.v + hdl/tb/*.v with toplevel `nic_harness` (or the one
 given) into one build directory per (simulator, toplevel, parameter set, waves) under
 sim_build/, guarded by a file lock so `pytest -n` workers share builds safely, then runs the
-cocotb test module `module` (found on sys.path plus tests/rtl/ and py/) in its own run
-directory (results XML, log, and with WAVES=1 a `waves.fst` there; on Verilator `dump.fst`, or
+cocotb test module `module` (a hilnic module, or one in `module_dir`: see
+`simulator_pythonpath`) in its own run directory (results XML, log, and with WAVES=1 a `waves.fst` there; on Verilator `dump.fst`, or
 `dump.vcd` when the compiler lacks lz4.h for the FST writer). A failing cocotb test
 raises AssertionError naming the failing testcases and the run directory.
 
-Simulated-time bounds: decorate cocotb tests with `rtl_test(timeout_us=...)` (or use
-`@cocotb.test(timeout_time=..., timeout_unit="us")` directly); a test that runs past it fails
-with cocotb's SimTimeoutError. `with_sim_timeout(awaitable, us, what)` bounds one wait inside
-a test with a readable message. A wall-clock bound for the whole simulator process is
+Simulated-time bounds (hilnic.cosim.api, inside the simulator): decorate cocotb tests with
+`rtl_test(timeout_us=...)`; a test that runs past it fails with cocotb's SimTimeoutError.
+`with_sim_timeout(awaitable, us, what)` bounds one wait inside a test with a readable
+message. A wall-clock bound for the whole simulator process is
 `run_rtl_test(..., wall_timeout_s=...)`.
 
 Environment knobs: SIM=icarus (default) | verilator, WAVES=1 (FST waveforms),
@@ -52,13 +52,16 @@ import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from hilnic.cosim.cocotb_internals import edit_build_command, prefix_sim_command, set_test_pythonpath
+
+if TYPE_CHECKING:
+    from cocotb_tools.runner import Runner
 
 ROOT = Path(__file__).resolve().parents[3]
 HDL_NIC = ROOT / "hdl" / "nic"
 HDL_TB = ROOT / "hdl" / "tb"
-TESTS_RTL = ROOT / "tests" / "rtl"
-TESTS_E2E = ROOT / "tests" / "e2e"
 PY_SRC = ROOT / "py"
 
 DEFAULT_TOPLEVEL = "nic_harness"
@@ -234,25 +237,21 @@ def _invalidate_if_make_vars_changed(build_dir: Path, make_vars: Sequence[str]) 
     stamp.write_text(want)
 
 
-def _patch_verilator_make(runner: Any, make_vars: Sequence[str], jobs: int, *, narrow: bool = False) -> None:
+def _patch_verilator_make(runner: Runner, make_vars: Sequence[str], jobs: int, *, narrow: bool = False) -> None:
     """Have the runner's `make -f Vtop.mk` step use our job count and make variables, and with
     `narrow` drop the runner's hard-coded `--public-flat-rw` (visibility then comes from the
     control file `harness_public_vlt` writes)."""
-    original = runner._build_command
 
-    def build_command() -> Any:
-        cmds = original()
-        for cmd in cmds:
-            if cmd and Path(str(cmd[0])).name == "make":
-                if "-j" in cmd:
-                    i = cmd.index("-j")
-                    cmd[i + 1] = str(jobs)
-                cmd.extend(make_vars)
-            elif narrow and "--public-flat-rw" in cmd:
-                cmd.remove("--public-flat-rw")
-        return cmds
+    def edit(cmd: list[Any]) -> None:
+        if cmd and Path(str(cmd[0])).name == "make":
+            if "-j" in cmd:
+                i = cmd.index("-j")
+                cmd[i + 1] = str(jobs)
+            cmd.extend(make_vars)
+        elif narrow and "--public-flat-rw" in cmd:
+            cmd.remove("--public-flat-rw")
 
-    runner._build_command = build_command
+    edit_build_command(runner, edit)
 
 
 # What Python reaches in a Verilator build of nic_harness (VPI visibility). cocotb's runner
@@ -315,7 +314,7 @@ def build_rtl(
     sim: str | None = None,
     build_args: Sequence[str] = (),
     always: bool = False,
-) -> tuple[Any, Path]:
+) -> tuple[Runner, Path]:
     """Compile (if out of date) and return (runner, build_dir)."""
     from cocotb_tools.runner import get_runner
 
@@ -373,8 +372,13 @@ def run_rtl_test(
     build_args: Sequence[str] = (),
     wall_timeout_s: float | None = None,
     run_name: str | None = None,
+    module_dir: Path | str | None = None,
 ) -> Path:
     """Build and run cocotb test module `module`; return the run directory.
+
+    The simulator's Python finds `module` on py/ (hilnic.*), or in `module_dir` (a cocotb
+    module outside the package, e.g. tests/rtl/tb_tx.py: module "tb_tx", module_dir
+    tests/rtl), which goes first on its PYTHONPATH.
 
     Raises AssertionError (with the failing testcases) if any cocotb test fails or the
     simulator dies; `wall_timeout_s` bounds the simulator's wall time (the process is
@@ -395,10 +399,7 @@ def run_rtl_test(
     with contextlib.suppress(OSError):
         results.unlink()
 
-    # the runner passes this process's sys.path to the simulator as PYTHONPATH
-    for p in (str(PY_SRC), str(TESTS_RTL), str(TESTS_E2E)):
-        if p not in sys.path:
-            sys.path.append(p)
+    set_test_pythonpath(runner, simulator_pythonpath(module_dir))
     env = {
         "PYTHONWARNINGS": "ignore::DeprecationWarning",
         "HILNIC_RUN_DIR": str(run_dir),
@@ -413,10 +414,9 @@ def run_rtl_test(
     if wall_timeout_s is not None and shutil.which("timeout"):
         pre = ["timeout", "--signal=KILL", str(int(wall_timeout_s))]
 
+    if pre:
+        prefix_sim_command(runner, pre)
     # The runner calls sys.exit() on failure under pytest; turn that into a readable assertion.
-    saved_prefix = getattr(runner, "_get_sim_cmd_prefix", None)
-    if pre and saved_prefix is not None:
-        runner._get_sim_cmd_prefix = lambda: [*pre, *saved_prefix()]  # type: ignore[method-assign]
     try:
         runner.test(
             test_module=module,
@@ -441,6 +441,23 @@ def run_rtl_test(
     return run_dir
 
 
+def simulator_pythonpath(module_dir: Path | str | None = None) -> list[str]:
+    """PYTHONPATH for the simulator's Python: `module_dir` if given, py/, then this process's
+    sys.path (site-packages, the user's PYTHONPATH) without the checkout's root and tests/
+    folders (pytest puts every tests/ folder on sys.path; a simulation gets only its own)."""
+    first = [str(Path(module_dir).resolve())] if module_dir is not None else []
+    first.append(str(PY_SRC))
+    tests = ROOT / "tests"
+
+    def keep(p: str) -> bool:
+        if not p or p in first:
+            return False
+        path = Path(p).resolve()
+        return path != ROOT and path != tests and tests not in path.parents
+
+    return first + [p for p in sys.path if keep(p)]
+
+
 def _failed_tests(results: Path) -> list[str]:
     if not results.exists():
         return []
@@ -463,32 +480,6 @@ def _failure_message(module: str, results: Path, run_dir: Path, code: Any) -> st
         if node is not None:
             msgs.append(f"  {case.get('name')}: {node.get('message', '')}".rstrip())
     return f"cocotb tests failed in {module}: {', '.join(failed) or '(none recorded)'} (exit {code}); run dir {run_dir}\n" + "\n".join(msgs)
-
-
-# -- inside the simulator ------------------------------------------------------------------
-
-
-def rtl_test(timeout_us: float = 1000.0, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
-    """`@cocotb.test` with a simulated-time bound (default 1 ms): past it, the test fails
-    with SimTimeoutError. Other keyword arguments go to cocotb.test.
-
-        @rtl_test(timeout_us=200)
-        async def test_one_frame(dut): ...
-    """
-    import cocotb
-
-    return cocotb.test(timeout_time=timeout_us, timeout_unit="us", **kwargs)
-
-
-async def with_sim_timeout(awaitable: Any, timeout_us: float, what: str = "operation") -> Any:
-    """Await `awaitable`; fail with AssertionError("<what> did not finish within N us of
-    simulated time") if it takes longer."""
-    from cocotb.triggers import SimTimeoutError, with_timeout
-
-    try:
-        return await with_timeout(awaitable, timeout_us, "us")
-    except SimTimeoutError:
-        raise AssertionError(f"{what} did not finish within {timeout_us} us of simulated time") from None
 
 
 @contextlib.contextmanager
@@ -521,15 +512,21 @@ def display_path(p: str) -> str:
 
 
 def _main(argv: Sequence[str]) -> int:
-    """python -m hilnic.cosim.sim MODULE [TESTCASE] [PARAM=VALUE ...]"""
+    """python -m hilnic.cosim.sim MODULE [TESTCASE] [PARAM=VALUE ...]
+
+    MODULE: a dotted module name (hilnic.run.rtl_main) or a file (tests/rtl/tb_smoke.py)."""
     if not argv:
         print(_main.__doc__)
         return 2
     module, rest = argv[0], list(argv[1:])
+    module_dir = None
+    if module.endswith(".py"):
+        module_dir, module = Path(module).resolve().parent, Path(module).stem
     testcase = rest.pop(0) if rest and "=" not in rest[0] else None
     params = dict(p.split("=", 1) for p in rest)
     try:
-        run = run_rtl_test(module, testcase, parameters={k: int(v, 0) for k, v in params.items()})
+        run = run_rtl_test(module, testcase, parameters={k: int(v, 0) for k, v in params.items()},
+                           module_dir=module_dir)
     except AssertionError as exc:
         print(exc, file=sys.stderr)
         return 1

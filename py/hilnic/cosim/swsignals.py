@@ -44,9 +44,13 @@ call; `install_sw_signals` returns None when the toplevel has no sw_* registers.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from hilnic.cosim.cocotb_internals import raw_handle
 from hilnic.kernel.ftrace import EXIT, RUN, WAIT, Tracer
+
+if TYPE_CHECKING:
+    from hilnic.kernel.env import Env
 
 IDLE = "idle"
 SW_CTX_CHARS = 8
@@ -111,7 +115,10 @@ class _IntReg:
 
 
 def _raw(sig: Any) -> Any:
-    return getattr(sig, "_handle", sig)
+    try:
+        return raw_handle(sig)
+    except AttributeError:  # a stand-in that is its own raw handle
+        return sig
 
 
 def _width(h: Any, default: int) -> int:
@@ -148,7 +155,7 @@ class SwSignals:
     counts simulator writes.
     """
 
-    def __init__(self, dut: Any, tracer: Tracer, *, env: Any = None, hold_ps: int | None = None,
+    def __init__(self, dut: Any, tracer: Tracer, *, env: Env | None = None, hold_ps: int | None = None,
                  install: bool = True) -> None:
         self.dut = dut
         self.tracer = tracer

@@ -18,8 +18,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import cocotb
-
+from hilnic.cosim.api import rtl_test, start_soon, with_sim_timeout
 from hilnic.demo.frames import build_frames, check_wire_frame, scapy_checksums_ok
 from hilnic.cosim.bridge import RtlNic
 from hilnic.mm.hostmem import DmaDir, HostMemory
@@ -36,7 +35,6 @@ from hilnic.hw.regs import (
     Reg,
     TxDesc,
 )
-from hilnic.cosim.sim import with_sim_timeout
 from hilnic.wire.pcap import PcapWriter
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -48,7 +46,7 @@ def _line_rate_fps(wire_len: int) -> float:
     return 10e9 / ((wire_len + 20) * 8)
 
 
-@cocotb.test(timeout_time=100_000, timeout_unit="us")
+@rtl_test(timeout_us=100_000)
 async def demo(dut):
     cfg = json.loads(os.environ.get("HILNIC_DEMO_CFG", "{}"))
     n = int(cfg.get("frames", 120))
@@ -94,7 +92,7 @@ async def demo(dut):
     def on_irq(level: bool) -> None:
         if level:
             irq["asserts"] += 1
-            cocotb.start_soon(handler())
+            start_soon(handler())
 
     rtl.on_irq(on_irq)
     await rtl.reset()

@@ -12,18 +12,17 @@ from __future__ import annotations
 import os
 import warnings
 
-import cocotb
-
-from hilnic.cosim.cocotb_env import rtl_testbed
+from hilnic.cosim.api import rtl_test
 from hilnic.kernel.env import SimulationTimeout
 from hilnic.kernel.ftrace import Tracer
 from hilnic.run.config import RunConfig
 from hilnic.run.scenario import ProgressFile, Scenario, sim_limit_ps, testbed_config
+from hilnic.testbed.rtl import rtl_testbed
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
-@cocotb.test()
+@rtl_test(timeout_us=None)
 async def run(dut):
     rc = RunConfig.from_json(os.environ["HILNIC_RUN_CFG"])
     out = rc.out_dir()

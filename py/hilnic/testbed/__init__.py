@@ -2,7 +2,7 @@
 
 `Testbed` wires the pieces together the same way whichever NIC backend it is given: the
 behavioral model in virtual time (`model_testbed`), or the RTL through the cocotb bridge
-(simulator time). Scenarios (`tcp_bulk`, `udp_send`) are process-context coroutines.
+(simulator time, hilnic.testbed.rtl.rtl_testbed). Scenarios (`tcp_bulk`, `udp_send`) are process-context coroutines.
 
     tb = model_testbed(TestbedConfig(ring_size=64))
     result = tb.run(tcp_bulk(tb, 1 << 20), timeout=2 * SEC)
