@@ -1,7 +1,9 @@
 """struct net_device and struct netdev_queue, and the helpers drivers call on them.
 
-Linux 6.9 include/linux/netdevice.h, net/core/dev.c (register/open/close, features) and
-net/sched/sch_generic.c (dev_activate, dev_watchdog). Queue state bits, BQL hooks and
+Linux 6.9 include/linux/netdevice.h, the parts of net/core/dev.c drivers call (register/open/
+close, features) and netif_carrier_on/off (sch_generic.c). The scheduler itself (net/sched,
+above net/core here) is reached through include/net/pkt_sched.py: dev_init_scheduler,
+dev_activate/dev_deactivate, __netif_schedule, net_tx_action. Queue state bits, BQL hooks and
 `netdev_xmit_more()` follow the kernel: `netif_xmit_stopped` is DRV_XOFF or STACK_XOFF (BQL),
 `netif_tx_queue_stopped` is DRV_XOFF only; waking a queue reschedules its qdisc.
 
@@ -18,7 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hilnic.kernel.core import HZ
+from hilnic.include.net import pkt_sched
+from hilnic.kernel.core import HZ, TimerList
 from hilnic.kernel.ftrace import traced
 from hilnic.kernel.softirq import NET_TX_SOFTIRQ
 from hilnic.lib.dynamic_queue_limits import Dql
@@ -130,6 +133,26 @@ class NetdevOps:
     ndo_select_queue: Callable[..., int] | None = None
 
 
+@dataclass(slots=True)
+class HeaderOps:
+    """struct header_ops: the link layer's header builder (eth_header_ops, set by ether_setup).
+
+    create(skb, dev, type, daddr, saddr, len) pushes the header and returns its length;
+    cache(ha, dev, type) returns the hh_cache contents for a resolved neighbour.
+    """
+
+    create: Callable[[Any, "NetDevice", int, bytes | None, bytes | None, int], int]
+    cache: Callable[[bytes, "NetDevice", int], bytes] | None = None
+
+
+def dev_hard_header(skb: Any, dev: "NetDevice", type_: int, daddr: bytes | None, saddr: bytes | None, length: int) -> int:
+    """Push the link-layer header through dev->header_ops (0 for a headerless device)."""
+    ops = dev.header_ops
+    if ops is None:
+        return 0
+    return ops.create(skb, dev, type_, daddr, saddr, length)
+
+
 @dataclass
 class NetDeviceStats:
     """struct net_device_stats as the driver keeps it (/proc/net/dev columns)."""
@@ -228,12 +251,13 @@ class NetDevice:
         self.gso_max_segs = GSO_MAX_SEGS
         self.tx_queue_len = DEFAULT_TX_QUEUE_LEN
         self.watchdog_timeo = 5 * HZ  # jiffies
-        self.watchdog_timer = self.kernel.timer(lambda _t: dev_watchdog(self), f"dev_watchdog/{name}")
+        self.watchdog_timer: TimerList  # dev_init_scheduler (timer_setup with dev_watchdog)
         self.num_tx_queues = num_tx_queues
         self.real_num_tx_queues = num_tx_queues
         self._tx = [NetdevQueue(self, i) for i in range(num_tx_queues)]
         self.qdisc: Any = None  # root qdisc (noop before the first dev_activate)
         self.netdev_ops = NetdevOps()
+        self.header_ops: HeaderOps | None = None  # ether_setup: eth_header_ops
         self.stats = NetDeviceStats()
         self.core_stats = NetDeviceCoreStats()
         self.priv: Any = None  # netdev_priv()
@@ -241,6 +265,15 @@ class NetDevice:
 
     def __repr__(self) -> str:
         return f"<net_device {self.name} ifindex={self.ifindex} {'UP' if self.flags & IFF_UP else 'DOWN'}>"
+
+
+HH_DATA_MOD = 16
+
+
+def LL_RESERVED_SPACE(dev: Any) -> int:
+    """Link-layer headroom rounded to HH_DATA_MOD, plus one more HH_DATA_MOD (16 for Ethernet).
+    dev: a NetDevice or the loopback device."""
+    return ((dev.hard_header_len + getattr(dev, "needed_headroom", 0)) & ~(HH_DATA_MOD - 1)) + HH_DATA_MOD
 
 
 def can_checksum_protocol(features: int, protocol: int) -> bool:
@@ -266,18 +299,7 @@ def netif_is_multiqueue(dev: NetDevice) -> bool:
     return dev.num_tx_queues > 1
 
 
-# -- allocation and registration -------------------------------------------------------------
-
-
-def alloc_etherdev_mqs(host: Any, name: str = "eth%d", txqs: int = 1) -> NetDevice:
-    """alloc_netdev_mqs + ether_setup."""
-    dev = NetDevice(host, name, txqs)
-    dev.flags = IFF_BROADCAST | IFF_MULTICAST
-    return dev
-
-
-def alloc_etherdev(host: Any, name: str = "eth%d") -> NetDevice:
-    return alloc_etherdev_mqs(host, name, 1)
+# -- features and registration -------------------------------------------------------------
 
 
 def netdev_fix_features(dev: NetDevice, features: int) -> int:
@@ -357,10 +379,10 @@ def register_netdev(dev: NetDevice) -> int:
     dev.wanted_features = dev.features & dev.hw_features
     __netdev_update_features(dev)
     dev.state |= 1 << __LINK_STATE_PRESENT
-    _sch.dev_init_scheduler(dev)
+    pkt_sched.dev_init_scheduler(dev)
     kernel = dev.kernel
     if kernel.softirq_vec[NET_TX_SOFTIRQ] is None:
-        kernel.open_softirq(NET_TX_SOFTIRQ, lambda: _sch.net_tx_action(kernel))
+        kernel.open_softirq(NET_TX_SOFTIRQ, lambda: pkt_sched.net_tx_action(kernel))
     host.devices[dev.name] = dev
     dev.reg_state = "registered"
     return 0
@@ -401,7 +423,7 @@ def _dev_open_finish(dev: NetDevice, ret: Any) -> int:
         dev.state &= ~(1 << __LINK_STATE_START)
         return ret
     dev.flags |= IFF_UP
-    _sch.dev_activate(dev)
+    pkt_sched.dev_activate(dev)
     return 0
 
 
@@ -431,7 +453,7 @@ def _dev_close_prepare(dev: NetDevice) -> bool:
     if not dev.flags & IFF_UP:
         return False
     dev.state &= ~(1 << __LINK_STATE_START)
-    _sch.dev_deactivate(dev)
+    pkt_sched.dev_deactivate(dev)
     return True
 
 
@@ -455,7 +477,7 @@ async def dev_close_async(dev: NetDevice) -> None:
     dev.flags &= ~IFF_UP
 
 
-# -- carrier and watchdog ----------------------------------------------------------------------
+# -- carrier ----------------------------------------------------------------------
 
 
 def netif_carrier_ok(dev: NetDevice) -> bool:
@@ -468,24 +490,14 @@ def netif_carrier_on(dev: NetDevice) -> None:
         if dev.reg_state == "uninitialized":
             return
         if netif_running(dev):
-            _sch.dev_activate(dev)  # linkwatch_do_dev, run at once; arms the watchdog
+            pkt_sched.dev_activate(dev)  # linkwatch_do_dev, run at once; arms the watchdog
 
 
 def netif_carrier_off(dev: NetDevice) -> None:
     if not dev.state & (1 << __LINK_STATE_NOCARRIER):
         dev.state |= 1 << __LINK_STATE_NOCARRIER
         if dev.reg_state == "registered" and netif_running(dev):
-            _sch.dev_deactivate(dev)  # linkwatch_do_dev: qdiscs to noop, queued skbs freed
-
-
-def round_jiffies(j: int, now: int, cpu: int = 0) -> int:
-    """kernel/time/timer.c round_jiffies_common: to a whole second, never into the past."""
-    original = j
-    j += cpu * 3
-    rem = j % HZ
-    j = j - rem if rem < HZ // 4 else j - rem + HZ
-    j -= cpu * 3
-    return j if j > now else original
+            pkt_sched.dev_deactivate(dev)  # linkwatch_do_dev: qdiscs to noop, queued skbs freed
 
 
 def netif_trans_update(dev: NetDevice) -> None:
@@ -495,64 +507,6 @@ def netif_trans_update(dev: NetDevice) -> None:
 
 def dev_trans_start(dev: NetDevice) -> int:
     return max(txq.trans_start for txq in dev._tx)
-
-
-def _mod_timer_jiffies(dev: NetDevice, expires: int) -> None:
-    # A timer_list due now runs at the next tick, never in the same instant.
-    dev.watchdog_timer.mod_timer(max(expires, dev.kernel.jiffies + 1))
-
-
-def netdev_watchdog_up(dev: NetDevice) -> None:
-    if dev.netdev_ops.ndo_tx_timeout is None:
-        return
-    if dev.watchdog_timeo <= 0:
-        dev.watchdog_timeo = 5 * HZ
-    now = dev.kernel.jiffies
-    _mod_timer_jiffies(dev, round_jiffies(now + dev.watchdog_timeo, now))
-
-
-def netdev_watchdog_down(dev: NetDevice) -> None:
-    dev.watchdog_timer.del_timer()
-
-
-@traced
-def dev_watchdog(dev: NetDevice) -> None:
-    """net/sched/sch_generic.c dev_watchdog: ndo_tx_timeout for a queue stopped too long."""
-    if all(txq.qdisc is None or txq.qdisc.id == "noop" for txq in dev._tx):  # qdisc_tx_is_noop
-        return
-    if not (netif_device_present(dev) and netif_running(dev) and netif_carrier_ok(dev)):
-        return
-    now = dev.kernel.jiffies
-    oldest_start = now
-    timed_out = -1
-    for i, txq in enumerate(dev._tx):
-        if not txq.state & QUEUE_STATE_ANY_XOFF:
-            continue
-        trans_start = txq.trans_start
-        if now > trans_start + dev.watchdog_timeo:  # time_after
-            txq.trans_timeout += 1
-            timed_out = i
-            break
-        if oldest_start > trans_start:
-            oldest_start = trans_start
-    if timed_out >= 0:
-        netif_freeze_queues(dev)
-        ret = dev.netdev_ops.ndo_tx_timeout(dev, timed_out)
-        if inspect.isawaitable(ret):
-            dev.kernel.spawn(ret, f"{dev.name}_tx_timeout")  # as schedule_work()
-        netif_unfreeze_queues(dev)
-    _mod_timer_jiffies(dev, round_jiffies(oldest_start + dev.watchdog_timeo, now))
-
-
-def netif_freeze_queues(dev: NetDevice) -> None:
-    for txq in dev._tx:
-        txq.state |= QUEUE_STATE_FROZEN
-
-
-def netif_unfreeze_queues(dev: NetDevice) -> None:
-    for txq in dev._tx:
-        txq.state &= ~QUEUE_STATE_FROZEN
-        netif_schedule_queue(txq)
 
 
 # -- TX queue state ----------------------------------------------------------------------------
@@ -570,7 +524,7 @@ def netif_tx_stop_queue(txq: NetdevQueue) -> None:
 def netif_tx_wake_queue(txq: NetdevQueue) -> None:
     if txq.state & QUEUE_STATE_DRV_XOFF:
         txq.state &= ~QUEUE_STATE_DRV_XOFF
-        _sch.__netif_schedule(txq.qdisc)
+        pkt_sched.__netif_schedule(txq.qdisc)
 
 
 def netif_start_queue(dev: NetDevice) -> None:
@@ -640,7 +594,7 @@ def netif_xmit_frozen_or_drv_stopped(txq: NetdevQueue) -> bool:
 
 def netif_schedule_queue(txq: NetdevQueue) -> None:
     if not txq.state & QUEUE_STATE_ANY_XOFF:
-        _sch.__netif_schedule(txq.qdisc)
+        pkt_sched.__netif_schedule(txq.qdisc)
 
 
 # -- BQL ---------------------------------------------------------------------------------------
@@ -712,15 +666,12 @@ def dev_get_stats(dev: NetDevice) -> NetDeviceStats:
     )
 
 
-# Late import: sch_generic imports this module; its functions are looked up at call time.
-from hilnic.net.sched import sch_generic as _sch
-
 __all__ = [
     "NETDEV_TX_BUSY", "NETDEV_TX_OK", "NET_XMIT_CN", "NET_XMIT_DROP", "NET_XMIT_MASK", "NET_XMIT_SUCCESS",
     "NETIF_F_ALL_TSO", "NETIF_F_CSUM_MASK", "NETIF_F_FRAGLIST", "NETIF_F_GSO", "NETIF_F_GSO_MASK",
     "NETIF_F_GSO_SOFTWARE", "NETIF_F_HW_CSUM", "NETIF_F_IP_CSUM", "NETIF_F_IPV6_CSUM", "NETIF_F_SG",
     "NETIF_F_TSO", "NETIF_F_TSO6", "NetDevice", "NetDeviceStats", "NetdevOps", "NetdevQueue",
-    "__netdev_tx_sent_queue", "__netif_subqueue_stopped", "alloc_etherdev", "alloc_etherdev_mqs",
+    "HeaderOps", "__netdev_tx_sent_queue", "__netif_subqueue_stopped", "dev_hard_header",
     "dev_close", "dev_close_async", "dev_get_stats", "dev_open", "dev_open_async", "dev_xmit_complete",
     "ethtool_set_features", "net_xmit_eval", "netdev_completed_queue", "netdev_get_tx_queue",
     "netdev_priv", "netdev_reset_queue", "netdev_sent_queue", "netdev_tx_completed_queue",

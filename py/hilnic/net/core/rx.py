@@ -1,19 +1,19 @@
-"""The receive side below IP (net/core/dev.c): frames in, packet-type dispatch, loopback.
+"""Frames into the host, and the loopback device (drivers/net/loopback.c).
 
 Frames from the wire reach the host through `host_receive_frame` (what a driver's RX clean
 does: allocate, copy, eth_type_trans, netif_rx). The backlog NAPI then calls the kernel's
-rx_handler, which inet_init sets to `netif_receive_skb`. The loopback device carries the
-host's packets to itself (ICMP errors about its own packets among them).
+rx_handler, which inet_init sets to net/core/dev.c's `netif_receive_skb`. The loopback
+device carries the host's packets to itself (ICMP errors about its own packets among them).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from hilnic.include.uapi.linux.if_ether import ETH_HLEN, ETH_P_IP
 from hilnic.kernel.ftrace import traced
 from hilnic.net.ethernet.eth import ETH_ZERO, eth_header, eth_type_trans
-from hilnic.net.ipv4.af_inet import ETH_HLEN, ETH_P_ARP, ETH_P_IP
-from hilnic.net.core.skbuff import kfree_skb, netdev_alloc_skb, skb_orphan
+from hilnic.net.core.skbuff import netdev_alloc_skb, skb_orphan
 
 IFF_LOOPBACK = 1 << 3
 
@@ -71,40 +71,3 @@ def host_receive_frame(host: Any, dev: Any, frame: bytes) -> int:
     skb.skb_put_data(frame)
     skb.protocol = eth_type_trans(skb, dev)
     return host.kernel.netif_rx(skb)
-
-
-_ip_input: Any = None  # .ip_input, imported at first use (it imports this package)
-
-
-def _load_ip_input() -> Any:
-    global _ip_input
-    from hilnic.net.ipv4 import ip_input
-
-    _ip_input = ip_input
-    return ip_input
-
-
-@traced
-def netif_receive_skb(skb: Any) -> int:
-    return __netif_receive_skb(skb)
-
-
-def __netif_receive_skb(skb: Any) -> int:
-    """Deliver by ethertype: ARP → arp_rcv, IPv4 → ip_rcv; anything else is dropped."""
-    dev = skb.dev
-    proto = skb.protocol
-    if skb.network_header < 0 or skb.network_header != skb.data:
-        skb.network_header = skb.data
-    if proto == ETH_P_IP:
-        m = _ip_input
-        if m is None:
-            m = _load_ip_input()
-        return m.ip_rcv(skb, dev)
-    if proto == ETH_P_ARP:
-        from hilnic.net.ipv4.arp import arp_rcv
-
-        return arp_rcv(skb, dev)
-    if hasattr(dev, "rx_nohandler"):
-        dev.rx_nohandler += 1
-    kfree_skb(skb, "unhandled_proto")
-    return 0

@@ -10,29 +10,20 @@ import errno
 import struct
 from typing import Any
 
+from hilnic.include.net.ip import IP_DF, IP_MAX_MTU, IP_MF, IP_OFFSET, IPDEFTTL, IPHDR_LEN
+from hilnic.include.uapi.linux.icmp import ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED
+from hilnic.include.uapi.linux.if_ether import ETH_P_IP
+from hilnic.include.uapi.linux.in_ import IP_PMTUDISC_DO, IP_PMTUDISC_OMIT, IP_PMTUDISC_PROBE, IP_PMTUDISC_WANT, IPPROTO_TCP
 from hilnic.kernel.ftrace import traced
-from hilnic.net.ipv4.af_inet import (
-    ETH_P_IP,
-    IP_DF,
-    IP_MAX_MTU,
-    IP_MF,
-    IP_OFFSET,
-    IP_PMTUDISC_DO,
-    IP_PMTUDISC_OMIT,
-    IP_PMTUDISC_PROBE,
-    IP_PMTUDISC_WANT,
-    IPDEFTTL,
-    IPHDR_LEN,
-    IPPROTO_TCP,
-    LL_RESERVED_SPACE,
-    NET_XMIT_CN,
-    ip_fast_csum,
-)
-from hilnic.net.ipv4.arp import ip_neigh_gw4
+from hilnic.lib.checksum import ip_fast_csum
+from hilnic.net.core.gso import skb_gso_segment
 from hilnic.net.core.neighbour import neigh_output
-from hilnic.net.ipv4.route import RTN_LOCAL, Rtable, __sk_dst_check, dst_mtu, ip_mtu_locked, ip_route_output_ports
-from hilnic.net.core.sock import sk_setup_caps, skb_set_owner_w, sock_wfree
+from hilnic.net.core.netdevice import LL_RESERVED_SPACE, NET_XMIT_CN, NETIF_F_GSO_SOFTWARE, NETIF_F_TSO
+from hilnic.net.core.rx import loopback_xmit
 from hilnic.net.core.skbuff import CHECKSUM_NONE, CHECKSUM_PARTIAL, alloc_skb, consume_skb, kfree_skb, skb_checksum_help, skb_stats
+from hilnic.net.core.sock import sk_setup_caps, skb_set_owner_w, sock_wfree
+from hilnic.net.ipv4.arp import ip_neigh_gw4
+from hilnic.net.ipv4.route import RTN_LOCAL, Rtable, __sk_dst_check, dst_mtu, ip_icmp, ip_mtu_locked, ip_route_output_ports
 
 _IPHDR = struct.Struct("!BBHHHBBHII")
 _IPHDR_NOCSUM = struct.Struct("!BBHHHBB")  # the first 10 bytes
@@ -181,9 +172,6 @@ def ip_finish_output_gso(host: Any, sk: Any, skb: Any, mtu: int) -> int:
     """Common case: all segments fit → one skb to the device. Else segment here and fragment each."""
     if skb_gso_validate_network_len(skb, mtu):
         return ip_finish_output2(host, sk, skb)
-    from hilnic.net.core.gso import skb_gso_segment
-    from hilnic.net.core.netdevice import NETIF_F_GSO_SOFTWARE, NETIF_F_TSO
-
     features = skb.dst.dev.features & ~(NETIF_F_TSO | NETIF_F_GSO_SOFTWARE)
     try:
         segs = skb_gso_segment(skb, features)
@@ -225,10 +213,8 @@ def ip_fragment(host: Any, sk: Any, skb: Any, mtu: int, output: Any) -> int:
     if not frag_off & IP_DF:
         return ip_do_fragment(host, sk, skb, output)
     if not skb.ignore_df:
-        from hilnic.net.ipv4.icmp import ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, icmp_send
-
         host.snmp_inc("Ip", "FragFails")
-        icmp_send(host, skb, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, mtu)
+        ip_icmp.icmp_send(host, skb, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, mtu)
         kfree_skb(skb, "pkt_too_big")
         return -errno.EMSGSIZE
     return ip_do_fragment(host, sk, skb, output)
@@ -401,8 +387,6 @@ def ip_finish_output2(host: Any, sk: Any, skb: Any) -> int:
     dev = rt.dev
     host.snmp_inc("Ip", "OutTransmits")
     if rt.rt_type == RTN_LOCAL:
-        from hilnic.net.core.rx import loopback_xmit
-
         return loopback_xmit(skb, dev)
     hh_len = LL_RESERVED_SPACE(dev)
     if skb.data < hh_len:

@@ -10,12 +10,19 @@ kills the cached entry, so sockets holding one in `sk_dst_cache` re-route on the
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from hilnic.kernel.core import HZ
 from hilnic.kernel.ftrace import traced
-from hilnic.net.ipv4.af_inet import IP_MAX_MTU, inet_addr, ipv4_is_lbcast, ipv4_is_multicast
+from hilnic.include.linux.in_ import ipv4_is_lbcast, ipv4_is_multicast
+from hilnic.include.linux.inet import inet_addr
+from hilnic.include.net.ip import IP_MAX_MTU
+from hilnic.include.uapi.linux.icmp import ICMP_DEST_UNREACH, ICMP_HOST_UNREACH
+from hilnic.net.core.net_namespace import Host
+from hilnic.net.core.rx import loopback_dev
+from hilnic.net.core.skbuff import SkBuff
 
 RTN_UNICAST = 1
 RTN_LOCAL = 2
@@ -63,7 +70,7 @@ class FibRoute:
 class Rtable:
     """struct rtable / dst_entry for output routes."""
 
-    host: Any
+    host: Host
     dev: Any
     rt_type: int
     rt_dst: int
@@ -84,6 +91,29 @@ class Rtable:
     @property
     def mtu(self) -> int:
         return dst_mtu(self)
+
+
+def _icmp_send_unset(host: Host, skb_in: SkBuff, icmp_type: int, code: int, info: int) -> None:
+    raise RuntimeError("icmp_send called before icmp_init (inet_init)")
+
+
+@dataclass(slots=True)
+class IcmpSender:
+    """icmp_send as route.c, ip_output.c and (through dst_link_failure) arp.c reach it.
+
+    Linux calls net/ipv4/icmp.c directly from those files while icmp.c calls back into
+    route and ip_output; here icmp sits above them and registers its sender (icmp_init).
+    """
+
+    icmp_send: Callable[[Host, SkBuff, int, int, int], None] = _icmp_send_unset
+
+
+ip_icmp = IcmpSender()
+
+
+def ipv4_link_failure(host: Host, skb: SkBuff) -> None:
+    """dst_ops.link_failure (arp_error_report → dst_link_failure): tell the sender the host is unreachable."""
+    ip_icmp.icmp_send(host, skb, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, 0)
 
 
 def ip_mtu_locked(dst: Rtable) -> bool:
@@ -107,13 +137,13 @@ def ip_dst_mtu_maybe_forward(dst: Rtable, forwarding: bool = False) -> int:
     return dst_mtu(dst)
 
 
-def _tables(host: Any) -> dict:
+def _tables(host: Host) -> dict[str, Any]:
     if "routes" not in host.ext:
         ip_rt_init(host)
     return host.ext
 
 
-def ip_rt_init(host: Any) -> None:
+def ip_rt_init(host: Host) -> None:
     host.ext.setdefault("routes", [])
     host.ext.setdefault("ifaddrs", [])
     host.ext.setdefault("rt_cache", {})
@@ -121,7 +151,7 @@ def ip_rt_init(host: Any) -> None:
     host.ext.setdefault("rt_genid", 0)
 
 
-def rt_cache_flush(host: Any) -> None:
+def rt_cache_flush(host: Host) -> None:
     """rt_genid_bump_ipv4: every cached route (and socket dst) becomes stale."""
     ext = _tables(host)
     ext["rt_genid"] += 1
@@ -130,7 +160,7 @@ def rt_cache_flush(host: Any) -> None:
     ext["rt_cache"].clear()
 
 
-def ip_route_add(host: Any, prefix: int | str, plen: int, dev: Any, gateway: int | str | None = None,
+def ip_route_add(host: Host, prefix: int | str, plen: int, dev: Any, gateway: int | str | None = None,
                  mtu: int | None = None, mtu_lock: bool = False) -> FibRoute:
     """`ip route add prefix/plen [via gateway] dev dev [mtu [lock] N]`."""
     if not 0 <= plen <= 32:
@@ -150,7 +180,7 @@ def ip_route_add(host: Any, prefix: int | str, plen: int, dev: Any, gateway: int
     return r
 
 
-def ip_route_del(host: Any, prefix: int | str, plen: int) -> None:
+def ip_route_del(host: Host, prefix: int | str, plen: int) -> None:
     routes = _tables(host)["routes"]
     p = inet_addr(prefix)
     for r in routes:
@@ -161,7 +191,7 @@ def ip_route_del(host: Any, prefix: int | str, plen: int) -> None:
     raise OSError(errno.ESRCH, "no such route")
 
 
-def inet_ifaddr_add(host: Any, dev: Any, local: int | str, prefixlen: int) -> InIfaddr:
+def inet_ifaddr_add(host: Host, dev: Any, local: int | str, prefixlen: int) -> InIfaddr:
     """`ip addr add local/prefixlen dev dev`: the address plus its prefix route (fib_add_ifaddr)."""
     ifa = InIfaddr(dev, inet_addr(local), prefixlen)
     _tables(host)["ifaddrs"].append(ifa)
@@ -172,14 +202,14 @@ def inet_ifaddr_add(host: Any, dev: Any, local: int | str, prefixlen: int) -> In
     return ifa
 
 
-def inet_addr_type_local(host: Any, addr: int) -> bool:
+def inet_addr_type_local(host: Host, addr: int) -> bool:
     for ifa in _tables(host)["ifaddrs"]:
         if ifa.local == addr:
             return True
     return False
 
 
-def inet_select_addr(host: Any, dev: Any, dst: int = 0) -> int:
+def inet_select_addr(host: Host, dev: Any, dst: int = 0) -> int:
     """Preferred source on `dev`: an address in dst's subnet, else the first one, else any."""
     ifaddrs = _tables(host)["ifaddrs"]
     first = 0
@@ -193,7 +223,7 @@ def inet_select_addr(host: Any, dev: Any, dst: int = 0) -> int:
     return ifaddrs[0].local if ifaddrs else 0
 
 
-def fib_lookup(host: Any, daddr: int) -> FibRoute | None:
+def fib_lookup(host: Host, daddr: int) -> FibRoute | None:
     for r in _tables(host)["routes"]:  # sorted longest prefix first
         if (daddr & r.mask) == r.prefix:
             return r
@@ -201,7 +231,7 @@ def fib_lookup(host: Any, daddr: int) -> FibRoute | None:
 
 
 @traced
-def ip_route_output(host: Any, daddr: int | str, saddr: int | str = 0) -> Rtable:
+def ip_route_output(host: Host, daddr: int | str, saddr: int | str = 0) -> Rtable:
     """ip_route_output_key: the output route to `daddr`; OSError(ENETUNREACH) if there is none."""
     daddr = inet_addr(daddr)
     ext = _tables(host)
@@ -213,12 +243,10 @@ def ip_route_output(host: Any, daddr: int | str, saddr: int | str = 0) -> Rtable
     return rt
 
 
-def _ip_route_output_slow(host: Any, daddr: int) -> Rtable:
+def _ip_route_output_slow(host: Host, daddr: int) -> Rtable:
     ext = host.ext
     genid = ext["rt_genid"]
     if inet_addr_type_local(host, daddr) or (daddr >> 24) == 127:
-        from hilnic.net.core.rx import loopback_dev
-
         return Rtable(host, loopback_dev(host), RTN_LOCAL, daddr, daddr, genid=genid)
     if ipv4_is_lbcast(daddr):
         ifaddrs = ext["ifaddrs"]
@@ -249,7 +277,7 @@ def _ip_route_output_slow(host: Any, daddr: int) -> Rtable:
     return rt
 
 
-def ip_route_output_ports(host: Any, sk: Any, daddr: int | str, saddr: int | str, dport: int, sport: int, proto: int) -> Rtable:
+def ip_route_output_ports(host: Host, sk: Any, daddr: int | str, saddr: int | str, dport: int, sport: int, proto: int) -> Rtable:
     """The socket's flow (addresses, ports, protocol) → route. Ports/protocol do not select here."""
     return ip_route_output(host, daddr, saddr)
 
