@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from hilnic.kernel.env import VirtualEnv
 from hilnic.net.ipv4.arp import ARPOP_REPLY, arp_tbl
 from hilnic.net.core.net_namespace import Host
+from hilnic.drivers.net.loopback import loopback_net_init
 from hilnic.net.ipv4.af_inet import inet_init
 from hilnic.net.ethernet.eth import alloc_etherdev
 from hilnic.net.core.netdevice import (
@@ -57,6 +58,7 @@ def make_rig(mtu: int = 1500, features: int = NETIF_F_SG | NETIF_F_HW_CSUM, reso
     env = VirtualEnv()
     host = Host(env)
     env.run(until=0)  # start the CPU's own tasks (irq loop, ksoftirqd)
+    loopback_net_init(host)
     inet_init(host)
     dev = alloc_etherdev(host, "eth0")
     dev.dev_addr = HOST_MAC

@@ -15,7 +15,7 @@ from hilnic.net.core import neighbour
 from hilnic.net.ipv4 import arp
 from hilnic.include.uapi.linux.in_ import IP_PMTUDISC_DO
 from hilnic.net.core.netdevice import NETIF_F_SG
-from hilnic.net.core.rx import host_receive_frame
+from hilnic.drivers.net.rx import host_receive_frame
 from hilnic.net.core.skbuff import CHECKSUM_NONE, CHECKSUM_PARTIAL, live_skbs, skb_stats
 from hilnic.net.ipv4.udp import udp_recvmsg, udp_sendmsg, udp_v4_get_port
 

@@ -166,7 +166,8 @@ def validate_xmit_skb(skb: SkBuff, dev: NetDevice) -> SkBuff | None:
 
 
 def validate_xmit_skb_list(skb: SkBuff | None, dev: NetDevice) -> SkBuff | None:
-    head = tail = None
+    head: SkBuff | None = None
+    tail: Any = None  # set together with head
     while skb is not None:
         nxt = skb.next
         skb.next = None
@@ -190,7 +191,7 @@ def validate_xmit_skb_list(skb: SkBuff | None, dev: NetDevice) -> SkBuff | None:
 def xmit_one(skb: SkBuff, dev: NetDevice, txq: NetdevQueue, more: bool) -> int:
     """netdev_start_xmit: set softnet xmit.more, call the driver, stamp trans_start on OK."""
     softnet_xmit.more = more
-    rc = dev.netdev_ops.ndo_start_xmit(skb, dev)
+    rc = dev.netdev_ops.ndo_start_xmit(skb, dev)  # type: ignore[misc]  # set by every driver
     if rc == NETDEV_TX_OK:
         txq.trans_start = dev.kernel.jiffies  # txq_trans_update
     return rc
@@ -200,7 +201,7 @@ def xmit_one(skb: SkBuff, dev: NetDevice, txq: NetdevQueue, more: bool) -> int:
 def dev_hard_start_xmit(first: SkBuff, dev: NetDevice, txq: NetdevQueue) -> tuple[SkBuff | None, int]:
     """Hand a list to the driver. Returns (what is left, rc): BUSY if the driver refused an
     skb or stopped the queue with skbs still to go."""
-    skb = first
+    skb: SkBuff | None = first
     rc = NETDEV_TX_OK
     while skb is not None:
         nxt = skb.next

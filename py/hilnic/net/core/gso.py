@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import errno
 import struct
+from typing import Any
 
 from hilnic.kernel.ftrace import traced
 from hilnic.net.core.netdevice import NETIF_F_FRAGLIST, NETIF_F_GSO_ROBUST, NETIF_F_GSO_SHIFT, NETIF_F_SG, can_checksum_protocol
@@ -204,7 +205,7 @@ def skb_segment(head: SkBuff, doffset: int, payload_len: int, mss: int, sg: bool
             nskb.data = nskb.tail = headroom  # skb_reserve
             nskb.tail += doffset + hsize
             nskb.len = doffset + hsize
-            if segs is None:
+            if tail is None:
                 segs = nskb
             else:
                 tail.next = nskb
@@ -278,7 +279,7 @@ def _patch_headers(segs: SkBuff, linear: list[bytes], hdr: bytes, nhoff: int, th
     template = bytearray(hdr)
     template[nhoff + 10:nhoff + 12] = b"\0\0"
     first = True
-    skb = segs
+    skb: Any = segs  # one skb per entry of `linear`: never None inside the loop
     # csum_partial of the IP header, inlined below when it takes its short path (an even
     # length under 128 bytes: the header's big-endian value, folded to [1, 0xFFFF]).
     iph_short = not (thoff - nhoff) & 1 and thoff - nhoff < 128

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal, overload
 
 from hilnic.kernel.core import HZ, TimerList
 from hilnic.kernel.ftrace import traced
@@ -173,6 +174,10 @@ def __neigh_create(tbl: NeighTable, key: int, dev: NetDevice) -> Neighbour:
     return n
 
 
+@overload
+def __neigh_lookup(tbl: NeighTable, key: int, dev: NetDevice, creat: Literal[True]) -> Neighbour: ...
+@overload
+def __neigh_lookup(tbl: NeighTable, key: int, dev: NetDevice, creat: bool) -> Neighbour | None: ...
 def __neigh_lookup(tbl: NeighTable, key: int, dev: NetDevice, creat: bool) -> Neighbour | None:
     n = neigh_lookup(tbl, key, dev)
     if n is not None or not creat:
@@ -214,7 +219,7 @@ def neigh_output(n: Neighbour, skb: SkBuff, skip_cache: bool = False) -> int:
 def neigh_hh_output(n: Neighbour, skb: SkBuff) -> int:
     """Push the cached Ethernet header and hand the frame to the device layer."""
     off = skb.skb_push(ETH_HLEN)
-    skb.write_at(off, n.hh)
+    skb.write_at(off, n.hh)  # type: ignore[arg-type]  # neigh_output checked it
     skb.mac_header = off
     return dev_queue_xmit(skb)
 

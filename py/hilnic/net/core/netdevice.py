@@ -25,6 +25,8 @@ from hilnic.kernel.core import HZ, TimerList
 from hilnic.kernel.ftrace import traced
 from hilnic.kernel.softirq import NET_TX_SOFTIRQ
 from hilnic.lib.dynamic_queue_limits import Dql
+from hilnic.net.core.net_namespace import Host
+from hilnic.net.core.skbuff import SkBuff
 
 # -- return codes (include/linux/netdevice.h) ------------------------------------------------
 
@@ -128,7 +130,7 @@ class NetdevOps:
 
     ndo_open: Callable[..., Any] | None = None
     ndo_stop: Callable[..., Any] | None = None
-    ndo_start_xmit: Callable[[Any, "NetDevice"], int] | None = None
+    ndo_start_xmit: Callable[[SkBuff, "NetDevice"], int] | None = None
     ndo_tx_timeout: Callable[["NetDevice", int], Any] | None = None
     ndo_select_queue: Callable[..., int] | None = None
 
@@ -141,11 +143,11 @@ class HeaderOps:
     cache(ha, dev, type) returns the hh_cache contents for a resolved neighbour.
     """
 
-    create: Callable[[Any, "NetDevice", int, bytes | None, bytes | None, int], int]
+    create: Callable[[SkBuff, "NetDevice", int, bytes | None, bytes | None, int], int]
     cache: Callable[[bytes, "NetDevice", int], bytes] | None = None
 
 
-def dev_hard_header(skb: Any, dev: "NetDevice", type_: int, daddr: bytes | None, saddr: bytes | None, length: int) -> int:
+def dev_hard_header(skb: SkBuff, dev: "NetDevice", type_: int, daddr: bytes | None, saddr: bytes | None, length: int) -> int:
     """Push the link-layer header through dev->header_ops (0 for a headerless device)."""
     ops = dev.header_ops
     if ops is None:
@@ -202,7 +204,7 @@ class NetdevQueue:
         self.dev = dev
         self.index = index
         self.state = 0
-        self.qdisc: Any = None  # what __dev_queue_xmit uses (noop until dev_activate)
+        self.qdisc: Any = None  # a net/sched Qdisc (above net/core): what __dev_queue_xmit uses (noop until dev_activate)
         self.qdisc_sleeping: Any = None  # the configured qdisc
         self.dql = Dql(dev.kernel, HZ)  # netdev_init_one_queue: dql_init(&dql, HZ)
         self.trans_start = 0
@@ -220,7 +222,7 @@ _ifindex = itertools.count(2)  # 1 is lo
 class NetDevice:
     """struct net_device."""
 
-    def __init__(self, host: Any, name: str, num_tx_queues: int = 1) -> None:
+    def __init__(self, host: Host, name: str, num_tx_queues: int = 1) -> None:
         if num_tx_queues < 1:
             raise OSError(errno.EINVAL, "a net_device needs at least one TX queue")
         self.host = host
@@ -433,7 +435,8 @@ def dev_open(dev: NetDevice) -> int:
         return 0
     ret = dev.netdev_ops.ndo_open(dev) if dev.netdev_ops.ndo_open else 0
     if inspect.isawaitable(ret):
-        ret.close()
+        if inspect.iscoroutine(ret):
+            ret.close()  # never awaited
         dev.state &= ~(1 << __LINK_STATE_START)
         raise TypeError(f"{dev.name}: ndo_open is a coroutine; use `await dev_open_async(dev)`")
     return _dev_open_finish(dev, ret)
@@ -463,7 +466,8 @@ def dev_close(dev: NetDevice) -> None:
         return
     ret = dev.netdev_ops.ndo_stop(dev) if dev.netdev_ops.ndo_stop else 0
     if inspect.isawaitable(ret):
-        ret.close()
+        if inspect.iscoroutine(ret):
+            ret.close()  # never awaited
         raise TypeError(f"{dev.name}: ndo_stop is a coroutine; use `await dev_close_async(dev)`")
     dev.flags &= ~IFF_UP
 

@@ -305,7 +305,7 @@ class SkBuff:
         assert self.head is not None
         return self.head.addr
 
-    def write_at(self, off: int, data: bytes) -> None:
+    def write_at(self, off: int, data: bytes | bytearray) -> None:
         """Write `data` at offset `off` from head (header construction)."""
         if off < 0 or off + len(data) > self.end:
             raise IndexError(f"write {off}+{len(data)} outside skb head of {self.end}")
@@ -452,7 +452,7 @@ def skb_clone(skb: SkBuff) -> SkBuff:
         n = SkBuff()
         n.fclone = _SKB_FCLONE_CLONE
         n.fclone_ref = skb.fclone_ref
-        skb.fclone_ref[0] += 1  # fclone_ref = 2
+        skb.fclone_ref[0] += 1  # type: ignore[index]  # fclone_ref = 2 (set with SKB_FCLONE_ORIG)
         skb.companion = n
         n.companion = skb
         skb.companion_in_use = True
@@ -620,7 +620,7 @@ def kfree_skb(skb: SkBuff | None, reason: str = "") -> None:
     if skb.fclone == _SKB_FCLONE_CLONE and skb.companion is not None:
         orig = skb.companion
         orig.companion_in_use = False
-        orig.fclone_ref[0] -= 1
+        orig.fclone_ref[0] -= 1  # type: ignore[index]  # shared with the clone
     elif skb.fclone == _SKB_FCLONE_ORIG and skb.fclone_ref is not None:
         skb.fclone_ref[0] -= 1
 

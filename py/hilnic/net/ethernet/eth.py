@@ -11,7 +11,9 @@ from typing import Any
 
 from hilnic.include.uapi.linux.if_ether import ETH_ALEN, ETH_HLEN
 from hilnic.kernel.ftrace import traced
+from hilnic.net.core.net_namespace import Host
 from hilnic.net.core.netdevice import IFF_BROADCAST, IFF_MULTICAST, HeaderOps, NetDevice
+from hilnic.net.core.skbuff import SkBuff
 
 PACKET_HOST = 0
 PACKET_BROADCAST = 1
@@ -36,13 +38,13 @@ def mac_bytes(addr: bytes | bytearray | str) -> bytes:
     return b
 
 
-def dev_mac(dev: Any) -> bytes:
+def dev_mac(dev: Any) -> bytes:  # dev: a NetDevice or the loopback device (net/core/rx.py)
     a = dev.dev_addr
     return a if type(a) is bytes and len(a) == ETH_ALEN else mac_bytes(a)
 
 
 @traced
-def eth_header(skb: Any, dev: Any, type_: int, daddr: bytes | None, saddr: bytes | None, length: int) -> int:
+def eth_header(skb: SkBuff, dev: Any, type_: int, daddr: bytes | None, saddr: bytes | None, length: int) -> int:
     """dev_hard_header: push a 14-byte Ethernet header (source defaults to the device address)."""
     off = skb.skb_push(ETH_HLEN)
     skb.write_at(off, (daddr or ETH_ZERO) + (saddr or dev_mac(dev)) + type_.to_bytes(2, "big"))
@@ -59,7 +61,7 @@ eth_header_ops = HeaderOps(create=eth_header, cache=eth_header_cache)
 
 
 @traced
-def eth_type_trans(skb: Any, dev: Any) -> int:
+def eth_type_trans(skb: SkBuff, dev: Any) -> int:
     """Set the MAC header, classify the frame (pkt_type), pull the header, return the ethertype."""
     skb.dev = dev
     skb.skb_reset_mac_header()
@@ -81,12 +83,12 @@ def ether_setup(dev: NetDevice) -> None:
     dev.flags = IFF_BROADCAST | IFF_MULTICAST
 
 
-def alloc_etherdev_mqs(host: Any, name: str = "eth%d", txqs: int = 1) -> NetDevice:
+def alloc_etherdev_mqs(host: Host, name: str = "eth%d", txqs: int = 1) -> NetDevice:
     """alloc_netdev_mqs + ether_setup."""
     dev = NetDevice(host, name, txqs)
     ether_setup(dev)
     return dev
 
 
-def alloc_etherdev(host: Any, name: str = "eth%d") -> NetDevice:
+def alloc_etherdev(host: Host, name: str = "eth%d") -> NetDevice:
     return alloc_etherdev_mqs(host, name, 1)

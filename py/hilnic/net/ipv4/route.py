@@ -21,8 +21,8 @@ from hilnic.include.linux.inet import inet_addr
 from hilnic.include.net.ip import IP_MAX_MTU
 from hilnic.include.uapi.linux.icmp import ICMP_DEST_UNREACH, ICMP_HOST_UNREACH
 from hilnic.net.core.net_namespace import Host
-from hilnic.net.core.rx import loopback_dev
 from hilnic.net.core.skbuff import SkBuff
+from hilnic.net.core.sock import Sock
 
 RTN_UNICAST = 1
 RTN_LOCAL = 2
@@ -37,7 +37,7 @@ IP_RT_MTU_EXPIRES = 10 * 60 * HZ  # net.ipv4.route.mtu_expires = 600 s
 class InIfaddr:
     """struct in_ifaddr: an address configured on a device."""
 
-    dev: Any
+    dev: Any  # a NetDevice, or the loopback device for RTN_LOCAL
     local: int
     prefixlen: int
 
@@ -56,7 +56,7 @@ class FibRoute:
 
     prefix: int
     plen: int
-    dev: Any
+    dev: Any  # a NetDevice, or the loopback device for RTN_LOCAL
     gateway: int = 0
     mtu: int = 0  # RTAX_MTU, 0 = none
     mtu_locked: bool = False  # RTAX_LOCK for MTU ("mtu lock N")
@@ -71,7 +71,7 @@ class Rtable:
     """struct rtable / dst_entry for output routes."""
 
     host: Host
-    dev: Any
+    dev: Any  # a NetDevice, or the loopback device for RTN_LOCAL
     rt_type: int
     rt_dst: int
     rt_src: int  # preferred source (fl4->saddr when the socket has none)
@@ -247,7 +247,10 @@ def _ip_route_output_slow(host: Host, daddr: int) -> Rtable:
     ext = host.ext
     genid = ext["rt_genid"]
     if inet_addr_type_local(host, daddr) or (daddr >> 24) == 127:
-        return Rtable(host, loopback_dev(host), RTN_LOCAL, daddr, daddr, genid=genid)
+        lo = host.loopback_dev
+        if lo is None:
+            raise OSError(errno.ENETUNREACH, "no loopback device (loopback_net_init)")
+        return Rtable(host, lo, RTN_LOCAL, daddr, daddr, genid=genid)
     if ipv4_is_lbcast(daddr):
         ifaddrs = ext["ifaddrs"]
         if not ifaddrs:
@@ -277,7 +280,7 @@ def _ip_route_output_slow(host: Host, daddr: int) -> Rtable:
     return rt
 
 
-def ip_route_output_ports(host: Host, sk: Any, daddr: int | str, saddr: int | str, dport: int, sport: int, proto: int) -> Rtable:
+def ip_route_output_ports(host: Host, sk: Sock, daddr: int | str, saddr: int | str, dport: int, sport: int, proto: int) -> Rtable:
     """The socket's flow (addresses, ports, protocol) → route. Ports/protocol do not select here."""
     return ip_route_output(host, daddr, saddr)
 
@@ -291,7 +294,7 @@ def dst_check(dst: Rtable | None) -> Rtable | None:
     return dst
 
 
-def __sk_dst_check(sk: Any, cookie: int = 0) -> Rtable | None:
+def __sk_dst_check(sk: Sock, cookie: int = 0) -> Rtable | None:
     """The socket's cached route if still valid; a stale one is dropped from sk_dst_cache."""
     dst = sk.sk_dst_cache
     if dst is not None and dst_check(dst) is None:
@@ -322,7 +325,7 @@ def __ip_rt_update_pmtu(dst: Rtable, mtu: int) -> None:
     dst.obsolete = True
 
 
-def inet_csk_update_pmtu(sk: Any, mtu: int) -> Rtable | None:
+def inet_csk_update_pmtu(sk: Sock, mtu: int) -> Rtable | None:
     """TCP's PMTU update: learn `mtu` on the socket's route and return the (new) valid dst."""
     dst = __sk_dst_check(sk, 0)
     host = sk.host
@@ -342,7 +345,7 @@ def inet_csk_update_pmtu(sk: Any, mtu: int) -> Rtable | None:
     return dst
 
 
-def ipv4_sk_update_pmtu(sk: Any, daddr: int, mtu: int) -> Rtable | None:
+def ipv4_sk_update_pmtu(sk: Sock, daddr: int, mtu: int) -> Rtable | None:
     """ICMP FRAG_NEEDED for a socket's flow: update the PMTU and refresh sk_dst_cache."""
     host = sk.host
     try:

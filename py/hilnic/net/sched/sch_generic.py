@@ -418,14 +418,14 @@ def __qdisc_run(q: Qdisc) -> None:
 def dequeue_skb(q: Qdisc) -> tuple[SkBuff | None, bool, int]:
     """Returns (skb or skb list, validate, packets)."""
     if q.gso_skb:
-        skb = q.gso_skb[0]
-        txq = q.dev._tx[skb.queue_mapping]
+        requeued = q.gso_skb[0]
+        txq = q.dev._tx[requeued.queue_mapping]
         if txq.state & QUEUE_STATE_ANY_XOFF_OR_FROZEN:
             return None, False, 1
         q.gso_skb.popleft()
-        q.qstats.backlog -= qdisc_pkt_len(skb)
+        q.qstats.backlog -= qdisc_pkt_len(requeued)
         q.qstats.qlen -= 1
-        return skb, False, 1  # already validated
+        return requeued, False, 1  # already validated
     txq = q.dev_queue
     if q.flags & TCQ_F_ONETXQUEUE and txq.state & QUEUE_STATE_ANY_XOFF_OR_FROZEN:
         return None, True, 1  # the wake path reschedules
@@ -465,13 +465,15 @@ def sch_direct_xmit(skb: SkBuff, q: Qdisc, dev: NetDevice, txq: NetdevQueue, val
     Returns False when the caller should stop (requeued)."""
     rc = NETDEV_TX_BUSY
     if validate:
-        skb = validate_xmit_skb_list(skb, dev)
-        if skb is None:
+        valid = validate_xmit_skb_list(skb, dev)
+        if valid is None:
             return True
+        skb = valid
+    left: SkBuff | None = skb
     if not txq.state & QUEUE_STATE_ANY_XOFF_OR_FROZEN:
-        skb, rc = dev_hard_start_xmit(skb, dev, txq)
+        left, rc = dev_hard_start_xmit(skb, dev, txq)
     if not dev_xmit_complete(rc):
-        dev_requeue_skb(skb, q)
+        dev_requeue_skb(left, q)
         return False
     return True
 
@@ -555,7 +557,7 @@ def dev_watchdog(dev: NetDevice) -> None:
             oldest_start = trans_start
     if timed_out >= 0:
         netif_freeze_queues(dev)
-        ret = dev.netdev_ops.ndo_tx_timeout(dev, timed_out)
+        ret = dev.netdev_ops.ndo_tx_timeout(dev, timed_out)  # type: ignore[misc]  # netdev_watchdog_up checked it
         if inspect.isawaitable(ret):
             dev.kernel.spawn(ret, f"{dev.name}_tx_timeout")  # as schedule_work()
         netif_unfreeze_queues(dev)
