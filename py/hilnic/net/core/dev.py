@@ -29,6 +29,7 @@ from typing import Any
 
 from hilnic.include.net import pkt_sched
 from hilnic.include.net.sch_generic import TCQ_F_CAN_BYPASS
+from hilnic.include.net.ip import IP_DF
 from hilnic.kernel.ftrace import traced
 from hilnic.kernel.softirq import NET_TX_SOFTIRQ
 from hilnic.net.core.gso import skb_gso_segment
@@ -68,7 +69,6 @@ from hilnic.net.core.skbuff import (
 )
 
 SKB_GSO_TCPV6 = 1 << 4
-IP_DF = 0x4000
 XMIT_RECURSION_LIMIT = 8
 
 
@@ -355,8 +355,6 @@ def dev_kfree_skb_any(skb: SkBuff | None) -> None:
         kfree_skb(skb)
 
 
-dev_consume_skb_any = dev_kfree_skb_any
-dev_consume_skb_irq = dev_kfree_skb_irq
 
 # -- receive: the packet-type table and netif_receive_skb -------------------------------------------
 
@@ -374,11 +372,6 @@ ptype_base: dict[int, PacketType] = {}  # one handler per ethertype (no taps, no
 
 def dev_add_pack(pt: PacketType) -> None:
     ptype_base[pt.type] = pt
-
-
-def dev_remove_pack(pt: PacketType) -> None:
-    if ptype_base.get(pt.type) is pt:
-        del ptype_base[pt.type]
 
 
 @traced

@@ -26,7 +26,11 @@ import errno
 import struct
 from typing import Any
 
+from hilnic.include.net.ip import IP_DF
+from hilnic.include.uapi.linux.if_ether import ETH_P_IP
+from hilnic.include.uapi.linux.in_ import IPPROTO_TCP
 from hilnic.kernel.ftrace import traced
+from hilnic.lib.checksum import csum_fold, csum_partial
 from hilnic.net.core.netdevice import NETIF_F_FRAGLIST, NETIF_F_GSO_ROBUST, NETIF_F_GSO_SHIFT, NETIF_F_SG, can_checksum_protocol
 from hilnic.net.core.skbuff import (
     CHECKSUM_NONE,
@@ -37,19 +41,12 @@ from hilnic.net.core.skbuff import (
     SkBuff,
     _copy_header_fields_keep_geometry,
     alloc_skb,
-    csum_fold,
-    csum_partial,
     host_mem,
     kfree_skb,
     skb_stats,
 )
 
-SKB_GSO_DODGY = 1 << 1
-SKB_GSO_TCP_ECN = 1 << 2
 SKB_GSO_TCP_FIXEDID = 1 << 3
-ETH_P_IP = 0x0800
-IPPROTO_TCP = 6
-IP_DF = 0x4000
 TCP_FLAG_FIN = 0x01
 TCP_FLAG_PSH = 0x08
 TCP_FLAG_CWR = 0x80
@@ -96,7 +93,6 @@ def inet_gso_segment(skb: SkBuff, features: int) -> SkBuff | None:
     ihl = (iph[0] & 0x0F) * 4
     if ihl < 20:
         raise OSError(errno.EINVAL, "inet_gso_segment: bad IHL")
-    ip_id = _H.unpack_from(iph, 4)[0]
     frag_off = _H.unpack_from(iph, 6)[0]
     gso_type = skb.shinfo.gso_type
     fixedid = bool(gso_type & SKB_GSO_TCP_FIXEDID)

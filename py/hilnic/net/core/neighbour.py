@@ -106,9 +106,6 @@ class NeighTable:
         self.stats = NeighStatistics()
         self.hash: dict[tuple[int, str], Neighbour] = {}
 
-    def entries(self) -> list["Neighbour"]:
-        return list(self.hash.values())
-
 
 class Neighbour:
     """struct neighbour."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hilnic.include.net import pkt_sched
+from hilnic.include.uapi.linux.if_ether import ETH_ALEN, ETH_DATA_LEN, ETH_HLEN, ETH_P_IP, ETH_P_IPV6
 from hilnic.kernel.core import HZ, TimerList
 from hilnic.kernel.ftrace import traced
 from hilnic.kernel.softirq import NET_TX_SOFTIRQ
@@ -44,8 +45,6 @@ def dev_xmit_complete(rc: int) -> bool:
     return rc < NET_XMIT_MASK
 
 
-ETH_P_IP = 0x0800
-ETH_P_IPV6 = 0x86DD
 
 
 def net_xmit_eval(rc: int) -> int:
@@ -60,13 +59,9 @@ from hilnic.net.core.netdev_features import (  # noqa: E402  (re-exported: drive
     NETIF_F_IP_CSUM,
     NETIF_F_HW_CSUM,
     NETIF_F_IPV6_CSUM,
-    NETIF_F_HIGHDMA,
     NETIF_F_FRAGLIST,
-    NETIF_F_HW_VLAN_CTAG_TX,
     NETIF_F_GSO,
-    NETIF_F_LLTX,
     NETIF_F_GRO,
-    NETIF_F_LRO,
     NETIF_F_GSO_SHIFT,
     NETIF_F_TSO,
     NETIF_F_GSO_ROBUST,
@@ -109,9 +104,6 @@ QUEUE_STATE_ANY_XOFF_OR_FROZEN = QUEUE_STATE_ANY_XOFF | QUEUE_STATE_FROZEN
 QUEUE_STATE_DRV_XOFF_OR_FROZEN = QUEUE_STATE_DRV_XOFF | QUEUE_STATE_FROZEN
 
 ARPHRD_ETHER = 1
-ETH_HLEN = 14
-ETH_ALEN = 6
-ETH_DATA_LEN = 1500
 ETH_MIN_MTU = 68
 DEFAULT_TX_QUEUE_LEN = 1000
 GSO_LEGACY_MAX_SIZE = 65536
@@ -349,17 +341,6 @@ def dev_set_mtu(dev: NetDevice, mtu: int) -> None:
     dev.mtu = mtu
 
 
-def dev_change_tx_queue_len(dev: NetDevice, new_len: int) -> None:
-    """`ip link set txqueuelen`: the qdiscs resize their rings (pfifo_fast drops the excess)."""
-    if new_len < 0:
-        raise OSError(errno.EINVAL, "txqueuelen must be >= 0")
-    dev.tx_queue_len = new_len
-    for txq in dev._tx:
-        q = txq.qdisc_sleeping
-        if q is not None and hasattr(q, "change_tx_queue_len"):
-            q.change_tx_queue_len(new_len)
-
-
 def register_netdev(dev: NetDevice) -> int:
     """register_netdevice: name, ifindex, features, noop qdiscs, the NET_TX softirq."""
     host = dev.host
@@ -388,13 +369,6 @@ def register_netdev(dev: NetDevice) -> int:
     host.devices[dev.name] = dev
     dev.reg_state = "registered"
     return 0
-
-
-def unregister_netdev(dev: NetDevice) -> None:
-    if dev.flags & IFF_UP:
-        dev_close(dev)
-    dev.host.devices.pop(dev.name, None)
-    dev.reg_state = "unregistered"
 
 
 # -- open / close ----------------------------------------------------------------------------
@@ -509,10 +483,6 @@ def netif_trans_update(dev: NetDevice) -> None:
     txq.trans_start = dev.kernel.jiffies
 
 
-def dev_trans_start(dev: NetDevice) -> int:
-    return max(txq.trans_start for txq in dev._tx)
-
-
 # -- TX queue state ----------------------------------------------------------------------------
 
 
@@ -543,10 +513,6 @@ def netif_wake_queue(dev: NetDevice) -> None:
     netif_tx_wake_queue(dev._tx[0])
 
 
-def netif_queue_stopped(dev: NetDevice) -> bool:
-    return bool(dev._tx[0].state & QUEUE_STATE_DRV_XOFF)
-
-
 def netif_tx_start_all_queues(dev: NetDevice) -> None:
     for txq in dev._tx:
         netif_tx_start_queue(txq)
@@ -566,10 +532,6 @@ def netif_stop_subqueue(dev: NetDevice, queue_index: int) -> None:
     netif_tx_stop_queue(dev._tx[queue_index])
 
 
-def netif_start_subqueue(dev: NetDevice, queue_index: int) -> None:
-    netif_tx_start_queue(dev._tx[queue_index])
-
-
 def netif_wake_subqueue(dev: NetDevice, queue_index: int) -> None:
     netif_tx_wake_queue(dev._tx[queue_index])
 
@@ -586,14 +548,6 @@ def netif_tx_queue_stopped(txq: NetdevQueue) -> bool:
 def netif_xmit_stopped(txq: NetdevQueue) -> bool:
     """Stopped by the driver or by BQL."""
     return bool(txq.state & QUEUE_STATE_ANY_XOFF)
-
-
-def netif_xmit_frozen_or_stopped(txq: NetdevQueue) -> bool:
-    return bool(txq.state & QUEUE_STATE_ANY_XOFF_OR_FROZEN)
-
-
-def netif_xmit_frozen_or_drv_stopped(txq: NetdevQueue) -> bool:
-    return bool(txq.state & QUEUE_STATE_DRV_XOFF_OR_FROZEN)
 
 
 def netif_schedule_queue(txq: NetdevQueue) -> None:
@@ -644,10 +598,6 @@ def netdev_tx_reset_queue(txq: NetdevQueue) -> None:
 
 def netdev_sent_queue(dev: NetDevice, nbytes: int) -> None:
     netdev_tx_sent_queue(dev._tx[0], nbytes)
-
-
-def __netdev_sent_queue(dev: NetDevice, nbytes: int, xmit_more: bool) -> bool:
-    return __netdev_tx_sent_queue(dev._tx[0], nbytes, xmit_more)
 
 
 def netdev_completed_queue(dev: NetDevice, pkts: int, nbytes: int) -> None:

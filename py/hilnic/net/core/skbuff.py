@@ -283,27 +283,13 @@ class SkBuff:
 
     # -- headers ----------------------------------------------------------------------------
 
-    def skb_reset_network_header(self) -> None:
-        self.network_header = self.data
-
     def skb_reset_transport_header(self) -> None:
         self.transport_header = self.data
 
     def skb_reset_mac_header(self) -> None:
         self.mac_header = self.data
 
-    def skb_transport_offset(self) -> int:
-        return self.transport_header - self.data
-
-    def skb_network_offset(self) -> int:
-        return self.network_header - self.data
-
     # -- bytes in host memory -------------------------------------------------------------
-
-    @property
-    def head_addr(self) -> int:
-        assert self.head is not None
-        return self.head.addr
 
     def write_at(self, off: int, data: bytes | bytearray) -> None:
         """Write `data` at offset `off` from head (header construction)."""
@@ -632,11 +618,6 @@ def consume_skb(skb: SkBuff | None) -> None:
 
 def napi_consume_skb(skb: SkBuff | None, budget: int) -> None:
     kfree_skb(skb, "consumed")  # consume_skb(skb), inlined (one per transmitted frame)
-
-
-def skb_get(skb: SkBuff) -> SkBuff:
-    skb.users += 1
-    return skb
 
 
 # -- checksums ----------------------------------------------------------------------------

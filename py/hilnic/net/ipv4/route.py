@@ -132,11 +132,6 @@ def dst_mtu(dst: Rtable) -> int:
     return min(mtu, IP_MAX_MTU)
 
 
-def ip_dst_mtu_maybe_forward(dst: Rtable, forwarding: bool = False) -> int:
-    """The MTU used for output of locally generated packets (ip_skb_dst_mtu with PMTU on)."""
-    return dst_mtu(dst)
-
-
 def _tables(host: Host) -> dict[str, Any]:
     if "routes" not in host.ext:
         ip_rt_init(host)
@@ -178,17 +173,6 @@ def ip_route_add(host: Host, prefix: int | str, plen: int, dev: Any, gateway: in
     routes.sort(key=lambda x: -x.plen)
     rt_cache_flush(host)
     return r
-
-
-def ip_route_del(host: Host, prefix: int | str, plen: int) -> None:
-    routes = _tables(host)["routes"]
-    p = inet_addr(prefix)
-    for r in routes:
-        if r.prefix == p and r.plen == plen:
-            routes.remove(r)
-            rt_cache_flush(host)
-            return
-    raise OSError(errno.ESRCH, "no such route")
 
 
 def inet_ifaddr_add(host: Host, dev: Any, local: int | str, prefixlen: int) -> InIfaddr:

@@ -24,13 +24,13 @@ from hilnic.include.net.tcp_states import TCP_ESTABLISHED
 from hilnic.include.uapi.linux.icmp import ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, ICMP_PORT_UNREACH, ICMP_TIME_EXCEEDED
 from hilnic.include.uapi.linux.in_ import IP_PMTUDISC_DO, IP_PMTUDISC_DONT, IP_PMTUDISC_PROBE, IPPROTO_UDP
 from hilnic.include.uapi.linux.udp import UDPHDR_LEN
-from hilnic.lib.checksum import csum_tcpudp_nofold
+from hilnic.lib.checksum import csum_fold, csum_partial, csum_tcpudp_nofold
 from hilnic.net.core.netdevice import LL_RESERVED_SPACE
 from hilnic.net.ipv4.ip_output import ip_dont_fragment, ip_select_ident_segs, ip_send_skb, ip_sk_ignore_df, ip_sk_use_pmtu
 from hilnic.net.ipv4.route import RTN_BROADCAST, Rtable, dst_mtu, ip_route_output, ipv4_sk_update_pmtu, sk_dst_check
 from hilnic.net.core.netdevice import NETIF_F_HW_CSUM, NETIF_F_IP_CSUM
 from hilnic.net.core.sock import SOCK_NOSPACE, skb_set_owner_w, sock_wfree
-from hilnic.net.core.skbuff import CHECKSUM_NONE, CHECKSUM_PARTIAL, alloc_skb, csum_fold, csum_partial, kfree_skb, skb_stats
+from hilnic.net.core.skbuff import CHECKSUM_NONE, CHECKSUM_PARTIAL, alloc_skb, kfree_skb, skb_stats
 
 UDP_MAX_PAYLOAD = IP_MAX_MTU - IPHDR_LEN - UDPHDR_LEN  # 65507
 EPHEMERAL_PORTS = (32768, 60999)  # net.ipv4.ip_local_port_range

@@ -135,10 +135,6 @@ class Qdisc:
         return f"<qdisc {self.id} {self.dev.name}:{self.dev_queue.index} qlen={self.qstats.qlen}>"
 
 
-def qdisc_qlen(q: Qdisc) -> int:
-    return q.qstats.qlen
-
-
 def qdisc_drop(skb: SkBuff, q: Qdisc, to_free: list[SkBuff]) -> int:
     """Count a drop; the caller frees `to_free` after the run (kfree_skb_list)."""
     q.qstats.drops += 1
