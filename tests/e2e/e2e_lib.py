@@ -208,9 +208,11 @@ class BqlWatch:
 
     def __init__(self, tb: Any) -> None:
         from hilnic.net.core import dev as dev_mod
+        from hilnic.net.sched import sch_generic
 
         self.tb = tb
         self._dev_mod = dev_mod
+        self._sch = sch_generic
         self.max_excess_at_batch_start = -(1 << 60)  # max(inflight - limit) when a batch starts
         self.max_excess_over_batch = -(1 << 60)  # max(inflight - limit - batch bytes so far) after a post
         self.max_excess = -(1 << 60)  # max(inflight - limit) after a post
@@ -251,7 +253,8 @@ class BqlWatch:
                 self.xoffs += 1
 
         nd.netdev_tx_sent_queue = netdev_tx_sent_queue
-        dev_mod.dev_hard_start_xmit = dev_hard_start_xmit
+        dev_mod.dev_hard_start_xmit = dev_hard_start_xmit  # the noqueue path
+        sch_generic.dev_hard_start_xmit = dev_hard_start_xmit  # sch_direct_xmit
         tb.nic.on_frame(self._on_frame)
 
     def _on_frame(self, _f: Any) -> None:
@@ -262,6 +265,7 @@ class BqlWatch:
     def uninstall(self) -> None:
         nd.netdev_tx_sent_queue = self._orig_sent
         self._dev_mod.dev_hard_start_xmit = self._orig_hsx
+        self._sch.dev_hard_start_xmit = self._orig_hsx
 
 
 class CorruptOneDescriptor:

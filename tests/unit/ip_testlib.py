@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from hilnic.kernel.env import VirtualEnv
 from hilnic.net.ipv4.arp import ARPOP_REPLY, arp_tbl
 from hilnic.net.core.net_namespace import Host
+from hilnic.drivers.net.loopback import loopback_net_init
 from hilnic.net.ipv4.af_inet import inet_init
+from hilnic.net.ethernet.eth import alloc_etherdev
 from hilnic.net.core.netdevice import (
     NETDEV_TX_OK,
     NETIF_F_HW_CSUM,
     NETIF_F_SG,
-    alloc_etherdev,
     dev_open,
     register_netdev,
 )
@@ -57,6 +58,7 @@ def make_rig(mtu: int = 1500, features: int = NETIF_F_SG | NETIF_F_HW_CSUM, reso
     env = VirtualEnv()
     host = Host(env)
     env.run(until=0)  # start the CPU's own tasks (irq loop, ksoftirqd)
+    loopback_net_init(host)
     inet_init(host)
     dev = alloc_etherdev(host, "eth0")
     dev.dev_addr = HOST_MAC
@@ -85,7 +87,7 @@ def make_rig(mtu: int = 1500, features: int = NETIF_F_SG | NETIF_F_HW_CSUM, reso
 
 def resolve(host, dev, ip, mac) -> None:
     """Install a REACHABLE neighbour as an ARP reply would."""
-    from hilnic.net.ipv4.af_inet import in_aton
+    from hilnic.include.linux.inet import in_aton
 
     n = __neigh_lookup(arp_tbl(host), in_aton(ip), dev, True)
     neigh_update(n, mac, NUD_REACHABLE, NEIGH_UPDATE_F_OVERRIDE)

@@ -12,7 +12,8 @@ from scapy.packet import Raw
 from hilnic.kernel.env import MS, VirtualEnv
 from hilnic.net.ipv4 import tcp_ipv4
 from hilnic.net.core.net_namespace import Host
-from hilnic.net.core.skbuff import alloc_skb, csum_fold, csum_partial, kfree_skb
+from hilnic.lib.checksum import csum_fold, csum_partial
+from hilnic.net.core.skbuff import alloc_skb, kfree_skb
 from hilnic.net.core.sock import NETIF_F_IP_CSUM, NETIF_F_SG
 from hilnic.net.socket import socket
 from hilnic.net.ipv4.tcp_ipv4 import tcp_v4_rcv

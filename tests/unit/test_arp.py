@@ -8,7 +8,7 @@ from scapy.layers.l2 import ARP, Ether
 
 from hilnic.net.ipv4.arp import arp_tbl, neigh_lookup_state
 from hilnic.net.core.neighbour import NUD_DELAY, NUD_FAILED, NUD_INCOMPLETE, NUD_PROBE, NUD_REACHABLE, NUD_STALE
-from hilnic.net.core.rx import host_receive_frame
+from hilnic.drivers.net.rx import host_receive_frame
 from hilnic.net.core.skbuff import live_skbs
 from hilnic.net.ipv4.udp import udp_sendmsg
 

@@ -17,6 +17,7 @@ from test_gso import HDR, device_complete_checksum, make_dev, make_tcp_skb, scap
 from hilnic.kernel.env import MS, SEC
 from hilnic.kernel.softirq import NET_TX_SOFTIRQ
 from hilnic.net.core.dev import dev_kfree_skb_any, dev_queue_xmit
+from hilnic.net.ethernet.eth import alloc_etherdev
 from hilnic.net.core.netdevice import (
     NET_XMIT_CN,
     NET_XMIT_DROP,
@@ -26,7 +27,6 @@ from hilnic.net.core.netdevice import (
     NETIF_F_SG,
     NETIF_F_TSO,
     QUEUE_STATE_FROZEN,
-    alloc_etherdev,
     dev_close,
     dev_get_stats,
     dev_open,
@@ -40,7 +40,8 @@ from hilnic.net.core.netdevice import (
     netif_xmit_stopped,
     register_netdev,
 )
-from hilnic.net.sched.sch_generic import TCQ_F_CAN_BYPASS, TCQ_F_ONETXQUEUE, PfifoFast
+from hilnic.include.net.sch_generic import TCQ_F_CAN_BYPASS, TCQ_F_ONETXQUEUE
+from hilnic.net.sched.sch_generic import PfifoFast
 from hilnic.net.core.skbuff import CHECKSUM_NONE, CHECKSUM_PARTIAL, consume_skb, live_skbs, skb_stats
 
 SMALL = 100  # payload of a non-GSO test skb

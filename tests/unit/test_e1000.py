@@ -49,12 +49,12 @@ from hilnic.kernel.softirq import NET_TX_SOFTIRQ
 from hilnic.net.core import netdevice as nd
 from hilnic.net.core.dev import dev_queue_xmit, xmit_one
 from hilnic.net.core.net_namespace import Host
+from hilnic.lib.checksum import csum_partial
 from hilnic.net.core.skbuff import (
     CHECKSUM_NONE,
     CHECKSUM_PARTIAL,
     Page,
     alloc_skb,
-    csum_partial,
     live_skbs,
     skb_add_data_frag,
 )

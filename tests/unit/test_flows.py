@@ -105,7 +105,7 @@ def test_segment_with_bad_tcp_checksum_is_dropped_and_counted():
     """tcp_v4_rcv verifies the checksum (no receive offload): a corrupted ACK changes nothing."""
     from scapy.layers.inet import TCP
 
-    from hilnic.net.core.rx import host_receive_frame
+    from hilnic.drivers.net.rx import host_receive_frame
     from hilnic.net.core.skbuff import skb_stats as stats
 
     tb = model_testbed(TestbedConfig())

@@ -18,13 +18,13 @@ from scapy.utils import checksum
 from hilnic.kernel.env import VirtualEnv
 from hilnic.net.core.gso import skb_gso_segment
 from hilnic.net.core.net_namespace import Host
+from hilnic.net.ethernet.eth import alloc_etherdev, alloc_etherdev_mqs
 from hilnic.net.core.netdevice import (
     NETDEV_TX_OK,
     NETIF_F_HW_CSUM,
     NETIF_F_IP_CSUM,
     NETIF_F_SG,
     NETIF_F_TSO,
-    alloc_etherdev,
     dev_open,
     netdev_tx_sent_queue,
     netdev_xmit_more,
@@ -92,7 +92,6 @@ def make_dev(features: int = NETIF_F_SG | NETIF_F_IP_CSUM, *, stop_after=None, b
     host.env.run(until=0)  # start the kernel's CPU tasks
     if qdisc is not None:
         host.sysctl.default_qdisc = qdisc
-    from hilnic.net.core.netdevice import alloc_etherdev_mqs
 
     dev = alloc_etherdev_mqs(host, "eth%d", txqs) if txqs > 1 else alloc_etherdev(host)
     dev.dev_addr = bytes.fromhex("020000000001")

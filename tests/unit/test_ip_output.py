@@ -10,8 +10,10 @@ from ip_testlib import GW_MAC, HOST_IP, PEER_IP, make_rig, resolve
 from scapy.layers.inet import IP, TCP, defragment
 from scapy.layers.l2 import Ether
 
+from hilnic.include.linux.inet import in_aton
+from hilnic.include.uapi.linux.in_ import IPPROTO_TCP
 from hilnic.lib.checksum import csum_tcpudp_nofold
-from hilnic.net.ipv4.af_inet import IPPROTO_TCP, NetProtocol, in_aton, inet_add_protocol
+from hilnic.net.ipv4.af_inet import NetProtocol, inet_add_protocol
 from hilnic.net.ipv4.ip_output import ip_local_out, ip_queue_xmit
 from hilnic.net.core.netdevice import NETIF_F_HW_CSUM, NETIF_F_SG, NETIF_F_TSO
 from hilnic.net.ipv4.route import ip_route_add, ip_route_output
@@ -226,17 +228,15 @@ def test_bad_route_arguments():
     assert ei.value.errno == errno.EEXIST
 
 
-def test_frag_needed_reaches_tcp_v4_err_with_the_quoted_header(monkeypatch):
-    import hilnic.net.ipv4.tcp_ipv4 as tcp_ipv4
-
+def test_frag_needed_reaches_tcp_v4_err_with_the_quoted_header():
     calls = []
     def record(host, skb, info):
         t, c = skb.read_at(skb.data - 8, 2)
         calls.append((t, c, info, skb.read_at(skb.data, skb.len)))
         return 0
 
-    monkeypatch.setattr(tcp_ipv4, "tcp_v4_err", record)
     rig = make_rig(features=NETIF_F_SG | NETIF_F_HW_CSUM)
+    rig.host.ext["inet_protos"][IPPROTO_TCP].err_handler = record  # icmp_unreach → ipprot->err_handler
     ip_route_add(rig.host, PEER_IP, 32, rig.dev, mtu=1000)
     sk = tcp_sock(rig.host)
     skb, _ = tcp_gso_skb(sk, 1)  # one 1500-byte segment, DF, route MTU 1000

@@ -8,9 +8,10 @@ from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Raw
 
 from hilnic.net.ipv4.arp import neigh_lookup_state
-from hilnic.net.ipv4.af_inet import IPPROTO_TCP, NetProtocol, inet_add_protocol
+from hilnic.include.uapi.linux.in_ import IPPROTO_TCP
+from hilnic.net.ipv4.af_inet import NetProtocol, inet_add_protocol
 from hilnic.net.core.neighbour import NUD_REACHABLE
-from hilnic.net.core.rx import host_receive_frame
+from hilnic.drivers.net.rx import host_receive_frame
 from hilnic.net.core.skbuff import live_skbs
 
 HOST_MAC_S = "02:00:00:00:00:01"

@@ -4,6 +4,7 @@ import pytest
 from scapy.layers.inet import IP, TCP
 
 from hilnic.mm.hostmem import HostMemory
+from hilnic.lib.checksum import csum_fold, csum_partial
 from hilnic.net.core.skbuff import (
     CHECKSUM_NONE,
     CHECKSUM_PARTIAL,
@@ -13,8 +14,6 @@ from hilnic.net.core.skbuff import (
     __skb_header_release,
     alloc_skb,
     alloc_skb_fclone,
-    csum_fold,
-    csum_partial,
     kfree_skb,
     live_skbs,
     pskb_copy,

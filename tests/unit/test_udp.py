@@ -12,9 +12,10 @@ from scapy.packet import Raw
 from scapy.layers.inet import defragment
 
 from hilnic.net.core import neighbour
-from hilnic.net.ipv4.af_inet import IP_PMTUDISC_DO
+from hilnic.net.ipv4 import arp
+from hilnic.include.uapi.linux.in_ import IP_PMTUDISC_DO
 from hilnic.net.core.netdevice import NETIF_F_SG
-from hilnic.net.core.rx import host_receive_frame
+from hilnic.drivers.net.rx import host_receive_frame
 from hilnic.net.core.skbuff import CHECKSUM_NONE, CHECKSUM_PARTIAL, live_skbs, skb_stats
 from hilnic.net.ipv4.udp import udp_recvmsg, udp_sendmsg, udp_v4_get_port
 
@@ -25,7 +26,7 @@ def payload(n: int) -> bytes:
 
 @pytest.fixture
 def xmit_calls(monkeypatch):
-    """Count dev_queue_xmit calls made by the neighbour layer."""
+    """Count dev_queue_xmit calls made by the neighbour layer (and ARP)."""
     from hilnic.net.core.dev import dev_queue_xmit as real
 
     calls = []
@@ -34,7 +35,8 @@ def xmit_calls(monkeypatch):
         calls.append(skb.len)
         return real(skb)
 
-    monkeypatch.setattr(neighbour, "_dev_queue_xmit", counting)
+    monkeypatch.setattr(neighbour, "dev_queue_xmit", counting)
+    monkeypatch.setattr(arp, "dev_queue_xmit", counting)
     return calls
 
 

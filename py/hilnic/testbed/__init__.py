@@ -25,7 +25,8 @@ from hilnic.net.core import netdevice as nd
 from hilnic.net.core.net_namespace import Host
 from hilnic.net.ipv4.af_inet import inet_init
 from hilnic.net.ipv4.route import inet_ifaddr_add
-from hilnic.net.core.rx import host_receive_frame
+from hilnic.drivers.net.loopback import loopback_net_init
+from hilnic.drivers.net.rx import host_receive_frame
 from hilnic.net.core.skbuff import live_skbs, skb_stats
 from hilnic.net.socket import AF_INET, SOCK_DGRAM, SOCK_STREAM, socket
 from hilnic.net.core.sock import TCP_CLOSE, TCP_TIME_WAIT
@@ -102,6 +103,7 @@ class Testbed:
     async def setup(self) -> None:
         """Probe and open the NIC, configure IP, attach the peer (process context)."""
         cfg, host = self.cfg, self.host
+        loopback_net_init(host)
         inet_init(host)
         self.dev = await e1000_probe(
             host, self.nic, irq=E1000_IRQ, name="eth0", ring_size=cfg.ring_size, itr=cfg.itr,

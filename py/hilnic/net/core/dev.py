@@ -1,4 +1,4 @@
-"""The device layer's transmit entry (net/core/dev.c, Linux 6.9).
+"""The device layer (net/core/dev.c, Linux 6.9): the transmit entry and receive dispatch.
 
 `dev_queue_xmit` runs with bottom halves disabled (rcu_read_lock_bh), so a NET_TX raised
 inside (quota, requeue, wake) runs at the closing local_bh_enable. It picks the TX queue,
@@ -7,7 +7,11 @@ else enqueue and run) or, for a queueless device, straight to the driver.
 `validate_xmit_skb` makes the skb fit the device: software GSO when the device cannot
 segment this gso_type, linearize without SG, finish CHECKSUM_PARTIAL without checksum
 offload. `dev_hard_start_xmit` passes each skb of a list with `xmit_more` = "another
-follows" so drivers can ring the doorbell once per list.
+follows" so drivers can ring the doorbell once per list. The qdisc (net/sched, above
+net/core) is reached through q.enqueue and include/net/pkt_sched.py.
+
+Receive: `netif_receive_skb` hands the skb to the handler its ethertype registered in
+`ptype_base` (dev_add_pack: ip_rcv, arp_rcv from inet_init).
 
 Not modelled: XPS and cgroup priority maps, packet taps (dev_queue_xmit_nit), VLAN
 insertion, XFRM offload; queue selection hashes the IPv4 4-tuple with CRC-32 where Linux
@@ -19,9 +23,16 @@ from __future__ import annotations
 import errno
 import struct
 import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
+from hilnic.include.net import pkt_sched
+from hilnic.include.net.sch_generic import TCQ_F_CAN_BYPASS
+from hilnic.include.net.ip import IP_DF
 from hilnic.kernel.ftrace import traced
 from hilnic.kernel.softirq import NET_TX_SOFTIRQ
+from hilnic.net.core.gso import skb_gso_segment
 from hilnic.net.core.netdevice import (
     IFF_UP,
     NET_XMIT_MASK,
@@ -58,7 +69,6 @@ from hilnic.net.core.skbuff import (
 )
 
 SKB_GSO_TCPV6 = 1 << 4
-IP_DF = 0x4000
 XMIT_RECURSION_LIMIT = 8
 
 
@@ -137,7 +147,7 @@ def validate_xmit_skb(skb: SkBuff, dev: NetDevice) -> SkBuff | None:
     features = netif_skb_features(skb)
     try:
         if netif_needs_gso(skb, features):
-            segs = _gso.skb_gso_segment(skb, features)
+            segs = skb_gso_segment(skb, features)
             if segs is not None:
                 consume_skb(skb)
                 skb = segs
@@ -156,7 +166,8 @@ def validate_xmit_skb(skb: SkBuff, dev: NetDevice) -> SkBuff | None:
 
 
 def validate_xmit_skb_list(skb: SkBuff | None, dev: NetDevice) -> SkBuff | None:
-    head = tail = None
+    head: SkBuff | None = None
+    tail: Any = None  # set together with head
     while skb is not None:
         nxt = skb.next
         skb.next = None
@@ -180,7 +191,7 @@ def validate_xmit_skb_list(skb: SkBuff | None, dev: NetDevice) -> SkBuff | None:
 def xmit_one(skb: SkBuff, dev: NetDevice, txq: NetdevQueue, more: bool) -> int:
     """netdev_start_xmit: set softnet xmit.more, call the driver, stamp trans_start on OK."""
     softnet_xmit.more = more
-    rc = dev.netdev_ops.ndo_start_xmit(skb, dev)
+    rc = dev.netdev_ops.ndo_start_xmit(skb, dev)  # type: ignore[misc]  # set by every driver
     if rc == NETDEV_TX_OK:
         txq.trans_start = dev.kernel.jiffies  # txq_trans_update
     return rc
@@ -190,7 +201,7 @@ def xmit_one(skb: SkBuff, dev: NetDevice, txq: NetdevQueue, more: bool) -> int:
 def dev_hard_start_xmit(first: SkBuff, dev: NetDevice, txq: NetdevQueue) -> tuple[SkBuff | None, int]:
     """Hand a list to the driver. Returns (what is left, rc): BUSY if the driver refused an
     skb or stopped the queue with skbs still to go."""
-    skb = first
+    skb: SkBuff | None = first
     rc = NETDEV_TX_OK
     while skb is not None:
         nxt = skb.next
@@ -298,10 +309,11 @@ def __dev_queue_xmit(skb: SkBuff, dev: NetDevice) -> int:
 
 
 @traced
-def __dev_xmit_skb(skb: SkBuff, q, dev: NetDevice, txq: NetdevQueue) -> int:
+def __dev_xmit_skb(skb: SkBuff, q: Any, dev: NetDevice, txq: NetdevQueue) -> int:
+    """q is a net/sched Qdisc (above net/core): reached through its enqueue and pkt_sched."""
     to_free: list[SkBuff] = []
-    sch = _sch
-    if q.flags & sch.TCQ_F_CAN_BYPASS and not q.qstats.qlen and sch.qdisc_run_begin(q):
+    sch = pkt_sched
+    if q.flags & TCQ_F_CAN_BYPASS and not q.qstats.qlen and sch.qdisc_run_begin(q):
         # Work-conserving and idle: no older skb can be overtaken, send it directly.
         sch.qdisc_bstats_update(q, skb)
         if sch.sch_direct_xmit(skb, q, dev, txq, True) and q.qstats.qlen:
@@ -343,15 +355,46 @@ def dev_kfree_skb_any(skb: SkBuff | None) -> None:
         kfree_skb(skb)
 
 
-dev_consume_skb_any = dev_kfree_skb_any
-dev_consume_skb_irq = dev_kfree_skb_irq
 
-# Late imports: sch_generic and gso import this module; looked up at call time.
-from hilnic.net.core import gso as _gso
-from hilnic.net.sched import sch_generic as _sch
+# -- receive: the packet-type table and netif_receive_skb -------------------------------------------
+
+
+@dataclass(slots=True)
+class PacketType:
+    """struct packet_type: an ethertype and its handler (ip_rcv, arp_rcv), registered by the protocol."""
+
+    type: int
+    func: Callable[[SkBuff, Any], int]  # (skb, dev: the receiving device) -> NET_RX_*
+
+
+ptype_base: dict[int, PacketType] = {}  # one handler per ethertype (no taps, no per-device entries)
+
+
+def dev_add_pack(pt: PacketType) -> None:
+    ptype_base[pt.type] = pt
+
+
+@traced
+def netif_receive_skb(skb: SkBuff) -> int:
+    return __netif_receive_skb(skb)
+
+
+def __netif_receive_skb(skb: SkBuff) -> int:
+    """Deliver by ethertype through ptype_base; an unknown type is dropped (rx_nohandler)."""
+    dev = skb.dev
+    if skb.network_header < 0 or skb.network_header != skb.data:
+        skb.network_header = skb.data
+    pt = ptype_base.get(skb.protocol)
+    if pt is not None:
+        return pt.func(skb, dev)
+    if hasattr(dev, "rx_nohandler"):
+        dev.rx_nohandler += 1
+    kfree_skb(skb, "unhandled_proto")
+    return 0
+
 
 __all__ = [
-    "__dev_xmit_skb", "dev_hard_start_xmit", "dev_kfree_skb_any", "dev_kfree_skb_irq", "dev_queue_xmit",
-    "netdev_core_pick_tx", "netif_skb_features", "qdisc_pkt_len_init", "validate_xmit_skb",
+    "PacketType", "__dev_xmit_skb", "dev_add_pack", "dev_hard_start_xmit", "dev_kfree_skb_any", "dev_kfree_skb_irq", "dev_queue_xmit",
+    "netdev_core_pick_tx", "netif_receive_skb", "netif_skb_features", "qdisc_pkt_len_init", "validate_xmit_skb",
     "validate_xmit_skb_list", "xmit_one",
 ]

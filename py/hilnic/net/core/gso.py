@@ -24,8 +24,13 @@ from __future__ import annotations
 
 import errno
 import struct
+from typing import Any
 
+from hilnic.include.net.ip import IP_DF
+from hilnic.include.uapi.linux.if_ether import ETH_P_IP
+from hilnic.include.uapi.linux.in_ import IPPROTO_TCP
 from hilnic.kernel.ftrace import traced
+from hilnic.lib.checksum import csum_fold, csum_partial
 from hilnic.net.core.netdevice import NETIF_F_FRAGLIST, NETIF_F_GSO_ROBUST, NETIF_F_GSO_SHIFT, NETIF_F_SG, can_checksum_protocol
 from hilnic.net.core.skbuff import (
     CHECKSUM_NONE,
@@ -36,19 +41,12 @@ from hilnic.net.core.skbuff import (
     SkBuff,
     _copy_header_fields_keep_geometry,
     alloc_skb,
-    csum_fold,
-    csum_partial,
     host_mem,
     kfree_skb,
     skb_stats,
 )
 
-SKB_GSO_DODGY = 1 << 1
-SKB_GSO_TCP_ECN = 1 << 2
 SKB_GSO_TCP_FIXEDID = 1 << 3
-ETH_P_IP = 0x0800
-IPPROTO_TCP = 6
-IP_DF = 0x4000
 TCP_FLAG_FIN = 0x01
 TCP_FLAG_PSH = 0x08
 TCP_FLAG_CWR = 0x80
@@ -95,7 +93,6 @@ def inet_gso_segment(skb: SkBuff, features: int) -> SkBuff | None:
     ihl = (iph[0] & 0x0F) * 4
     if ihl < 20:
         raise OSError(errno.EINVAL, "inet_gso_segment: bad IHL")
-    ip_id = _H.unpack_from(iph, 4)[0]
     frag_off = _H.unpack_from(iph, 6)[0]
     gso_type = skb.shinfo.gso_type
     fixedid = bool(gso_type & SKB_GSO_TCP_FIXEDID)
@@ -204,7 +201,7 @@ def skb_segment(head: SkBuff, doffset: int, payload_len: int, mss: int, sg: bool
             nskb.data = nskb.tail = headroom  # skb_reserve
             nskb.tail += doffset + hsize
             nskb.len = doffset + hsize
-            if segs is None:
+            if tail is None:
                 segs = nskb
             else:
                 tail.next = nskb
@@ -278,7 +275,7 @@ def _patch_headers(segs: SkBuff, linear: list[bytes], hdr: bytes, nhoff: int, th
     template = bytearray(hdr)
     template[nhoff + 10:nhoff + 12] = b"\0\0"
     first = True
-    skb = segs
+    skb: Any = segs  # one skb per entry of `linear`: never None inside the loop
     # csum_partial of the IP header, inlined below when it takes its short path (an even
     # length under 128 bytes: the header's big-endian value, folded to [1, 0xFFFF]).
     iph_short = not (thoff - nhoff) & 1 and thoff - nhoff < 128

@@ -5,6 +5,9 @@ through `neigh_output`: a connected entry with a cached hardware header takes
 `neigh_hh_output`; anything else `neigh_resolve_output`, which may queue the skb on
 `arp_queue` (bounded by unres_qlen_bytes of truesize, oldest dropped) while the protocol's
 `solicit` (arp_solicit) probes. Timers are kernel timers in jiffies.
+
+The protocol comes in through neigh_ops (ARP's solicit/error_report), the link layer
+through dev->header_ops (eth_header, eth_header_cache): neighbour imports neither.
 """
 
 from __future__ import annotations
@@ -12,13 +15,16 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal, overload
 
-from hilnic.kernel.core import HZ
+from hilnic.kernel.core import HZ, TimerList
 from hilnic.kernel.ftrace import traced
-from hilnic.net.ethernet.eth import dev_hard_header, eth_header_cache
-from hilnic.net.ipv4.af_inet import ETH_HLEN, ETH_P_IP
-from hilnic.net.core.skbuff import kfree_skb
+from hilnic.include.linux.inet import in_ntoa
+from hilnic.include.uapi.linux.if_ether import ETH_HLEN, ETH_P_IP
+from hilnic.net.core.dev import dev_queue_xmit
+from hilnic.net.core.net_namespace import Host
+from hilnic.net.core.netdevice import NetDevice, dev_hard_header
+from hilnic.net.core.skbuff import SkBuff, kfree_skb
 
 # include/uapi/linux/neighbour.h
 NUD_NONE = 0x00
@@ -42,19 +48,6 @@ NUD_NAMES = {
     NUD_NONE: "NONE", NUD_INCOMPLETE: "INCOMPLETE", NUD_REACHABLE: "REACHABLE", NUD_STALE: "STALE",
     NUD_DELAY: "DELAY", NUD_PROBE: "PROBE", NUD_FAILED: "FAILED", NUD_NOARP: "NOARP", NUD_PERMANENT: "PERMANENT",
 }
-
-_dev_queue_xmit: Callable[[Any], int] | None = None
-
-
-def dev_queue_xmit(skb: Any) -> int:
-    """net/core/dev.c's dev_queue_xmit, bound on first use (the device layer imports the stack)."""
-    global _dev_queue_xmit
-    if _dev_queue_xmit is None:
-        from hilnic.net.core.dev import dev_queue_xmit as impl
-
-        _dev_queue_xmit = impl
-    return _dev_queue_xmit(skb)
-
 
 @dataclass
 class NeighParms:
@@ -95,17 +88,17 @@ class NeighStatistics:
 class NeighOps:
     """struct neigh_ops: what the protocol (ARP) provides."""
 
-    def solicit(self, n: "Neighbour", skb: Any) -> None:
+    def solicit(self, n: "Neighbour", skb: SkBuff | None) -> None:
         raise RuntimeError("neigh_ops.solicit not set by the protocol")
 
-    def error_report(self, n: "Neighbour", skb: Any) -> None:
+    def error_report(self, n: "Neighbour", skb: SkBuff) -> None:
         kfree_skb(skb, "neigh_failed")
 
 
 class NeighTable:
     """struct neigh_table (arp_tbl)."""
 
-    def __init__(self, host: Any, ops: NeighOps, parms: NeighParms, protocol: int = ETH_P_IP) -> None:
+    def __init__(self, host: Host, ops: NeighOps, parms: NeighParms, protocol: int = ETH_P_IP) -> None:
         self.host = host
         self.ops = ops
         self.parms = parms
@@ -113,14 +106,11 @@ class NeighTable:
         self.stats = NeighStatistics()
         self.hash: dict[tuple[int, str], Neighbour] = {}
 
-    def entries(self) -> list["Neighbour"]:
-        return list(self.hash.values())
-
 
 class Neighbour:
     """struct neighbour."""
 
-    def __init__(self, tbl: NeighTable, key: int, dev: Any) -> None:
+    def __init__(self, tbl: NeighTable, key: int, dev: NetDevice) -> None:
         self.tbl = tbl
         self.primary_key = key
         self.dev = dev
@@ -128,7 +118,7 @@ class Neighbour:
         self.nud_state = NUD_NONE
         self.ha = b"\0" * 6
         self.hh: bytes | None = None  # hh_cache: the 14-byte Ethernet header, once built
-        self.arp_queue: deque[Any] = deque()
+        self.arp_queue: deque[SkBuff] = deque()
         self.arp_queue_len_bytes = 0
         self.probes = 0
         now = tbl.host.kernel.jiffies
@@ -137,9 +127,9 @@ class Neighbour:
         self.confirmed = now - (tbl.parms.base_reachable_time << 1)
         self.dead = False
         self.timer = tbl.host.kernel.timer(self._timer_fn, "neigh_timer_handler")
-        self.output: Callable[[Neighbour, Any], int] = neigh_resolve_output
+        self.output: Callable[[Neighbour, SkBuff], int] = neigh_resolve_output
 
-    def _timer_fn(self, timer: Any) -> None:
+    def _timer_fn(self, timer: TimerList) -> None:
         neigh_timer_handler(self)
 
     @property
@@ -147,8 +137,6 @@ class Neighbour:
         return NUD_NAMES.get(self.nud_state, hex(self.nud_state))
 
     def __repr__(self) -> str:
-        from hilnic.net.ipv4.af_inet import in_ntoa
-
         return f"<neigh {in_ntoa(self.primary_key)} dev {self.dev.name} {self.state_name} ha {self.ha.hex(':')}>"
 
 
@@ -165,7 +153,7 @@ def neigh_del_timer(n: Neighbour) -> None:
     n.timer.del_timer()
 
 
-def neigh_lookup(tbl: NeighTable, key: int, dev: Any) -> Neighbour | None:
+def neigh_lookup(tbl: NeighTable, key: int, dev: NetDevice) -> Neighbour | None:
     tbl.stats.lookups += 1
     n = tbl.hash.get((key, dev.name))
     if n is not None:
@@ -173,7 +161,7 @@ def neigh_lookup(tbl: NeighTable, key: int, dev: Any) -> Neighbour | None:
     return n
 
 
-def __neigh_create(tbl: NeighTable, key: int, dev: Any) -> Neighbour:
+def __neigh_create(tbl: NeighTable, key: int, dev: NetDevice) -> Neighbour:
     n = Neighbour(tbl, key, dev)
     tbl.stats.allocs += 1
     constructor = getattr(tbl.ops, "constructor", None)
@@ -183,7 +171,11 @@ def __neigh_create(tbl: NeighTable, key: int, dev: Any) -> Neighbour:
     return n
 
 
-def __neigh_lookup(tbl: NeighTable, key: int, dev: Any, creat: bool) -> Neighbour | None:
+@overload
+def __neigh_lookup(tbl: NeighTable, key: int, dev: NetDevice, creat: Literal[True]) -> Neighbour: ...
+@overload
+def __neigh_lookup(tbl: NeighTable, key: int, dev: NetDevice, creat: bool) -> Neighbour | None: ...
+def __neigh_lookup(tbl: NeighTable, key: int, dev: NetDevice, creat: bool) -> Neighbour | None:
     n = neigh_lookup(tbl, key, dev)
     if n is not None or not creat:
         return n
@@ -191,7 +183,10 @@ def __neigh_lookup(tbl: NeighTable, key: int, dev: Any, creat: bool) -> Neighbou
 
 
 def neigh_hh_init(n: Neighbour) -> None:
-    n.hh = eth_header_cache(n.ha, n.dev, n.tbl.protocol)
+    """The cached header comes from the device's header_ops (eth_header_cache)."""
+    ops = n.dev.header_ops
+    if ops is not None and ops.cache is not None:
+        n.hh = ops.cache(n.ha, n.dev, n.tbl.protocol)
 
 
 def neigh_update_hhs(n: Neighbour) -> None:
@@ -211,23 +206,23 @@ def neigh_suspect(n: Neighbour) -> None:
 
 
 @traced
-def neigh_output(n: Neighbour, skb: Any, skip_cache: bool = False) -> int:
+def neigh_output(n: Neighbour, skb: SkBuff, skip_cache: bool = False) -> int:
     if not skip_cache and n.nud_state & NUD_CONNECTED and n.hh is not None:
         return neigh_hh_output(n, skb)
     return n.output(n, skb)
 
 
 @traced
-def neigh_hh_output(n: Neighbour, skb: Any) -> int:
+def neigh_hh_output(n: Neighbour, skb: SkBuff) -> int:
     """Push the cached Ethernet header and hand the frame to the device layer."""
     off = skb.skb_push(ETH_HLEN)
-    skb.write_at(off, n.hh)
+    skb.write_at(off, n.hh)  # type: ignore[arg-type]  # neigh_output checked it
     skb.mac_header = off
     return dev_queue_xmit(skb)
 
 
 @traced
-def neigh_resolve_output(n: Neighbour, skb: Any) -> int:
+def neigh_resolve_output(n: Neighbour, skb: SkBuff) -> int:
     """Queue the skb while unresolved; otherwise build the header from n.ha and transmit."""
     if neigh_event_send(n, skb):
         return 0
@@ -240,7 +235,7 @@ def neigh_resolve_output(n: Neighbour, skb: Any) -> int:
     return dev_queue_xmit(skb)
 
 
-def neigh_event_send(n: Neighbour, skb: Any, immediate_ok: bool = True) -> int:
+def neigh_event_send(n: Neighbour, skb: SkBuff | None, immediate_ok: bool = True) -> int:
     """Nonzero when the skb was queued or dropped rather than being sendable now."""
     now = n.tbl.host.kernel.jiffies
     if n.used != now:
@@ -251,7 +246,7 @@ def neigh_event_send(n: Neighbour, skb: Any, immediate_ok: bool = True) -> int:
 
 
 @traced
-def __neigh_event_send(n: Neighbour, skb: Any, immediate_ok: bool = True) -> int:
+def __neigh_event_send(n: Neighbour, skb: SkBuff | None, immediate_ok: bool = True) -> int:
     kernel = n.tbl.host.kernel
     parms = n.parms
     immediate_probe = False
@@ -442,7 +437,7 @@ def neigh_update(n: Neighbour, lladdr: bytes | None, new: int, flags: int) -> in
     return 0
 
 
-def neigh_event_ns(tbl: NeighTable, lladdr: bytes, saddr: int, dev: Any) -> Neighbour | None:
+def neigh_event_ns(tbl: NeighTable, lladdr: bytes, saddr: int, dev: NetDevice) -> Neighbour | None:
     """A solicitation from `saddr` tells us its address: create/refresh it as STALE."""
     n = __neigh_lookup(tbl, saddr, dev, True)
     if n is not None:

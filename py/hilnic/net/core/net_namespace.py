@@ -69,6 +69,8 @@ class Host:
     mib: dict[str, Mib] = field(default_factory=lambda: defaultdict(Mib))  # "Ip", "Tcp", "Udp", "TcpExt", ...
     devices: dict[str, Any] = field(default_factory=dict)  # name → NetDevice
     ext: dict[str, Any] = field(default_factory=dict)  # per-subsystem state (routes, arp_tbl, ...)
+    # net->loopback_dev: set by drivers/net/loopback.py's loopback_net_init (a driver, above net: Any)
+    loopback_dev: Any = None
 
     def __post_init__(self) -> None:
         self.mem.clock = self.env

@@ -1,7 +1,9 @@
 """struct net_device and struct netdev_queue, and the helpers drivers call on them.
 
-Linux 6.9 include/linux/netdevice.h, net/core/dev.c (register/open/close, features) and
-net/sched/sch_generic.c (dev_activate, dev_watchdog). Queue state bits, BQL hooks and
+Linux 6.9 include/linux/netdevice.h, the parts of net/core/dev.c drivers call (register/open/
+close, features) and netif_carrier_on/off (sch_generic.c). The scheduler itself (net/sched,
+above net/core here) is reached through include/net/pkt_sched.py: dev_init_scheduler,
+dev_activate/dev_deactivate, __netif_schedule, net_tx_action. Queue state bits, BQL hooks and
 `netdev_xmit_more()` follow the kernel: `netif_xmit_stopped` is DRV_XOFF or STACK_XOFF (BQL),
 `netif_tx_queue_stopped` is DRV_XOFF only; waking a queue reschedules its qdisc.
 
@@ -18,10 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hilnic.kernel.core import HZ
+from hilnic.include.net import pkt_sched
+from hilnic.include.uapi.linux.if_ether import ETH_ALEN, ETH_DATA_LEN, ETH_HLEN, ETH_P_IP, ETH_P_IPV6
+from hilnic.kernel.core import HZ, TimerList
 from hilnic.kernel.ftrace import traced
 from hilnic.kernel.softirq import NET_TX_SOFTIRQ
 from hilnic.lib.dynamic_queue_limits import Dql
+from hilnic.net.core.net_namespace import Host
+from hilnic.net.core.skbuff import SkBuff
 
 # -- return codes (include/linux/netdevice.h) ------------------------------------------------
 
@@ -39,8 +45,6 @@ def dev_xmit_complete(rc: int) -> bool:
     return rc < NET_XMIT_MASK
 
 
-ETH_P_IP = 0x0800
-ETH_P_IPV6 = 0x86DD
 
 
 def net_xmit_eval(rc: int) -> int:
@@ -55,13 +59,9 @@ from hilnic.net.core.netdev_features import (  # noqa: E402  (re-exported: drive
     NETIF_F_IP_CSUM,
     NETIF_F_HW_CSUM,
     NETIF_F_IPV6_CSUM,
-    NETIF_F_HIGHDMA,
     NETIF_F_FRAGLIST,
-    NETIF_F_HW_VLAN_CTAG_TX,
     NETIF_F_GSO,
-    NETIF_F_LLTX,
     NETIF_F_GRO,
-    NETIF_F_LRO,
     NETIF_F_GSO_SHIFT,
     NETIF_F_TSO,
     NETIF_F_GSO_ROBUST,
@@ -104,9 +104,6 @@ QUEUE_STATE_ANY_XOFF_OR_FROZEN = QUEUE_STATE_ANY_XOFF | QUEUE_STATE_FROZEN
 QUEUE_STATE_DRV_XOFF_OR_FROZEN = QUEUE_STATE_DRV_XOFF | QUEUE_STATE_FROZEN
 
 ARPHRD_ETHER = 1
-ETH_HLEN = 14
-ETH_ALEN = 6
-ETH_DATA_LEN = 1500
 ETH_MIN_MTU = 68
 DEFAULT_TX_QUEUE_LEN = 1000
 GSO_LEGACY_MAX_SIZE = 65536
@@ -125,9 +122,29 @@ class NetdevOps:
 
     ndo_open: Callable[..., Any] | None = None
     ndo_stop: Callable[..., Any] | None = None
-    ndo_start_xmit: Callable[[Any, "NetDevice"], int] | None = None
+    ndo_start_xmit: Callable[[SkBuff, "NetDevice"], int] | None = None
     ndo_tx_timeout: Callable[["NetDevice", int], Any] | None = None
     ndo_select_queue: Callable[..., int] | None = None
+
+
+@dataclass(slots=True)
+class HeaderOps:
+    """struct header_ops: the link layer's header builder (eth_header_ops, set by ether_setup).
+
+    create(skb, dev, type, daddr, saddr, len) pushes the header and returns its length;
+    cache(ha, dev, type) returns the hh_cache contents for a resolved neighbour.
+    """
+
+    create: Callable[[SkBuff, "NetDevice", int, bytes | None, bytes | None, int], int]
+    cache: Callable[[bytes, "NetDevice", int], bytes] | None = None
+
+
+def dev_hard_header(skb: SkBuff, dev: "NetDevice", type_: int, daddr: bytes | None, saddr: bytes | None, length: int) -> int:
+    """Push the link-layer header through dev->header_ops (0 for a headerless device)."""
+    ops = dev.header_ops
+    if ops is None:
+        return 0
+    return ops.create(skb, dev, type_, daddr, saddr, length)
 
 
 @dataclass
@@ -179,7 +196,7 @@ class NetdevQueue:
         self.dev = dev
         self.index = index
         self.state = 0
-        self.qdisc: Any = None  # what __dev_queue_xmit uses (noop until dev_activate)
+        self.qdisc: Any = None  # a net/sched Qdisc (above net/core): what __dev_queue_xmit uses (noop until dev_activate)
         self.qdisc_sleeping: Any = None  # the configured qdisc
         self.dql = Dql(dev.kernel, HZ)  # netdev_init_one_queue: dql_init(&dql, HZ)
         self.trans_start = 0
@@ -197,7 +214,7 @@ _ifindex = itertools.count(2)  # 1 is lo
 class NetDevice:
     """struct net_device."""
 
-    def __init__(self, host: Any, name: str, num_tx_queues: int = 1) -> None:
+    def __init__(self, host: Host, name: str, num_tx_queues: int = 1) -> None:
         if num_tx_queues < 1:
             raise OSError(errno.EINVAL, "a net_device needs at least one TX queue")
         self.host = host
@@ -228,12 +245,13 @@ class NetDevice:
         self.gso_max_segs = GSO_MAX_SEGS
         self.tx_queue_len = DEFAULT_TX_QUEUE_LEN
         self.watchdog_timeo = 5 * HZ  # jiffies
-        self.watchdog_timer = self.kernel.timer(lambda _t: dev_watchdog(self), f"dev_watchdog/{name}")
+        self.watchdog_timer: TimerList  # dev_init_scheduler (timer_setup with dev_watchdog)
         self.num_tx_queues = num_tx_queues
         self.real_num_tx_queues = num_tx_queues
         self._tx = [NetdevQueue(self, i) for i in range(num_tx_queues)]
         self.qdisc: Any = None  # root qdisc (noop before the first dev_activate)
         self.netdev_ops = NetdevOps()
+        self.header_ops: HeaderOps | None = None  # ether_setup: eth_header_ops
         self.stats = NetDeviceStats()
         self.core_stats = NetDeviceCoreStats()
         self.priv: Any = None  # netdev_priv()
@@ -241,6 +259,15 @@ class NetDevice:
 
     def __repr__(self) -> str:
         return f"<net_device {self.name} ifindex={self.ifindex} {'UP' if self.flags & IFF_UP else 'DOWN'}>"
+
+
+HH_DATA_MOD = 16
+
+
+def LL_RESERVED_SPACE(dev: Any) -> int:
+    """Link-layer headroom rounded to HH_DATA_MOD, plus one more HH_DATA_MOD (16 for Ethernet).
+    dev: a NetDevice or the loopback device."""
+    return ((dev.hard_header_len + getattr(dev, "needed_headroom", 0)) & ~(HH_DATA_MOD - 1)) + HH_DATA_MOD
 
 
 def can_checksum_protocol(features: int, protocol: int) -> bool:
@@ -266,18 +293,7 @@ def netif_is_multiqueue(dev: NetDevice) -> bool:
     return dev.num_tx_queues > 1
 
 
-# -- allocation and registration -------------------------------------------------------------
-
-
-def alloc_etherdev_mqs(host: Any, name: str = "eth%d", txqs: int = 1) -> NetDevice:
-    """alloc_netdev_mqs + ether_setup."""
-    dev = NetDevice(host, name, txqs)
-    dev.flags = IFF_BROADCAST | IFF_MULTICAST
-    return dev
-
-
-def alloc_etherdev(host: Any, name: str = "eth%d") -> NetDevice:
-    return alloc_etherdev_mqs(host, name, 1)
+# -- features and registration -------------------------------------------------------------
 
 
 def netdev_fix_features(dev: NetDevice, features: int) -> int:
@@ -325,17 +341,6 @@ def dev_set_mtu(dev: NetDevice, mtu: int) -> None:
     dev.mtu = mtu
 
 
-def dev_change_tx_queue_len(dev: NetDevice, new_len: int) -> None:
-    """`ip link set txqueuelen`: the qdiscs resize their rings (pfifo_fast drops the excess)."""
-    if new_len < 0:
-        raise OSError(errno.EINVAL, "txqueuelen must be >= 0")
-    dev.tx_queue_len = new_len
-    for txq in dev._tx:
-        q = txq.qdisc_sleeping
-        if q is not None and hasattr(q, "change_tx_queue_len"):
-            q.change_tx_queue_len(new_len)
-
-
 def register_netdev(dev: NetDevice) -> int:
     """register_netdevice: name, ifindex, features, noop qdiscs, the NET_TX softirq."""
     host = dev.host
@@ -357,20 +362,13 @@ def register_netdev(dev: NetDevice) -> int:
     dev.wanted_features = dev.features & dev.hw_features
     __netdev_update_features(dev)
     dev.state |= 1 << __LINK_STATE_PRESENT
-    _sch.dev_init_scheduler(dev)
+    pkt_sched.dev_init_scheduler(dev)
     kernel = dev.kernel
     if kernel.softirq_vec[NET_TX_SOFTIRQ] is None:
-        kernel.open_softirq(NET_TX_SOFTIRQ, lambda: _sch.net_tx_action(kernel))
+        kernel.open_softirq(NET_TX_SOFTIRQ, lambda: pkt_sched.net_tx_action(kernel))
     host.devices[dev.name] = dev
     dev.reg_state = "registered"
     return 0
-
-
-def unregister_netdev(dev: NetDevice) -> None:
-    if dev.flags & IFF_UP:
-        dev_close(dev)
-    dev.host.devices.pop(dev.name, None)
-    dev.reg_state = "unregistered"
 
 
 # -- open / close ----------------------------------------------------------------------------
@@ -401,7 +399,7 @@ def _dev_open_finish(dev: NetDevice, ret: Any) -> int:
         dev.state &= ~(1 << __LINK_STATE_START)
         return ret
     dev.flags |= IFF_UP
-    _sch.dev_activate(dev)
+    pkt_sched.dev_activate(dev)
     return 0
 
 
@@ -411,7 +409,8 @@ def dev_open(dev: NetDevice) -> int:
         return 0
     ret = dev.netdev_ops.ndo_open(dev) if dev.netdev_ops.ndo_open else 0
     if inspect.isawaitable(ret):
-        ret.close()
+        if inspect.iscoroutine(ret):
+            ret.close()  # never awaited
         dev.state &= ~(1 << __LINK_STATE_START)
         raise TypeError(f"{dev.name}: ndo_open is a coroutine; use `await dev_open_async(dev)`")
     return _dev_open_finish(dev, ret)
@@ -431,7 +430,7 @@ def _dev_close_prepare(dev: NetDevice) -> bool:
     if not dev.flags & IFF_UP:
         return False
     dev.state &= ~(1 << __LINK_STATE_START)
-    _sch.dev_deactivate(dev)
+    pkt_sched.dev_deactivate(dev)
     return True
 
 
@@ -441,7 +440,8 @@ def dev_close(dev: NetDevice) -> None:
         return
     ret = dev.netdev_ops.ndo_stop(dev) if dev.netdev_ops.ndo_stop else 0
     if inspect.isawaitable(ret):
-        ret.close()
+        if inspect.iscoroutine(ret):
+            ret.close()  # never awaited
         raise TypeError(f"{dev.name}: ndo_stop is a coroutine; use `await dev_close_async(dev)`")
     dev.flags &= ~IFF_UP
 
@@ -455,7 +455,7 @@ async def dev_close_async(dev: NetDevice) -> None:
     dev.flags &= ~IFF_UP
 
 
-# -- carrier and watchdog ----------------------------------------------------------------------
+# -- carrier ----------------------------------------------------------------------
 
 
 def netif_carrier_ok(dev: NetDevice) -> bool:
@@ -468,91 +468,19 @@ def netif_carrier_on(dev: NetDevice) -> None:
         if dev.reg_state == "uninitialized":
             return
         if netif_running(dev):
-            _sch.dev_activate(dev)  # linkwatch_do_dev, run at once; arms the watchdog
+            pkt_sched.dev_activate(dev)  # linkwatch_do_dev, run at once; arms the watchdog
 
 
 def netif_carrier_off(dev: NetDevice) -> None:
     if not dev.state & (1 << __LINK_STATE_NOCARRIER):
         dev.state |= 1 << __LINK_STATE_NOCARRIER
         if dev.reg_state == "registered" and netif_running(dev):
-            _sch.dev_deactivate(dev)  # linkwatch_do_dev: qdiscs to noop, queued skbs freed
-
-
-def round_jiffies(j: int, now: int, cpu: int = 0) -> int:
-    """kernel/time/timer.c round_jiffies_common: to a whole second, never into the past."""
-    original = j
-    j += cpu * 3
-    rem = j % HZ
-    j = j - rem if rem < HZ // 4 else j - rem + HZ
-    j -= cpu * 3
-    return j if j > now else original
+            pkt_sched.dev_deactivate(dev)  # linkwatch_do_dev: qdiscs to noop, queued skbs freed
 
 
 def netif_trans_update(dev: NetDevice) -> None:
     txq = dev._tx[0]
     txq.trans_start = dev.kernel.jiffies
-
-
-def dev_trans_start(dev: NetDevice) -> int:
-    return max(txq.trans_start for txq in dev._tx)
-
-
-def _mod_timer_jiffies(dev: NetDevice, expires: int) -> None:
-    # A timer_list due now runs at the next tick, never in the same instant.
-    dev.watchdog_timer.mod_timer(max(expires, dev.kernel.jiffies + 1))
-
-
-def netdev_watchdog_up(dev: NetDevice) -> None:
-    if dev.netdev_ops.ndo_tx_timeout is None:
-        return
-    if dev.watchdog_timeo <= 0:
-        dev.watchdog_timeo = 5 * HZ
-    now = dev.kernel.jiffies
-    _mod_timer_jiffies(dev, round_jiffies(now + dev.watchdog_timeo, now))
-
-
-def netdev_watchdog_down(dev: NetDevice) -> None:
-    dev.watchdog_timer.del_timer()
-
-
-@traced
-def dev_watchdog(dev: NetDevice) -> None:
-    """net/sched/sch_generic.c dev_watchdog: ndo_tx_timeout for a queue stopped too long."""
-    if all(txq.qdisc is None or txq.qdisc.id == "noop" for txq in dev._tx):  # qdisc_tx_is_noop
-        return
-    if not (netif_device_present(dev) and netif_running(dev) and netif_carrier_ok(dev)):
-        return
-    now = dev.kernel.jiffies
-    oldest_start = now
-    timed_out = -1
-    for i, txq in enumerate(dev._tx):
-        if not txq.state & QUEUE_STATE_ANY_XOFF:
-            continue
-        trans_start = txq.trans_start
-        if now > trans_start + dev.watchdog_timeo:  # time_after
-            txq.trans_timeout += 1
-            timed_out = i
-            break
-        if oldest_start > trans_start:
-            oldest_start = trans_start
-    if timed_out >= 0:
-        netif_freeze_queues(dev)
-        ret = dev.netdev_ops.ndo_tx_timeout(dev, timed_out)
-        if inspect.isawaitable(ret):
-            dev.kernel.spawn(ret, f"{dev.name}_tx_timeout")  # as schedule_work()
-        netif_unfreeze_queues(dev)
-    _mod_timer_jiffies(dev, round_jiffies(oldest_start + dev.watchdog_timeo, now))
-
-
-def netif_freeze_queues(dev: NetDevice) -> None:
-    for txq in dev._tx:
-        txq.state |= QUEUE_STATE_FROZEN
-
-
-def netif_unfreeze_queues(dev: NetDevice) -> None:
-    for txq in dev._tx:
-        txq.state &= ~QUEUE_STATE_FROZEN
-        netif_schedule_queue(txq)
 
 
 # -- TX queue state ----------------------------------------------------------------------------
@@ -570,7 +498,7 @@ def netif_tx_stop_queue(txq: NetdevQueue) -> None:
 def netif_tx_wake_queue(txq: NetdevQueue) -> None:
     if txq.state & QUEUE_STATE_DRV_XOFF:
         txq.state &= ~QUEUE_STATE_DRV_XOFF
-        _sch.__netif_schedule(txq.qdisc)
+        pkt_sched.__netif_schedule(txq.qdisc)
 
 
 def netif_start_queue(dev: NetDevice) -> None:
@@ -583,10 +511,6 @@ def netif_stop_queue(dev: NetDevice) -> None:
 
 def netif_wake_queue(dev: NetDevice) -> None:
     netif_tx_wake_queue(dev._tx[0])
-
-
-def netif_queue_stopped(dev: NetDevice) -> bool:
-    return bool(dev._tx[0].state & QUEUE_STATE_DRV_XOFF)
 
 
 def netif_tx_start_all_queues(dev: NetDevice) -> None:
@@ -608,10 +532,6 @@ def netif_stop_subqueue(dev: NetDevice, queue_index: int) -> None:
     netif_tx_stop_queue(dev._tx[queue_index])
 
 
-def netif_start_subqueue(dev: NetDevice, queue_index: int) -> None:
-    netif_tx_start_queue(dev._tx[queue_index])
-
-
 def netif_wake_subqueue(dev: NetDevice, queue_index: int) -> None:
     netif_tx_wake_queue(dev._tx[queue_index])
 
@@ -630,17 +550,9 @@ def netif_xmit_stopped(txq: NetdevQueue) -> bool:
     return bool(txq.state & QUEUE_STATE_ANY_XOFF)
 
 
-def netif_xmit_frozen_or_stopped(txq: NetdevQueue) -> bool:
-    return bool(txq.state & QUEUE_STATE_ANY_XOFF_OR_FROZEN)
-
-
-def netif_xmit_frozen_or_drv_stopped(txq: NetdevQueue) -> bool:
-    return bool(txq.state & QUEUE_STATE_DRV_XOFF_OR_FROZEN)
-
-
 def netif_schedule_queue(txq: NetdevQueue) -> None:
     if not txq.state & QUEUE_STATE_ANY_XOFF:
-        _sch.__netif_schedule(txq.qdisc)
+        pkt_sched.__netif_schedule(txq.qdisc)
 
 
 # -- BQL ---------------------------------------------------------------------------------------
@@ -688,10 +600,6 @@ def netdev_sent_queue(dev: NetDevice, nbytes: int) -> None:
     netdev_tx_sent_queue(dev._tx[0], nbytes)
 
 
-def __netdev_sent_queue(dev: NetDevice, nbytes: int, xmit_more: bool) -> bool:
-    return __netdev_tx_sent_queue(dev._tx[0], nbytes, xmit_more)
-
-
 def netdev_completed_queue(dev: NetDevice, pkts: int, nbytes: int) -> None:
     netdev_tx_completed_queue(dev._tx[0], pkts, nbytes)
 
@@ -712,15 +620,12 @@ def dev_get_stats(dev: NetDevice) -> NetDeviceStats:
     )
 
 
-# Late import: sch_generic imports this module; its functions are looked up at call time.
-from hilnic.net.sched import sch_generic as _sch
-
 __all__ = [
     "NETDEV_TX_BUSY", "NETDEV_TX_OK", "NET_XMIT_CN", "NET_XMIT_DROP", "NET_XMIT_MASK", "NET_XMIT_SUCCESS",
     "NETIF_F_ALL_TSO", "NETIF_F_CSUM_MASK", "NETIF_F_FRAGLIST", "NETIF_F_GSO", "NETIF_F_GSO_MASK",
     "NETIF_F_GSO_SOFTWARE", "NETIF_F_HW_CSUM", "NETIF_F_IP_CSUM", "NETIF_F_IPV6_CSUM", "NETIF_F_SG",
     "NETIF_F_TSO", "NETIF_F_TSO6", "NetDevice", "NetDeviceStats", "NetdevOps", "NetdevQueue",
-    "__netdev_tx_sent_queue", "__netif_subqueue_stopped", "alloc_etherdev", "alloc_etherdev_mqs",
+    "HeaderOps", "__netdev_tx_sent_queue", "__netif_subqueue_stopped", "dev_hard_header",
     "dev_close", "dev_close_async", "dev_get_stats", "dev_open", "dev_open_async", "dev_xmit_complete",
     "ethtool_set_features", "net_xmit_eval", "netdev_completed_queue", "netdev_get_tx_queue",
     "netdev_priv", "netdev_reset_queue", "netdev_sent_queue", "netdev_tx_completed_queue",

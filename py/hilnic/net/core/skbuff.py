@@ -283,29 +283,15 @@ class SkBuff:
 
     # -- headers ----------------------------------------------------------------------------
 
-    def skb_reset_network_header(self) -> None:
-        self.network_header = self.data
-
     def skb_reset_transport_header(self) -> None:
         self.transport_header = self.data
 
     def skb_reset_mac_header(self) -> None:
         self.mac_header = self.data
 
-    def skb_transport_offset(self) -> int:
-        return self.transport_header - self.data
-
-    def skb_network_offset(self) -> int:
-        return self.network_header - self.data
-
     # -- bytes in host memory -------------------------------------------------------------
 
-    @property
-    def head_addr(self) -> int:
-        assert self.head is not None
-        return self.head.addr
-
-    def write_at(self, off: int, data: bytes) -> None:
+    def write_at(self, off: int, data: bytes | bytearray) -> None:
         """Write `data` at offset `off` from head (header construction)."""
         if off < 0 or off + len(data) > self.end:
             raise IndexError(f"write {off}+{len(data)} outside skb head of {self.end}")
@@ -452,7 +438,7 @@ def skb_clone(skb: SkBuff) -> SkBuff:
         n = SkBuff()
         n.fclone = _SKB_FCLONE_CLONE
         n.fclone_ref = skb.fclone_ref
-        skb.fclone_ref[0] += 1  # fclone_ref = 2
+        skb.fclone_ref[0] += 1  # type: ignore[index]  # fclone_ref = 2 (set with SKB_FCLONE_ORIG)
         skb.companion = n
         n.companion = skb
         skb.companion_in_use = True
@@ -620,7 +606,7 @@ def kfree_skb(skb: SkBuff | None, reason: str = "") -> None:
     if skb.fclone == _SKB_FCLONE_CLONE and skb.companion is not None:
         orig = skb.companion
         orig.companion_in_use = False
-        orig.fclone_ref[0] -= 1
+        orig.fclone_ref[0] -= 1  # type: ignore[index]  # shared with the clone
     elif skb.fclone == _SKB_FCLONE_ORIG and skb.fclone_ref is not None:
         skb.fclone_ref[0] -= 1
 
@@ -632,11 +618,6 @@ def consume_skb(skb: SkBuff | None) -> None:
 
 def napi_consume_skb(skb: SkBuff | None, budget: int) -> None:
     kfree_skb(skb, "consumed")  # consume_skb(skb), inlined (one per transmitted frame)
-
-
-def skb_get(skb: SkBuff) -> SkBuff:
-    skb.users += 1
-    return skb
 
 
 # -- checksums ----------------------------------------------------------------------------

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 AF_INET = 2
 SOCK_STREAM = 1
 SOCK_DGRAM = 2
-from hilnic.net.ipv4.af_inet import (  # noqa: E402  (re-exported)
+from hilnic.include.uapi.linux.in_ import (  # noqa: E402  (re-exported)
     IP_PMTUDISC_DO,
     IP_PMTUDISC_DONT,
     IP_PMTUDISC_PROBE,

@@ -6,12 +6,19 @@ ARP frames are real bytes: an Ethernet header and a 28-byte arphdr for IPv4 over
 from __future__ import annotations
 
 import struct
-from typing import Any
 
+from hilnic.include.linux.in_ import ipv4_is_loopback, ipv4_is_multicast
+from hilnic.include.linux.inet import inet_addr
+from hilnic.include.net.ip import ip_hdr
+from hilnic.include.uapi.linux.if_ether import ETH_P_ARP, ETH_P_IP
 from hilnic.kernel.core import HZ
 from hilnic.kernel.ftrace import traced
-from hilnic.net.ethernet.eth import ETH_BROADCAST, PACKET_HOST, PACKET_LOOPBACK, PACKET_OTHERHOST, dev_hard_header, dev_mac
-from hilnic.net.ipv4.af_inet import ETH_P_ARP, ETH_P_IP, LL_RESERVED_SPACE, inet_addr, ip_hdr, ipv4_is_loopback, ipv4_is_multicast
+from hilnic.net.core.dev import PacketType, dev_queue_xmit
+from hilnic.net.core.net_namespace import Host
+from hilnic.net.core.netdevice import LL_RESERVED_SPACE, NetDevice, dev_hard_header
+from hilnic.net.core.skbuff import SkBuff, alloc_skb, consume_skb, kfree_skb
+from hilnic.net.ethernet.eth import ETH_BROADCAST, PACKET_HOST, PACKET_LOOPBACK, PACKET_OTHERHOST, dev_mac
+from hilnic.net.ipv4.route import inet_addr_type_local, inet_select_addr, ipv4_link_failure
 from hilnic.net.core.neighbour import (
     NEIGH_UPDATE_F_OVERRIDE,
     NUD_NOARP,
@@ -22,11 +29,9 @@ from hilnic.net.core.neighbour import (
     NeighTable,
     Neighbour,
     __neigh_lookup,
-    dev_queue_xmit,
     neigh_event_ns,
     neigh_update,
 )
-from hilnic.net.core.skbuff import alloc_skb, consume_skb, kfree_skb
 
 ARPHRD_ETHER = 1
 ARPOP_REQUEST = 1
@@ -42,14 +47,14 @@ class ArpOps(NeighOps):
     def constructor(self, n: Neighbour) -> None:
         arp_constructor(n)
 
-    def solicit(self, n: Neighbour, skb: Any) -> None:
+    def solicit(self, n: Neighbour, skb: SkBuff | None) -> None:
         arp_solicit(n, skb)
 
-    def error_report(self, n: Neighbour, skb: Any) -> None:
+    def error_report(self, n: Neighbour, skb: SkBuff) -> None:
         arp_error_report(n, skb)
 
 
-def arp_init(host: Any) -> NeighTable:
+def arp_init(host: Host) -> NeighTable:
     s = host.sysctl
     parms = NeighParms(
         base_reachable_time=s.arp_reachable_time_ms * HZ // 1000,
@@ -64,7 +69,7 @@ def arp_init(host: Any) -> NeighTable:
     return tbl
 
 
-def arp_tbl(host: Any) -> NeighTable:
+def arp_tbl(host: Host) -> NeighTable:
     return host.ext["arp_tbl"]
 
 
@@ -86,7 +91,7 @@ def arp_constructor(n: Neighbour) -> None:
         n.ha = arp_mc_map(key)
 
 
-def ip_neigh_gw4(host: Any, dev: Any, nexthop: int) -> Neighbour:
+def ip_neigh_gw4(host: Host, dev: NetDevice, nexthop: int) -> Neighbour:
     """__ipv4_neigh_lookup_noref, else create the entry (NUD_NONE)."""
     return __neigh_lookup(host.ext["arp_tbl"], nexthop, dev, True)
 
@@ -94,8 +99,8 @@ def ip_neigh_gw4(host: Any, dev: Any, nexthop: int) -> Neighbour:
 # -- transmit -------------------------------------------------------------------------------
 
 
-def arp_create(op: int, ptype: int, dest_ip: int, dev: Any, src_ip: int, dest_hw: bytes | None,
-               src_hw: bytes | None, target_hw: bytes | None) -> Any:
+def arp_create(op: int, ptype: int, dest_ip: int, dev: NetDevice, src_ip: int, dest_hw: bytes | None,
+               src_hw: bytes | None, target_hw: bytes | None) -> SkBuff:
     """An ARP frame in an skb: Ethernet header + arphdr."""
     hlen = LL_RESERVED_SPACE(dev)
     skb = alloc_skb(ARP_HDR_LEN + hlen)
@@ -110,22 +115,20 @@ def arp_create(op: int, ptype: int, dest_ip: int, dev: Any, src_ip: int, dest_hw
     return skb
 
 
-def arp_xmit(skb: Any) -> int:
+def arp_xmit(skb: SkBuff) -> int:
     return dev_queue_xmit(skb)
 
 
 @traced
-def arp_send_dst(op: int, ptype: int, dest_ip: int, dev: Any, src_ip: int, dest_hw: bytes | None,
+def arp_send_dst(op: int, ptype: int, dest_ip: int, dev: NetDevice, src_ip: int, dest_hw: bytes | None,
                  src_hw: bytes | None, target_hw: bytes | None) -> int:
     skb = arp_create(op, ptype, dest_ip, dev, src_ip, dest_hw, src_hw, target_hw)
     return arp_xmit(skb)
 
 
 @traced
-def arp_solicit(n: Neighbour, skb: Any) -> None:
+def arp_solicit(n: Neighbour, skb: SkBuff | None) -> None:
     """Send a request for n: broadcast while INCOMPLETE, unicast to the known address in PROBE."""
-    from hilnic.net.ipv4.route import inet_addr_type_local, inet_select_addr
-
     dev = n.dev
     host = n.tbl.host
     target = n.primary_key
@@ -145,11 +148,9 @@ def arp_solicit(n: Neighbour, skb: Any) -> None:
     arp_send_dst(ARPOP_REQUEST, ETH_P_ARP, target, dev, saddr, dst_hw, dev_mac(dev), None)
 
 
-def arp_error_report(n: Neighbour, skb: Any) -> None:
+def arp_error_report(n: Neighbour, skb: SkBuff) -> None:
     """Resolution failed for a queued skb: ICMP host unreachable to its sender, then drop it."""
-    from hilnic.net.ipv4.icmp import ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, icmp_send
-
-    icmp_send(n.tbl.host, skb, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, 0)  # ipv4_link_failure
+    ipv4_link_failure(n.tbl.host, skb)  # dst_link_failure
     kfree_skb(skb, "neigh_failed")
 
 
@@ -157,7 +158,7 @@ def arp_error_report(n: Neighbour, skb: Any) -> None:
 
 
 @traced
-def arp_rcv(skb: Any, dev: Any) -> int:
+def arp_rcv(skb: SkBuff, dev: NetDevice) -> int:
     """The ETH_P_ARP packet handler: sanity checks, then arp_process."""
     if skb.pkt_type in (PACKET_OTHERHOST, PACKET_LOOPBACK) or skb.len < ARP_HDR_LEN:
         consume_skb(skb)
@@ -169,9 +170,7 @@ def arp_rcv(skb: Any, dev: Any) -> int:
     return arp_process(dev.host, skb, dev)
 
 
-def arp_process(host: Any, skb: Any, dev: Any) -> int:
-    from hilnic.net.ipv4.route import inet_addr_type_local
-
+def arp_process(host: Host, skb: SkBuff, dev: NetDevice) -> int:
     tbl = host.ext["arp_tbl"]
     hrd, pro, _, _, op, sha, sip, tha, tip = _ARP.unpack(skb.read_at(skb.data, ARP_HDR_LEN))
     if hrd != ARPHRD_ETHER or pro != ETH_P_IP or op not in (ARPOP_REQUEST, ARPOP_REPLY):
@@ -204,11 +203,14 @@ def arp_process(host: Any, skb: Any, dev: Any) -> int:
     return 0
 
 
-def neigh_lookup_state(host: Any, addr: int | str, dev: Any) -> int | None:
+arp_packet_type = PacketType(ETH_P_ARP, arp_rcv)
+
+
+def neigh_lookup_state(host: Host, addr: int | str, dev: NetDevice) -> int | None:
     """The NUD state of an entry (for tests and `ip neigh`), None if absent."""
     n = host.ext["arp_tbl"].hash.get((inet_addr(addr), dev.name))
     return None if n is None else n.nud_state
 
 
 __all__ = ["ARPOP_REPLY", "ARPOP_REQUEST", "arp_create", "arp_init", "arp_process", "arp_rcv",
-           "arp_send_dst", "arp_solicit", "arp_tbl", "ip_neigh_gw4"]
+           "arp_packet_type", "arp_send_dst", "arp_solicit", "arp_tbl", "ip_neigh_gw4"]

@@ -9,33 +9,27 @@ err_handler (tcp_v4_err, udp_err) — as in Linux.
 from __future__ import annotations
 
 import struct
-from typing import Any
 
-from hilnic.kernel.ftrace import traced
-from hilnic.net.ethernet.eth import PACKET_HOST
-from hilnic.net.ipv4.af_inet import (
-    IP_OFFSET,
-    IPHDR_LEN,
-    IPPROTO_ICMP,
-    IPDEFTTL,
-    build_iphdr,
-    ip_hdr,
-    ipv4_is_lbcast,
-    ipv4_is_multicast,
+from hilnic.include.linux.in_ import ipv4_is_lbcast, ipv4_is_multicast
+from hilnic.include.net.ip import IP_OFFSET, IPDEFTTL, IPHDR_LEN, build_iphdr, ip_hdr
+from hilnic.include.uapi.linux.icmp import (
+    ICMP_DEST_UNREACH,
+    ICMP_ECHO,
+    ICMP_ECHOREPLY,
+    ICMP_FRAG_NEEDED,
+    ICMP_PARAMETERPROB,
+    ICMP_TIME_EXCEEDED,
 )
-from hilnic.net.core.skbuff import alloc_skb, consume_skb, csum_fold, csum_partial, kfree_skb
-
-ICMP_ECHOREPLY = 0
-ICMP_DEST_UNREACH = 3
-ICMP_ECHO = 8
-ICMP_TIME_EXCEEDED = 11
-ICMP_PARAMETERPROB = 12
-
-ICMP_NET_UNREACH = 0
-ICMP_HOST_UNREACH = 1
-ICMP_PROT_UNREACH = 2
-ICMP_PORT_UNREACH = 3
-ICMP_FRAG_NEEDED = 4
+from hilnic.include.uapi.linux.in_ import IPPROTO_ICMP
+from hilnic.kernel.core import HZ
+from hilnic.kernel.ftrace import traced
+from hilnic.lib.checksum import csum_fold, csum_partial
+from hilnic.net.core.net_namespace import Host
+from hilnic.net.core.netdevice import LL_RESERVED_SPACE
+from hilnic.net.core.skbuff import SkBuff, alloc_skb, consume_skb, kfree_skb
+from hilnic.net.ethernet.eth import PACKET_HOST
+from hilnic.net.ipv4.ip_output import __ip_select_ident, ip_local_out
+from hilnic.net.ipv4.route import RTN_BROADCAST, RTN_MULTICAST, inet_addr_type_local, ip_icmp, ip_route_output
 
 ICMP_ERROR_TYPES = frozenset((ICMP_DEST_UNREACH, 4, 5, ICMP_TIME_EXCEEDED, ICMP_PARAMETERPROB))
 IPTOS_PREC_INTERNETCONTROL = 0xC0
@@ -47,10 +41,8 @@ ICMP_RATEMASK = 0x1818  # net.ipv4.icmp_ratemask: dest-unreach, source-quench, t
 _ICMPHDR = struct.Struct("!BBHI")
 
 
-def icmp_global_allow(host: Any) -> bool:
+def icmp_global_allow(host: Host) -> bool:
     """The host-wide ICMP error token bucket (1000/s, burst 50; Linux randomizes the cost 0..2)."""
-    from hilnic.kernel.core import HZ
-
     st = host.ext.setdefault("icmp_global", [ICMP_MSGS_BURST, 0])
     now = host.kernel.jiffies
     delta = min(now - st[1], HZ)
@@ -67,12 +59,8 @@ def icmp_global_allow(host: Any) -> bool:
     return ok
 
 
-def icmp_push_reply(host: Any, saddr: int, daddr: int, tos: int, icmp_type: int, code: int, rest: int, payload: bytes) -> int:
+def icmp_push_reply(host: Host, saddr: int, daddr: int, tos: int, icmp_type: int, code: int, rest: int, payload: bytes) -> int:
     """Build ICMP + IP and send it to daddr (loopback when daddr is ours)."""
-    from hilnic.net.ipv4.af_inet import LL_RESERVED_SPACE
-    from hilnic.net.ipv4.ip_output import __ip_select_ident, ip_local_out
-    from hilnic.net.ipv4.route import ip_route_output
-
     try:
         rt = ip_route_output(host, daddr)
     except OSError:
@@ -102,10 +90,8 @@ def icmp_push_reply(host: Any, saddr: int, daddr: int, tos: int, icmp_type: int,
 
 
 @traced
-def icmp_send(host: Any, skb_in: Any, icmp_type: int, code: int, info: int) -> None:
+def icmp_send(host: Host, skb_in: SkBuff, icmp_type: int, code: int, info: int) -> None:
     """__icmp_send: an ICMP error about skb_in (IP header at its network_header) to its sender."""
-    from hilnic.net.ipv4.route import RTN_BROADCAST, RTN_MULTICAST, inet_addr_type_local
-
     if skb_in.network_header < 0:
         return
     iph = ip_hdr(skb_in)
@@ -135,7 +121,12 @@ def icmp_send(host: Any, skb_in: Any, icmp_type: int, code: int, info: int) -> N
     icmp_push_reply(host, saddr, iph.saddr, tos, icmp_type, code, info & 0xFFFFFFFF, payload)
 
 
-def _read_from_network_header(skb: Any, n: int) -> bytes:
+def icmp_init() -> None:
+    """Register icmp_send where route, ip_output and arp reach it (they sit below icmp)."""
+    ip_icmp.icmp_send = icmp_send
+
+
+def _read_from_network_header(skb: SkBuff, n: int) -> bytes:
     lin = skb.tail - skb.network_header
     if n <= lin:
         return skb.read_at(skb.network_header, n)
@@ -148,7 +139,7 @@ def _read_from_network_header(skb: Any, n: int) -> bytes:
 
 
 @traced
-def icmp_rcv(host: Any, skb: Any) -> int:
+def icmp_rcv(host: Host, skb: SkBuff) -> int:
     """Validate the message, count it, dispatch: errors to the protocol, echo answered."""
     data = skb.read_at(skb.data, skb.len) if not skb.data_len else skb.to_bytes()
     if len(data) < 8:
@@ -178,7 +169,7 @@ def icmp_rcv(host: Any, skb: Any) -> int:
     return 0
 
 
-def icmp_unreach(host: Any, skb: Any, icmp_type: int, code: int, rest: int) -> None:
+def icmp_unreach(host: Host, skb: SkBuff, icmp_type: int, code: int, rest: int) -> None:
     info = 0
     if icmp_type == ICMP_DEST_UNREACH and code == ICMP_FRAG_NEEDED:
         info = rest & 0xFFFF  # icmph->un.frag.mtu (net.ipv4.ip_no_pmtu_disc = 0)
@@ -189,7 +180,7 @@ def icmp_unreach(host: Any, skb: Any, icmp_type: int, code: int, rest: int) -> N
     icmp_socket_deliver(host, skb, info)
 
 
-def icmp_socket_deliver(host: Any, skb: Any, info: int) -> None:
+def icmp_socket_deliver(host: Host, skb: SkBuff, info: int) -> None:
     """Hand the quoted header to the err_handler of the protocol it names."""
     raw = skb.read_at(skb.data, IPHDR_LEN)
     ihl = (raw[0] & 0xF) * 4
@@ -202,11 +193,11 @@ def icmp_socket_deliver(host: Any, skb: Any, info: int) -> None:
         prot.err_handler(host, skb, info)
 
 
-def icmp_echo(host: Any, skb: Any, data: bytes) -> None:
+def icmp_echo(host: Host, skb: SkBuff, data: bytes) -> None:
     iph = ip_hdr(skb)
     reply = data[8:]
     _, _, _, rest = _ICMPHDR.unpack_from(data)
     icmp_push_reply(host, iph.daddr, iph.saddr, iph.tos, ICMP_ECHOREPLY, 0, rest, reply)
 
 
-__all__ = ["ICMP_DEST_UNREACH", "ICMP_FRAG_NEEDED", "ICMP_HOST_UNREACH", "ICMP_PORT_UNREACH", "icmp_rcv", "icmp_send"]
+__all__ = ["icmp_init", "icmp_rcv", "icmp_send"]

@@ -7,16 +7,23 @@ transmit-side experiments produce.
 
 from __future__ import annotations
 
-from typing import Any
-
+from hilnic.include.linux.in_ import ipv4_is_lbcast, ipv4_is_multicast
+from hilnic.include.net.ip import IP_MF, IP_OFFSET, IPHDR_LEN
+from hilnic.include.uapi.linux.icmp import ICMP_DEST_UNREACH, ICMP_PROT_UNREACH
+from hilnic.include.uapi.linux.if_ether import ETH_P_IP
 from hilnic.kernel.ftrace import traced
+from hilnic.lib.checksum import csum_fold, csum_partial, ip_fast_csum
+from hilnic.net.core.dev import PacketType
+from hilnic.net.core.net_namespace import Host
+from hilnic.net.core.netdevice import NetDevice
+from hilnic.net.core.skbuff import SkBuff, kfree_skb
 from hilnic.net.ethernet.eth import PACKET_OTHERHOST
-from hilnic.net.ipv4.af_inet import IP_MF, IP_OFFSET, IPHDR_LEN, ip_fast_csum, ipv4_is_lbcast, ipv4_is_multicast
-from hilnic.net.core.skbuff import kfree_skb
+from hilnic.net.ipv4.icmp import icmp_send
+from hilnic.net.ipv4.route import inet_addr_type_local
 
 
 @traced
-def ip_rcv(skb: Any, dev: Any) -> int:
+def ip_rcv(skb: SkBuff, dev: NetDevice) -> int:
     """ip_rcv_core + ip_rcv_finish: drop bad headers, trim link padding, route to local delivery."""
     host = dev.host
     if skb.pkt_type == PACKET_OTHERHOST:
@@ -53,47 +60,31 @@ def ip_rcv(skb: Any, dev: Any) -> int:
 def _csum(hdr: bytes) -> int:
     if len(hdr) == IPHDR_LEN:
         return ip_fast_csum(hdr)
-    from hilnic.net.core.skbuff import csum_fold, csum_partial
-
     return csum_fold(csum_partial(hdr))
 
 
-def _inhdr_error(host: Any, skb: Any) -> int:
+def _inhdr_error(host: Host, skb: SkBuff) -> int:
     host.snmp_inc("Ip", "InHdrErrors")
     kfree_skb(skb, "ip_inhdr")
     return 0
 
 
-_route: Any = None  # .route, imported at first use
-
-
-def _load_route() -> Any:
-    global _route
-    from hilnic.net.ipv4 import route
-
-    _route = route
-    return route
-
-
-def ip_rcv_finish(host: Any, skb: Any, hdr: bytes) -> int:
+def ip_rcv_finish(host: Host, skb: SkBuff, hdr: bytes) -> int:
     """ip_route_input: ours (or broadcast/multicast) → ip_local_deliver; else drop (no forwarding)."""
-    route = _route
-    if route is None:
-        route = _load_route()
     daddr = int.from_bytes(hdr[16:20], "big")
-    if route.inet_addr_type_local(host, daddr) or ipv4_is_lbcast(daddr) or ipv4_is_multicast(daddr) or _is_subnet_bcast(host, daddr):
+    if inet_addr_type_local(host, daddr) or ipv4_is_lbcast(daddr) or ipv4_is_multicast(daddr) or _is_subnet_bcast(host, daddr):
         return ip_local_deliver(host, skb, hdr)
     host.snmp_inc("Ip", "InAddrErrors")  # ip_error: EHOSTUNREACH with forwarding off
     kfree_skb(skb, "ip_inaddrerrors")
     return 0
 
 
-def _is_subnet_bcast(host: Any, daddr: int) -> bool:
+def _is_subnet_bcast(host: Host, daddr: int) -> bool:
     return any(ifa.prefixlen < 31 and daddr == ifa.broadcast for ifa in host.ext.get("ifaddrs", ()))
 
 
 @traced
-def ip_local_deliver(host: Any, skb: Any, hdr: bytes) -> int:
+def ip_local_deliver(host: Host, skb: SkBuff, hdr: bytes) -> int:
     frag_off = int.from_bytes(hdr[6:8], "big")
     if frag_off & (IP_MF | IP_OFFSET):
         host.snmp_inc("Ip", "ReasmReqds")
@@ -103,23 +94,23 @@ def ip_local_deliver(host: Any, skb: Any, hdr: bytes) -> int:
     return ip_local_deliver_finish(host, skb, hdr)
 
 
-def ip_local_deliver_finish(host: Any, skb: Any, hdr: bytes) -> int:
+def ip_local_deliver_finish(host: Host, skb: SkBuff, hdr: bytes) -> int:
     skb.skb_pull(skb.transport_header - skb.data)
     return ip_protocol_deliver_rcu(host, skb, hdr[9])
 
 
-def ip_protocol_deliver_rcu(host: Any, skb: Any, protocol: int) -> int:
+def ip_protocol_deliver_rcu(host: Host, skb: SkBuff, protocol: int) -> int:
     prot = host.ext["inet_protos"].get(protocol)
     if prot is not None:
         prot.handler(host, skb)
         host.snmp_inc("Ip", "InDelivers")
         return 0
-    from hilnic.net.ipv4.icmp import ICMP_DEST_UNREACH, ICMP_PROT_UNREACH, icmp_send
-
     host.snmp_inc("Ip", "InUnknownProtos")
     icmp_send(host, skb, ICMP_DEST_UNREACH, ICMP_PROT_UNREACH, 0)
     kfree_skb(skb, "ip_noproto")
     return 0
 
 
-__all__ = ["ip_local_deliver", "ip_rcv"]
+ip_packet_type = PacketType(ETH_P_IP, ip_rcv)
+
+__all__ = ["ip_local_deliver", "ip_packet_type", "ip_rcv"]

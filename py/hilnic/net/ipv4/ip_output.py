@@ -8,31 +8,22 @@ from __future__ import annotations
 
 import errno
 import struct
-from typing import Any
+from collections.abc import Callable
 
+from hilnic.include.net.ip import IP_DF, IP_MAX_MTU, IP_MF, IP_OFFSET, IPDEFTTL, IPHDR_LEN
+from hilnic.include.uapi.linux.icmp import ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED
+from hilnic.include.uapi.linux.if_ether import ETH_P_IP
+from hilnic.include.uapi.linux.in_ import IP_PMTUDISC_DO, IP_PMTUDISC_OMIT, IP_PMTUDISC_PROBE, IP_PMTUDISC_WANT, IPPROTO_TCP
 from hilnic.kernel.ftrace import traced
-from hilnic.net.ipv4.af_inet import (
-    ETH_P_IP,
-    IP_DF,
-    IP_MAX_MTU,
-    IP_MF,
-    IP_OFFSET,
-    IP_PMTUDISC_DO,
-    IP_PMTUDISC_OMIT,
-    IP_PMTUDISC_PROBE,
-    IP_PMTUDISC_WANT,
-    IPDEFTTL,
-    IPHDR_LEN,
-    IPPROTO_TCP,
-    LL_RESERVED_SPACE,
-    NET_XMIT_CN,
-    ip_fast_csum,
-)
-from hilnic.net.ipv4.arp import ip_neigh_gw4
+from hilnic.lib.checksum import ip_fast_csum
+from hilnic.net.core.gso import skb_gso_segment
 from hilnic.net.core.neighbour import neigh_output
-from hilnic.net.ipv4.route import RTN_LOCAL, Rtable, __sk_dst_check, dst_mtu, ip_mtu_locked, ip_route_output_ports
-from hilnic.net.core.sock import sk_setup_caps, skb_set_owner_w, sock_wfree
-from hilnic.net.core.skbuff import CHECKSUM_NONE, CHECKSUM_PARTIAL, alloc_skb, consume_skb, kfree_skb, skb_checksum_help, skb_stats
+from hilnic.net.core.netdevice import LL_RESERVED_SPACE, NET_XMIT_CN, NETIF_F_GSO_SOFTWARE, NETIF_F_TSO
+from hilnic.net.core.net_namespace import Host
+from hilnic.net.core.skbuff import SkBuff, CHECKSUM_NONE, CHECKSUM_PARTIAL, alloc_skb, consume_skb, kfree_skb, skb_checksum_help, skb_stats
+from hilnic.net.core.sock import Sock, sk_setup_caps, skb_set_owner_w, sock_wfree
+from hilnic.net.ipv4.arp import ip_neigh_gw4
+from hilnic.net.ipv4.route import RTN_LOCAL, Rtable, __sk_dst_check, dst_mtu, ip_icmp, ip_mtu_locked, ip_route_output_ports
 
 _IPHDR = struct.Struct("!BBHHHBBHII")
 _IPHDR_NOCSUM = struct.Struct("!BBHHHBB")  # the first 10 bytes
@@ -41,20 +32,20 @@ _IPHDR_NOCSUM = struct.Struct("!BBHHHBB")  # the first 10 bytes
 # -- helpers ------------------------------------------------------------------------------
 
 
-def ip_dont_fragment(sk: Any, dst: Rtable) -> bool:
+def ip_dont_fragment(sk: Sock, dst: Rtable) -> bool:
     pmtudisc = sk.pmtudisc
     return pmtudisc == IP_PMTUDISC_DO or (pmtudisc == IP_PMTUDISC_WANT and not ip_mtu_locked(dst))
 
 
-def ip_sk_ignore_df(sk: Any) -> bool:
+def ip_sk_ignore_df(sk: Sock) -> bool:
     return sk.pmtudisc < IP_PMTUDISC_DO or sk.pmtudisc == IP_PMTUDISC_OMIT
 
 
-def ip_sk_use_pmtu(sk: Any) -> bool:
+def ip_sk_use_pmtu(sk: Sock) -> bool:
     return sk.pmtudisc < IP_PMTUDISC_PROBE
 
 
-def ip_skb_dst_mtu(sk: Any, skb: Any) -> int:
+def ip_skb_dst_mtu(sk: Sock | None, skb: SkBuff) -> int:
     """The MTU an outgoing skb is checked against: the path MTU, or the device's with PROBE+."""
     dst = skb.dst
     if sk is None or ip_sk_use_pmtu(sk):
@@ -62,14 +53,14 @@ def ip_skb_dst_mtu(sk: Any, skb: Any) -> int:
     return min(dst.dev.mtu, IP_MAX_MTU)
 
 
-def __ip_select_ident(host: Any, segs: int) -> int:
+def __ip_select_ident(host: Host, segs: int) -> int:
     """A hashed IP ID for datagrams without a connected socket (one bucket, no random skew)."""
     ident = host.ext.get("ip_ident", 0)
     host.ext["ip_ident"] = (ident + segs) & 0xFFFF
     return ident
 
 
-def ip_select_ident_segs(host: Any, sk: Any, df: bool, ignore_df: bool, segs: int) -> int:
+def ip_select_ident_segs(host: Host, sk: Sock | None, df: bool, ignore_df: bool, segs: int) -> int:
     """A connected socket numbers its own packets (inet_id += segs); DF-only packets get 0."""
     if sk is not None and sk.inet_daddr:
         val = sk.inet_id
@@ -80,12 +71,12 @@ def ip_select_ident_segs(host: Any, sk: Any, df: bool, ignore_df: bool, segs: in
     return __ip_select_ident(host, segs)
 
 
-def _write_iphdr(skb: Any, off: int, tos: int, ident: int, frag_off: int, ttl: int, protocol: int, saddr: int, daddr: int) -> None:
+def _write_iphdr(skb: SkBuff, off: int, tos: int, ident: int, frag_off: int, ttl: int, protocol: int, saddr: int, daddr: int) -> None:
     # tot_len and the checksum are filled by ip_local_out.
     skb.write_at(off, _IPHDR.pack(0x45, tos, 0, ident, frag_off, ttl, protocol, 0, saddr, daddr))
 
 
-def ip_copy_metadata(to: Any, frm: Any) -> None:
+def ip_copy_metadata(to: SkBuff, frm: SkBuff) -> None:
     to.pkt_type = frm.pkt_type
     to.priority = frm.priority
     to.protocol = frm.protocol
@@ -98,12 +89,12 @@ def ip_copy_metadata(to: Any, frm: Any) -> None:
 
 
 @traced
-def ip_queue_xmit(sk: Any, skb: Any, tos: int = 0) -> int:
+def ip_queue_xmit(sk: Sock, skb: SkBuff, tos: int = 0) -> int:
     return __ip_queue_xmit(sk, skb, tos)
 
 
 @traced
-def __ip_queue_xmit(sk: Any, skb: Any, tos: int = 0) -> int:
+def __ip_queue_xmit(sk: Sock, skb: SkBuff, tos: int = 0) -> int:
     """Route (cached dst or a lookup + sk_setup_caps), push and fill the IP header, ip_local_out."""
     host = sk.host
     rt = skb.dst
@@ -133,7 +124,7 @@ def __ip_queue_xmit(sk: Any, skb: Any, tos: int = 0) -> int:
 
 
 @traced
-def ip_local_out(host: Any, sk: Any, skb: Any) -> int:
+def ip_local_out(host: Host, sk: Sock | None, skb: SkBuff) -> int:
     """__ip_local_out: tot_len and the header checksum (software), then dst_output."""
     off = skb.network_header
     raw = bytearray(skb.read_at(off, IPHDR_LEN))
@@ -147,18 +138,18 @@ def ip_local_out(host: Any, sk: Any, skb: Any) -> int:
 
 
 @traced
-def ip_output(host: Any, sk: Any, skb: Any) -> int:
+def ip_output(host: Host, sk: Sock | None, skb: SkBuff) -> int:
     skb.dev = skb.dst.dev
     skb.protocol = ETH_P_IP
     return ip_finish_output(host, sk, skb)
 
 
-def ip_finish_output(host: Any, sk: Any, skb: Any) -> int:
+def ip_finish_output(host: Host, sk: Sock | None, skb: SkBuff) -> int:
     return __ip_finish_output(host, sk, skb)
 
 
 @traced
-def __ip_finish_output(host: Any, sk: Any, skb: Any) -> int:
+def __ip_finish_output(host: Host, sk: Sock | None, skb: SkBuff) -> int:
     mtu = ip_skb_dst_mtu(sk, skb)
     if skb.shinfo.gso_size:
         return ip_finish_output_gso(host, sk, skb, mtu)
@@ -167,7 +158,7 @@ def __ip_finish_output(host: Any, sk: Any, skb: Any) -> int:
     return ip_finish_output2(host, sk, skb)
 
 
-def skb_gso_validate_network_len(skb: Any, mtu: int) -> bool:
+def skb_gso_validate_network_len(skb: SkBuff, mtu: int) -> bool:
     """Does every segment (network header + transport header + gso_size) fit in `mtu`?"""
     th = skb.transport_header
     if th < 0:
@@ -177,13 +168,10 @@ def skb_gso_validate_network_len(skb: Any, mtu: int) -> bool:
 
 
 @traced
-def ip_finish_output_gso(host: Any, sk: Any, skb: Any, mtu: int) -> int:
+def ip_finish_output_gso(host: Host, sk: Sock | None, skb: SkBuff, mtu: int) -> int:
     """Common case: all segments fit → one skb to the device. Else segment here and fragment each."""
     if skb_gso_validate_network_len(skb, mtu):
         return ip_finish_output2(host, sk, skb)
-    from hilnic.net.core.gso import skb_gso_segment
-    from hilnic.net.core.netdevice import NETIF_F_GSO_SOFTWARE, NETIF_F_TSO
-
     features = skb.dst.dev.features & ~(NETIF_F_TSO | NETIF_F_GSO_SOFTWARE)
     try:
         segs = skb_gso_segment(skb, features)
@@ -201,13 +189,13 @@ def ip_finish_output_gso(host: Any, sk: Any, skb: Any, mtu: int) -> int:
         seg.next = None
         if seg.dst is None:
             seg.dst = dst
-        err = ip_fragment(host, sk, seg, mtu, ip_finish_output2)
-        if err and ret == 0:
-            ret = err
+        rc = ip_fragment(host, sk, seg, mtu, ip_finish_output2)
+        if rc and ret == 0:
+            ret = rc
     return ret
 
 
-def _walk_list(skb: Any) -> list:
+def _walk_list(skb: SkBuff | None) -> list[SkBuff]:
     out = []
     while skb is not None:
         out.append(skb)
@@ -219,27 +207,25 @@ def _walk_list(skb: Any) -> list:
 
 
 @traced
-def ip_fragment(host: Any, sk: Any, skb: Any, mtu: int, output: Any) -> int:
+def ip_fragment(host: Host, sk: Sock | None, skb: SkBuff, mtu: int, output: Callable[[Host, Sock | None, SkBuff], int]) -> int:
     """DF clear (or ignore_df) → ip_do_fragment; DF set → FragFails, ICMP FRAG_NEEDED, -EMSGSIZE."""
     frag_off = int.from_bytes(skb.read_at(skb.network_header + 6, 2), "big")
     if not frag_off & IP_DF:
         return ip_do_fragment(host, sk, skb, output)
     if not skb.ignore_df:
-        from hilnic.net.ipv4.icmp import ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, icmp_send
-
         host.snmp_inc("Ip", "FragFails")
-        icmp_send(host, skb, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, mtu)
+        ip_icmp.icmp_send(host, skb, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, mtu)
         kfree_skb(skb, "pkt_too_big")
         return -errno.EMSGSIZE
     return ip_do_fragment(host, sk, skb, output)
 
 
-def skb_pagelen(skb: Any) -> int:
+def skb_pagelen(skb: SkBuff) -> int:
     return skb.headlen + sum(f.size for f in skb.shinfo.frags)
 
 
 @traced
-def ip_do_fragment(host: Any, sk: Any, skb: Any, output: Any) -> int:
+def ip_do_fragment(host: Host, sk: Sock | None, skb: SkBuff, output: Callable[[Host, Sock | None, SkBuff], int]) -> int:
     """Split a datagram: reuse a valid frag_list (headers only), else copy into new skbs."""
     if skb.ip_summed == CHECKSUM_PARTIAL:
         skb_checksum_help(skb)
@@ -255,9 +241,9 @@ def ip_do_fragment(host: Any, sk: Any, skb: Any, output: Any) -> int:
         first_len = skb_pagelen(skb)
         ok = not (first_len - hlen > mtu or (first_len - hlen) & 7 or frag_off0 & (IP_MF | IP_OFFSET)
                   or skb.skb_cloned() or skb.data < ll_rs)
-        checked = []
+        checked: list[SkBuff] = []
         if ok:
-            frag = fl
+            frag: SkBuff | None = fl
             while frag is not None:
                 if (frag.len > mtu or (frag.len & 7 and frag.next is not None) or frag.data < hlen + ll_rs
                         or frag.users > 1):
@@ -279,7 +265,7 @@ def ip_do_fragment(host: Any, sk: Any, skb: Any, output: Any) -> int:
     return _ip_do_fragment_slow(host, sk, skb, output, hlen, mtu, ll_rs, frag_off0)
 
 
-def _ip_do_fragment_fast(host: Any, sk: Any, skb: Any, output: Any, hlen: int, first_len: int) -> int:
+def _ip_do_fragment_fast(host: Host, sk: Sock | None, skb: SkBuff, output: Callable[[Host, Sock | None, SkBuff], int], hlen: int, first_len: int) -> int:
     # ip_fraglist_init
     frag = skb.shinfo.frag_list
     skb.shinfo.frag_list = None
@@ -326,7 +312,7 @@ def _set_len_off_csum(hdr: bytearray, tot_len: int, frag_off: int) -> None:
     hdr[10:12] = ip_fast_csum(bytes(hdr[:20])).to_bytes(2, "big")
 
 
-def _ip_do_fragment_slow(host: Any, sk: Any, skb: Any, output: Any, hlen: int, mtu: int, ll_rs: int, frag_off0: int) -> int:
+def _ip_do_fragment_slow(host: Host, sk: Sock | None, skb: SkBuff, output: Callable[[Host, Sock | None, SkBuff], int], hlen: int, mtu: int, ll_rs: int, frag_off0: int) -> int:
     whole = skb.to_bytes()
     start = skb.network_header - skb.data
     hdr = bytearray(whole[start : start + hlen])
@@ -355,7 +341,7 @@ def _ip_do_fragment_slow(host: Any, sk: Any, skb: Any, output: Any, hlen: int, m
     return err
 
 
-def ip_frag_next(skb: Any, hdr: bytearray, whole: bytes, ptr: int, ln: int, hlen: int, ll_rs: int, frag_off: int) -> Any:
+def ip_frag_next(skb: SkBuff, hdr: bytearray, whole: bytes, ptr: int, ln: int, hlen: int, ll_rs: int, frag_off: int) -> SkBuff:
     """A new skb holding a copy of the header and `ln` payload bytes from offset `ptr`."""
     skb2 = alloc_skb(ln + hlen + ll_rs)
     ip_copy_metadata(skb2, skb)
@@ -375,7 +361,7 @@ def ip_frag_next(skb: Any, hdr: bytearray, whole: bytes, ptr: int, ln: int, hlen
 # -- neighbour output ---------------------------------------------------------------------
 
 
-def _skb_expand_head(skb: Any, headroom: int) -> Any:
+def _skb_expand_head(skb: SkBuff, headroom: int) -> SkBuff:
     """Reallocate with enough headroom (a copy; the old skb is consumed)."""
     data = skb.to_bytes()
     n = alloc_skb(headroom + len(data))
@@ -395,15 +381,13 @@ def _skb_expand_head(skb: Any, headroom: int) -> Any:
 
 
 @traced
-def ip_finish_output2(host: Any, sk: Any, skb: Any) -> int:
+def ip_finish_output2(host: Host, sk: Sock | None, skb: SkBuff) -> int:
     """Link-layer headroom, neighbour lookup for the next hop, neigh_output."""
     rt = skb.dst
     dev = rt.dev
     host.snmp_inc("Ip", "OutTransmits")
     if rt.rt_type == RTN_LOCAL:
-        from hilnic.net.core.rx import loopback_xmit
-
-        return loopback_xmit(skb, dev)
+        return dev.netdev_ops.ndo_start_xmit(skb, dev)  # lo: loopback_xmit
     hh_len = LL_RESERVED_SPACE(dev)
     if skb.data < hh_len:
         skb = _skb_expand_head(skb, hh_len)
@@ -413,7 +397,7 @@ def ip_finish_output2(host: Any, sk: Any, skb: Any) -> int:
 
 
 @traced
-def ip_send_skb(host: Any, skb: Any) -> int:
+def ip_send_skb(host: Host, skb: SkBuff) -> int:
     """ip_local_out for a datagram made by ip_make_skb; qdisc drops become -ENOBUFS."""
     err = ip_local_out(host, skb.sk, skb)
     if err:

@@ -10,12 +10,19 @@ kills the cached entry, so sockets holding one in `sk_dst_cache` re-route on the
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from hilnic.kernel.core import HZ
 from hilnic.kernel.ftrace import traced
-from hilnic.net.ipv4.af_inet import IP_MAX_MTU, inet_addr, ipv4_is_lbcast, ipv4_is_multicast
+from hilnic.include.linux.in_ import ipv4_is_lbcast, ipv4_is_multicast
+from hilnic.include.linux.inet import inet_addr
+from hilnic.include.net.ip import IP_MAX_MTU
+from hilnic.include.uapi.linux.icmp import ICMP_DEST_UNREACH, ICMP_HOST_UNREACH
+from hilnic.net.core.net_namespace import Host
+from hilnic.net.core.skbuff import SkBuff
+from hilnic.net.core.sock import Sock
 
 RTN_UNICAST = 1
 RTN_LOCAL = 2
@@ -30,7 +37,7 @@ IP_RT_MTU_EXPIRES = 10 * 60 * HZ  # net.ipv4.route.mtu_expires = 600 s
 class InIfaddr:
     """struct in_ifaddr: an address configured on a device."""
 
-    dev: Any
+    dev: Any  # a NetDevice, or the loopback device for RTN_LOCAL
     local: int
     prefixlen: int
 
@@ -49,7 +56,7 @@ class FibRoute:
 
     prefix: int
     plen: int
-    dev: Any
+    dev: Any  # a NetDevice, or the loopback device for RTN_LOCAL
     gateway: int = 0
     mtu: int = 0  # RTAX_MTU, 0 = none
     mtu_locked: bool = False  # RTAX_LOCK for MTU ("mtu lock N")
@@ -63,8 +70,8 @@ class FibRoute:
 class Rtable:
     """struct rtable / dst_entry for output routes."""
 
-    host: Any
-    dev: Any
+    host: Host
+    dev: Any  # a NetDevice, or the loopback device for RTN_LOCAL
     rt_type: int
     rt_dst: int
     rt_src: int  # preferred source (fl4->saddr when the socket has none)
@@ -86,6 +93,29 @@ class Rtable:
         return dst_mtu(self)
 
 
+def _icmp_send_unset(host: Host, skb_in: SkBuff, icmp_type: int, code: int, info: int) -> None:
+    raise RuntimeError("icmp_send called before icmp_init (inet_init)")
+
+
+@dataclass(slots=True)
+class IcmpSender:
+    """icmp_send as route.c, ip_output.c and (through dst_link_failure) arp.c reach it.
+
+    Linux calls net/ipv4/icmp.c directly from those files while icmp.c calls back into
+    route and ip_output; here icmp sits above them and registers its sender (icmp_init).
+    """
+
+    icmp_send: Callable[[Host, SkBuff, int, int, int], None] = _icmp_send_unset
+
+
+ip_icmp = IcmpSender()
+
+
+def ipv4_link_failure(host: Host, skb: SkBuff) -> None:
+    """dst_ops.link_failure (arp_error_report → dst_link_failure): tell the sender the host is unreachable."""
+    ip_icmp.icmp_send(host, skb, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, 0)
+
+
 def ip_mtu_locked(dst: Rtable) -> bool:
     return dst.mtu_locked
 
@@ -102,18 +132,13 @@ def dst_mtu(dst: Rtable) -> int:
     return min(mtu, IP_MAX_MTU)
 
 
-def ip_dst_mtu_maybe_forward(dst: Rtable, forwarding: bool = False) -> int:
-    """The MTU used for output of locally generated packets (ip_skb_dst_mtu with PMTU on)."""
-    return dst_mtu(dst)
-
-
-def _tables(host: Any) -> dict:
+def _tables(host: Host) -> dict[str, Any]:
     if "routes" not in host.ext:
         ip_rt_init(host)
     return host.ext
 
 
-def ip_rt_init(host: Any) -> None:
+def ip_rt_init(host: Host) -> None:
     host.ext.setdefault("routes", [])
     host.ext.setdefault("ifaddrs", [])
     host.ext.setdefault("rt_cache", {})
@@ -121,7 +146,7 @@ def ip_rt_init(host: Any) -> None:
     host.ext.setdefault("rt_genid", 0)
 
 
-def rt_cache_flush(host: Any) -> None:
+def rt_cache_flush(host: Host) -> None:
     """rt_genid_bump_ipv4: every cached route (and socket dst) becomes stale."""
     ext = _tables(host)
     ext["rt_genid"] += 1
@@ -130,7 +155,7 @@ def rt_cache_flush(host: Any) -> None:
     ext["rt_cache"].clear()
 
 
-def ip_route_add(host: Any, prefix: int | str, plen: int, dev: Any, gateway: int | str | None = None,
+def ip_route_add(host: Host, prefix: int | str, plen: int, dev: Any, gateway: int | str | None = None,
                  mtu: int | None = None, mtu_lock: bool = False) -> FibRoute:
     """`ip route add prefix/plen [via gateway] dev dev [mtu [lock] N]`."""
     if not 0 <= plen <= 32:
@@ -150,18 +175,7 @@ def ip_route_add(host: Any, prefix: int | str, plen: int, dev: Any, gateway: int
     return r
 
 
-def ip_route_del(host: Any, prefix: int | str, plen: int) -> None:
-    routes = _tables(host)["routes"]
-    p = inet_addr(prefix)
-    for r in routes:
-        if r.prefix == p and r.plen == plen:
-            routes.remove(r)
-            rt_cache_flush(host)
-            return
-    raise OSError(errno.ESRCH, "no such route")
-
-
-def inet_ifaddr_add(host: Any, dev: Any, local: int | str, prefixlen: int) -> InIfaddr:
+def inet_ifaddr_add(host: Host, dev: Any, local: int | str, prefixlen: int) -> InIfaddr:
     """`ip addr add local/prefixlen dev dev`: the address plus its prefix route (fib_add_ifaddr)."""
     ifa = InIfaddr(dev, inet_addr(local), prefixlen)
     _tables(host)["ifaddrs"].append(ifa)
@@ -172,14 +186,14 @@ def inet_ifaddr_add(host: Any, dev: Any, local: int | str, prefixlen: int) -> In
     return ifa
 
 
-def inet_addr_type_local(host: Any, addr: int) -> bool:
+def inet_addr_type_local(host: Host, addr: int) -> bool:
     for ifa in _tables(host)["ifaddrs"]:
         if ifa.local == addr:
             return True
     return False
 
 
-def inet_select_addr(host: Any, dev: Any, dst: int = 0) -> int:
+def inet_select_addr(host: Host, dev: Any, dst: int = 0) -> int:
     """Preferred source on `dev`: an address in dst's subnet, else the first one, else any."""
     ifaddrs = _tables(host)["ifaddrs"]
     first = 0
@@ -193,7 +207,7 @@ def inet_select_addr(host: Any, dev: Any, dst: int = 0) -> int:
     return ifaddrs[0].local if ifaddrs else 0
 
 
-def fib_lookup(host: Any, daddr: int) -> FibRoute | None:
+def fib_lookup(host: Host, daddr: int) -> FibRoute | None:
     for r in _tables(host)["routes"]:  # sorted longest prefix first
         if (daddr & r.mask) == r.prefix:
             return r
@@ -201,7 +215,7 @@ def fib_lookup(host: Any, daddr: int) -> FibRoute | None:
 
 
 @traced
-def ip_route_output(host: Any, daddr: int | str, saddr: int | str = 0) -> Rtable:
+def ip_route_output(host: Host, daddr: int | str, saddr: int | str = 0) -> Rtable:
     """ip_route_output_key: the output route to `daddr`; OSError(ENETUNREACH) if there is none."""
     daddr = inet_addr(daddr)
     ext = _tables(host)
@@ -213,13 +227,14 @@ def ip_route_output(host: Any, daddr: int | str, saddr: int | str = 0) -> Rtable
     return rt
 
 
-def _ip_route_output_slow(host: Any, daddr: int) -> Rtable:
+def _ip_route_output_slow(host: Host, daddr: int) -> Rtable:
     ext = host.ext
     genid = ext["rt_genid"]
     if inet_addr_type_local(host, daddr) or (daddr >> 24) == 127:
-        from hilnic.net.core.rx import loopback_dev
-
-        return Rtable(host, loopback_dev(host), RTN_LOCAL, daddr, daddr, genid=genid)
+        lo = host.loopback_dev
+        if lo is None:
+            raise OSError(errno.ENETUNREACH, "no loopback device (loopback_net_init)")
+        return Rtable(host, lo, RTN_LOCAL, daddr, daddr, genid=genid)
     if ipv4_is_lbcast(daddr):
         ifaddrs = ext["ifaddrs"]
         if not ifaddrs:
@@ -249,7 +264,7 @@ def _ip_route_output_slow(host: Any, daddr: int) -> Rtable:
     return rt
 
 
-def ip_route_output_ports(host: Any, sk: Any, daddr: int | str, saddr: int | str, dport: int, sport: int, proto: int) -> Rtable:
+def ip_route_output_ports(host: Host, sk: Sock, daddr: int | str, saddr: int | str, dport: int, sport: int, proto: int) -> Rtable:
     """The socket's flow (addresses, ports, protocol) → route. Ports/protocol do not select here."""
     return ip_route_output(host, daddr, saddr)
 
@@ -263,7 +278,7 @@ def dst_check(dst: Rtable | None) -> Rtable | None:
     return dst
 
 
-def __sk_dst_check(sk: Any, cookie: int = 0) -> Rtable | None:
+def __sk_dst_check(sk: Sock, cookie: int = 0) -> Rtable | None:
     """The socket's cached route if still valid; a stale one is dropped from sk_dst_cache."""
     dst = sk.sk_dst_cache
     if dst is not None and dst_check(dst) is None:
@@ -294,7 +309,7 @@ def __ip_rt_update_pmtu(dst: Rtable, mtu: int) -> None:
     dst.obsolete = True
 
 
-def inet_csk_update_pmtu(sk: Any, mtu: int) -> Rtable | None:
+def inet_csk_update_pmtu(sk: Sock, mtu: int) -> Rtable | None:
     """TCP's PMTU update: learn `mtu` on the socket's route and return the (new) valid dst."""
     dst = __sk_dst_check(sk, 0)
     host = sk.host
@@ -314,7 +329,7 @@ def inet_csk_update_pmtu(sk: Any, mtu: int) -> Rtable | None:
     return dst
 
 
-def ipv4_sk_update_pmtu(sk: Any, daddr: int, mtu: int) -> Rtable | None:
+def ipv4_sk_update_pmtu(sk: Sock, daddr: int, mtu: int) -> Rtable | None:
     """ICMP FRAG_NEEDED for a socket's flow: update the PMTU and refresh sk_dst_cache."""
     host = sk.host
     try:

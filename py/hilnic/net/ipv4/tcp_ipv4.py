@@ -14,8 +14,9 @@ import struct
 from typing import Any
 
 from hilnic.kernel.ftrace import traced
-from hilnic.net.ipv4.af_inet import IPPROTO_TCP as _IPPROTO_TCP, csum_tcpudp_nofold
-from hilnic.net.core.skbuff import SKB_GSO_TCPV4, SkBuff, csum_partial, kfree_skb
+from hilnic.include.uapi.linux.in_ import IPPROTO_TCP as _IPPROTO_TCP
+from hilnic.lib.checksum import csum_partial, csum_tcpudp_nofold
+from hilnic.net.core.skbuff import SKB_GSO_TCPV4, SkBuff, kfree_skb
 from hilnic.net.core.sock import (
     ICSK_TIME_RETRANS,
     IP_PMTUDISC_DONT,

@@ -17,31 +17,20 @@ import struct
 from typing import Any
 
 from hilnic.kernel.ftrace import traced
-from hilnic.net.ipv4.af_inet import (
-    IP_DF,
-    IP_MAX_MTU,
-    IP_PMTUDISC_DO,
-    IP_PMTUDISC_DONT,
-    IP_PMTUDISC_PROBE,
-    IPDEFTTL,
-    IPHDR_LEN,
-    IPPROTO_UDP,
-    LL_RESERVED_SPACE,
-    MSG_DONTWAIT,
-    MSG_MORE,
-    MSG_OOB,
-    MSG_PROBE,
-    TCP_ESTABLISHED,
-    UDPHDR_LEN,
-    csum_tcpudp_nofold,
-    in_ntoa,
-    inet_addr,
-)
+from hilnic.include.linux.inet import in_ntoa, inet_addr
+from hilnic.include.linux.socket import MSG_DONTWAIT, MSG_MORE, MSG_OOB, MSG_PROBE
+from hilnic.include.net.ip import IP_DF, IP_MAX_MTU, IPDEFTTL, IPHDR_LEN
+from hilnic.include.net.tcp_states import TCP_ESTABLISHED
+from hilnic.include.uapi.linux.icmp import ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, ICMP_PORT_UNREACH, ICMP_TIME_EXCEEDED
+from hilnic.include.uapi.linux.in_ import IP_PMTUDISC_DO, IP_PMTUDISC_DONT, IP_PMTUDISC_PROBE, IPPROTO_UDP
+from hilnic.include.uapi.linux.udp import UDPHDR_LEN
+from hilnic.lib.checksum import csum_fold, csum_partial, csum_tcpudp_nofold
+from hilnic.net.core.netdevice import LL_RESERVED_SPACE
 from hilnic.net.ipv4.ip_output import ip_dont_fragment, ip_select_ident_segs, ip_send_skb, ip_sk_ignore_df, ip_sk_use_pmtu
 from hilnic.net.ipv4.route import RTN_BROADCAST, Rtable, dst_mtu, ip_route_output, ipv4_sk_update_pmtu, sk_dst_check
 from hilnic.net.core.netdevice import NETIF_F_HW_CSUM, NETIF_F_IP_CSUM
 from hilnic.net.core.sock import SOCK_NOSPACE, skb_set_owner_w, sock_wfree
-from hilnic.net.core.skbuff import CHECKSUM_NONE, CHECKSUM_PARTIAL, alloc_skb, csum_fold, csum_partial, kfree_skb, skb_stats
+from hilnic.net.core.skbuff import CHECKSUM_NONE, CHECKSUM_PARTIAL, alloc_skb, kfree_skb, skb_stats
 
 UDP_MAX_PAYLOAD = IP_MAX_MTU - IPHDR_LEN - UDPHDR_LEN  # 65507
 EPHEMERAL_PORTS = (32768, 60999)  # net.ipv4.ip_local_port_range
@@ -347,7 +336,7 @@ def udp_send_skb(skb: Any, saddr: int, daddr: int, sport: int, dport: int) -> in
 @traced
 def udp_rcv(host: Any, skb: Any) -> int:
     """__udp4_lib_rcv: length and checksum checks, socket lookup, queue or ICMP port unreachable."""
-    from hilnic.net.ipv4.icmp import ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, icmp_send
+    from hilnic.net.ipv4.icmp import icmp_send
 
     if skb.len < UDPHDR_LEN:
         host.snmp_inc("Udp", "InErrors")
@@ -405,8 +394,6 @@ def udp_recvmsg(sk: Any) -> tuple[bytes, tuple[str, int]]:
 
 def udp_err(host: Any, skb: Any, info: int) -> int:
     """__udp4_lib_err: an ICMP error quoting one of our datagrams (skb.data at the quoted header)."""
-    from hilnic.net.ipv4.icmp import ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, ICMP_TIME_EXCEEDED
-
     raw = skb.read_at(skb.data, IPHDR_LEN + UDPHDR_LEN)
     ihl = (raw[0] & 0xF) * 4
     if ihl != IPHDR_LEN:

@@ -20,12 +20,30 @@ __netif_schedule instead of the MISSED/DRAINING bits (the observable order is th
 from __future__ import annotations
 
 import errno
+import inspect
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
 
+from hilnic.include.net import pkt_sched
+from hilnic.include.net.sch_generic import (
+    QDISC_STATE_DEACTIVATED,
+    QDISC_STATE_MISSED,
+    QDISC_STATE_RUNNING,
+    QDISC_STATE_SCHED,
+    TC_H_ROOT,
+    TC_PRIO_MAX,
+    TCQ_F_BUILTIN,
+    TCQ_F_CAN_BYPASS,
+    TCQ_F_CPUSTATS,
+    TCQ_F_MQROOT,
+    TCQ_F_NOLOCK,
+    TCQ_F_NOPARENT,
+    TCQ_F_ONETXQUEUE,
+)
+from hilnic.kernel.core import HZ, Kernel
 from hilnic.kernel.ftrace import traced
 from hilnic.kernel.softirq import NET_TX_SOFTIRQ
+from hilnic.net.core.dev import dev_hard_start_xmit, validate_xmit_skb_list
 from hilnic.net.core.skbuff import SkBuff, kfree_skb
 from hilnic.net.core.netdevice import (
     IFF_NO_QUEUE,
@@ -33,35 +51,20 @@ from hilnic.net.core.netdevice import (
     NET_XMIT_DROP,
     NET_XMIT_SUCCESS,
     NETDEV_TX_BUSY,
+    QUEUE_STATE_ANY_XOFF,
     QUEUE_STATE_ANY_XOFF_OR_FROZEN,
+    QUEUE_STATE_FROZEN,
     NetDevice,
     NetdevQueue,
     dev_xmit_complete,
-    netdev_watchdog_down,
-    netdev_watchdog_up,
     netif_carrier_ok,
+    netif_device_present,
     netif_is_multiqueue,
+    netif_running,
+    netif_schedule_queue,
     netif_trans_update,
 )
 
-# TCQ_F_* (include/net/sch_generic.h)
-TCQ_F_BUILTIN = 0x1
-TCQ_F_INGRESS = 0x2
-TCQ_F_CAN_BYPASS = 0x4
-TCQ_F_MQROOT = 0x8
-TCQ_F_ONETXQUEUE = 0x10
-TCQ_F_CPUSTATS = 0x20
-TCQ_F_NOPARENT = 0x40
-TCQ_F_NOLOCK = 0x100
-
-# Qdisc state bits (__QDISC_STATE_* and __QDISC_STATE2_RUNNING folded into one word)
-QDISC_STATE_SCHED = 1 << 0
-QDISC_STATE_DEACTIVATED = 1 << 1
-QDISC_STATE_MISSED = 1 << 2
-QDISC_STATE_RUNNING = 1 << 8
-
-TC_PRIO_MAX = 15
-TC_H_ROOT = 0xFFFF_FFFF
 PFIFO_FAST_BANDS = 3
 # sch_generic.c prio2band: priority 0 → band 1, TC_PRIO_INTERACTIVE (6) → band 0
 PRIO2BAND = (1, 2, 2, 2, 1, 2, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1)
@@ -130,10 +133,6 @@ class Qdisc:
 
     def __repr__(self) -> str:
         return f"<qdisc {self.id} {self.dev.name}:{self.dev_queue.index} qlen={self.qstats.qlen}>"
-
-
-def qdisc_qlen(q: Qdisc) -> int:
-    return q.qstats.qlen
 
 
 def qdisc_drop(skb: SkBuff, q: Qdisc, to_free: list[SkBuff]) -> int:
@@ -295,6 +294,8 @@ def qdisc_create_dflt(dev_queue: NetdevQueue, name: str, parent: int = TC_H_ROOT
 
 
 def dev_init_scheduler(dev: NetDevice) -> None:
+    """Noop qdiscs until dev_activate; set up the watchdog timer (timer_setup)."""
+    dev.watchdog_timer = dev.kernel.timer(lambda _t: dev_watchdog(dev), f"dev_watchdog/{dev.name}")
     noop = NoopQdisc(dev._tx[0])
     dev.qdisc = noop
     for txq in dev._tx:
@@ -359,7 +360,7 @@ def __netif_schedule(q: Qdisc) -> None:
 
 
 @traced
-def net_tx_action(kernel: Any) -> None:
+def net_tx_action(kernel: Kernel) -> None:
     """NET_TX_SOFTIRQ: free the completion queue, then run each scheduled qdisc."""
     sd = kernel.softnet
     if sd.completion_queue:
@@ -413,14 +414,14 @@ def __qdisc_run(q: Qdisc) -> None:
 def dequeue_skb(q: Qdisc) -> tuple[SkBuff | None, bool, int]:
     """Returns (skb or skb list, validate, packets)."""
     if q.gso_skb:
-        skb = q.gso_skb[0]
-        txq = q.dev._tx[skb.queue_mapping]
+        requeued = q.gso_skb[0]
+        txq = q.dev._tx[requeued.queue_mapping]
         if txq.state & QUEUE_STATE_ANY_XOFF_OR_FROZEN:
             return None, False, 1
         q.gso_skb.popleft()
-        q.qstats.backlog -= qdisc_pkt_len(skb)
+        q.qstats.backlog -= qdisc_pkt_len(requeued)
         q.qstats.qlen -= 1
-        return skb, False, 1  # already validated
+        return requeued, False, 1  # already validated
     txq = q.dev_queue
     if q.flags & TCQ_F_ONETXQUEUE and txq.state & QUEUE_STATE_ANY_XOFF_OR_FROZEN:
         return None, True, 1  # the wake path reschedules
@@ -460,13 +461,15 @@ def sch_direct_xmit(skb: SkBuff, q: Qdisc, dev: NetDevice, txq: NetdevQueue, val
     Returns False when the caller should stop (requeued)."""
     rc = NETDEV_TX_BUSY
     if validate:
-        skb = _dev.validate_xmit_skb_list(skb, dev)
-        if skb is None:
+        valid = validate_xmit_skb_list(skb, dev)
+        if valid is None:
             return True
+        skb = valid
+    left: SkBuff | None = skb
     if not txq.state & QUEUE_STATE_ANY_XOFF_OR_FROZEN:
-        skb, rc = _dev.dev_hard_start_xmit(skb, dev, txq)
+        left, rc = dev_hard_start_xmit(skb, dev, txq)
     if not dev_xmit_complete(rc):
-        dev_requeue_skb(skb, q)
+        dev_requeue_skb(left, q)
         return False
     return True
 
@@ -486,8 +489,93 @@ def dev_requeue_skb(skb: SkBuff | None, q: Qdisc) -> None:
     __netif_schedule(q)
 
 
-# Late import: dev imports this module; its functions are looked up at call time.
-from hilnic.net.core import dev as _dev
+# -- the watchdog (dev_watchdog, netdev_watchdog_up/down) ----------------------------------------
+
+
+def round_jiffies(j: int, now: int, cpu: int = 0) -> int:
+    """kernel/time/timer.c round_jiffies_common: to a whole second, never into the past."""
+    original = j
+    j += cpu * 3
+    rem = j % HZ
+    j = j - rem if rem < HZ // 4 else j - rem + HZ
+    j -= cpu * 3
+    return j if j > now else original
+
+
+def _mod_timer_jiffies(dev: NetDevice, expires: int) -> None:
+    # A timer_list due now runs at the next tick, never in the same instant.
+    dev.watchdog_timer.mod_timer(max(expires, dev.kernel.jiffies + 1))
+
+
+def netdev_watchdog_up(dev: NetDevice) -> None:
+    if dev.netdev_ops.ndo_tx_timeout is None:
+        return
+    if dev.watchdog_timeo <= 0:
+        dev.watchdog_timeo = 5 * HZ
+    now = dev.kernel.jiffies
+    _mod_timer_jiffies(dev, round_jiffies(now + dev.watchdog_timeo, now))
+
+
+def netdev_watchdog_down(dev: NetDevice) -> None:
+    dev.watchdog_timer.del_timer()
+
+
+def netif_freeze_queues(dev: NetDevice) -> None:
+    for txq in dev._tx:
+        txq.state |= QUEUE_STATE_FROZEN
+
+
+def netif_unfreeze_queues(dev: NetDevice) -> None:
+    for txq in dev._tx:
+        txq.state &= ~QUEUE_STATE_FROZEN
+        netif_schedule_queue(txq)
+
+
+@traced
+def dev_watchdog(dev: NetDevice) -> None:
+    """ndo_tx_timeout for a queue stopped too long."""
+    if all(txq.qdisc is None or txq.qdisc.id == "noop" for txq in dev._tx):  # qdisc_tx_is_noop
+        return
+    if not (netif_device_present(dev) and netif_running(dev) and netif_carrier_ok(dev)):
+        return
+    now = dev.kernel.jiffies
+    oldest_start = now
+    timed_out = -1
+    for i, txq in enumerate(dev._tx):
+        if not txq.state & QUEUE_STATE_ANY_XOFF:
+            continue
+        trans_start = txq.trans_start
+        if now > trans_start + dev.watchdog_timeo:  # time_after
+            txq.trans_timeout += 1
+            timed_out = i
+            break
+        if oldest_start > trans_start:
+            oldest_start = trans_start
+    if timed_out >= 0:
+        netif_freeze_queues(dev)
+        ret = dev.netdev_ops.ndo_tx_timeout(dev, timed_out)  # type: ignore[misc]  # netdev_watchdog_up checked it
+        if inspect.isawaitable(ret):
+            dev.kernel.spawn(ret, f"{dev.name}_tx_timeout")  # as schedule_work()
+        netif_unfreeze_queues(dev)
+    _mod_timer_jiffies(dev, round_jiffies(oldest_start + dev.watchdog_timeo, now))
+
+
+def pkt_sched_init() -> None:
+    """Fill in include/net/pkt_sched.py, through which net/core reaches the scheduler."""
+    pkt_sched.dev_init_scheduler = dev_init_scheduler
+    pkt_sched.dev_activate = dev_activate
+    pkt_sched.dev_deactivate = dev_deactivate
+    pkt_sched.net_tx_action = net_tx_action
+    pkt_sched.__netif_schedule = __netif_schedule
+    pkt_sched.qdisc_run = qdisc_run
+    pkt_sched.__qdisc_run = __qdisc_run
+    pkt_sched.qdisc_run_begin = qdisc_run_begin
+    pkt_sched.qdisc_run_end = qdisc_run_end
+    pkt_sched.qdisc_bstats_update = qdisc_bstats_update
+    pkt_sched.sch_direct_xmit = sch_direct_xmit
+
+
+pkt_sched_init()
 
 __all__ = [
     "PRIO2BAND", "TCQ_F_CAN_BYPASS", "TCQ_F_NOLOCK", "TCQ_F_ONETXQUEUE", "BasicStats", "Mq", "Noqueue",

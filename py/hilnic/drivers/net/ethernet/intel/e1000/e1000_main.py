@@ -66,6 +66,7 @@ from hilnic.kernel.ftrace import trace_mark, traced
 from hilnic.net.core import netdevice as nd
 from hilnic.net.core.net_namespace import Host
 from hilnic.net.core.netdevice import NetDevice, NetdevQueue
+from hilnic.net.ethernet.eth import alloc_etherdev
 from hilnic.net.core.skbuff import CHECKSUM_PARTIAL, MAX_SKB_FRAGS, SkBuff, napi_consume_skb, kfree_skb, skb_checksum_help
 # Enum members bound once: class-attribute lookup on an Enum is slow in hot paths.
 _DMA_TO_DEVICE = DmaDir.TO_DEVICE
@@ -273,7 +274,7 @@ async def e1000_probe(host: Host, backend: NicBackend, irq: int = E1000_IRQ_DEFA
     if hver >> 16 != HVER_MAJOR:
         raise E1000ProbeError(f"unsupported hilnic NIC version {hver >> 16}.{hver & 0xFFFF} (driver knows {HVER_MAJOR}.x)")
     hcaps = await backend.readl(_R_HCAPS)
-    netdev = nd.alloc_etherdev(host, name)
+    netdev = alloc_etherdev(host, name)
     adapter = E1000Adapter(host, backend, netdev, irq, ring_size, itr, wthresh, tidv, tadv, head_wb)
     adapter.hid, adapter.hver, adapter.hcaps = hid, hver, hcaps
     netdev.priv = adapter

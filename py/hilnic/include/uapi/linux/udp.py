@@ -1,0 +1,3 @@
+"""include/uapi/linux/udp.h."""
+
+UDPHDR_LEN = 8  # sizeof(struct udphdr)
