@@ -1,4 +1,8 @@
-"""AF_INET glue: constants, address and header helpers, the protocol table, inet_init.
+"""AF_INET glue: constants, address and header helpers, the protocol tables, inet_init.
+
+The socket side (net/ipv4/af_inet.c): inetsw (socket type → struct proto + proto_ops),
+inet_stream_ops / inet_dgram_ops, and inet_create, which net/socket.py reaches through the
+AF_INET family registered here (sock_register) — net/socket.py knows no protocol.
 
 Addresses are ints in host byte order inside the stack (what `struct.pack("!I")` writes);
 the API edges also take dotted strings (`inet_addr`). Constants are the Linux uapi values
@@ -17,6 +21,13 @@ from typing import Any
 
 from hilnic.kernel.ftrace import traced
 from hilnic.lib.checksum import csum_tcpudp_nofold, ip_fast_csum  # noqa: F401  (importers move to lib.checksum)
+from hilnic.net.core.sock import AF_INET as _AF_INET
+from hilnic.net.core.sock import SOCK_DGRAM as _SOCK_DGRAM
+from hilnic.net.core.sock import SOCK_STREAM as _SOCK_STREAM
+from hilnic.net.core.sock import TCP_SYN_SENT as _TCP_SYN_SENT
+from hilnic.net.core.sock import Proto, lock_sock, release_sock, sk_alloc
+from hilnic.net.socket import O_NONBLOCK as _O_NONBLOCK
+from hilnic.net.socket import NetProtoFamily, ProtoOps, Socket, sock_register
 
 # include/uapi/linux/in.h
 IPPROTO_ICMP = 1
@@ -201,3 +212,122 @@ def inet_init(host: Any) -> None:
     inet_add_protocol(host, NetProtocol(icmp_rcv, None), IPPROTO_ICMP)
     host.kernel.rx_handler = netif_receive_skb
     host.ext["inet_ready"] = True
+
+
+# -- the socket side: inetsw, proto_ops, inet_create (net/ipv4/af_inet.c) ----------------------
+
+
+@dataclass(slots=True, eq=False)
+class InetProtosw:
+    """struct inet_protosw: which proto and proto_ops a (type, protocol) socket gets."""
+
+    type: int
+    protocol: int
+    prot: Proto
+    ops: ProtoOps
+
+
+inetsw: dict[int, InetProtosw] = {}
+
+
+def inet_register_protosw(p: InetProtosw) -> None:
+    inetsw[p.type] = p
+
+
+def inet_init_protosw() -> None:
+    """inet_init's proto_register + inet_register_protosw over inetsw_array (once).
+
+    Run on the first socket, not at import: the IPv4 files below still import this module
+    for its constants, so importing tcp_ipv4/udp from here at load time would re-enter them."""
+    if inetsw:
+        return
+    from hilnic.net.ipv4.tcp_ipv4 import tcp_prot
+    from hilnic.net.ipv4.udp import udp_prot
+
+    inet_register_protosw(InetProtosw(_SOCK_STREAM, IPPROTO_TCP, tcp_prot, inet_stream_ops))
+    inet_register_protosw(InetProtosw(_SOCK_DGRAM, IPPROTO_UDP, udp_prot, inet_dgram_ops))
+
+
+def inet_create(sock: Socket, protocol: int) -> None:
+    inet_init_protosw()
+    answer = inetsw.get(sock.type)
+    if answer is None:
+        raise OSError(errno.ESOCKTNOSUPPORT, f"socket type {sock.type} not supported")
+    if protocol and protocol != answer.protocol:
+        raise OSError(errno.EPROTONOSUPPORT, f"protocol {protocol} not supported")
+    sock.ops = answer.ops
+    sk = sk_alloc(sock.host, _AF_INET, sock.type, answer.protocol, answer.prot)
+    sk.sk_socket = sock
+    sock.sk = sk
+    if answer.prot.init is not None:
+        answer.prot.init(sk)
+
+
+def inet_release(sock: Socket) -> None:
+    sock.sk.sk_prot.close(sock.sk)  # type: ignore[union-attr]  # inet_create set it
+
+
+async def inet_stream_connect(sock: Socket, addr: tuple[int, int], file_flags: int) -> None:
+    """Send the SYN (sk_prot->connect) and sleep until ESTABLISHED (or the error)."""
+    sk = sock.sk
+    connect = sk.sk_prot.connect  # type: ignore[union-attr]
+    assert connect is not None
+    lock_sock(sk)
+    try:
+        connect(sk, addr[0], addr[1])
+    finally:
+        release_sock(sk)
+    if file_flags & _O_NONBLOCK:
+        raise OSError(errno.EINPROGRESS, "Operation now in progress")
+    while sk.sk_state == _TCP_SYN_SENT:
+        await sk.kernel.wait_event(sk.sk_wq)
+    if sk.sk_state == TCP_CLOSE:
+        err, sk.sk_err = sk.sk_err or errno.ECONNREFUSED, 0
+        raise OSError(err, errno.errorcode.get(err, "connect failed"))
+
+
+async def inet_dgram_connect(sock: Socket, addr: tuple[int, int], file_flags: int) -> None:
+    """Fix the peer; the model routes each datagram at send time (no ip4_datagram_connect)."""
+    sk = sock.sk
+    sk.inet_daddr, sk.inet_dport = addr
+    sk.sk_state = TCP_ESTABLISHED
+
+
+@traced
+async def inet_sendmsg(sock: Socket, bufs: list[memoryview], flags: int, address: object) -> int:
+    sk = sock.sk
+    if sock.type == _SOCK_STREAM and flags & MSG_OOB:
+        raise OSError(errno.EOPNOTSUPP, "urgent data is not modelled")
+    sent: int = await sk.sk_prot.sendmsg(sk, bufs, flags, address)  # type: ignore[union-attr]
+    return sent
+
+
+def sock_common_setsockopt(sock: Socket, level: int, optname: int, value: int | str | bytes) -> None:
+    sock.sk.sk_prot.setsockopt(sock.sk, level, optname, value)  # type: ignore[union-attr]
+
+
+def sock_common_getsockopt(sock: Socket, level: int, optname: int) -> object:
+    return sock.sk.sk_prot.getsockopt(sock.sk, level, optname)  # type: ignore[union-attr]
+
+
+inet_stream_ops = ProtoOps(
+    family=_AF_INET,
+    release=inet_release,
+    connect=inet_stream_connect,
+    sendmsg=inet_sendmsg,
+    setsockopt=sock_common_setsockopt,
+    getsockopt=sock_common_getsockopt,
+)
+
+inet_dgram_ops = ProtoOps(
+    family=_AF_INET,
+    release=inet_release,
+    connect=inet_dgram_connect,
+    sendmsg=inet_sendmsg,
+    setsockopt=sock_common_setsockopt,
+    getsockopt=sock_common_getsockopt,
+)
+
+inet_family_ops = NetProtoFamily(family=_AF_INET, create=inet_create)
+
+sock_register(inet_family_ops)  # inet_init at boot: AF_INET sockets can be created from now on

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 
+from hilnic.kernel.core import TimerList
 from hilnic.kernel.ftrace import traced
 from hilnic.net.core.sock import (
     ICSK_TIME_LOSS_PROBE,
@@ -24,7 +25,8 @@ from hilnic.net.core.sock import (
     TCP_WRITE_TIMER_DEFERRED,
     TcpSock,
 )
-from hilnic.net.ipv4.tcp_input import tcp_done, tcp_enter_loss, tcp_write_queue_purge
+from hilnic.net.ipv4.tcp import tcp_done, tcp_write_queue_purge
+from hilnic.net.ipv4.tcp_input import tcp_enter_loss
 from hilnic.net.ipv4.tcp_output import (
     TCP_RESOURCE_PROBE_INTERVAL,
     TCP_RTO_MAX,
@@ -42,8 +44,17 @@ from hilnic.net.ipv4.tcp_output import (
 TCP_SYN_RETRIES = 6
 
 
-def tcp_write_timer(timer) -> None:
+class IcskTimer(TimerList):
+    """icsk_retransmit_timer: knows its sock, as from_timer() finds the embedding struct."""
+
+    def __init__(self, sk: TcpSock) -> None:
+        super().__init__(sk.kernel, tcp_write_timer, "tcp_write_timer")
+        self.sk = sk
+
+
+def tcp_write_timer(timer: TimerList) -> None:
     """The timer callback (softirq): run now, or defer to release_sock if the socket is owned."""
+    assert isinstance(timer, IcskTimer)
     sk = timer.sk
     if sk.owned:
         sk.sk_tsq_flags |= TCP_WRITE_TIMER_DEFERRED
@@ -159,9 +170,10 @@ def tcp_probe_timer(sk: TcpSock) -> None:
 
 
 def tcp_init_xmit_timers(sk: TcpSock) -> None:
-    t = sk.kernel.timer(tcp_write_timer, "tcp_write_timer")
-    t.sk = sk
-    sk.icsk_retransmit_timer = t
+    """inet_csk_init_xmit_timers: the timer and its handler, which tcp_release_cb also runs
+    for an expiry deferred while the socket was owned."""
+    sk.icsk_retransmit_timer = IcskTimer(sk)
+    sk.icsk_retransmit_handler = tcp_write_timer_handler
 
 
 __all__ = ["tcp_write_timer", "tcp_write_timer_handler", "tcp_retransmit_timer", "tcp_probe_timer",
