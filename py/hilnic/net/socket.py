@@ -117,10 +117,6 @@ def sock_register(ops: NetProtoFamily) -> int:
     return 0
 
 
-def sock_unregister(family: int) -> None:
-    net_families.pop(family, None)
-
-
 class Socket:
     """struct socket: the user's handle on a sock; `ops` and `sk` come from the family's create()."""
 

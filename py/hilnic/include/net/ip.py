@@ -1,6 +1,5 @@
 """include/net/ip.h: IPv4 header flags and limits (and sizeof(struct iphdr))."""
 
-IP_CE = 0x8000
 IP_DF = 0x4000
 IP_MF = 0x2000
 IP_OFFSET = 0x1FFF

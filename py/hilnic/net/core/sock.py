@@ -53,17 +53,12 @@ SO_ZEROCOPY = 60
 WMEM_MAX = 212992  # net.core.wmem_max
 
 SOCK_SNDBUF_LOCK = 1
-SOCK_RCVBUF_LOCK = 2
 TCP_SKB_MIN_TRUESIZE = 2048 + SKB_DATA_ALIGN(SIZEOF_SK_BUFF)
 SOCK_MIN_SNDBUF = 2 * TCP_SKB_MIN_TRUESIZE  # 4608
-SOCK_MIN_RCVBUF = 2048 + SKB_DATA_ALIGN(SIZEOF_SK_BUFF)
 
 SEND_SHUTDOWN = 2
-RCV_SHUTDOWN = 1
 
 SK_PACING_NONE = 0
-SK_PACING_NEEDED = 1
-SK_PACING_FQ = 2
 
 SKB_FRAG_PAGE_ORDER = 3  # get_order(32768): sk_page_frag is a 32 KiB compound page
 SKB_FRAG_PAGE_SIZE = 4096 << SKB_FRAG_PAGE_ORDER
@@ -95,7 +90,6 @@ TSQ_THROTTLED = 1 << 0
 TSQ_QUEUED = 1 << 1
 TCP_TSQ_DEFERRED = 1 << 2
 TCP_WRITE_TIMER_DEFERRED = 1 << 3
-TCP_DELACK_TIMER_DEFERRED = 1 << 4
 TCP_MTU_REDUCED_DEFERRED = 1 << 5
 
 # sock flags
@@ -137,6 +131,7 @@ def sk_page_frag_refill(sk: "Sock", pfrag: PageFrag) -> bool:
 @dataclass(slots=True, eq=False)
 class Proto:
     """struct proto (include/net/sock.h): a transport protocol's socket-layer entry points.
+    They take the protocol's own sock type (Linux passes struct sock * and casts, tcp_sk()).
 
     `obj_type` stands for the slab of obj_size bytes sk_alloc takes the sock from."""
 
@@ -186,8 +181,9 @@ class Sock:
         self.sk_pacing_status = SK_PACING_NONE
         self.sk_page_frag = PageFrag()
         self.sk_write_queue: deque[SkBuff] = deque()
-        self.sk_error_queue: deque[Any] = deque()
-        self.sk_receive_queue: deque[bytes] = deque()
+        self.sk_error_queue: deque[SockExtendedErr] = deque()
+        # skbs (UDP); TCP, which frees its skbs after input, queues the in-order payload bytes
+        self.sk_receive_queue: deque[Any] = deque()
         self.sk_tsq_flags = 0
         self.sk_dst_cache: Any = None
         self.sk_zckey = 0
@@ -512,7 +508,6 @@ def msg_zerocopy_callback(uarg: UbufInfo) -> None:
 
 # icsk_pending (include/net/inet_connection_sock.h)
 ICSK_TIME_RETRANS = 1
-ICSK_TIME_DACK = 2
 ICSK_TIME_PROBE0 = 3
 ICSK_TIME_LOSS_PROBE = 5
 ICSK_TIME_REO_TIMEOUT = 6
@@ -528,7 +523,6 @@ TCP_CA_Loss = 4
 # tcp_congestion_ops.flags and enum tcp_ca_event (include/net/tcp.h)
 TCP_CONG_NON_RESTRICTED = 0x1
 CA_EVENT_TX_START = 0
-CA_EVENT_CWND_RESTART = 1
 CA_EVENT_COMPLETE_CWR = 2
 CA_EVENT_LOSS = 3
 
@@ -540,9 +534,9 @@ class InetConnectionSockAfOps:
     send_check returns the th->check value (the pseudo-header sum left for the device) and
     sets csum_start/csum_offset; __tcp_transmit_skb writes it with the rest of the header."""
 
-    queue_xmit: Callable[[Any, SkBuff], int]
-    send_check: Callable[[Any, SkBuff], int]
-    mtu_reduced: Callable[[Any], None]
+    queue_xmit: Callable[["TcpSock", SkBuff], int]
+    send_check: Callable[["TcpSock", SkBuff], int]
+    mtu_reduced: Callable[["TcpSock"], None]
     net_header_len: int = 20
 
 
@@ -561,15 +555,15 @@ class TcpCongestionOps:
     keeps the registry). ssthresh and undo_cwnd are required, and cong_avoid or cong_control."""
 
     name: str
-    ssthresh: Callable[[Any], int]
-    undo_cwnd: Callable[[Any], int]
-    cong_avoid: Callable[[Any, int, int], None] | None = None
-    set_state: Callable[[Any, int], None] | None = None
-    cwnd_event: Callable[[Any, int], None] | None = None
-    pkts_acked: Callable[[Any, AckSample], None] | None = None
-    cong_control: Callable[[Any, int, int, int], None] | None = None
-    init: Callable[[Any], None] | None = None
-    release: Callable[[Any], None] | None = None
+    ssthresh: Callable[["TcpSock"], int]
+    undo_cwnd: Callable[["TcpSock"], int]
+    cong_avoid: Callable[["TcpSock", int, int], None] | None = None
+    set_state: Callable[["TcpSock", int], None] | None = None
+    cwnd_event: Callable[["TcpSock", int], None] | None = None
+    pkts_acked: Callable[["TcpSock", AckSample], None] | None = None
+    cong_control: Callable[["TcpSock", int, int, int], None] | None = None
+    init: Callable[["TcpSock"], None] | None = None
+    release: Callable[["TcpSock"], None] | None = None
     flags: int = 0
 
 

@@ -203,7 +203,7 @@ def tcp_should_autocork(sk: TcpSock, skb: SkBuff, size_goal: int) -> bool:
     """Hold a small write while an earlier clone is still below TCP (qdisc or driver)."""
     return (
         skb.len < size_goal
-        and sk.host.sysctl.tcp_autocorking
+        and bool(sk.host.sysctl.tcp_autocorking)
         and bool(sk.tcp_rtx_queue)
         and sk.sk_wmem_alloc > skb.truesize
         and not skb.cb["eor"]
@@ -352,32 +352,36 @@ async def tcp_sendmsg_locked(sk: TcpSock, bufs: list[memoryview], flags: int) ->
                     tcp_skb_entail(sk, skb)
                     copy = size_goal
                     new_segment = False
+                assert skb is not None
                 if copy > it.left:
                     copy = it.left
                 if zc == 0:
                     sk_page_frag_refill(sk, pfrag)
+                    page = pfrag.page
+                    assert page is not None
                     frags = skb.shinfo.frags
                     i = len(frags)
                     last = frags[-1] if i else None
-                    merge = last is not None and last.page is pfrag.page and last.offset + last.size == pfrag.offset
+                    merge = last is not None and last.page is page and last.offset + last.size == pfrag.offset
                     if not merge and i >= max_frags:
                         tcp_mark_push(tp, skb)
                         new_segment = True
                         continue
                     copy = min(copy, pfrag.size - pfrag.offset)
-                    _copy_to_host(pfrag.page.addr + pfrag.offset, it.take(copy))  # skb_copy_to_page_nocache
+                    _copy_to_host(page.addr + pfrag.offset, it.take(copy))  # skb_copy_to_page_nocache
                     skb_stats.user_copy_bytes += copy
                     skb.len += copy
                     skb.data_len += copy
                     skb.truesize += copy
                     sk.sk_wmem_queued += copy
-                    if merge:
+                    if merge and last is not None:
                         last.size += copy
                     else:
-                        frags.append(SkbFrag(pfrag.page, pfrag.offset, copy))
-                        pfrag.page.get_page()
+                        frags.append(SkbFrag(page, pfrag.offset, copy))
+                        page.get_page()
                     pfrag.offset += copy
                 else:
+                    assert uarg is not None and upages is not None  # zc is set with them
                     err = skb_zerocopy_iter_stream(sk, skb, it, copy, uarg, upages)
                     if err in (-errno.EMSGSIZE, -errno.EEXIST):
                         tcp_mark_push(tp, skb)
@@ -394,6 +398,7 @@ async def tcp_sendmsg_locked(sk: TcpSock, bufs: list[memoryview], flags: int) ->
                 await sk_stream_wait_memory(sk, nonblock)
                 mss_now, size_goal = tcp_send_mss(sk, flags)
                 continue
+            assert skb is not None  # the inner loop left with a segment to fill
             cb = skb.cb
             if not copied:
                 cb["tcp_flags"] &= ~TCPHDR_PSH
@@ -428,7 +433,7 @@ async def tcp_sendmsg_locked(sk: TcpSock, bufs: list[memoryview], flags: int) ->
 
 
 @traced
-async def tcp_sendmsg(sk: TcpSock, bufs: list[memoryview], flags: int, msg_name: object = None) -> int:
+async def tcp_sendmsg(sk: TcpSock, bufs: list[memoryview], flags: int, _msg_name: object = None) -> int:
     """sk_prot->sendmsg; msg_name (a sendto address) is ignored on a stream, as in Linux."""
     lock_sock(sk)
     try:
@@ -532,7 +537,7 @@ def do_tcp_setsockopt(sk: TcpSock, optname: int, value: int | str | bytes) -> No
             raise OSError(errno.EINVAL, "TCP_CONGESTION takes an algorithm name")
         lock_sock(sk)
         try:
-            err = tcp_set_congestion_control(sk, name[:TCP_CA_NAME_MAX - 1], True, True)
+            err = tcp_set_congestion_control(sk, name[:TCP_CA_NAME_MAX - 1], True)
         finally:
             release_sock(sk)
         if err:

@@ -92,9 +92,9 @@ def tcp_reinit_congestion_control(sk: TcpSock, ca: TcpCongestionOps) -> None:
         tcp_init_congestion_control(sk)
 
 
-def tcp_set_congestion_control(sk: TcpSock, name: str, load: bool, cap_net_admin: bool) -> int:
+def tcp_set_congestion_control(sk: TcpSock, name: str, cap_net_admin: bool) -> int:
     """setsockopt(TCP_CONGESTION): -ENOENT for an unknown name, -EPERM for a restricted one
-    without CAP_NET_ADMIN. `load` (module autoload) has nothing to load here."""
+    without CAP_NET_ADMIN (no module autoload: every algorithm is built in)."""
     ca = tcp_ca_find(name)
     if ca is sk.icsk_ca_ops:
         return 0

@@ -70,15 +70,11 @@ TCPHDR_SYN = 0x02
 TCPHDR_RST = 0x04
 TCPHDR_PSH = 0x08
 TCPHDR_ACK = 0x10
-TCPHDR_URG = 0x20
 TCPHDR_ECE = 0x40
-TCPHDR_CWR = 0x80
 
 TCPCB_SACKED_ACKED = 0x01
 TCPCB_SACKED_RETRANS = 0x02
 TCPCB_LOST = 0x04
-TCPCB_TAGBITS = 0x07
-TCPCB_REPAIRED = 0x10
 TCPCB_EVER_RETRANS = 0x80
 TCPCB_RETRANS = TCPCB_SACKED_RETRANS | TCPCB_EVER_RETRANS
 
@@ -97,8 +93,6 @@ TCP_RTO_MIN = HZ // 5
 TCP_TIMEOUT_INIT = 1 * HZ
 TCP_RESOURCE_PROBE_INTERVAL = HZ // 2
 TCP_RTO_MIN_US = TCP_RTO_MIN * 1_000_000 // HZ
-TCP_TS_HZ = 1000
-SKB_TRUESIZE_1 = 1 + 256 + 320  # SKB_TRUESIZE(1): the tcp_wfree/ksoftirqd threshold
 
 NET_XMIT_SUCCESS = 0
 NET_XMIT_DROP = 1
@@ -122,19 +116,11 @@ def after(a: int, b: int) -> bool:
     return ((b - a) & U32) > 0x7FFFFFFF
 
 
-def between(seq: int, lo: int, hi: int) -> bool:
-    return ((hi - lo) & U32) >= ((seq - lo) & U32)
-
-
 def usecs_to_jiffies(us: int) -> int:
     return -(-us // (1_000_000 // HZ))
 
 
 # -- small accessors ------------------------------------------------------------------------------
-
-
-def tcp_skb_pcount(skb: SkBuff) -> int:
-    return skb.cb["pcount"]
 
 
 def tcp_send_head(sk: TcpSock) -> SkBuff | None:
@@ -221,10 +207,6 @@ def tcp_init_tso_segs(skb: SkBuff, mss_now: int) -> int:
     return tso_segs
 
 
-def tcp_skb_can_collapse_to(skb: SkBuff) -> bool:
-    return not skb.cb["eor"]
-
-
 def tcp_init_nondata_skb(skb: SkBuff, seq: int, flags: int) -> None:
     skb.ip_summed = CHECKSUM_PARTIAL
     skb.cb = {"seq": seq, "end_seq": (seq + (1 if flags & (TCPHDR_SYN | TCPHDR_FIN) else 0)) & U32,
@@ -270,7 +252,7 @@ def tcp_bound_to_half_wnd(tp: TcpSock, pktsize: int) -> int:
 
 
 def __tcp_mtu_to_mss(sk: TcpSock, pmtu: int) -> int:
-    mss_now = pmtu - 20 - 20  # net_header_len (IPv4) and struct tcphdr
+    mss_now = pmtu - sk.icsk_af_ops.net_header_len - 20  # and struct tcphdr
     if mss_now > sk.rx_opt.mss_clamp:
         mss_now = sk.rx_opt.mss_clamp
     mss_now -= sk.icsk_ext_hdr_len
@@ -903,7 +885,6 @@ def tcp_enter_cwr(sk: TcpSock) -> None:
         sk.undo_marker = 0
         tcp_init_cwnd_reduction(sk)
         tcp_set_ca_state(sk, TCP_CA_CWR)
-
 
 
 @traced

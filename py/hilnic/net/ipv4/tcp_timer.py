@@ -148,7 +148,9 @@ def tcp_retransmit_timer(sk: TcpSock) -> None:
                 sk.host.mib["TcpExt"]["TCPRenoFailures"] += 1
         tcp_enter_loss(sk)
         sk.icsk_retransmits += 1
-        if tcp_retransmit_skb(sk, tcp_rtx_queue_head(sk), 1) > 0:
+        head = tcp_rtx_queue_head(sk)
+        assert head is not None  # tcp_enter_loss keeps the queue
+        if tcp_retransmit_skb(sk, head, 1) > 0:
             inet_csk_reset_xmit_timer(sk, ICSK_TIME_RETRANS, TCP_RESOURCE_PROBE_INTERVAL, TCP_RTO_MAX)
             return
     # out_reset_timer: exponential backoff

@@ -48,10 +48,8 @@ from hilnic.net.ipv4.route import RTN_BROADCAST, Rtable, dst_mtu, ip_route_outpu
 from hilnic.net.socket import move_addr_to_kernel
 
 UDPHDR_LEN = 8
-UDP_MAX_PAYLOAD = IP_MAX_MTU - IPHDR_LEN - UDPHDR_LEN  # 65507
 EPHEMERAL_PORTS = (32768, 60999)  # net.ipv4.ip_local_port_range
 SK_RMEM_DEFAULT = 212992  # net.core.rmem_default
-SKB_MAX_ALLOC = (4096 << 2) - 320  # SKB_MAX_ORDER(0, 2)
 
 _UDPHDR = struct.Struct("!HHHH")
 _IPHDR = struct.Struct("!BBHHHBBHII")
