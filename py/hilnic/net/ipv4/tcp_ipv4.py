@@ -59,14 +59,10 @@ _TH = struct.Struct("!HHIIHHHH")
 
 
 def tcp_v4_send_check(sk: TcpSock, skb: SkBuff) -> int:
-    """~tcp_v4_check(len, saddr, daddr, 0): the pseudo-header sum, left for the device."""
-    s, d = sk.inet_saddr, sk.inet_daddr
-    total = (s >> 16) + (s & 0xFFFF) + (d >> 16) + (d & 0xFFFF) + 6 + skb.len
-    total = (total & 0xFFFF) + (total >> 16)
-    total = (total & 0xFFFF) + (total >> 16)
+    """~tcp_v4_check(len, saddr, daddr, 0): the folded pseudo-header sum, left for the device."""
     skb.csum_start = skb.transport_header
     skb.csum_offset = 16
-    return total
+    return csum_tcpudp_nofold(sk.inet_saddr, sk.inet_daddr, skb.len, IPPROTO_TCP)
 
 
 # -- connect ----------------------------------------------------------------------------------------
