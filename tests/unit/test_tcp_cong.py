@@ -4,15 +4,14 @@ socket with TCP_CONGESTION or per netns as the default, unknown names refused wi
 import errno
 
 import pytest
-
 from hilnic.net.core.sock import TCP_CA_CWR, TCP_CA_Open, TcpCongestionOps
 from hilnic.net.ipv4.tcp_cong import (
     tcp_ca_find,
     tcp_get_default_congestion_control,
+    tcp_register_congestion_control,
     tcp_reno,
     tcp_reno_cong_avoid,
     tcp_reno_undo_cwnd,
-    tcp_register_congestion_control,
     tcp_set_congestion_control,
     tcp_set_default_congestion_control,
     tcp_unregister_congestion_control,

@@ -28,7 +28,12 @@ from hilnic.include.linux.socket import (
     SOL_SOCKET,
     SOL_TCP,
 )
-from hilnic.include.uapi.linux.tcp import TCP_CONGESTION, TCP_CORK, TCP_INFO, TCP_NODELAY
+from hilnic.include.uapi.linux.tcp import (
+    TCP_CONGESTION,
+    TCP_CORK,
+    TCP_INFO,
+    TCP_NODELAY,
+)
 from hilnic.kernel.ftrace import traced
 from hilnic.net.core.net_namespace import Host
 from hilnic.net.core.sock import (
@@ -89,11 +94,11 @@ class ProtoOps:
     """struct proto_ops (include/linux/net.h): a socket type's entry points (inet_stream_ops, ...)."""
 
     family: int
-    release: Callable[["Socket"], None]
-    connect: Callable[["Socket", tuple[int, int], int], Awaitable[None]]
-    sendmsg: Callable[["Socket", list[memoryview], int, object], Awaitable[int]]
-    setsockopt: Callable[["Socket", int, int, OptVal], None]
-    getsockopt: Callable[["Socket", int, int], Any]
+    release: Callable[[Socket], None]
+    connect: Callable[[Socket, tuple[int, int], int], Awaitable[None]]
+    sendmsg: Callable[[Socket, list[memoryview], int, object], Awaitable[int]]
+    setsockopt: Callable[[Socket, int, int, OptVal], None]
+    getsockopt: Callable[[Socket, int, int], Any]
 
 
 @dataclass(slots=True, eq=False)
@@ -101,7 +106,7 @@ class NetProtoFamily:
     """struct net_proto_family: create() attaches a sock and the ops to a new socket."""
 
     family: int
-    create: Callable[["Socket", int], None]
+    create: Callable[[Socket, int], None]
 
 
 net_families: dict[int, NetProtoFamily] = {}
@@ -227,8 +232,28 @@ _Socket__sys_sendto = __sys_sendto
 
 
 __all__ = [
-    "socket", "Socket", "AF_INET", "SOCK_STREAM", "SOCK_DGRAM", "MSG_MORE", "MSG_DONTWAIT", "MSG_ZEROCOPY",
-    "MSG_ERRQUEUE", "MSG_EOR", "MSG_NOSIGNAL", "TCP_NODELAY", "TCP_CORK", "TCP_CONGESTION", "TCP_INFO",
-    "SO_SNDBUF", "SO_PRIORITY", "SO_ZEROCOPY", "IP_MTU_DISCOVER", "SOL_SOCKET", "SOL_IP", "SOL_TCP",
-    "O_NONBLOCK", "IP_PMTUDISC_PROBE",
+    "AF_INET",
+    "IP_MTU_DISCOVER",
+    "IP_PMTUDISC_PROBE",
+    "MSG_DONTWAIT",
+    "MSG_EOR",
+    "MSG_ERRQUEUE",
+    "MSG_MORE",
+    "MSG_NOSIGNAL",
+    "MSG_ZEROCOPY",
+    "O_NONBLOCK",
+    "SOCK_DGRAM",
+    "SOCK_STREAM",
+    "SOL_IP",
+    "SOL_SOCKET",
+    "SOL_TCP",
+    "SO_PRIORITY",
+    "SO_SNDBUF",
+    "SO_ZEROCOPY",
+    "TCP_CONGESTION",
+    "TCP_CORK",
+    "TCP_INFO",
+    "TCP_NODELAY",
+    "Socket",
+    "socket",
 ]

@@ -100,7 +100,7 @@ SOCK_NOSPACE = "SOCK_NOSPACE"
 class PageFrag:
     """struct page_frag: the socket's current 32 KiB copy target."""
 
-    __slots__ = ("page", "offset", "size")
+    __slots__ = ("offset", "page", "size")
 
     def __init__(self) -> None:
         self.page: Page | None = None
@@ -124,7 +124,7 @@ def skb_page_frag_refill(sz: int, pfrag: PageFrag) -> bool:
     return True
 
 
-def sk_page_frag_refill(sk: "Sock", pfrag: PageFrag) -> bool:
+def sk_page_frag_refill(sk: Sock, pfrag: PageFrag) -> bool:
     return skb_page_frag_refill(32, pfrag)
 
 
@@ -136,10 +136,10 @@ class Proto:
     `obj_type` stands for the slab of obj_size bytes sk_alloc takes the sock from."""
 
     name: str
-    obj_type: type["Sock"]
+    obj_type: type[Sock]
     close: Callable[[Any], None]
     sendmsg: Callable[..., Any]  # async (sk, bufs, flags, addr) -> bytes sent
-    setsockopt: Callable[[Any, int, int, "int | str | bytes"], None]
+    setsockopt: Callable[[Any, int, int, int | str | bytes], None]
     getsockopt: Callable[[Any, int, int], Any]
     init: Callable[[Any], None] | None = None
     connect: Callable[[Any, int, int], None] | None = None
@@ -150,7 +150,7 @@ class Proto:
 class Sock:
     """struct sock + struct inet_sock."""
 
-    def __init__(self, host: "Host", family: int, sk_type: int, protocol: int) -> None:
+    def __init__(self, host: Host, family: int, sk_type: int, protocol: int) -> None:
         self.host = host
         self.kernel = host.kernel
         self.sk_family = family
@@ -255,7 +255,7 @@ def sk_setup_caps(sk: Sock, dst: Any) -> None:
         sk.sk_gso_max_segs = getattr(dev, "gso_max_segs", GSO_MAX_SEGS)
 
 
-def sk_alloc(host: "Host", family: int, sk_type: int, protocol: int, prot: Proto) -> Sock:
+def sk_alloc(host: Host, family: int, sk_type: int, protocol: int, prot: Proto) -> Sock:
     """A sock of the protocol's type, bound to its struct proto (sk_alloc + sock_init_data)."""
     sk = prot.obj_type(host, family, sk_type, protocol)
     sk.sk_prot = prot
@@ -264,13 +264,13 @@ def sk_alloc(host: "Host", family: int, sk_type: int, protocol: int, prot: Proto
     return sk
 
 
-def _optval_int(value: "int | str | bytes") -> int:
+def _optval_int(value: int | str | bytes) -> int:
     if not isinstance(value, int):
         raise OSError(errno.EINVAL, "option value must be an int")
     return value
 
 
-def sock_setsockopt(sk: Sock, optname: int, value: "int | str | bytes") -> None:
+def sock_setsockopt(sk: Sock, optname: int, value: int | str | bytes) -> None:
     """SOL_SOCKET options (net/core/sock.c)."""
     val = _optval_int(value)
     if optname == SO_SNDBUF:
@@ -427,7 +427,7 @@ SO_EE_CODE_ZEROCOPY_COPIED = 1
 class SockExtendedErr:
     """struct sock_extended_err as read by recvmsg(MSG_ERRQUEUE)."""
 
-    __slots__ = ("ee_errno", "ee_origin", "ee_type", "ee_code", "ee_info", "ee_data")
+    __slots__ = ("ee_code", "ee_data", "ee_errno", "ee_info", "ee_origin", "ee_type")
 
     def __init__(self, ee_info: int, ee_data: int, ee_code: int) -> None:
         self.ee_errno = 0
@@ -448,7 +448,7 @@ class UbufInfo:
     object with `success` when that data is released); the send call holds one while it runs.
     """
 
-    __slots__ = ("sk", "id", "len", "bytelen", "zerocopy", "refcnt")
+    __slots__ = ("bytelen", "id", "len", "refcnt", "sk", "zerocopy")
 
     def __init__(self, sk: Sock, size: int) -> None:
         self.sk = sk
@@ -459,7 +459,7 @@ class UbufInfo:
         self.zerocopy = True
         self.refcnt = 1
 
-    def get(self) -> "UbufInfo":
+    def get(self) -> UbufInfo:
         self.refcnt += 1
         return self
 
@@ -534,9 +534,9 @@ class InetConnectionSockAfOps:
     send_check returns the th->check value (the pseudo-header sum left for the device) and
     sets csum_start/csum_offset; __tcp_transmit_skb writes it with the rest of the header."""
 
-    queue_xmit: Callable[["TcpSock", SkBuff], int]
-    send_check: Callable[["TcpSock", SkBuff], int]
-    mtu_reduced: Callable[["TcpSock"], None]
+    queue_xmit: Callable[[TcpSock, SkBuff], int]
+    send_check: Callable[[TcpSock, SkBuff], int]
+    mtu_reduced: Callable[[TcpSock], None]
     net_header_len: int = 20
 
 
@@ -555,23 +555,35 @@ class TcpCongestionOps:
     keeps the registry). ssthresh and undo_cwnd are required, and cong_avoid or cong_control."""
 
     name: str
-    ssthresh: Callable[["TcpSock"], int]
-    undo_cwnd: Callable[["TcpSock"], int]
-    cong_avoid: Callable[["TcpSock", int, int], None] | None = None
-    set_state: Callable[["TcpSock", int], None] | None = None
-    cwnd_event: Callable[["TcpSock", int], None] | None = None
-    pkts_acked: Callable[["TcpSock", AckSample], None] | None = None
-    cong_control: Callable[["TcpSock", int, int, int], None] | None = None
-    init: Callable[["TcpSock"], None] | None = None
-    release: Callable[["TcpSock"], None] | None = None
+    ssthresh: Callable[[TcpSock], int]
+    undo_cwnd: Callable[[TcpSock], int]
+    cong_avoid: Callable[[TcpSock, int, int], None] | None = None
+    set_state: Callable[[TcpSock, int], None] | None = None
+    cwnd_event: Callable[[TcpSock, int], None] | None = None
+    pkts_acked: Callable[[TcpSock, AckSample], None] | None = None
+    cong_control: Callable[[TcpSock, int, int, int], None] | None = None
+    init: Callable[[TcpSock], None] | None = None
+    release: Callable[[TcpSock], None] | None = None
     flags: int = 0
 
 
 class TcpRxOpt:
     """struct tcp_options_received."""
 
-    __slots__ = ("saw_tstamp", "tstamp_ok", "wscale_ok", "snd_wscale", "rcv_wscale", "mss_clamp",
-                 "user_mss", "rcv_tsval", "rcv_tsecr", "ts_recent", "ts_recent_stamp", "sack_ok")
+    __slots__ = (
+        "mss_clamp",
+        "rcv_tsecr",
+        "rcv_tsval",
+        "rcv_wscale",
+        "sack_ok",
+        "saw_tstamp",
+        "snd_wscale",
+        "ts_recent",
+        "ts_recent_stamp",
+        "tstamp_ok",
+        "user_mss",
+        "wscale_ok",
+    )
 
     def __init__(self) -> None:
         self.saw_tstamp = False
@@ -591,7 +603,7 @@ class TcpRxOpt:
 class TcpSock(Sock):
     """struct tcp_sock (with inet_connection_sock). Field names are the kernel's."""
 
-    def __init__(self, host: "Host", family: int = AF_INET, sk_type: int = SOCK_STREAM,
+    def __init__(self, host: Host, family: int = AF_INET, sk_type: int = SOCK_STREAM,
                  protocol: int = IPPROTO_TCP) -> None:
         super().__init__(host, family, sk_type, protocol)
         # inet_connection_sock (icsk_af_ops and icsk_ca_ops are set by tcp_v4_init_sock)

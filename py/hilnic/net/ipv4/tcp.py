@@ -9,16 +9,37 @@ from typing import Any
 
 import numpy as np
 
-from hilnic.include.linux.socket import MSG_DONTWAIT, MSG_EOR, MSG_MORE, MSG_OOB, MSG_ZEROCOPY, SOL_TCP
-from hilnic.include.uapi.linux.tcp import TCP_CA_NAME_MAX, TCP_CONGESTION, TCP_CORK, TCP_INFO, TCP_NODELAY
+from hilnic.include.linux.socket import (
+    MSG_DONTWAIT,
+    MSG_EOR,
+    MSG_MORE,
+    MSG_OOB,
+    MSG_ZEROCOPY,
+    SOL_TCP,
+)
+from hilnic.include.uapi.linux.tcp import (
+    TCP_CA_NAME_MAX,
+    TCP_CONGESTION,
+    TCP_CORK,
+    TCP_INFO,
+    TCP_NODELAY,
+)
 from hilnic.kernel.ftrace import traced
 from hilnic.net.core.netdev_features import NETIF_F_SG
-from hilnic.net.core.skbuff import PAGE_SIZE, MAX_SKB_FRAGS, Page, SkBuff, SkbFrag, host_mem, kfree_skb, skb_stats
+from hilnic.net.core.skbuff import (
+    MAX_SKB_FRAGS,
+    PAGE_SIZE,
+    Page,
+    SkbFrag,
+    SkBuff,
+    host_mem,
+    kfree_skb,
+    skb_stats,
+)
 from hilnic.net.core.sock import (
+    SEND_SHUTDOWN,
     SOCK_NOSPACE,
     SOCK_ZEROCOPY,
-    SEND_SHUTDOWN,
-    TCP_CA_Open,
     TCP_CLOSE,
     TCP_CLOSE_WAIT,
     TCP_ESTABLISHED,
@@ -28,6 +49,7 @@ from hilnic.net.core.sock import (
     TCP_SYN_RECV,
     TCP_SYN_SENT,
     TSQ_THROTTLED,
+    TCP_CA_Open,
     TcpSock,
     UbufInfo,
     lock_sock,
@@ -40,7 +62,10 @@ from hilnic.net.core.sock import (
 )
 from hilnic.net.ipv4.inet_hashtables import inet_unhash
 from hilnic.net.ipv4.ip_sockglue import ip_getsockopt, ip_setsockopt
-from hilnic.net.ipv4.tcp_cong import tcp_assign_congestion_control, tcp_set_congestion_control
+from hilnic.net.ipv4.tcp_cong import (
+    tcp_assign_congestion_control,
+    tcp_set_congestion_control,
+)
 from hilnic.net.ipv4.tcp_output import (
     TCP_INFINITE_SSTHRESH,
     TCP_INIT_CWND,
@@ -59,8 +84,8 @@ from hilnic.net.ipv4.tcp_output import (
     tcp_current_mss,
     tcp_push_one,
     tcp_push_pending_frames,
-    tcp_send_fin,
     tcp_rtx_queue_unlink_and_free,
+    tcp_send_fin,
     tcp_stream_alloc_skb,
 )
 
@@ -68,7 +93,7 @@ from hilnic.net.ipv4.tcp_output import (
 class MsgIter:
     """iov_iter over the user's buffers (ITER_UBUF for send, ITER_IOVEC for sendmsg)."""
 
-    __slots__ = ("bufs", "idx", "off", "left", "pos")
+    __slots__ = ("bufs", "idx", "left", "off", "pos")
 
     def __init__(self, bufs: list[memoryview]) -> None:
         self.bufs = bufs
@@ -260,7 +285,7 @@ async def sk_stream_wait_connect(sk: TcpSock, nonblock: bool) -> None:
 class _UserPages:
     """The user's buffer as 4 KiB pages for MSG_ZEROCOPY (what get_user_pages would pin)."""
 
-    __slots__ = ("it", "pages", "base")
+    __slots__ = ("base", "it", "pages")
 
     def __init__(self, it: MsgIter) -> None:
         self.it = it
@@ -353,8 +378,7 @@ async def tcp_sendmsg_locked(sk: TcpSock, bufs: list[memoryview], flags: int) ->
                     copy = size_goal
                     new_segment = False
                 assert skb is not None
-                if copy > it.left:
-                    copy = it.left
+                copy = min(copy, it.left)
                 if zc == 0:
                     sk_page_frag_refill(sk, pfrag)
                     page = pfrag.page

@@ -12,7 +12,13 @@ from __future__ import annotations
 import errno
 
 from hilnic.net.core.net_namespace import Host
-from hilnic.net.core.sock import TCP_CLOSE, TCP_CONG_NON_RESTRICTED, TCP_LISTEN, TcpCongestionOps, TcpSock
+from hilnic.net.core.sock import (
+    TCP_CLOSE,
+    TCP_CONG_NON_RESTRICTED,
+    TCP_LISTEN,
+    TcpCongestionOps,
+    TcpSock,
+)
 from hilnic.net.ipv4.tcp_output import tcp_in_slow_start, tcp_is_cwnd_limited
 
 # tcp_cong_list: every registered algorithm, by name (the kernel keeps a list; names are unique)

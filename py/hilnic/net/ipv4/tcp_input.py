@@ -11,17 +11,12 @@ from __future__ import annotations
 import errno
 
 from hilnic.kernel.ftrace import traced
-from hilnic.net.core.skbuff import SkBuff, kfree_skb
+from hilnic.net.core.skbuff import SkBuff
 from hilnic.net.core.sock import (
     CA_EVENT_COMPLETE_CWR,
     CA_EVENT_LOSS,
     SOCK_SNDBUF_LOCK,
-    AckSample,
     TCP_CA_CWR,
-    TCP_CA_Disorder,
-    TCP_CA_Loss,
-    TCP_CA_Open,
-    TCP_CA_Recovery,
     TCP_CLOSE,
     TCP_CLOSE_WAIT,
     TCP_CLOSING,
@@ -31,6 +26,11 @@ from hilnic.net.core.sock import (
     TCP_LAST_ACK,
     TCP_SYN_SENT,
     TCP_TIME_WAIT,
+    AckSample,
+    TCP_CA_Disorder,
+    TCP_CA_Loss,
+    TCP_CA_Open,
+    TCP_CA_Recovery,
     TcpSock,
 )
 from hilnic.net.ipv4.tcp import tcp_done, tcp_set_state, tcp_write_queue_purge
@@ -121,8 +121,7 @@ def tcp_rtt_estimator(sk: TcpSock, mrtt_us: int) -> None:
         tp.mdev_us += m
         if tp.mdev_us > tp.mdev_max_us:
             tp.mdev_max_us = tp.mdev_us
-            if tp.mdev_max_us > tp.rttvar_us:
-                tp.rttvar_us = tp.mdev_max_us
+            tp.rttvar_us = max(tp.rttvar_us, tp.mdev_max_us)
         if after(tp.snd_una, tp.rtt_seq):
             if tp.mdev_max_us < tp.rttvar_us:
                 tp.rttvar_us -= (tp.rttvar_us - tp.mdev_max_us) >> 2

@@ -31,11 +31,24 @@ from hilnic.net.core.sock import (
     dst_mtu,
     sk_setup_caps,
 )
-from hilnic.net.ipv4.inet_hashtables import __inet_hash_connect, __inet_lookup_established
+from hilnic.net.ipv4.inet_hashtables import (
+    __inet_hash_connect,
+    __inet_lookup_established,
+)
 from hilnic.net.ipv4.ip_output import ip_queue_xmit
 from hilnic.net.ipv4.route import Rtable, ip_route_output, ipv4_sk_update_pmtu
-from hilnic.net.ipv4.tcp import tcp_close, tcp_getsockopt, tcp_init_sock, tcp_sendmsg, tcp_setsockopt
-from hilnic.net.ipv4.tcp_input import tcp_rcv_established, tcp_rcv_state_process, tcp_simple_retransmit
+from hilnic.net.ipv4.tcp import (
+    tcp_close,
+    tcp_getsockopt,
+    tcp_init_sock,
+    tcp_sendmsg,
+    tcp_setsockopt,
+)
+from hilnic.net.ipv4.tcp_input import (
+    tcp_rcv_established,
+    tcp_rcv_state_process,
+    tcp_simple_retransmit,
+)
 from hilnic.net.ipv4.tcp_output import (
     TCP_RTO_MAX,
     TCPHDR_FIN,
@@ -327,7 +340,8 @@ ipv4_specific = InetConnectionSockAfOps(
 
 
 def tcp_v4_init_sock(sk: TcpSock) -> None:
-    """sk_prot->init. tcp_init_sock arms nothing: its timers come from tcp_timer, above tcp.c."""
+    """sk_prot->init. The timers are set up here rather than in tcp_init_sock: tcp_timer.py
+    sits above tcp.py (it calls tcp_done), so tcp.py cannot reach it."""
     tcp_init_xmit_timers(sk)
     tcp_init_sock(sk)
     sk.icsk_af_ops = ipv4_specific

@@ -32,6 +32,8 @@ from hilnic.net.core.skbuff import (
     kfree_skb,
     pskb_copy,
     skb_clone,
+)
+from hilnic.net.core.skbuff import (
     skb_still_in_host_queue as skb_fclone_busy,
 )
 from hilnic.net.core.sock import (
@@ -45,8 +47,6 @@ from hilnic.net.core.sock import (
     SOCK_NOSPACE,
     SOCK_SNDBUF_LOCK,
     TCP_CA_CWR,
-    TCP_CA_Loss,
-    TCP_CA_Recovery,
     TCP_CLOSE,
     TCP_CLOSE_WAIT,
     TCP_CLOSING,
@@ -58,6 +58,8 @@ from hilnic.net.core.sock import (
     TCP_WRITE_TIMER_DEFERRED,
     TSQ_QUEUED,
     TSQ_THROTTLED,
+    TCP_CA_Loss,
+    TCP_CA_Recovery,
     TcpSock,
     dst_mtu,
     sk_stream_write_space,
@@ -253,8 +255,7 @@ def tcp_bound_to_half_wnd(tp: TcpSock, pktsize: int) -> int:
 
 def __tcp_mtu_to_mss(sk: TcpSock, pmtu: int) -> int:
     mss_now = pmtu - sk.icsk_af_ops.net_header_len - 20  # and struct tcphdr
-    if mss_now > sk.rx_opt.mss_clamp:
-        mss_now = sk.rx_opt.mss_clamp
+    mss_now = min(mss_now, sk.rx_opt.mss_clamp)
     mss_now -= sk.icsk_ext_hdr_len
     return max(mss_now, TCP_MIN_SND_MSS)
 

@@ -16,13 +16,13 @@ from hilnic.net.core.sock import (
     ICSK_TIME_PROBE0,
     ICSK_TIME_REO_TIMEOUT,
     ICSK_TIME_RETRANS,
-    TCP_CA_Disorder,
-    TCP_CA_Loss,
-    TCP_CA_Recovery,
     TCP_CLOSE,
     TCP_SYN_RECV,
     TCP_SYN_SENT,
     TCP_WRITE_TIMER_DEFERRED,
+    TCP_CA_Disorder,
+    TCP_CA_Loss,
+    TCP_CA_Recovery,
     TcpSock,
 )
 from hilnic.net.ipv4.tcp import tcp_done, tcp_write_queue_purge
@@ -178,5 +178,10 @@ def tcp_init_xmit_timers(sk: TcpSock) -> None:
     sk.icsk_retransmit_handler = tcp_write_timer_handler
 
 
-__all__ = ["tcp_write_timer", "tcp_write_timer_handler", "tcp_retransmit_timer", "tcp_probe_timer",
-           "tcp_init_xmit_timers"]
+__all__ = [
+    "tcp_init_xmit_timers",
+    "tcp_probe_timer",
+    "tcp_retransmit_timer",
+    "tcp_write_timer",
+    "tcp_write_timer_handler",
+]

@@ -14,20 +14,31 @@ from __future__ import annotations
 
 import errno
 import struct
-from typing import Any
 
 from hilnic.include.linux.inet import in_ntoa, inet_addr
 from hilnic.include.linux.netdevice import LL_RESERVED_SPACE
-from hilnic.include.linux.socket import MSG_DONTWAIT, MSG_MORE, MSG_OOB, MSG_PROBE, SOL_TCP
+from hilnic.include.linux.socket import (
+    MSG_DONTWAIT,
+    MSG_MORE,
+    MSG_OOB,
+    MSG_PROBE,
+    SOL_TCP,
+)
 from hilnic.include.net.ip import IP_DF, IP_MAX_MTU, IPDEFTTL, IPHDR_LEN
 from hilnic.kernel.ftrace import traced
 from hilnic.lib.checksum import csum_fold, csum_partial, csum_tcpudp_nofold
 from hilnic.net.core.net_namespace import Host
 from hilnic.net.core.netdev_features import NETIF_F_HW_CSUM, NETIF_F_IP_CSUM
 from hilnic.net.core.netdevice import NetDevice
-from hilnic.net.core.skbuff import CHECKSUM_NONE, CHECKSUM_PARTIAL, SkBuff, alloc_skb, kfree_skb, skb_stats
+from hilnic.net.core.skbuff import (
+    CHECKSUM_NONE,
+    CHECKSUM_PARTIAL,
+    SkBuff,
+    alloc_skb,
+    kfree_skb,
+    skb_stats,
+)
 from hilnic.net.core.sock import (
-    AF_INET,
     IP_PMTUDISC_DO,
     IP_PMTUDISC_DONT,
     IP_PMTUDISC_PROBE,
@@ -41,10 +52,29 @@ from hilnic.net.core.sock import (
     sock_wait_for_wmem,
     sock_wfree,
 )
-from hilnic.net.ipv4.icmp import ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, ICMP_PORT_UNREACH, ICMP_TIME_EXCEEDED, icmp_send
-from hilnic.net.ipv4.ip_output import ip_dont_fragment, ip_select_ident_segs, ip_send_skb, ip_sk_ignore_df, ip_sk_use_pmtu
+from hilnic.net.ipv4.icmp import (
+    ICMP_DEST_UNREACH,
+    ICMP_FRAG_NEEDED,
+    ICMP_PORT_UNREACH,
+    ICMP_TIME_EXCEEDED,
+    icmp_send,
+)
+from hilnic.net.ipv4.ip_output import (
+    ip_dont_fragment,
+    ip_select_ident_segs,
+    ip_send_skb,
+    ip_sk_ignore_df,
+    ip_sk_use_pmtu,
+)
 from hilnic.net.ipv4.ip_sockglue import ip_getsockopt, ip_setsockopt
-from hilnic.net.ipv4.route import RTN_BROADCAST, Rtable, dst_mtu, ip_route_output, ipv4_sk_update_pmtu, sk_dst_check
+from hilnic.net.ipv4.route import (
+    RTN_BROADCAST,
+    Rtable,
+    dst_mtu,
+    ip_route_output,
+    ipv4_sk_update_pmtu,
+    sk_dst_check,
+)
 from hilnic.net.socket import move_addr_to_kernel
 
 UDPHDR_LEN = 8
