@@ -13,8 +13,8 @@ from hilnic.kernel.env import MS, VirtualEnv
 from hilnic.net.ipv4 import tcp_ipv4
 from hilnic.net.core.net_namespace import Host
 from hilnic.lib.checksum import csum_fold, csum_partial
+from hilnic.net.core.netdev_features import NETIF_F_IP_CSUM, NETIF_F_SG
 from hilnic.net.core.skbuff import alloc_skb, kfree_skb
-from hilnic.net.core.sock import NETIF_F_IP_CSUM, NETIF_F_SG
 from hilnic.net.socket import socket
 from hilnic.net.ipv4.tcp_ipv4 import tcp_v4_rcv
 
@@ -101,6 +101,9 @@ class FakeIpLayer:
         n = len(self.queued) if n is None else n
         for _ in range(n):
             kfree_skb(self.queued.pop(0))
+
+    def send_check(self, sk, skb) -> int:
+        return tcp_ipv4.tcp_v4_send_check(sk, skb)
 
     def mtu_reduced(self, sk) -> None:
         tcp_ipv4.tcp_v4_mtu_reduced(sk)

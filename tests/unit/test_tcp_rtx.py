@@ -127,9 +127,9 @@ def test_frag_needed_shrinks_mss_and_retransmits(monkeypatch):
         rig.dst.rt_pmtu = mtu
         return rig.dst
 
-    import hilnic.net.ipv4.route as route
+    import hilnic.net.ipv4.tcp_ipv4 as tcp_ipv4
 
-    monkeypatch.setattr(route, "ipv4_sk_update_pmtu", fake_update)
+    monkeypatch.setattr(tcp_ipv4, "ipv4_sk_update_pmtu", fake_update)
     quoted = bytes(seg.pkt)[:28]
     icmp = bytes([3, 4, 0, 0, 0, 0]) + (1400).to_bytes(2, "big")
     skb = alloc_skb(128)

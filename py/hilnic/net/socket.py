@@ -1,37 +1,22 @@
-"""The user API: socket(2), connect, send/sendmsg/sendto, setsockopt, close, recvmsg(MSG_ERRQUEUE).
+"""The user API and the generic socket layer (net/socket.c): socket(2), connect, send/sendmsg/
+sendto, setsockopt/getsockopt, close, recvmsg(MSG_ERRQUEUE).
 
-Calls follow the kernel's chain with each step traced: __sys_sendto / __sys_sendmsg →
-sock_sendmsg → inet_sendmsg → tcp_sendmsg (or udp_sendmsg). Methods that can block are
+Nothing here knows TCP or UDP. An address family registers a `NetProtoFamily` (sock_register;
+af_inet does for AF_INET), whose create() gives the socket its `ProtoOps`; calls then follow
+the kernel's chain, each step traced: __sys_sendto → sock_sendmsg → sock->ops->sendmsg
+(inet_sendmsg) → sk->sk_prot->sendmsg (tcp_sendmsg, udp_sendmsg). Methods that can block are
 coroutines and must run in a process (`host.kernel.spawn`).
 """
 
 from __future__ import annotations
 
 import errno
+import importlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
-from hilnic.kernel.ftrace import traced
-from hilnic.net.core.sock import (
-    AF_INET,
-    IP_PMTUDISC_DONT,
-    IP_PMTUDISC_PROBE,
-    IPPROTO_UDP,
-    SOCK_DGRAM,
-    SOCK_MIN_SNDBUF,
-    SOCK_SNDBUF_LOCK,
-    SOCK_STREAM,
-    SOCK_ZEROCOPY,
-    TCP_CLOSE,
-    TCP_ESTABLISHED,
-    TCP_SYN_SENT,
-    Sock,
-    SockExtendedErr,
-    TcpSock,
-    lock_sock,
-    release_sock,
-    sock_def_write_space,
-)
-from hilnic.net.ipv4.tcp import (
+from hilnic.include.linux.socket import (
     MSG_DONTWAIT,
     MSG_EOR,
     MSG_ERRQUEUE,
@@ -39,27 +24,37 @@ from hilnic.net.ipv4.tcp import (
     MSG_NOSIGNAL,
     MSG_OOB,
     MSG_ZEROCOPY,
-    tcp_close,
-    tcp_get_info,
-    tcp_init_sock,
-    tcp_sendmsg,
-    tcp_sock_set_cork,
-    tcp_sock_set_nodelay,
+    SOL_IP,
+    SOL_SOCKET,
+    SOL_TCP,
+)
+from hilnic.include.uapi.linux.tcp import (
+    TCP_CONGESTION,
+    TCP_CORK,
+    TCP_INFO,
+    TCP_NODELAY,
+)
+from hilnic.kernel.ftrace import traced
+from hilnic.net.core.net_namespace import Host
+from hilnic.net.core.sock import (
+    AF_INET,
+    IP_MTU_DISCOVER,
+    IP_PMTUDISC_PROBE,
+    SO_PRIORITY,
+    SO_SNDBUF,
+    SO_ZEROCOPY,
+    SOCK_DGRAM,
+    SOCK_STREAM,
+    Sock,
+    SockExtendedErr,
+    sock_setsockopt,
 )
 
-SOL_SOCKET = 1
-SOL_IP = 0
-SOL_TCP = 6
-SO_SNDBUF = 7
-SO_PRIORITY = 12
-SO_ZEROCOPY = 60
-IP_MTU_DISCOVER = 10
-TCP_NODELAY = 1
-TCP_CORK = 3
 O_NONBLOCK = 0o4000
-WMEM_MAX = 212992  # net.core.wmem_max
 
 _SUPPORTED_FLAGS = MSG_DONTWAIT | MSG_MORE | MSG_ZEROCOPY | MSG_EOR | MSG_NOSIGNAL | MSG_OOB
+
+OptVal = int | str | bytes
 
 
 def _ip(addr: Any) -> int:
@@ -76,7 +71,8 @@ def _ip(addr: Any) -> int:
     return parts[0] << 24 | parts[1] << 16 | parts[2] << 8 | parts[3]
 
 
-def _addr(address: Any) -> tuple[int, int]:
+def move_addr_to_kernel(address: object) -> tuple[int, int]:
+    """The user's (ip, port) as the stack keeps it; EINVAL when malformed."""
     if not isinstance(address, tuple) or len(address) != 2:
         raise OSError(errno.EINVAL, f"address must be (ip, port), not {address!r}")
     ip, port = address
@@ -93,56 +89,58 @@ def _buffers(data: Any) -> list[memoryview]:
     return [mv.cast("B")] if mv.ndim == 1 and mv.format != "B" else [mv]
 
 
-class Socket:
-    """struct socket: the user's handle on a sock."""
+@dataclass(slots=True, eq=False)
+class ProtoOps:
+    """struct proto_ops (include/linux/net.h): a socket type's entry points (inet_stream_ops, ...)."""
 
-    def __init__(self, host: Any, family: int, sock_type: int) -> None:
+    family: int
+    release: Callable[[Socket], None]
+    connect: Callable[[Socket, tuple[int, int], int], Awaitable[None]]
+    sendmsg: Callable[[Socket, list[memoryview], int, object], Awaitable[int]]
+    setsockopt: Callable[[Socket, int, int, OptVal], None]
+    getsockopt: Callable[[Socket, int, int], Any]
+
+
+@dataclass(slots=True, eq=False)
+class NetProtoFamily:
+    """struct net_proto_family: create() attaches a sock and the ops to a new socket."""
+
+    family: int
+    create: Callable[[Socket, int], None]
+
+
+net_families: dict[int, NetProtoFamily] = {}
+
+# request_module("net-pf-%d"): where a family not yet registered comes from
+_NET_PF_MODULES = {AF_INET: "hilnic.net.ipv4.af_inet"}
+
+
+def sock_register(ops: NetProtoFamily) -> int:
+    if ops.family in net_families:
+        return -errno.EEXIST
+    net_families[ops.family] = ops
+    return 0
+
+
+class Socket:
+    """struct socket: the user's handle on a sock; `ops` and `sk` come from the family's create()."""
+
+    ops: ProtoOps
+    sk: Sock
+
+    def __init__(self, host: Host, sock_type: int) -> None:
         self.host = host
         self.type = sock_type
         self.file_flags = 0
-        if sock_type == SOCK_STREAM:
-            sk: Sock = TcpSock(host)
-            tcp_init_sock(sk)
-        else:
-            sk = Sock(host, family, SOCK_DGRAM, IPPROTO_UDP)
-            sk.sk_write_space = sock_def_write_space  # sock_init_data
-        sk.sk_socket = self
-        self.sk = sk
 
     # -- connect / close --------------------------------------------------------------------------
 
     async def connect(self, address: tuple[Any, int]) -> None:
-        """inet_stream_connect: send the SYN and sleep until ESTABLISHED (or the error)."""
-        daddr, dport = _addr(address)
-        sk = self.sk
-        if self.type == SOCK_DGRAM:
-            sk.inet_daddr, sk.inet_dport = daddr, dport
-            sk.sk_state = TCP_ESTABLISHED
-            return
-        from hilnic.net.ipv4.tcp_ipv4 import tcp_v4_connect
-
-        lock_sock(sk)
-        try:
-            tcp_v4_connect(sk, daddr, dport)
-        finally:
-            release_sock(sk)
-        if self.file_flags & O_NONBLOCK:
-            raise OSError(errno.EINPROGRESS, "Operation now in progress")
-        while sk.sk_state == TCP_SYN_SENT:
-            await sk.kernel.wait_event(sk.sk_wq)
-        if sk.sk_state == TCP_CLOSE:
-            err, sk.sk_err = sk.sk_err or errno.ECONNREFUSED, 0
-            raise OSError(err, errno.errorcode.get(err, "connect failed"))
+        await self.ops.connect(self, move_addr_to_kernel(address), self.file_flags)
 
     async def close(self) -> None:
-        """close(2): TCP queues a FIN behind the data and returns; the rest runs in softirq."""
-        if self.type == SOCK_STREAM:
-            tcp_close(self.sk)
-        else:
-            from hilnic.net.ipv4.udp import udp_lib_unhash
-
-            udp_lib_unhash(self.sk)
-            self.sk.sk_state = TCP_CLOSE
+        """close(2) → sock_release → ops->release."""
+        self.ops.release(self)
         self.sk.sk_socket = None
 
     # -- send -------------------------------------------------------------------------------------
@@ -168,62 +166,19 @@ class Socket:
     def setblocking(self, flag: bool) -> None:
         self.file_flags = self.file_flags & ~O_NONBLOCK if flag else self.file_flags | O_NONBLOCK
 
-    def setsockopt(self, level: int, optname: int, value: int) -> None:
-        sk = self.sk
-        if not isinstance(value, int):
-            raise OSError(errno.EINVAL, "option value must be an int")
+    def setsockopt(self, level: int, optname: int, value: OptVal) -> None:
+        """__sys_setsockopt: SOL_SOCKET is the generic layer's, the rest the protocol's."""
         if level == SOL_SOCKET:
-            if optname == SO_SNDBUF:
-                # Doubled for bookkeeping overhead, as sock_setsockopt does; locks autotuning.
-                val = min(max(value, 0), getattr(self.host.sysctl, "wmem_max", WMEM_MAX))
-                sk.sk_userlocks |= SOCK_SNDBUF_LOCK
-                sk.sk_sndbuf = max(val * 2, SOCK_MIN_SNDBUF)
-                if sk.sk_write_space is not None:
-                    sk.sk_write_space(sk)
-                return
-            if optname == SO_PRIORITY:
-                if not 0 <= value <= 6:  # above 6 needs CAP_NET_ADMIN
-                    raise OSError(errno.EPERM, "SO_PRIORITY above 6 needs CAP_NET_ADMIN")
-                sk.sk_priority = value
-                return
-            if optname == SO_ZEROCOPY:
-                if sk.sk_type != SOCK_STREAM and sk.sk_protocol != IPPROTO_UDP:
-                    raise OSError(errno.EOPNOTSUPP, "SO_ZEROCOPY")
-                if value not in (0, 1):
-                    raise OSError(errno.EINVAL, "SO_ZEROCOPY takes 0 or 1")
-                if value:
-                    sk.sk_flags.add(SOCK_ZEROCOPY)
-                else:
-                    sk.sk_flags.discard(SOCK_ZEROCOPY)
-                return
-        elif level == SOL_IP:
-            if optname == IP_MTU_DISCOVER:
-                if not IP_PMTUDISC_DONT <= value <= 5:  # ... IP_PMTUDISC_OMIT
-                    raise OSError(errno.EINVAL, "IP_MTU_DISCOVER out of range")
-                sk.pmtudisc = value
-                return
-        elif level == SOL_TCP:
-            if self.type != SOCK_STREAM:
-                raise OSError(errno.EOPNOTSUPP, "TCP option on a non-TCP socket")
-            if optname == TCP_NODELAY:
-                lock_sock(sk)
-                try:
-                    tcp_sock_set_nodelay(sk, bool(value))
-                finally:
-                    release_sock(sk)
-                return
-            if optname == TCP_CORK:
-                lock_sock(sk)
-                try:
-                    tcp_sock_set_cork(sk, bool(value))
-                finally:
-                    release_sock(sk)
-                return
-        raise OSError(errno.ENOPROTOOPT, f"option {level}/{optname} not supported")
+            sock_setsockopt(self.sk, optname, value)
+        else:
+            self.ops.setsockopt(self, level, optname, value)
+
+    def getsockopt(self, level: int, optname: int) -> Any:
+        return self.ops.getsockopt(self, level, optname)
 
     # -- receive ----------------------------------------------------------------------------------
 
-    def recvmsg(self, flags: int = 0) -> Any:
+    def recvmsg(self, flags: int = 0) -> SockExtendedErr:
         """Only MSG_ERRQUEUE is modelled: the oldest extended error (zerocopy notification);
         EAGAIN when the error queue is empty, as in Linux."""
         if not flags & MSG_ERRQUEUE:
@@ -235,25 +190,31 @@ class Socket:
         return ee
 
     def tcp_info(self) -> dict[str, Any]:
+        """getsockopt(SOL_TCP, TCP_INFO)."""
         if self.type != SOCK_STREAM:
             raise OSError(errno.EOPNOTSUPP, "tcp_info on a non-TCP socket")
-        return tcp_get_info(self.sk)
+        info: dict[str, Any] = self.getsockopt(SOL_TCP, TCP_INFO)
+        return info
 
 
-def socket(host: Any, family: int = AF_INET, sock_type: int = SOCK_STREAM) -> Socket:
-    """socket(2) for AF_INET stream (TCP) and datagram (UDP) sockets."""
-    if family != AF_INET:
-        raise OSError(errno.EAFNOSUPPORT, "only AF_INET is modelled")
-    if sock_type not in (SOCK_STREAM, SOCK_DGRAM):
-        raise OSError(errno.ESOCKTNOSUPPORT, f"socket type {sock_type} not supported")
-    return Socket(host, family, sock_type)
+def socket(host: Host, family: int = AF_INET, sock_type: int = SOCK_STREAM, protocol: int = 0) -> Socket:
+    """socket(2) → __sock_create: the family's create() picks the protocol (AF_INET: TCP, UDP)."""
+    pf = net_families.get(family)
+    if pf is None and family in _NET_PF_MODULES:
+        importlib.import_module(_NET_PF_MODULES[family])  # request_module: it registers on load
+        pf = net_families.get(family)
+    if pf is None:
+        raise OSError(errno.EAFNOSUPPORT, f"address family {family} not supported")
+    sock = Socket(host, sock_type)
+    pf.create(sock, protocol)
+    return sock
 
 
 # -- the syscall chain --------------------------------------------------------------------------
 
 
 @traced
-async def __sys_sendto(sock: Socket, bufs: list[memoryview], flags: int, address: Any) -> int:
+async def __sys_sendto(sock: Socket, bufs: list[memoryview], flags: int, address: object) -> int:
     if flags & ~_SUPPORTED_FLAGS:
         raise OSError(errno.EOPNOTSUPP, f"unsupported send flags {flags & ~_SUPPORTED_FLAGS:#x}")
     if sock.file_flags & O_NONBLOCK:
@@ -262,26 +223,8 @@ async def __sys_sendto(sock: Socket, bufs: list[memoryview], flags: int, address
 
 
 @traced
-async def sock_sendmsg(sock: Socket, bufs: list[memoryview], flags: int, address: Any) -> int:
-    return await inet_sendmsg(sock, bufs, flags, address)
-
-
-@traced
-async def inet_sendmsg(sock: Socket, bufs: list[memoryview], flags: int, address: Any) -> int:
-    sk = sock.sk
-    if sock.type == SOCK_STREAM:
-        if flags & MSG_OOB:
-            raise OSError(errno.EOPNOTSUPP, "urgent data is not modelled")
-        return await tcp_sendmsg(sk, bufs, flags)
-    from hilnic.net.core.sock import sock_wait_for_wmem
-    from hilnic.net.ipv4.udp import SndbufWait, udp_sendmsg
-
-    addr = _addr(address) if address is not None else None
-    while True:
-        try:
-            return udp_sendmsg(sk, bufs, flags, addr)
-        except SndbufWait:
-            await sock_wait_for_wmem(sk)
+async def sock_sendmsg(sock: Socket, bufs: list[memoryview], flags: int, address: object) -> int:
+    return await sock.ops.sendmsg(sock, bufs, flags, address)
 
 
 # Socket's methods name the syscall; inside a class body `__sys_sendto` would be name-mangled.
@@ -289,7 +232,28 @@ _Socket__sys_sendto = __sys_sendto
 
 
 __all__ = [
-    "socket", "Socket", "AF_INET", "SOCK_STREAM", "SOCK_DGRAM", "MSG_MORE", "MSG_DONTWAIT", "MSG_ZEROCOPY",
-    "MSG_ERRQUEUE", "MSG_EOR", "MSG_NOSIGNAL", "TCP_NODELAY", "TCP_CORK", "SO_SNDBUF", "SO_PRIORITY",
-    "SO_ZEROCOPY", "IP_MTU_DISCOVER", "SOL_SOCKET", "SOL_IP", "SOL_TCP", "O_NONBLOCK", "IP_PMTUDISC_PROBE",
+    "AF_INET",
+    "IP_MTU_DISCOVER",
+    "IP_PMTUDISC_PROBE",
+    "MSG_DONTWAIT",
+    "MSG_EOR",
+    "MSG_ERRQUEUE",
+    "MSG_MORE",
+    "MSG_NOSIGNAL",
+    "MSG_ZEROCOPY",
+    "O_NONBLOCK",
+    "SOCK_DGRAM",
+    "SOCK_STREAM",
+    "SOL_IP",
+    "SOL_SOCKET",
+    "SOL_TCP",
+    "SO_PRIORITY",
+    "SO_SNDBUF",
+    "SO_ZEROCOPY",
+    "TCP_CONGESTION",
+    "TCP_CORK",
+    "TCP_INFO",
+    "TCP_NODELAY",
+    "Socket",
+    "socket",
 ]

@@ -1,7 +1,7 @@
-"""Addresses as the stack keeps them: ints in host byte order (what `struct.pack("!I")` writes).
+"""include/linux/inet.h: dotted-quad conversion (in_aton is net/core/utils.c).
 
-in_aton is net/core/utils.c (declared in include/linux/inet.h); in_ntoa stands for printk's
-%pI4; the API edges also take dotted strings (`inet_addr`).
+Addresses are ints in host byte order inside the stack (what `struct.pack("!I")` writes);
+the API edges also take dotted strings (`inet_addr`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from functools import lru_cache
 @lru_cache(maxsize=4096)
 def in_aton(text: str) -> int:
     try:
-        return struct.unpack("!I", _pysocket.inet_aton(text))[0]
+        addr: int = struct.unpack("!I", _pysocket.inet_aton(text))[0]
     except OSError:
         raise OSError(errno.EINVAL, f"invalid IPv4 address {text!r}") from None
+    return addr
 
 
 @lru_cache(maxsize=4096)

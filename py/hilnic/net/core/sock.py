@@ -12,12 +12,21 @@ from __future__ import annotations
 import errno
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from hilnic.include.linux.socket import SOL_SOCKET
 from hilnic.kernel.ftrace import traced
+from hilnic.net.core.netdev_features import (
+    NETIF_F_GSO,
+    NETIF_F_GSO_SOFTWARE,
+    NETIF_F_HW_CSUM,
+    NETIF_F_SG,
+)
 from hilnic.net.core.skbuff import SIZEOF_SK_BUFF, SKB_DATA_ALIGN, Page, SkBuff
 
 if TYPE_CHECKING:
+    from hilnic.kernel.core import TimerList
     from hilnic.net.core.net_namespace import Host
 
 # -- constants (include/uapi/linux/in.h, socket.h, include/net/sock.h) -----------------------
@@ -25,40 +34,34 @@ if TYPE_CHECKING:
 AF_INET = 2
 SOCK_STREAM = 1
 SOCK_DGRAM = 2
+
 from hilnic.include.uapi.linux.in_ import (  # noqa: E402  (re-exported)
+    IP_MTU_DISCOVER,
     IP_PMTUDISC_DO,
     IP_PMTUDISC_DONT,
+    IP_PMTUDISC_OMIT,
     IP_PMTUDISC_PROBE,
     IP_PMTUDISC_WANT,
     IPPROTO_TCP,
     IPPROTO_UDP,
 )
 
+# SOL_SOCKET options (include/uapi/asm-generic/socket.h)
+SO_SNDBUF = 7
+SO_PRIORITY = 12
+SO_ZEROCOPY = 60
+WMEM_MAX = 212992  # net.core.wmem_max
+
 SOCK_SNDBUF_LOCK = 1
-SOCK_RCVBUF_LOCK = 2
 TCP_SKB_MIN_TRUESIZE = 2048 + SKB_DATA_ALIGN(SIZEOF_SK_BUFF)
 SOCK_MIN_SNDBUF = 2 * TCP_SKB_MIN_TRUESIZE  # 4608
-SOCK_MIN_RCVBUF = 2048 + SKB_DATA_ALIGN(SIZEOF_SK_BUFF)
 
 SEND_SHUTDOWN = 2
-RCV_SHUTDOWN = 1
 
 SK_PACING_NONE = 0
-SK_PACING_NEEDED = 1
-SK_PACING_FQ = 2
 
 SKB_FRAG_PAGE_ORDER = 3  # get_order(32768): sk_page_frag is a 32 KiB compound page
 SKB_FRAG_PAGE_SIZE = 4096 << SKB_FRAG_PAGE_ORDER
-
-from hilnic.net.core.netdev_features import (  # noqa: E402
-    NETIF_F_CSUM_MASK,
-    NETIF_F_GSO,
-    NETIF_F_GSO_SOFTWARE,
-    NETIF_F_HW_CSUM,
-    NETIF_F_IP_CSUM,
-    NETIF_F_SG,
-    NETIF_F_TSO,
-)
 
 GSO_LEGACY_MAX_SIZE = 65536
 GSO_MAX_SEGS = 65535
@@ -87,7 +90,6 @@ TSQ_THROTTLED = 1 << 0
 TSQ_QUEUED = 1 << 1
 TCP_TSQ_DEFERRED = 1 << 2
 TCP_WRITE_TIMER_DEFERRED = 1 << 3
-TCP_DELACK_TIMER_DEFERRED = 1 << 4
 TCP_MTU_REDUCED_DEFERRED = 1 << 5
 
 # sock flags
@@ -98,7 +100,7 @@ SOCK_NOSPACE = "SOCK_NOSPACE"
 class PageFrag:
     """struct page_frag: the socket's current 32 KiB copy target."""
 
-    __slots__ = ("page", "offset", "size")
+    __slots__ = ("offset", "page", "size")
 
     def __init__(self) -> None:
         self.page: Page | None = None
@@ -122,21 +124,41 @@ def skb_page_frag_refill(sz: int, pfrag: PageFrag) -> bool:
     return True
 
 
-def sk_page_frag_refill(sk: "Sock", pfrag: PageFrag) -> bool:
+def sk_page_frag_refill(sk: Sock, pfrag: PageFrag) -> bool:
     return skb_page_frag_refill(32, pfrag)
+
+
+@dataclass(slots=True, eq=False)
+class Proto:
+    """struct proto (include/net/sock.h): a transport protocol's socket-layer entry points.
+    They take the protocol's own sock type (Linux passes struct sock * and casts, tcp_sk()).
+
+    `obj_type` stands for the slab of obj_size bytes sk_alloc takes the sock from."""
+
+    name: str
+    obj_type: type[Sock]
+    close: Callable[[Any], None]
+    sendmsg: Callable[..., Any]  # async (sk, bufs, flags, addr) -> bytes sent
+    setsockopt: Callable[[Any, int, int, int | str | bytes], None]
+    getsockopt: Callable[[Any, int, int], Any]
+    init: Callable[[Any], None] | None = None
+    connect: Callable[[Any, int, int], None] | None = None
+    backlog_rcv: Callable[[Any, SkBuff], int] | None = None
+    release_cb: Callable[[Any], None] | None = None
 
 
 class Sock:
     """struct sock + struct inet_sock."""
 
-    def __init__(self, host: "Host", family: int, sk_type: int, protocol: int) -> None:
+    def __init__(self, host: Host, family: int, sk_type: int, protocol: int) -> None:
         self.host = host
         self.kernel = host.kernel
         self.sk_family = family
         self.sk_type = sk_type
         self.sk_protocol = protocol
         self.sk_state = TCP_CLOSE
-        self.sk_socket: Any = None  # the user-facing Socket
+        self.sk_prot: Proto | None = None
+        self.sk_socket: Any = None  # the user-facing Socket (net/socket.py, a layer above)
         self.sk_flags: set[str] = set()
         self.sk_userlocks = 0
         self.sk_err = 0
@@ -159,16 +181,16 @@ class Sock:
         self.sk_pacing_status = SK_PACING_NONE
         self.sk_page_frag = PageFrag()
         self.sk_write_queue: deque[SkBuff] = deque()
-        self.sk_error_queue: deque[Any] = deque()
-        self.sk_receive_queue: deque[bytes] = deque()
+        self.sk_error_queue: deque[SockExtendedErr] = deque()
+        # skbs (UDP); TCP, which frees its skbs after input, queues the in-order payload bytes
+        self.sk_receive_queue: deque[Any] = deque()
         self.sk_tsq_flags = 0
         self.sk_dst_cache: Any = None
         self.sk_zckey = 0
         # lock_sock: while the process owns the socket, softirq input goes to the backlog.
         self.owned = False
         self.sk_backlog: list[SkBuff] = []
-        self.sk_backlog_rcv: Callable[[Sock, SkBuff], Any] | None = None  # tcp_v4_do_rcv
-        self.release_cb: Callable[[Sock], None] | None = None  # sk_prot->release_cb
+        self.sk_backlog_rcv: Callable[[Any, SkBuff], int] | None = None  # sk_prot->backlog_rcv
         self.sk_write_space: Callable[[Sock], None] | None = None
         self.sk_wq = host.env.event("sk_wq")  # wait queue: write space / state change
         # inet_sock
@@ -233,6 +255,50 @@ def sk_setup_caps(sk: Sock, dst: Any) -> None:
         sk.sk_gso_max_segs = getattr(dev, "gso_max_segs", GSO_MAX_SEGS)
 
 
+def sk_alloc(host: Host, family: int, sk_type: int, protocol: int, prot: Proto) -> Sock:
+    """A sock of the protocol's type, bound to its struct proto (sk_alloc + sock_init_data)."""
+    sk = prot.obj_type(host, family, sk_type, protocol)
+    sk.sk_prot = prot
+    sk.sk_backlog_rcv = prot.backlog_rcv
+    sk.sk_write_space = sock_def_write_space
+    return sk
+
+
+def _optval_int(value: int | str | bytes) -> int:
+    if not isinstance(value, int):
+        raise OSError(errno.EINVAL, "option value must be an int")
+    return value
+
+
+def sock_setsockopt(sk: Sock, optname: int, value: int | str | bytes) -> None:
+    """SOL_SOCKET options (net/core/sock.c)."""
+    val = _optval_int(value)
+    if optname == SO_SNDBUF:
+        # Doubled for bookkeeping overhead, as sock_setsockopt does; locks autotuning.
+        val = min(max(val, 0), getattr(sk.host.sysctl, "wmem_max", WMEM_MAX))
+        sk.sk_userlocks |= SOCK_SNDBUF_LOCK
+        sk.sk_sndbuf = max(val * 2, SOCK_MIN_SNDBUF)
+        if sk.sk_write_space is not None:
+            sk.sk_write_space(sk)
+        return
+    if optname == SO_PRIORITY:
+        if not 0 <= val <= 6:  # above 6 needs CAP_NET_ADMIN
+            raise OSError(errno.EPERM, "SO_PRIORITY above 6 needs CAP_NET_ADMIN")
+        sk.sk_priority = val
+        return
+    if optname == SO_ZEROCOPY:
+        if sk.sk_type != SOCK_STREAM and sk.sk_protocol != IPPROTO_UDP:
+            raise OSError(errno.EOPNOTSUPP, "SO_ZEROCOPY")
+        if val not in (0, 1):
+            raise OSError(errno.EINVAL, "SO_ZEROCOPY takes 0 or 1")
+        if val:
+            sk.sk_flags.add(SOCK_ZEROCOPY)
+        else:
+            sk.sk_flags.discard(SOCK_ZEROCOPY)
+        return
+    raise OSError(errno.ENOPROTOOPT, f"option {SOL_SOCKET}/{optname} not supported")
+
+
 # -- socket lock (lock_sock / release_sock) ------------------------------------------------------
 
 
@@ -253,10 +319,13 @@ def release_sock(sk: Sock) -> None:
     try:
         while sk.sk_backlog:
             backlog, sk.sk_backlog = sk.sk_backlog, []
+            backlog_rcv = sk.sk_backlog_rcv
+            assert backlog_rcv is not None  # only a protocol with backlog_rcv queues input
             for skb in backlog:
-                sk.sk_backlog_rcv(sk, skb)
-        if sk.release_cb is not None:
-            sk.release_cb(sk)
+                backlog_rcv(sk, skb)
+        prot = sk.sk_prot
+        if prot is not None and prot.release_cb is not None:
+            prot.release_cb(sk)
         sk.owned = False
     finally:
         sk.owned = False
@@ -358,7 +427,7 @@ SO_EE_CODE_ZEROCOPY_COPIED = 1
 class SockExtendedErr:
     """struct sock_extended_err as read by recvmsg(MSG_ERRQUEUE)."""
 
-    __slots__ = ("ee_errno", "ee_origin", "ee_type", "ee_code", "ee_info", "ee_data")
+    __slots__ = ("ee_code", "ee_data", "ee_errno", "ee_info", "ee_origin", "ee_type")
 
     def __init__(self, ee_info: int, ee_data: int, ee_code: int) -> None:
         self.ee_errno = 0
@@ -379,7 +448,7 @@ class UbufInfo:
     object with `success` when that data is released); the send call holds one while it runs.
     """
 
-    __slots__ = ("sk", "id", "len", "bytelen", "zerocopy", "refcnt")
+    __slots__ = ("bytelen", "id", "len", "refcnt", "sk", "zerocopy")
 
     def __init__(self, sk: Sock, size: int) -> None:
         self.sk = sk
@@ -390,7 +459,7 @@ class UbufInfo:
         self.zerocopy = True
         self.refcnt = 1
 
-    def get(self) -> "UbufInfo":
+    def get(self) -> UbufInfo:
         self.refcnt += 1
         return self
 
@@ -439,7 +508,6 @@ def msg_zerocopy_callback(uarg: UbufInfo) -> None:
 
 # icsk_pending (include/net/inet_connection_sock.h)
 ICSK_TIME_RETRANS = 1
-ICSK_TIME_DACK = 2
 ICSK_TIME_PROBE0 = 3
 ICSK_TIME_LOSS_PROBE = 5
 ICSK_TIME_REO_TIMEOUT = 6
@@ -452,11 +520,70 @@ TCP_CA_Recovery = 3
 TCP_CA_Loss = 4
 
 
+# tcp_congestion_ops.flags and enum tcp_ca_event (include/net/tcp.h)
+TCP_CONG_NON_RESTRICTED = 0x1
+CA_EVENT_TX_START = 0
+CA_EVENT_COMPLETE_CWR = 2
+CA_EVENT_LOSS = 3
+
+
+@dataclass(slots=True, eq=False)
+class InetConnectionSockAfOps:
+    """struct inet_connection_sock_af_ops: how TCP reaches its network layer (IPv4 here).
+
+    send_check returns the th->check value (the pseudo-header sum left for the device) and
+    sets csum_start/csum_offset; __tcp_transmit_skb writes it with the rest of the header."""
+
+    queue_xmit: Callable[[TcpSock, SkBuff], int]
+    send_check: Callable[[TcpSock, SkBuff], int]
+    mtu_reduced: Callable[[TcpSock], None]
+    net_header_len: int = 20
+
+
+@dataclass(slots=True)
+class AckSample:
+    """struct ack_sample: what tcp_clean_rtx_queue hands to ca_ops->pkts_acked."""
+
+    pkts_acked: int
+    rtt_us: int
+    in_flight: int
+
+
+@dataclass(slots=True, eq=False)
+class TcpCongestionOps:
+    """struct tcp_congestion_ops: one congestion control algorithm (net/ipv4/tcp_cong.c
+    keeps the registry). ssthresh and undo_cwnd are required, and cong_avoid or cong_control."""
+
+    name: str
+    ssthresh: Callable[[TcpSock], int]
+    undo_cwnd: Callable[[TcpSock], int]
+    cong_avoid: Callable[[TcpSock, int, int], None] | None = None
+    set_state: Callable[[TcpSock, int], None] | None = None
+    cwnd_event: Callable[[TcpSock, int], None] | None = None
+    pkts_acked: Callable[[TcpSock, AckSample], None] | None = None
+    cong_control: Callable[[TcpSock, int, int, int], None] | None = None
+    init: Callable[[TcpSock], None] | None = None
+    release: Callable[[TcpSock], None] | None = None
+    flags: int = 0
+
+
 class TcpRxOpt:
     """struct tcp_options_received."""
 
-    __slots__ = ("saw_tstamp", "tstamp_ok", "wscale_ok", "snd_wscale", "rcv_wscale", "mss_clamp",
-                 "user_mss", "rcv_tsval", "rcv_tsecr", "ts_recent", "ts_recent_stamp", "sack_ok")
+    __slots__ = (
+        "mss_clamp",
+        "rcv_tsecr",
+        "rcv_tsval",
+        "rcv_wscale",
+        "sack_ok",
+        "saw_tstamp",
+        "snd_wscale",
+        "ts_recent",
+        "ts_recent_stamp",
+        "tstamp_ok",
+        "user_mss",
+        "wscale_ok",
+    )
 
     def __init__(self) -> None:
         self.saw_tstamp = False
@@ -476,10 +603,14 @@ class TcpRxOpt:
 class TcpSock(Sock):
     """struct tcp_sock (with inet_connection_sock). Field names are the kernel's."""
 
-    def __init__(self, host: "Host") -> None:
-        super().__init__(host, AF_INET, SOCK_STREAM, IPPROTO_TCP)
-        # inet_connection_sock
-        self.icsk_af_ops: Any = None
+    def __init__(self, host: Host, family: int = AF_INET, sk_type: int = SOCK_STREAM,
+                 protocol: int = IPPROTO_TCP) -> None:
+        super().__init__(host, family, sk_type, protocol)
+        # inet_connection_sock (icsk_af_ops and icsk_ca_ops are set by tcp_v4_init_sock)
+        self.icsk_af_ops: InetConnectionSockAfOps
+        self.icsk_ca_ops: TcpCongestionOps
+        self.icsk_ca_initialized = False
+        self.icsk_ca_priv: Any = None  # the algorithm's private state (icsk_ca_priv[])
         self.icsk_rto = 0  # jiffies
         self.icsk_rto_min = 0
         self.icsk_backoff = 0
@@ -491,7 +622,10 @@ class TcpSock(Sock):
         self.icsk_pmtu_cookie = 0
         self.icsk_ext_hdr_len = 0
         self.icsk_ack_pending = False
-        self.icsk_retransmit_timer: Any = None
+        self.icsk_retransmit_timer: TimerList
+        self.icsk_retransmit_handler: Callable[[TcpSock], None]  # tcp_write_timer_handler
+        self.mtu_info = 0  # ICMP FRAG_NEEDED's MTU, for tcp_v4_mtu_reduced
+        self.tcp_rtx_queue: list[SkBuff] = []
         self.icsk_mtup_search_high = 0
         # tcp_sock: sequence space
         self.write_seq = 0

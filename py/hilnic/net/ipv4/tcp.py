@@ -1,5 +1,5 @@
-"""TCP socket layer (net/ipv4/tcp.c): tcp_sendmsg_locked, tcp_push and autocorking, close,
-socket options and the tcp_info snapshot.
+"""TCP socket layer (net/ipv4/tcp.c): tcp_sendmsg_locked, tcp_push and autocorking, the
+state changes (tcp_set_state, tcp_done), close, socket options and the tcp_info snapshot.
 """
 
 from __future__ import annotations
@@ -9,26 +9,47 @@ from typing import Any
 
 import numpy as np
 
+from hilnic.include.linux.socket import (
+    MSG_DONTWAIT,
+    MSG_EOR,
+    MSG_MORE,
+    MSG_OOB,
+    MSG_ZEROCOPY,
+    SOL_TCP,
+)
+from hilnic.include.uapi.linux.tcp import (
+    TCP_CA_NAME_MAX,
+    TCP_CONGESTION,
+    TCP_CORK,
+    TCP_INFO,
+    TCP_NODELAY,
+)
 from hilnic.kernel.ftrace import traced
-from hilnic.net.core.skbuff import PAGE_SIZE, MAX_SKB_FRAGS, Page, SkBuff, SkbFrag, host_mem, kfree_skb, skb_stats
+from hilnic.net.core.netdev_features import NETIF_F_SG
+from hilnic.net.core.skbuff import (
+    MAX_SKB_FRAGS,
+    PAGE_SIZE,
+    Page,
+    SkbFrag,
+    SkBuff,
+    host_mem,
+    kfree_skb,
+    skb_stats,
+)
 from hilnic.net.core.sock import (
+    SEND_SHUTDOWN,
     SOCK_NOSPACE,
     SOCK_ZEROCOPY,
-    SEND_SHUTDOWN,
-    TCP_CA_Open,
     TCP_CLOSE,
     TCP_CLOSE_WAIT,
     TCP_ESTABLISHED,
     TCP_FIN_WAIT1,
     TCP_LAST_ACK,
-    TCP_MTU_REDUCED_DEFERRED,
     TCP_STATE_NAMES,
     TCP_SYN_RECV,
     TCP_SYN_SENT,
-    TCP_TSQ_DEFERRED,
-    TCP_WRITE_TIMER_DEFERRED,
     TSQ_THROTTLED,
-    NETIF_F_SG,
+    TCP_CA_Open,
     TcpSock,
     UbufInfo,
     lock_sock,
@@ -38,6 +59,12 @@ from hilnic.net.core.sock import (
     sk_stream_memory_free,
     sk_stream_wait_memory,
     sk_stream_write_space,
+)
+from hilnic.net.ipv4.inet_hashtables import inet_unhash
+from hilnic.net.ipv4.ip_sockglue import ip_getsockopt, ip_setsockopt
+from hilnic.net.ipv4.tcp_cong import (
+    tcp_assign_congestion_control,
+    tcp_set_congestion_control,
 )
 from hilnic.net.ipv4.tcp_output import (
     TCP_INFINITE_SSTHRESH,
@@ -57,24 +84,16 @@ from hilnic.net.ipv4.tcp_output import (
     tcp_current_mss,
     tcp_push_one,
     tcp_push_pending_frames,
+    tcp_rtx_queue_unlink_and_free,
     tcp_send_fin,
     tcp_stream_alloc_skb,
-    tcp_tsq_write,
 )
-
-MSG_OOB = 0x1
-MSG_DONTWAIT = 0x40
-MSG_EOR = 0x80
-MSG_NOSIGNAL = 0x4000
-MSG_MORE = 0x8000
-MSG_ERRQUEUE = 0x2000
-MSG_ZEROCOPY = 0x4000000
 
 
 class MsgIter:
     """iov_iter over the user's buffers (ITER_UBUF for send, ITER_IOVEC for sendmsg)."""
 
-    __slots__ = ("bufs", "idx", "off", "left", "pos")
+    __slots__ = ("bufs", "idx", "left", "off", "pos")
 
     def __init__(self, bufs: list[memoryview]) -> None:
         self.bufs = bufs
@@ -115,13 +134,8 @@ def _copy_to_host(addr: int, pieces: list[memoryview]) -> None:
 
 
 def tcp_init_sock(sk: TcpSock) -> None:
-    """tcp_init_sock + tcp_v4_init_sock: Linux's initial values."""
-    from hilnic.net.ipv4.tcp_ipv4 import ipv4_specific
-    from hilnic.net.ipv4.tcp_timer import tcp_init_xmit_timers
-
+    """Linux's initial values (tcp_v4_init_sock calls this, then sets the af_ops)."""
     tp = sk
-    tcp_init_xmit_timers(sk)
-    sk.icsk_af_ops = ipv4_specific
     sk.icsk_rto = TCP_TIMEOUT_INIT
     sk.icsk_rto_min = 200
     tp.mdev_us = 1_000_000  # jiffies_to_usecs(TCP_TIMEOUT_INIT)
@@ -130,29 +144,42 @@ def tcp_init_sock(sk: TcpSock) -> None:
     tp.snd_cwnd_clamp = 0xFFFFFFFF
     tp.mss_cache = TCP_MSS_DEFAULT
     tp.reordering = 3
+    tcp_assign_congestion_control(sk)
     tp.autocorking = 1
-    sk.tcp_rtx_queue: list[SkBuff] = []
+    sk.tcp_rtx_queue = []
     sk.sk_write_space = sk_stream_write_space
-    sk.release_cb = tcp_release_cb
-    from hilnic.net.ipv4.tcp_ipv4 import tcp_v4_do_rcv
-
-    sk.sk_backlog_rcv = tcp_v4_do_rcv
 
 
-def tcp_release_cb(sk: TcpSock) -> None:
-    """Work deferred while the process owned the socket: TSQ, the write timer, PMTU."""
-    flags = sk.sk_tsq_flags & (TCP_TSQ_DEFERRED | TCP_WRITE_TIMER_DEFERRED | TCP_MTU_REDUCED_DEFERRED)
-    if not flags:
-        return
-    sk.sk_tsq_flags &= ~flags
-    if flags & TCP_TSQ_DEFERRED:
-        tcp_tsq_write(sk)
-    if flags & TCP_WRITE_TIMER_DEFERRED:
-        from hilnic.net.ipv4.tcp_timer import tcp_write_timer_handler
+def tcp_set_state(sk: TcpSock, state: int) -> None:
+    old = sk.sk_state
+    if state == TCP_ESTABLISHED and old != TCP_ESTABLISHED:
+        sk.host.mib["Tcp"]["CurrEstab"] += 1
+    elif old in (TCP_ESTABLISHED, TCP_CLOSE_WAIT) and state not in (TCP_ESTABLISHED, TCP_CLOSE_WAIT):
+        sk.host.mib["Tcp"]["CurrEstab"] -= 1
+    sk.sk_state = state
 
-        tcp_write_timer_handler(sk)
-    if flags & TCP_MTU_REDUCED_DEFERRED:
-        sk.icsk_af_ops.mtu_reduced(sk)
+
+@traced
+def tcp_done(sk: TcpSock) -> None:
+    """The connection is gone: CLOSE, timers stopped, unhashed, waiters woken."""
+    if sk.sk_state in (TCP_SYN_SENT,):
+        sk.host.mib["Tcp"]["AttemptFails"] += 1
+    tcp_set_state(sk, TCP_CLOSE)
+    sk.sk_shutdown = 3
+    sk.icsk_retransmit_timer.del_timer()
+    sk.icsk_pending = 0
+    inet_unhash(sk)
+    sk.sk_wake()
+
+
+def tcp_write_queue_purge(sk: TcpSock) -> None:
+    while sk.sk_write_queue:
+        skb = sk.sk_write_queue.popleft()
+        sk.sk_wmem_queued -= skb.truesize
+        kfree_skb(skb)
+    while sk.tcp_rtx_queue:
+        tcp_rtx_queue_unlink_and_free(sk.tcp_rtx_queue[0], sk)
+    sk.packets_out = sk.retrans_out = sk.lost_out = sk.sacked_out = 0
 
 
 # -- size goal and push -----------------------------------------------------------------------------
@@ -201,7 +228,7 @@ def tcp_should_autocork(sk: TcpSock, skb: SkBuff, size_goal: int) -> bool:
     """Hold a small write while an earlier clone is still below TCP (qdisc or driver)."""
     return (
         skb.len < size_goal
-        and sk.host.sysctl.tcp_autocorking
+        and bool(sk.host.sysctl.tcp_autocorking)
         and bool(sk.tcp_rtx_queue)
         and sk.sk_wmem_alloc > skb.truesize
         and not skb.cb["eor"]
@@ -258,7 +285,7 @@ async def sk_stream_wait_connect(sk: TcpSock, nonblock: bool) -> None:
 class _UserPages:
     """The user's buffer as 4 KiB pages for MSG_ZEROCOPY (what get_user_pages would pin)."""
 
-    __slots__ = ("it", "pages", "base")
+    __slots__ = ("base", "it", "pages")
 
     def __init__(self, it: MsgIter) -> None:
         self.it = it
@@ -350,32 +377,35 @@ async def tcp_sendmsg_locked(sk: TcpSock, bufs: list[memoryview], flags: int) ->
                     tcp_skb_entail(sk, skb)
                     copy = size_goal
                     new_segment = False
-                if copy > it.left:
-                    copy = it.left
+                assert skb is not None
+                copy = min(copy, it.left)
                 if zc == 0:
                     sk_page_frag_refill(sk, pfrag)
+                    page = pfrag.page
+                    assert page is not None
                     frags = skb.shinfo.frags
                     i = len(frags)
                     last = frags[-1] if i else None
-                    merge = last is not None and last.page is pfrag.page and last.offset + last.size == pfrag.offset
+                    merge = last is not None and last.page is page and last.offset + last.size == pfrag.offset
                     if not merge and i >= max_frags:
                         tcp_mark_push(tp, skb)
                         new_segment = True
                         continue
                     copy = min(copy, pfrag.size - pfrag.offset)
-                    _copy_to_host(pfrag.page.addr + pfrag.offset, it.take(copy))  # skb_copy_to_page_nocache
+                    _copy_to_host(page.addr + pfrag.offset, it.take(copy))  # skb_copy_to_page_nocache
                     skb_stats.user_copy_bytes += copy
                     skb.len += copy
                     skb.data_len += copy
                     skb.truesize += copy
                     sk.sk_wmem_queued += copy
-                    if merge:
+                    if merge and last is not None:
                         last.size += copy
                     else:
-                        frags.append(SkbFrag(pfrag.page, pfrag.offset, copy))
-                        pfrag.page.get_page()
+                        frags.append(SkbFrag(page, pfrag.offset, copy))
+                        page.get_page()
                     pfrag.offset += copy
                 else:
+                    assert uarg is not None and upages is not None  # zc is set with them
                     err = skb_zerocopy_iter_stream(sk, skb, it, copy, uarg, upages)
                     if err in (-errno.EMSGSIZE, -errno.EEXIST):
                         tcp_mark_push(tp, skb)
@@ -392,6 +422,7 @@ async def tcp_sendmsg_locked(sk: TcpSock, bufs: list[memoryview], flags: int) ->
                 await sk_stream_wait_memory(sk, nonblock)
                 mss_now, size_goal = tcp_send_mss(sk, flags)
                 continue
+            assert skb is not None  # the inner loop left with a segment to fill
             cb = skb.cb
             if not copied:
                 cb["tcp_flags"] &= ~TCPHDR_PSH
@@ -426,7 +457,8 @@ async def tcp_sendmsg_locked(sk: TcpSock, bufs: list[memoryview], flags: int) ->
 
 
 @traced
-async def tcp_sendmsg(sk: TcpSock, bufs: list[memoryview], flags: int) -> int:
+async def tcp_sendmsg(sk: TcpSock, bufs: list[memoryview], flags: int, _msg_name: object = None) -> int:
+    """sk_prot->sendmsg; msg_name (a sendto address) is ignored on a stream, as in Linux."""
     lock_sock(sk)
     try:
         return await tcp_sendmsg_locked(sk, bufs, flags)
@@ -439,8 +471,6 @@ async def tcp_sendmsg(sk: TcpSock, bufs: list[memoryview], flags: int) -> int:
 
 def tcp_close_state(sk: TcpSock) -> bool:
     """Move to the next close state; True when a FIN must be sent."""
-    from hilnic.net.ipv4.tcp_input import tcp_set_state
-
     nxt = {TCP_ESTABLISHED: (TCP_FIN_WAIT1, True), TCP_CLOSE_WAIT: (TCP_LAST_ACK, True),
            TCP_SYN_SENT: (TCP_CLOSE, False), TCP_SYN_RECV: (TCP_FIN_WAIT1, True)}.get(sk.sk_state)
     if nxt is None:
@@ -452,8 +482,6 @@ def tcp_close_state(sk: TcpSock) -> bool:
 @traced
 def tcp_close(sk: TcpSock) -> None:
     """close(): shut both directions, send FIN behind the queued data; returns at once."""
-    from hilnic.net.ipv4.tcp_input import tcp_done
-
     lock_sock(sk)
     try:
         sk.sk_shutdown = 3
@@ -464,8 +492,6 @@ def tcp_close(sk: TcpSock) -> None:
         if tcp_close_state(sk):
             tcp_send_fin(sk)
         elif was_syn_sent:
-            from hilnic.net.ipv4.tcp_input import tcp_write_queue_purge
-
             tcp_write_queue_purge(sk)
             tcp_done(sk)
     finally:
@@ -528,6 +554,55 @@ def tcp_get_info(sk: TcpSock) -> dict[str, Any]:
     }
 
 
-__all__ = ["tcp_sendmsg", "tcp_sendmsg_locked", "tcp_push", "tcp_close", "tcp_get_info", "tcp_init_sock",
-           "MSG_MORE", "MSG_DONTWAIT", "MSG_ZEROCOPY", "MSG_EOR", "MSG_ERRQUEUE", "MSG_NOSIGNAL", "MSG_OOB",
-           "TCP_FIN_WAIT1", "TCP_LAST_ACK"]
+def do_tcp_setsockopt(sk: TcpSock, optname: int, value: int | str | bytes) -> None:
+    if optname == TCP_CONGESTION:
+        name = value.decode() if isinstance(value, bytes) else value
+        if not isinstance(name, str):
+            raise OSError(errno.EINVAL, "TCP_CONGESTION takes an algorithm name")
+        lock_sock(sk)
+        try:
+            err = tcp_set_congestion_control(sk, name[:TCP_CA_NAME_MAX - 1], True)
+        finally:
+            release_sock(sk)
+        if err:
+            raise OSError(-err, f"TCP_CONGESTION {name!r}: {errno.errorcode.get(-err, err)}")
+        return
+    if not isinstance(value, int):
+        raise OSError(errno.EINVAL, "option value must be an int")
+    if optname == TCP_NODELAY:
+        lock_sock(sk)
+        try:
+            tcp_sock_set_nodelay(sk, bool(value))
+        finally:
+            release_sock(sk)
+        return
+    if optname == TCP_CORK:
+        lock_sock(sk)
+        try:
+            tcp_sock_set_cork(sk, bool(value))
+        finally:
+            release_sock(sk)
+        return
+    raise OSError(errno.ENOPROTOOPT, f"option {SOL_TCP}/{optname} not supported")
+
+
+def tcp_setsockopt(sk: TcpSock, level: int, optname: int, value: int | str | bytes) -> None:
+    """sk_prot->setsockopt: SOL_TCP here, the rest to the IP level."""
+    if level != SOL_TCP:
+        ip_setsockopt(sk, level, optname, value)
+        return
+    do_tcp_setsockopt(sk, optname, value)
+
+
+def tcp_getsockopt(sk: TcpSock, level: int, optname: int) -> Any:
+    if level != SOL_TCP:
+        return ip_getsockopt(sk, level, optname)
+    if optname == TCP_CONGESTION:
+        return sk.icsk_ca_ops.name
+    if optname == TCP_INFO:
+        return tcp_get_info(sk)
+    if optname == TCP_NODELAY:
+        return int(bool(sk.nonagle & TCP_NAGLE_OFF))
+    if optname == TCP_CORK:
+        return int(bool(sk.nonagle & TCP_NAGLE_CORK))
+    raise OSError(errno.ENOPROTOOPT, f"option {SOL_TCP}/{optname} not supported")

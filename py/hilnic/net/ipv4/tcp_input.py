@@ -1,5 +1,6 @@
-"""TCP input (net/ipv4/tcp_input.c): ACK processing, RTT/RTO, Reno congestion control with
-NewReno recovery, the SYN-SENT handshake, FIN states and in-order data.
+"""TCP input (net/ipv4/tcp_input.c): ACK processing, RTT/RTO, the congestion state machine
+with NewReno recovery (the algorithm itself is sk.icsk_ca_ops, tcp_cong.py), the SYN-SENT
+handshake, FIN states and in-order data.
 
 Incoming segments arrive as skbs whose `cb` was filled by tcp_v4_rcv (tcp_ipv4.py) with
 the parsed header: seq, end_seq, ack_seq, tcp_flags, window, and the options.
@@ -10,14 +11,12 @@ from __future__ import annotations
 import errno
 
 from hilnic.kernel.ftrace import traced
-from hilnic.net.core.skbuff import SkBuff, kfree_skb
+from hilnic.net.core.skbuff import SkBuff
 from hilnic.net.core.sock import (
+    CA_EVENT_COMPLETE_CWR,
+    CA_EVENT_LOSS,
     SOCK_SNDBUF_LOCK,
     TCP_CA_CWR,
-    TCP_CA_Disorder,
-    TCP_CA_Loss,
-    TCP_CA_Open,
-    TCP_CA_Recovery,
     TCP_CLOSE,
     TCP_CLOSE_WAIT,
     TCP_CLOSING,
@@ -27,8 +26,15 @@ from hilnic.net.core.sock import (
     TCP_LAST_ACK,
     TCP_SYN_SENT,
     TCP_TIME_WAIT,
+    AckSample,
+    TCP_CA_Disorder,
+    TCP_CA_Loss,
+    TCP_CA_Open,
+    TCP_CA_Recovery,
     TcpSock,
 )
+from hilnic.net.ipv4.tcp import tcp_done, tcp_set_state, tcp_write_queue_purge
+from hilnic.net.ipv4.tcp_cong import tcp_init_congestion_control
 from hilnic.net.ipv4.tcp_output import (
     ICSK_TIME_PROBE0,
     TCP_FRAG_IN_RTX_QUEUE,
@@ -48,8 +54,12 @@ from hilnic.net.ipv4.tcp_output import (
     after,
     before,
     inet_csk_clear_xmit_timer,
+    tcp_ca_event,
     tcp_check_space,
+    tcp_current_mss,
+    tcp_current_ssthresh,
     tcp_fragment,
+    tcp_init_cwnd_reduction,
     tcp_mstamp_refresh,
     tcp_packets_in_flight,
     tcp_probe0_when,
@@ -59,6 +69,7 @@ from hilnic.net.ipv4.tcp_output import (
     tcp_rtx_queue_head,
     tcp_rtx_queue_unlink_and_free,
     tcp_send_ack,
+    tcp_set_ca_state,
     tcp_sndbuf_expand,
     tcp_sync_mss,
     tcp_time_stamp_ts,
@@ -75,16 +86,13 @@ FLAG_RETRANS_DATA_ACKED = 0x08
 FLAG_SYN_ACKED = 0x10
 FLAG_DATA_SACKED = 0x20
 FLAG_ECE = 0x40
-FLAG_LOST_RETRANS = 0x80
 FLAG_SLOWPATH = 0x100
-FLAG_ORIG_SACK_ACKED = 0x200
 FLAG_SND_UNA_ADVANCED = 0x400
 FLAG_DSACKING_ACK = 0x800
 FLAG_SET_XMIT_TIMER = 0x1000
 FLAG_ACKED = FLAG_DATA_ACKED | FLAG_SYN_ACKED
 FLAG_NOT_DUP = FLAG_DATA | FLAG_WIN_UPDATE | FLAG_ACKED
 FLAG_CA_ALERT = FLAG_DATA_SACKED | FLAG_ECE | FLAG_DSACKING_ACK
-FLAG_FORWARD_PROGRESS = FLAG_ACKED | FLAG_DATA_SACKED
 
 REXMIT_NONE = 0
 REXMIT_LOST = 1
@@ -113,8 +121,7 @@ def tcp_rtt_estimator(sk: TcpSock, mrtt_us: int) -> None:
         tp.mdev_us += m
         if tp.mdev_us > tp.mdev_max_us:
             tp.mdev_max_us = tp.mdev_us
-            if tp.mdev_max_us > tp.rttvar_us:
-                tp.rttvar_us = tp.mdev_max_us
+            tp.rttvar_us = max(tp.rttvar_us, tp.mdev_max_us)
         if after(tp.snd_una, tp.rtt_seq):
             if tp.mdev_max_us < tp.rttvar_us:
                 tp.rttvar_us -= (tp.rttvar_us - tp.mdev_max_us) >> 2
@@ -155,71 +162,7 @@ def tcp_ack_update_rtt(sk: TcpSock, flag: int, seq_rtt_us: int, ca_rtt_us: int) 
     return True
 
 
-# -- congestion control: Reno ---------------------------------------------------------------------
-
-
-def tcp_set_ca_state(sk: TcpSock, state: int) -> None:
-    sk.icsk_ca_state = state
-
-
-def tcp_in_slow_start(tp: TcpSock) -> bool:
-    return tp.snd_cwnd < tp.snd_ssthresh
-
-
-def tcp_is_cwnd_limited(sk: TcpSock) -> bool:
-    if sk.is_cwnd_limited:
-        return True
-    if tcp_in_slow_start(sk):
-        return sk.snd_cwnd < 2 * sk.max_packets_out
-    return False
-
-
-def tcp_slow_start(tp: TcpSock, acked: int) -> int:
-    cwnd = min(tp.snd_cwnd + acked, tp.snd_ssthresh)
-    acked -= cwnd - tp.snd_cwnd
-    tp.snd_cwnd = min(cwnd, tp.snd_cwnd_clamp)
-    return acked
-
-
-def tcp_cong_avoid_ai(tp: TcpSock, w: int, acked: int) -> None:
-    if tp.snd_cwnd_cnt >= w:
-        tp.snd_cwnd_cnt = 0
-        tp.snd_cwnd += 1
-    tp.snd_cwnd_cnt += acked
-    if tp.snd_cwnd_cnt >= w:
-        delta = tp.snd_cwnd_cnt // w
-        tp.snd_cwnd_cnt -= delta * w
-        tp.snd_cwnd += delta
-    tp.snd_cwnd = min(tp.snd_cwnd, tp.snd_cwnd_clamp)
-
-
-def tcp_reno_cong_avoid(sk: TcpSock, ack: int, acked: int) -> None:
-    if not tcp_is_cwnd_limited(sk):
-        return
-    if tcp_in_slow_start(sk):
-        acked = tcp_slow_start(sk, acked)
-        if not acked:
-            return
-    tcp_cong_avoid_ai(sk, sk.snd_cwnd, acked)
-
-
-def tcp_reno_ssthresh(sk: TcpSock) -> int:
-    return max(sk.snd_cwnd >> 1, 2)
-
-
-def tcp_current_ssthresh(sk: TcpSock) -> int:
-    if sk.icsk_ca_state in (TCP_CA_CWR, TCP_CA_Recovery):
-        return sk.snd_ssthresh
-    return max(sk.snd_ssthresh, (sk.snd_cwnd >> 1) + (sk.snd_cwnd >> 2))
-
-
-def tcp_init_cwnd_reduction(sk: TcpSock) -> None:
-    sk.high_seq = sk.snd_nxt
-    sk.snd_cwnd_cnt = 0
-    sk.prior_cwnd = sk.snd_cwnd
-    sk.prr_delivered = 0
-    sk.prr_out = 0
-    sk.snd_ssthresh = tcp_reno_ssthresh(sk)
+# -- congestion control: the state machine around icsk_ca_ops -----------------------------------
 
 
 def tcp_cwnd_reduction(sk: TcpSock, newly_acked_sacked: int, newly_lost: int, flag: int) -> None:
@@ -242,9 +185,12 @@ def tcp_cwnd_reduction(sk: TcpSock, newly_acked_sacked: int, newly_lost: int, fl
 
 
 def tcp_end_cwnd_reduction(sk: TcpSock) -> None:
+    if sk.icsk_ca_ops.cong_control is not None:
+        return
     if sk.snd_ssthresh < TCP_INFINITE_SSTHRESH and (sk.icsk_ca_state == TCP_CA_CWR or sk.undo_marker):
         sk.snd_cwnd = sk.snd_ssthresh
         sk.snd_cwnd_stamp = sk.kernel.jiffies
+    tcp_ca_event(sk, CA_EVENT_COMPLETE_CWR)
 
 
 def tcp_update_pacing_rate(sk: TcpSock) -> None:
@@ -259,10 +205,14 @@ def tcp_update_pacing_rate(sk: TcpSock) -> None:
 
 
 def tcp_cong_control(sk: TcpSock, ack: int, acked_sacked: int, flag: int) -> None:
+    ca_ops = sk.icsk_ca_ops
+    if ca_ops.cong_control is not None:
+        ca_ops.cong_control(sk, ack, flag, acked_sacked)  # no rate_sample modelled yet
+        return
     if sk.icsk_ca_state in (TCP_CA_CWR, TCP_CA_Recovery):
         tcp_cwnd_reduction(sk, acked_sacked, 0, flag)
     elif flag & FLAG_DATA_ACKED:  # tcp_may_raise_cwnd (reordering at its default)
-        tcp_reno_cong_avoid(sk, ack, acked_sacked)
+        ca_ops.cong_avoid(sk, ack, acked_sacked)  # type: ignore[misc]  # registered with cong_avoid
     tcp_update_pacing_rate(sk)
 
 
@@ -340,7 +290,7 @@ def tcp_timeout_mark_lost(sk: TcpSock) -> None:
 
 @traced
 def tcp_enter_loss(sk: TcpSock) -> None:
-    """RTO: everything outstanding is lost, ssthresh = max(cwnd/2, 2) (Reno), cwnd = 1."""
+    """RTO: everything outstanding is lost, ssthresh from the algorithm (Reno: max(cwnd/2, 2)), cwnd = 1."""
     tp = sk
     tcp_timeout_mark_lost(sk)
     if sk.icsk_ca_state <= TCP_CA_Disorder or not after(tp.high_seq, tp.snd_una) or (
@@ -348,7 +298,8 @@ def tcp_enter_loss(sk: TcpSock) -> None:
     ):
         tp.prior_ssthresh = tcp_current_ssthresh(sk)
         tp.prior_cwnd = tp.snd_cwnd
-        tp.snd_ssthresh = tcp_reno_ssthresh(sk)
+        tp.snd_ssthresh = sk.icsk_ca_ops.ssthresh(sk)
+        tcp_ca_event(sk, CA_EVENT_LOSS)
         tp.undo_marker = tp.snd_una
     tp.snd_cwnd = tcp_packets_in_flight(tp) + 1
     tp.snd_cwnd_cnt = 0
@@ -511,6 +462,9 @@ def tcp_clean_rtx_queue(sk: TcpSock, prior_snd_una: int) -> int:
         flag |= FLAG_SET_XMIT_TIMER
         tcp_remove_reno_sacks(sk, pkts_acked)
         tp.bytes_acked += (snd_una - prior_snd_una) & U32
+    pkts_acked_op = sk.icsk_ca_ops.pkts_acked
+    if pkts_acked_op is not None:
+        pkts_acked_op(sk, AckSample(pkts_acked, ca_rtt_us, tcp_packets_in_flight(tp)))
     return flag
 
 
@@ -619,6 +573,8 @@ def tcp_init_transfer(sk: TcpSock) -> None:
     """tcp_init_transfer: cwnd = TCP_INIT_CWND, then the initial send buffer size."""
     sk.snd_cwnd = 10 if sk.total_retrans <= 1 or not sk.undo_marker else 1
     sk.snd_cwnd_stamp = sk.kernel.jiffies
+    if not sk.icsk_ca_initialized:
+        tcp_init_congestion_control(sk)
     if not sk.sk_userlocks & SOCK_SNDBUF_LOCK:
         tcp_sndbuf_expand(sk)  # tcp_init_buffer_space
 
@@ -676,30 +632,6 @@ def tcp_rcv_synsent_state_process(sk: TcpSock, skb: SkBuff) -> int:
     return 0  # simultaneous open is not modelled
 
 
-def tcp_set_state(sk: TcpSock, state: int) -> None:
-    old = sk.sk_state
-    if state == TCP_ESTABLISHED and old != TCP_ESTABLISHED:
-        sk.host.mib["Tcp"]["CurrEstab"] += 1
-    elif old in (TCP_ESTABLISHED, TCP_CLOSE_WAIT) and state not in (TCP_ESTABLISHED, TCP_CLOSE_WAIT):
-        sk.host.mib["Tcp"]["CurrEstab"] -= 1
-    sk.sk_state = state
-
-
-@traced
-def tcp_done(sk: TcpSock) -> None:
-    """The connection is gone: CLOSE, timers stopped, unhashed, waiters woken."""
-    from hilnic.net.ipv4.tcp_ipv4 import inet_unhash
-
-    if sk.sk_state in (TCP_SYN_SENT,):
-        sk.host.mib["Tcp"]["AttemptFails"] += 1
-    tcp_set_state(sk, TCP_CLOSE)
-    sk.sk_shutdown = 3
-    sk.icsk_retransmit_timer.del_timer()
-    sk.icsk_pending = 0
-    inet_unhash(sk)
-    sk.sk_wake()
-
-
 def tcp_reset(sk: TcpSock, err: int = errno.ECONNRESET) -> None:
     if sk.sk_state == TCP_SYN_SENT:
         err = errno.ECONNREFUSED
@@ -708,16 +640,6 @@ def tcp_reset(sk: TcpSock, err: int = errno.ECONNRESET) -> None:
     sk.sk_err = err
     tcp_write_queue_purge(sk)
     tcp_done(sk)
-
-
-def tcp_write_queue_purge(sk: TcpSock) -> None:
-    while sk.sk_write_queue:
-        skb = sk.sk_write_queue.popleft()
-        sk.sk_wmem_queued -= skb.truesize
-        kfree_skb(skb)
-    while sk.tcp_rtx_queue:
-        tcp_rtx_queue_unlink_and_free(sk.tcp_rtx_queue[0], sk)
-    sk.packets_out = sk.retrans_out = sk.lost_out = sk.sacked_out = 0
 
 
 # -- established and closing states ---------------------------------------------------------------
@@ -816,3 +738,23 @@ def tcp_rcv_state_process(sk: TcpSock, skb: SkBuff) -> int:
     if sk.sk_state != TCP_CLOSE:
         tcp_data_snd_check(sk)
     return 0
+
+
+def tcp_simple_retransmit(sk: TcpSock) -> None:
+    """The path MTU shrank: mark every sent skb whose segments exceed the new MSS lost and
+    retransmit them; cwnd is left alone (units changed, not the amount of data in the network)."""
+    mss = tcp_current_mss(sk)
+    for skb in sk.tcp_rtx_queue:
+        seglen = skb.len if skb.cb["pcount"] == 1 else skb.cb["tcp_gso_size"]  # tcp_skb_seglen
+        if seglen > mss:
+            tcp_mark_skb_lost(sk, skb)
+    if not sk.lost_out:
+        return
+    tcp_limit_reno_sacked(sk)
+    if sk.icsk_ca_state != TCP_CA_Loss:
+        sk.high_seq = sk.snd_nxt
+        sk.snd_ssthresh = tcp_current_ssthresh(sk)
+        sk.prior_ssthresh = 0
+        sk.undo_marker = 0
+        tcp_set_ca_state(sk, TCP_CA_Loss)
+    tcp_xmit_retransmit_queue(sk)

@@ -1,9 +1,9 @@
-"""TCP over IPv4 (net/ipv4/tcp_ipv4.c): connect, the receive entry point, socket lookup,
-ICMP errors (PMTU) and the af_ops that bind TCP to the IP layer.
+"""TCP over IPv4 (net/ipv4/tcp_ipv4.c): connect, the receive entry point, ICMP errors (PMTU),
+tcp_prot (the struct proto af_inet registers) and the af_ops that bind TCP to the IP layer.
 
-`ipv4_specific.queue_xmit` is the IP helper's `ip_queue_xmit(sk, skb)` (net/ipv4/ip_output.py),
-reached through the af_ops indirection exactly as tcp_transmit_skb does in Linux, so a test
-can give a socket another af_ops (a recording IP layer) without touching module globals.
+`ipv4_specific.queue_xmit` is ip_queue_xmit (net/ipv4/ip_output.py), reached through the
+af_ops indirection exactly as __tcp_transmit_skb does in Linux, so a test can give a socket
+another af_ops (a recording IP layer) without touching module globals.
 """
 
 from __future__ import annotations
@@ -16,19 +16,40 @@ from typing import Any
 from hilnic.kernel.ftrace import traced
 from hilnic.include.uapi.linux.in_ import IPPROTO_TCP as _IPPROTO_TCP
 from hilnic.lib.checksum import csum_partial, csum_tcpudp_nofold
+from hilnic.net.core.net_namespace import Host
 from hilnic.net.core.skbuff import SKB_GSO_TCPV4, SkBuff, kfree_skb
 from hilnic.net.core.sock import (
     ICSK_TIME_RETRANS,
     IP_PMTUDISC_DONT,
+    IPPROTO_TCP,
     TCP_CLOSE,
     TCP_ESTABLISHED,
     TCP_MTU_REDUCED_DEFERRED,
     TCP_SYN_SENT,
+    InetConnectionSockAfOps,
+    Proto,
     TcpSock,
     dst_mtu,
     sk_setup_caps,
 )
-from hilnic.net.ipv4.tcp_input import tcp_rcv_established, tcp_rcv_state_process
+from hilnic.net.ipv4.inet_hashtables import (
+    __inet_hash_connect,
+    __inet_lookup_established,
+)
+from hilnic.net.ipv4.ip_output import ip_queue_xmit
+from hilnic.net.ipv4.route import Rtable, ip_route_output, ipv4_sk_update_pmtu
+from hilnic.net.ipv4.tcp import (
+    tcp_close,
+    tcp_getsockopt,
+    tcp_init_sock,
+    tcp_sendmsg,
+    tcp_setsockopt,
+)
+from hilnic.net.ipv4.tcp_input import (
+    tcp_rcv_established,
+    tcp_rcv_state_process,
+    tcp_simple_retransmit,
+)
 from hilnic.net.ipv4.tcp_output import (
     TCP_RTO_MAX,
     TCPHDR_FIN,
@@ -38,86 +59,35 @@ from hilnic.net.ipv4.tcp_output import (
     inet_csk_reset_xmit_timer,
     tcp_init_nondata_skb,
     tcp_mstamp_refresh,
+    tcp_release_cb,
     tcp_stream_alloc_skb,
     tcp_sync_mss,
     tcp_transmit_skb,
-    tcp_xmit_retransmit_queue,
 )
+from hilnic.net.ipv4.tcp_timer import tcp_init_xmit_timers
 
 ICMP_DEST_UNREACH = 3
 ICMP_FRAG_NEEDED = 4
-IP_LOCAL_PORT_RANGE = (32768, 60999)
 
 _TH = struct.Struct("!HHIIHHHH")
 
 
-class InetConnectionSockAfOps:
-    """struct inet_connection_sock_af_ops for IPv4 TCP."""
-
-    net_header_len = 20
-
-    def queue_xmit(self, sk: TcpSock, skb: SkBuff) -> int:
-        from hilnic.net.ipv4.ip_output import ip_queue_xmit  # the IP helper's module
-
-        return ip_queue_xmit(sk, skb)
-
-    def send_check(self, sk: TcpSock, skb: SkBuff) -> None:
-        from hilnic.net.ipv4.tcp_output import tcp_v4_send_check
-
-        tcp_v4_send_check(sk, skb)
-
-    def mtu_reduced(self, sk: TcpSock) -> None:
-        tcp_v4_mtu_reduced(sk)
-
-
-ipv4_specific = InetConnectionSockAfOps()
-
-
-# -- hash tables (inet_hashinfo) --------------------------------------------------------------------
-
-
-def _ehash(host: Any) -> dict:
-    tbl = host.ext.get("tcp_ehash")
-    if tbl is None:
-        tbl = host.ext["tcp_ehash"] = {}
-    return tbl
-
-
-def __inet_hash_connect(sk: TcpSock) -> None:
-    """Pick a free ephemeral port (ip_local_port_range) and hash the 4-tuple."""
-    tbl = _ehash(sk.host)
-    lo, hi = IP_LOCAL_PORT_RANGE
-    rng: random.Random = sk.host.ext.setdefault("tcp_port_rng", random.Random(0x5EED))
-    start = rng.randrange(lo, hi + 1)
-    for i in range(hi - lo + 1):
-        port = lo + (start - lo + i) % (hi - lo + 1)
-        key = (sk.inet_daddr, sk.inet_dport, sk.inet_saddr, port)
-        if key not in tbl:
-            sk.inet_sport = port
-            tbl[key] = sk
-            return
-    raise OSError(errno.EADDRNOTAVAIL, "no free ephemeral port")
-
-
-def inet_unhash(sk: TcpSock) -> None:
-    _ehash(sk.host).pop((sk.inet_daddr, sk.inet_dport, sk.inet_saddr, sk.inet_sport), None)
-
-
-def __inet_lookup_established(host: Any, saddr: int, sport: int, daddr: int, dport: int) -> TcpSock | None:
-    return _ehash(host).get((saddr, sport, daddr, dport))
+def tcp_v4_send_check(sk: TcpSock, skb: SkBuff) -> int:
+    """~tcp_v4_check(len, saddr, daddr, 0): the folded pseudo-header sum, left for the device."""
+    skb.csum_start = skb.transport_header
+    skb.csum_offset = 16
+    return csum_tcpudp_nofold(sk.inet_saddr, sk.inet_daddr, skb.len, IPPROTO_TCP)
 
 
 # -- connect ----------------------------------------------------------------------------------------
 
 
-def ip_route_connect(sk: TcpSock, daddr: int) -> Any:
-    """Route lookup for connect: the IP helper's ip_route_output(host, daddr)."""
-    from hilnic.net.ipv4.route import ip_route_output
-
+def ip_route_connect(sk: TcpSock, daddr: int) -> Rtable:
+    """Route lookup for connect: ip_route_output(host, daddr)."""
     return ip_route_output(sk.host, daddr)
 
 
-def _route_saddr(dst: Any) -> int:
+def _route_saddr(dst: Rtable) -> int:
     """fl4->saddr: the source address the route selected."""
     for name in ("rt_src", "saddr", "src"):
         v = getattr(dst, name, None)
@@ -224,7 +194,7 @@ def tcp_connect(sk: TcpSock) -> int:
 _ADDRS = struct.Struct("!II")
 
 
-def tcp_parse_segment(skb: SkBuff, th: bytes) -> dict:
+def tcp_parse_segment(skb: SkBuff, th: bytes) -> dict[str, Any]:
     """Header and options into TCP_SKB_CB form (tcp_v4_fill_cb + tcp_parse_options)."""
     sport, dport, seq, ack_seq, off_flags, window, _check, _urg = _TH.unpack_from(th)
     doff = (off_flags >> 12) * 4
@@ -261,7 +231,7 @@ def tcp_parse_segment(skb: SkBuff, th: bytes) -> dict:
 
 
 @traced
-def tcp_v4_rcv(host: Any, skb: SkBuff) -> int:
+def tcp_v4_rcv(host: Host, skb: SkBuff) -> int:
     """Deliver a segment: skb.data at the TCP header, skb.network_header at the IP header.
 
     Looks the socket up by 4-tuple; a socket owned by the process gets it on its backlog.
@@ -279,7 +249,7 @@ def tcp_v4_rcv(host: Any, skb: SkBuff) -> int:
         kfree_skb(skb)
         return 0
     # tcp_v4_checksum_init + tcp_checksum_complete: no receive offload here, so sum it all.
-    if csum_partial(th, csum_tcpudp_nofold(saddr, daddr, len(th), _IPPROTO_TCP)) != 0xFFFF:
+    if csum_partial(th, csum_tcpudp_nofold(saddr, daddr, len(th), IPPROTO_TCP)) != 0xFFFF:
         host.mib["Tcp"]["InCsumErrors"] += 1
         host.mib["Tcp"]["InErrs"] += 1
         kfree_skb(skb, "TCP_CSUM")
@@ -315,7 +285,7 @@ def tcp_v4_do_rcv(sk: TcpSock, skb: SkBuff) -> int:
 
 
 @traced
-def tcp_v4_err(host: Any, skb: SkBuff, info: int) -> int:
+def tcp_v4_err(host: Host, skb: SkBuff, info: int) -> int:
     """An ICMP error about one of our segments (icmp.py's err_handler): skb.data is at the
     quoted IP header, the ICMP header 8 bytes before it; `info` is the next-hop MTU."""
     icmp_type, icmp_code = skb.read_at(skb.data - 8, 2)
@@ -339,10 +309,8 @@ def tcp_v4_err(host: Any, skb: SkBuff, info: int) -> int:
     return 0
 
 
-def inet_csk_update_pmtu(sk: TcpSock, mtu: int) -> Any:
+def inet_csk_update_pmtu(sk: TcpSock, mtu: int) -> Rtable | None:
     """dst->ops->update_pmtu on the socket's route (route.ipv4_sk_update_pmtu)."""
-    from hilnic.net.ipv4.route import ipv4_sk_update_pmtu
-
     return ipv4_sk_update_pmtu(sk, sk.inet_daddr, mtu)
 
 
@@ -351,7 +319,7 @@ def tcp_v4_mtu_reduced(sk: TcpSock) -> None:
     """Shrink the MSS to the new path MTU and retransmit what no longer fits."""
     if sk.sk_state == TCP_CLOSE:
         return
-    mtu = getattr(sk, "mtu_info", 0)
+    mtu = sk.mtu_info
     dst = inet_csk_update_pmtu(sk, mtu)
     if dst is None:
         return
@@ -361,30 +329,34 @@ def tcp_v4_mtu_reduced(sk: TcpSock) -> None:
         tcp_simple_retransmit(sk)
 
 
-def tcp_simple_retransmit(sk: TcpSock) -> None:
-    """Mark every sent skb whose segments exceed the new MSS lost and retransmit them;
-    cwnd is left alone (units changed, not the amount of data in the network)."""
-    from hilnic.net.core.sock import TCP_CA_Loss
-    from hilnic.net.ipv4.tcp_input import tcp_current_ssthresh, tcp_limit_reno_sacked, tcp_mark_skb_lost, tcp_set_ca_state
-    from hilnic.net.ipv4.tcp_output import tcp_current_mss
-
-    mss = tcp_current_mss(sk)
-    for skb in sk.tcp_rtx_queue:
-        seglen = skb.len if skb.cb["pcount"] == 1 else skb.cb["tcp_gso_size"]  # tcp_skb_seglen
-        if seglen > mss:
-            tcp_mark_skb_lost(sk, skb)
-    if not sk.lost_out:
-        return
-    tcp_limit_reno_sacked(sk)
-    if sk.icsk_ca_state != TCP_CA_Loss:
-        sk.high_seq = sk.snd_nxt
-        sk.snd_ssthresh = tcp_current_ssthresh(sk)
-        sk.prior_ssthresh = 0
-        sk.undo_marker = 0
-        tcp_set_ca_state(sk, TCP_CA_Loss)
-    tcp_xmit_retransmit_queue(sk)
+# -- struct proto and af_ops ----------------------------------------------------------------------
 
 
-__all__ = ["tcp_v4_connect", "tcp_v4_rcv", "tcp_v4_do_rcv", "tcp_v4_err", "tcp_v4_mtu_reduced",
-           "ipv4_specific", "InetConnectionSockAfOps", "tcp_connect", "ip_route_connect",
-           "ICMP_DEST_UNREACH", "ICMP_FRAG_NEEDED"]
+ipv4_specific = InetConnectionSockAfOps(
+    queue_xmit=ip_queue_xmit,
+    send_check=tcp_v4_send_check,
+    mtu_reduced=tcp_v4_mtu_reduced,
+    net_header_len=20,
+)
+
+
+def tcp_v4_init_sock(sk: TcpSock) -> None:
+    """sk_prot->init. The timers are set up here rather than in tcp_init_sock: tcp_timer.py
+    sits above tcp.py (it calls tcp_done), so tcp.py cannot reach it."""
+    tcp_init_xmit_timers(sk)
+    tcp_init_sock(sk)
+    sk.icsk_af_ops = ipv4_specific
+
+
+tcp_prot = Proto(
+    name="TCP",
+    obj_type=TcpSock,
+    init=tcp_v4_init_sock,
+    close=tcp_close,
+    connect=tcp_v4_connect,
+    sendmsg=tcp_sendmsg,
+    backlog_rcv=tcp_v4_do_rcv,
+    release_cb=tcp_release_cb,
+    setsockopt=tcp_setsockopt,
+    getsockopt=tcp_getsockopt,
+)

@@ -4,6 +4,12 @@ TSQ (tcp_wfree / tcp_tasklet_func), splitting, retransmission and probes.
 Sequence numbers are u32 and compared with `before`/`after` as in the kernel. TCP_SKB_CB
 lives in `skb.cb` under the kernel's field names: seq, end_seq, tcp_flags, sacked, pcount,
 tcp_gso_size, eor.
+
+This is the lowest of the TCP files: the include/net/tcp.h constants and inlines live here,
+and so do the few tcp_input.c functions tcp_output.c calls (tcp_enter_cwr, tcp_rearm_rto,
+tcp_check_space and the send-buffer growth), since tcp_input calls into this file and Python
+has no forward declarations. The IP layer is reached through sk.icsk_af_ops, the congestion
+algorithm through sk.icsk_ca_ops.
 """
 
 from __future__ import annotations
@@ -26,9 +32,12 @@ from hilnic.net.core.skbuff import (
     kfree_skb,
     pskb_copy,
     skb_clone,
+)
+from hilnic.net.core.skbuff import (
     skb_still_in_host_queue as skb_fclone_busy,
 )
 from hilnic.net.core.sock import (
+    CA_EVENT_TX_START,
     ICSK_TIME_LOSS_PROBE,
     ICSK_TIME_PROBE0,
     ICSK_TIME_REO_TIMEOUT,
@@ -38,17 +47,19 @@ from hilnic.net.core.sock import (
     SOCK_NOSPACE,
     SOCK_SNDBUF_LOCK,
     TCP_CA_CWR,
-    TCP_CA_Loss,
-    TCP_CA_Recovery,
     TCP_CLOSE,
     TCP_CLOSE_WAIT,
     TCP_CLOSING,
     TCP_ESTABLISHED,
     TCP_FIN_WAIT1,
     TCP_LAST_ACK,
+    TCP_MTU_REDUCED_DEFERRED,
     TCP_TSQ_DEFERRED,
+    TCP_WRITE_TIMER_DEFERRED,
     TSQ_QUEUED,
     TSQ_THROTTLED,
+    TCP_CA_Loss,
+    TCP_CA_Recovery,
     TcpSock,
     dst_mtu,
     sk_stream_write_space,
@@ -61,15 +72,11 @@ TCPHDR_SYN = 0x02
 TCPHDR_RST = 0x04
 TCPHDR_PSH = 0x08
 TCPHDR_ACK = 0x10
-TCPHDR_URG = 0x20
 TCPHDR_ECE = 0x40
-TCPHDR_CWR = 0x80
 
 TCPCB_SACKED_ACKED = 0x01
 TCPCB_SACKED_RETRANS = 0x02
 TCPCB_LOST = 0x04
-TCPCB_TAGBITS = 0x07
-TCPCB_REPAIRED = 0x10
 TCPCB_EVER_RETRANS = 0x80
 TCPCB_RETRANS = TCPCB_SACKED_RETRANS | TCPCB_EVER_RETRANS
 
@@ -88,8 +95,6 @@ TCP_RTO_MIN = HZ // 5
 TCP_TIMEOUT_INIT = 1 * HZ
 TCP_RESOURCE_PROBE_INTERVAL = HZ // 2
 TCP_RTO_MIN_US = TCP_RTO_MIN * 1_000_000 // HZ
-TCP_TS_HZ = 1000
-SKB_TRUESIZE_1 = 1 + 256 + 320  # SKB_TRUESIZE(1): the tcp_wfree/ksoftirqd threshold
 
 NET_XMIT_SUCCESS = 0
 NET_XMIT_DROP = 1
@@ -113,19 +118,11 @@ def after(a: int, b: int) -> bool:
     return ((b - a) & U32) > 0x7FFFFFFF
 
 
-def between(seq: int, lo: int, hi: int) -> bool:
-    return ((hi - lo) & U32) >= ((seq - lo) & U32)
-
-
 def usecs_to_jiffies(us: int) -> int:
     return -(-us // (1_000_000 // HZ))
 
 
 # -- small accessors ------------------------------------------------------------------------------
-
-
-def tcp_skb_pcount(skb: SkBuff) -> int:
-    return skb.cb["pcount"]
 
 
 def tcp_send_head(sk: TcpSock) -> SkBuff | None:
@@ -149,6 +146,37 @@ def tcp_wnd_end(tp: TcpSock) -> int:
 
 def tcp_packets_in_flight(tp: TcpSock) -> int:
     return tp.packets_out - (tp.sacked_out + tp.lost_out) + tp.retrans_out
+
+
+def tcp_in_slow_start(tp: TcpSock) -> bool:
+    return tp.snd_cwnd < tp.snd_ssthresh
+
+
+def tcp_is_cwnd_limited(sk: TcpSock) -> bool:
+    if sk.is_cwnd_limited:
+        return True
+    if tcp_in_slow_start(sk):
+        return sk.snd_cwnd < 2 * sk.max_packets_out
+    return False
+
+
+def tcp_current_ssthresh(sk: TcpSock) -> int:
+    if sk.icsk_ca_state in (TCP_CA_CWR, TCP_CA_Recovery):
+        return sk.snd_ssthresh
+    return max(sk.snd_ssthresh, (sk.snd_cwnd >> 1) + (sk.snd_cwnd >> 2))
+
+
+def tcp_set_ca_state(sk: TcpSock, ca_state: int) -> None:
+    set_state = sk.icsk_ca_ops.set_state
+    if set_state is not None:
+        set_state(sk, ca_state)
+    sk.icsk_ca_state = ca_state
+
+
+def tcp_ca_event(sk: TcpSock, event: int) -> None:
+    cwnd_event = sk.icsk_ca_ops.cwnd_event
+    if cwnd_event is not None:
+        cwnd_event(sk, event)
 
 
 def tcp_mstamp_refresh(tp: TcpSock) -> None:
@@ -179,10 +207,6 @@ def tcp_init_tso_segs(skb: SkBuff, mss_now: int) -> int:
         tcp_set_skb_tso_segs(skb, mss_now)
         tso_segs = cb["pcount"]
     return tso_segs
-
-
-def tcp_skb_can_collapse_to(skb: SkBuff) -> bool:
-    return not skb.cb["eor"]
 
 
 def tcp_init_nondata_skb(skb: SkBuff, seq: int, flags: int) -> None:
@@ -230,9 +254,8 @@ def tcp_bound_to_half_wnd(tp: TcpSock, pktsize: int) -> int:
 
 
 def __tcp_mtu_to_mss(sk: TcpSock, pmtu: int) -> int:
-    mss_now = pmtu - 20 - 20  # net_header_len (IPv4) and struct tcphdr
-    if mss_now > sk.rx_opt.mss_clamp:
-        mss_now = sk.rx_opt.mss_clamp
+    mss_now = pmtu - sk.icsk_af_ops.net_header_len - 20  # and struct tcphdr
+    mss_now = min(mss_now, sk.rx_opt.mss_clamp)
     mss_now -= sk.icsk_ext_hdr_len
     return max(mss_now, TCP_MIN_SND_MSS)
 
@@ -313,15 +336,6 @@ def tcp_check_probe_timer(sk: TcpSock) -> None:
         tcp_reset_xmit_timer(sk, ICSK_TIME_PROBE0, tcp_probe0_base(sk), TCP_RTO_MAX)
 
 
-@traced
-def tcp_rearm_rto(sk: TcpSock) -> None:
-    """Stop the RTO timer when nothing is in flight, else restart it for a full RTO."""
-    if not sk.packets_out:
-        inet_csk_clear_xmit_timer(sk, ICSK_TIME_RETRANS)
-    else:
-        tcp_reset_xmit_timer(sk, ICSK_TIME_RETRANS, sk.icsk_rto, TCP_RTO_MAX)
-
-
 # -- __tcp_transmit_skb ---------------------------------------------------------------------------
 
 
@@ -346,17 +360,6 @@ def _tcp_options(sk: TcpSock, flags: int) -> bytes:
     if opt.tstamp_ok:
         return _TS_OPT.pack(1, 1, 8, 10, (tcp_time_stamp_ts(sk) + sk.tsoffset) & U32, opt.ts_recent)
     return b""
-
-
-def tcp_v4_send_check(sk: TcpSock, skb: SkBuff) -> int:
-    """~tcp_v4_check(len, saddr, daddr, 0): the pseudo-header sum, left for the device."""
-    s, d = sk.inet_saddr, sk.inet_daddr
-    total = (s >> 16) + (s & 0xFFFF) + (d >> 16) + (d & 0xFFFF) + 6 + skb.len
-    total = (total & 0xFFFF) + (total >> 16)
-    total = (total & 0xFFFF) + (total >> 16)
-    skb.csum_start = skb.transport_header
-    skb.csum_offset = 16
-    return total
 
 
 @traced
@@ -394,15 +397,18 @@ def __tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: int, rcv_nxt: int) ->
     else:
         window = min(sk.rcv_wnd, 65535)  # RFC 1323: SYN windows are never scaled
     skb.shinfo.gso_type = sk.sk_gso_type
-    check = tcp_v4_send_check(sk, skb)
+    af_ops = sk.icsk_af_ops
+    check = af_ops.send_check(sk, skb)
     seq = tcb["seq"]
     skb.write_at(skb.data, _TH.pack(sk.inet_sport, sk.inet_dport, seq, rcv_nxt,
                                     ((tcp_header_size >> 2) << 12) | flags, window, check, 0) + options)
 
     if flags & TCPHDR_ACK:
         sk.icsk_ack_pending = False  # tcp_event_ack_sent
-    if skb.len != tcp_header_size:
-        sk.lsndtime = sk.kernel.jiffies  # tcp_event_data_sent
+    if skb.len != tcp_header_size:  # tcp_event_data_sent
+        if sk.icsk_ca_ops.cwnd_event is not None and not tcp_packets_in_flight(sk):
+            tcp_ca_event(sk, CA_EVENT_TX_START)
+        sk.lsndtime = sk.kernel.jiffies
         sk.data_segs_out += pcount
         sk.bytes_sent += skb.len - tcp_header_size
     if after(tcb["end_seq"], sk.snd_nxt) or seq == tcb["end_seq"]:
@@ -414,7 +420,7 @@ def __tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: int, rcv_nxt: int) ->
     skb.tstamp = sk.tcp_wstamp_ns
     skb.cb = {}  # cleanup our debris for the IP layer
 
-    err = sk.icsk_af_ops.queue_xmit(sk, skb)
+    err = af_ops.queue_xmit(sk, skb)
     if err > 0:
         tcp_enter_cwr(sk)
         err = 0 if err == NET_XMIT_CN else err
@@ -425,17 +431,6 @@ def __tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: int, rcv_nxt: int) ->
 
 def tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: int) -> int:
     return __tcp_transmit_skb(sk, skb, clone_it, sk.rcv_nxt)
-
-
-def tcp_enter_cwr(sk: TcpSock) -> None:
-    """A local drop (qdisc) or ECN: reduce cwnd once per window (tcp_input.c)."""
-    from hilnic.net.ipv4.tcp_input import tcp_init_cwnd_reduction, tcp_set_ca_state
-
-    sk.prior_ssthresh = 0
-    if sk.icsk_ca_state < TCP_CA_CWR:
-        sk.undo_marker = 0
-        tcp_init_cwnd_reduction(sk)
-        tcp_set_ca_state(sk, TCP_CA_CWR)
 
 
 # -- TSQ -----------------------------------------------------------------------------------------
@@ -484,6 +479,21 @@ def tcp_tsq_write(sk: TcpSock) -> None:
             tcp_mstamp_refresh(sk)
             tcp_xmit_retransmit_queue(sk)
         tcp_write_xmit(sk, tcp_current_mss(sk), sk.nonagle, 0)
+
+
+def tcp_release_cb(sk: TcpSock) -> None:
+    """sk_prot->release_cb: work deferred while the process owned the socket (TSQ, the write
+    timer, PMTU). The timer's handler is the one tcp_init_xmit_timers installed."""
+    flags = sk.sk_tsq_flags & (TCP_TSQ_DEFERRED | TCP_WRITE_TIMER_DEFERRED | TCP_MTU_REDUCED_DEFERRED)
+    if not flags:
+        return
+    sk.sk_tsq_flags &= ~flags
+    if flags & TCP_TSQ_DEFERRED:
+        tcp_tsq_write(sk)
+    if flags & TCP_WRITE_TIMER_DEFERRED:
+        sk.icsk_retransmit_handler(sk)
+    if flags & TCP_MTU_REDUCED_DEFERRED:
+        sk.icsk_af_ops.mtu_reduced(sk)
 
 
 def tcp_small_queue_check(sk: TcpSock, skb: SkBuff, factor: int) -> bool:
@@ -857,7 +867,34 @@ def tcp_push_one(sk: TcpSock, mss_now: int) -> None:
     tcp_write_xmit(sk, mss_now, TCP_NAGLE_PUSH, 1)
 
 
-# -- send buffer growth and writer wake-up (tcp_input.c) ------------------------------------------
+# -- from tcp_input.c: cwnd reduction on local congestion, the RTO rearm, send-buffer growth ------
+
+
+def tcp_init_cwnd_reduction(sk: TcpSock) -> None:
+    sk.high_seq = sk.snd_nxt
+    sk.snd_cwnd_cnt = 0
+    sk.prior_cwnd = sk.snd_cwnd
+    sk.prr_delivered = 0
+    sk.prr_out = 0
+    sk.snd_ssthresh = sk.icsk_ca_ops.ssthresh(sk)
+
+
+def tcp_enter_cwr(sk: TcpSock) -> None:
+    """A local drop (qdisc) or ECN: reduce cwnd once per window."""
+    sk.prior_ssthresh = 0
+    if sk.icsk_ca_state < TCP_CA_CWR:
+        sk.undo_marker = 0
+        tcp_init_cwnd_reduction(sk)
+        tcp_set_ca_state(sk, TCP_CA_CWR)
+
+
+@traced
+def tcp_rearm_rto(sk: TcpSock) -> None:
+    """Stop the RTO timer when nothing is in flight, else restart it for a full RTO."""
+    if not sk.packets_out:
+        inet_csk_clear_xmit_timer(sk, ICSK_TIME_RETRANS)
+    else:
+        tcp_reset_xmit_timer(sk, ICSK_TIME_RETRANS, sk.icsk_rto, TCP_RTO_MAX)
 
 
 def tcp_sndbuf_expand(sk: TcpSock) -> None:

@@ -9,22 +9,24 @@ from __future__ import annotations
 
 import errno
 
+from hilnic.kernel.core import TimerList
 from hilnic.kernel.ftrace import traced
 from hilnic.net.core.sock import (
     ICSK_TIME_LOSS_PROBE,
     ICSK_TIME_PROBE0,
     ICSK_TIME_REO_TIMEOUT,
     ICSK_TIME_RETRANS,
-    TCP_CA_Disorder,
-    TCP_CA_Loss,
-    TCP_CA_Recovery,
     TCP_CLOSE,
     TCP_SYN_RECV,
     TCP_SYN_SENT,
     TCP_WRITE_TIMER_DEFERRED,
+    TCP_CA_Disorder,
+    TCP_CA_Loss,
+    TCP_CA_Recovery,
     TcpSock,
 )
-from hilnic.net.ipv4.tcp_input import tcp_done, tcp_enter_loss, tcp_write_queue_purge
+from hilnic.net.ipv4.tcp import tcp_done, tcp_write_queue_purge
+from hilnic.net.ipv4.tcp_input import tcp_enter_loss
 from hilnic.net.ipv4.tcp_output import (
     TCP_RESOURCE_PROBE_INTERVAL,
     TCP_RTO_MAX,
@@ -42,8 +44,17 @@ from hilnic.net.ipv4.tcp_output import (
 TCP_SYN_RETRIES = 6
 
 
-def tcp_write_timer(timer) -> None:
+class IcskTimer(TimerList):
+    """icsk_retransmit_timer: knows its sock, as from_timer() finds the embedding struct."""
+
+    def __init__(self, sk: TcpSock) -> None:
+        super().__init__(sk.kernel, tcp_write_timer, "tcp_write_timer")
+        self.sk = sk
+
+
+def tcp_write_timer(timer: TimerList) -> None:
     """The timer callback (softirq): run now, or defer to release_sock if the socket is owned."""
+    assert isinstance(timer, IcskTimer)
     sk = timer.sk
     if sk.owned:
         sk.sk_tsq_flags |= TCP_WRITE_TIMER_DEFERRED
@@ -137,7 +148,9 @@ def tcp_retransmit_timer(sk: TcpSock) -> None:
                 sk.host.mib["TcpExt"]["TCPRenoFailures"] += 1
         tcp_enter_loss(sk)
         sk.icsk_retransmits += 1
-        if tcp_retransmit_skb(sk, tcp_rtx_queue_head(sk), 1) > 0:
+        head = tcp_rtx_queue_head(sk)
+        assert head is not None  # tcp_enter_loss keeps the queue
+        if tcp_retransmit_skb(sk, head, 1) > 0:
             inet_csk_reset_xmit_timer(sk, ICSK_TIME_RETRANS, TCP_RESOURCE_PROBE_INTERVAL, TCP_RTO_MAX)
             return
     # out_reset_timer: exponential backoff
@@ -159,10 +172,16 @@ def tcp_probe_timer(sk: TcpSock) -> None:
 
 
 def tcp_init_xmit_timers(sk: TcpSock) -> None:
-    t = sk.kernel.timer(tcp_write_timer, "tcp_write_timer")
-    t.sk = sk
-    sk.icsk_retransmit_timer = t
+    """inet_csk_init_xmit_timers: the timer and its handler, which tcp_release_cb also runs
+    for an expiry deferred while the socket was owned."""
+    sk.icsk_retransmit_timer = IcskTimer(sk)
+    sk.icsk_retransmit_handler = tcp_write_timer_handler
 
 
-__all__ = ["tcp_write_timer", "tcp_write_timer_handler", "tcp_retransmit_timer", "tcp_probe_timer",
-           "tcp_init_xmit_timers"]
+__all__ = [
+    "tcp_init_xmit_timers",
+    "tcp_probe_timer",
+    "tcp_retransmit_timer",
+    "tcp_write_timer",
+    "tcp_write_timer_handler",
+]

@@ -14,28 +14,32 @@ from __future__ import annotations
 
 import errno
 import struct
-from typing import Any
 
-from hilnic.kernel.ftrace import traced
 from hilnic.include.linux.inet import in_ntoa, inet_addr
-from hilnic.include.linux.socket import MSG_DONTWAIT, MSG_MORE, MSG_OOB, MSG_PROBE
+from hilnic.include.linux.netdevice import LL_RESERVED_SPACE
+from hilnic.include.linux.socket import MSG_DONTWAIT, MSG_MORE, MSG_OOB, MSG_PROBE, SOL_TCP
 from hilnic.include.net.ip import IP_DF, IP_MAX_MTU, IPDEFTTL, IPHDR_LEN
-from hilnic.include.net.tcp_states import TCP_ESTABLISHED
+from hilnic.include.net.tcp_states import TCP_CLOSE, TCP_ESTABLISHED
 from hilnic.include.uapi.linux.icmp import ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, ICMP_PORT_UNREACH, ICMP_TIME_EXCEEDED
 from hilnic.include.uapi.linux.in_ import IP_PMTUDISC_DO, IP_PMTUDISC_DONT, IP_PMTUDISC_PROBE, IPPROTO_UDP
 from hilnic.include.uapi.linux.udp import UDPHDR_LEN
+from hilnic.kernel.ftrace import traced
 from hilnic.lib.checksum import csum_fold, csum_partial, csum_tcpudp_nofold
-from hilnic.net.core.netdevice import LL_RESERVED_SPACE
+from hilnic.net.core.net_namespace import Host
+from hilnic.net.core.netdev_features import NETIF_F_HW_CSUM, NETIF_F_IP_CSUM
+from hilnic.net.core.netdevice import NetDevice
+from hilnic.net.core.skbuff import CHECKSUM_NONE, CHECKSUM_PARTIAL, SkBuff, alloc_skb, kfree_skb, skb_stats
+from hilnic.net.core.sock import SOCK_NOSPACE, Proto, Sock, skb_set_owner_w, sock_wait_for_wmem, sock_wfree
+from hilnic.net.ipv4.icmp import icmp_send
 from hilnic.net.ipv4.ip_output import ip_dont_fragment, ip_select_ident_segs, ip_send_skb, ip_sk_ignore_df, ip_sk_use_pmtu
+from hilnic.net.ipv4.ip_sockglue import ip_getsockopt, ip_setsockopt
 from hilnic.net.ipv4.route import RTN_BROADCAST, Rtable, dst_mtu, ip_route_output, ipv4_sk_update_pmtu, sk_dst_check
-from hilnic.net.core.netdevice import NETIF_F_HW_CSUM, NETIF_F_IP_CSUM
-from hilnic.net.core.sock import SOCK_NOSPACE, skb_set_owner_w, sock_wfree
-from hilnic.net.core.skbuff import CHECKSUM_NONE, CHECKSUM_PARTIAL, alloc_skb, kfree_skb, skb_stats
+from hilnic.net.socket import move_addr_to_kernel
 
 UDP_MAX_PAYLOAD = IP_MAX_MTU - IPHDR_LEN - UDPHDR_LEN  # 65507
+
 EPHEMERAL_PORTS = (32768, 60999)  # net.ipv4.ip_local_port_range
 SK_RMEM_DEFAULT = 212992  # net.core.rmem_default
-SKB_MAX_ALLOC = (4096 << 2) - 320  # SKB_MAX_ORDER(0, 2)
 
 _UDPHDR = struct.Struct("!HHHH")
 _IPHDR = struct.Struct("!BBHHHBBHII")
@@ -55,19 +59,24 @@ class SndbufWait(OSError):
     sleep until write space (sock_def_write_space) and try again."""
 
 
-def udp_init(host: Any) -> None:
+class SndbufFull(OSError):
+    """sock_alloc_send_skb on a non-blocking socket with the send buffer full (EAGAIN,
+    counted as SndbufErrors)."""
+
+
+def udp_init(host: Host) -> None:
     host.ext.setdefault("udp_table", {})
     host.ext.setdefault("udp_port_rover", EPHEMERAL_PORTS[0])
 
 
-def _dev_csum_features(dev: Any) -> int:
+def _dev_csum_features(dev: NetDevice) -> int:
     return dev.features & (NETIF_F_HW_CSUM | NETIF_F_IP_CSUM)
 
 
 # -- port table -----------------------------------------------------------------------------
 
 
-def udp_v4_get_port(sk: Any, snum: int) -> int:
+def udp_v4_get_port(sk: Sock, snum: int) -> int:
     """Bind sk to port `snum` (0 = pick an ephemeral one); EADDRINUSE if taken."""
     host = sk.host
     table = host.ext["udp_table"]
@@ -92,13 +101,13 @@ def udp_v4_get_port(sk: Any, snum: int) -> int:
     return snum
 
 
-def udp_lib_unhash(sk: Any) -> None:
+def udp_lib_unhash(sk: Sock) -> None:
     table = sk.host.ext["udp_table"]
     if table.get(sk.inet_sport) is sk:
         del table[sk.inet_sport]
 
 
-def udp4_lib_lookup(host: Any, saddr: int, sport: int, daddr: int, dport: int) -> Any:
+def udp4_lib_lookup(host: Host, saddr: int, sport: int, daddr: int, dport: int) -> Sock | None:
     """The socket bound to dport (and, if connected, to that peer)."""
     sk = host.ext["udp_table"].get(dport)
     if sk is None:
@@ -110,34 +119,12 @@ def udp4_lib_lookup(host: Any, saddr: int, sport: int, daddr: int, dport: int) -
     return sk
 
 
-def ip4_datagram_connect(sk: Any, addr: tuple[str | int, int]) -> int:
-    """connect() on a datagram socket: fix the peer, cache the route."""
-    daddr, dport = inet_addr(addr[0]), int(addr[1])
-    if not 0 <= dport <= 0xFFFF:
-        raise OSError(errno.EINVAL, f"port {dport} out of range")
-    host = sk.host
-    try:
-        rt = ip_route_output(host, daddr)
-    except OSError:
-        host.snmp_inc("Ip", "OutNoRoutes")
-        raise
-    if not sk.inet_saddr:
-        sk.inet_saddr = rt.rt_src
-    if not sk.inet_sport:
-        udp_v4_get_port(sk, 0)
-    sk.inet_daddr = daddr
-    sk.inet_dport = dport
-    sk.sk_state = TCP_ESTABLISHED
-    sk.inet_id = (daddr ^ (dport << 3) ^ host.kernel.jiffies) & 0xFFFF  # Linux: get_random_u16()
-    sk.sk_dst_cache = rt
-    return 0
-
-
 # -- send -----------------------------------------------------------------------------------
 
 
 @traced
-def udp_sendmsg(sk: Any, data: bytes | bytearray | memoryview | list, flags: int, addr: tuple[str | int, int] | None) -> int:
+def udp_sendmsg(sk: Sock, data: bytes | bytearray | memoryview | list[memoryview], flags: int,
+                addr: tuple[str | int, int] | None) -> int:
     """Send one datagram; returns its length. Errors raise OSError with the Linux errno."""
     payload = b"".join(data) if isinstance(data, (list, tuple)) else bytes(data)
     length = len(payload)
@@ -182,7 +169,7 @@ def udp_sendmsg(sk: Any, data: bytes | bytearray | memoryview | list, flags: int
         skb = ip_make_skb(sk, rt, saddr, daddr, payload, length + UDPHDR_LEN, UDPHDR_LEN, flags)
         err = udp_send_skb(skb, saddr, daddr, sk.inet_sport, dport)
     except OSError as e:
-        if e.errno == errno.ENOBUFS or getattr(e, "nospace", False):
+        if e.errno == errno.ENOBUFS or isinstance(e, SndbufFull):
             host.snmp_inc("Udp", "SndbufErrors")
         raise
     if err:
@@ -190,9 +177,10 @@ def udp_sendmsg(sk: Any, data: bytes | bytearray | memoryview | list, flags: int
     return length
 
 
-def ip_make_skb(sk: Any, rt: Rtable, saddr: int, daddr: int, payload: Any, length: int, transhdrlen: int, flags: int) -> Any:
+def ip_make_skb(sk: Sock, rt: Rtable, saddr: int, daddr: int, payload: bytes, length: int, transhdrlen: int,
+                flags: int) -> SkBuff:
     fragsize = dst_mtu(rt) if ip_sk_use_pmtu(sk) else rt.dev.mtu  # ip_setup_cork
-    queue: list[Any] = []
+    queue: list[SkBuff] = []
     try:
         __ip_append_data(sk, rt, queue, fragsize, payload, length, transhdrlen, flags)
     except OSError:
@@ -203,7 +191,8 @@ def ip_make_skb(sk: Any, rt: Rtable, saddr: int, daddr: int, payload: Any, lengt
 
 
 @traced
-def __ip_append_data(sk: Any, rt: Rtable, queue: list, mtu: int, payload: Any, length: int, transhdrlen: int, flags: int) -> None:
+def __ip_append_data(sk: Sock, rt: Rtable, queue: list[SkBuff], mtu: int, payload: bytes, length: int,
+                     transhdrlen: int, flags: int) -> None:
     """Copy the datagram into skbs of at most maxfraglen (the IP header room included)."""
     host = sk.host
     dev = rt.dev
@@ -232,9 +221,7 @@ def __ip_append_data(sk: Any, rt: Rtable, queue: list, mtu: int, payload: Any, l
                         # a blocking socket sleeps in sock_wait_for_wmem; nothing is built yet,
                         # so the caller (inet_sendmsg) waits and calls udp_sendmsg again
                         raise SndbufWait(errno.EAGAIN, "send buffer full: wait for write space")
-                    e = OSError(errno.EAGAIN, "Resource temporarily unavailable (sndbuf full)")
-                    e.nospace = True  # SOCK_NOSPACE reported as SndbufErrors
-                    raise e
+                    raise SndbufFull(errno.EAGAIN, "Resource temporarily unavailable (sndbuf full)")
                 skb = alloc_skb(alloclen)
                 skb_set_owner_w(skb, sk)
             else:
@@ -274,7 +261,7 @@ def __ip_append_data(sk: Any, rt: Rtable, queue: list, mtu: int, payload: Any, l
 
 
 @traced
-def __ip_make_skb(sk: Any, rt: Rtable, queue: list, saddr: int, daddr: int) -> Any:
+def __ip_make_skb(sk: Sock, rt: Rtable, queue: list[SkBuff], saddr: int, daddr: int) -> SkBuff:
     """Chain the pieces on the first skb's frag_list and write the IP header."""
     skb = queue[0]
     prev = None
@@ -301,7 +288,7 @@ def __ip_make_skb(sk: Any, rt: Rtable, queue: list, saddr: int, daddr: int) -> A
 
 
 @traced
-def udp_send_skb(skb: Any, saddr: int, daddr: int, sport: int, dport: int) -> int:
+def udp_send_skb(skb: SkBuff, saddr: int, daddr: int, sport: int, dport: int) -> int:
     """Fill the UDP header and checksum (or its pseudo-header part for offload), ip_send_skb."""
     sk = skb.sk
     host = sk.host
@@ -334,10 +321,8 @@ def udp_send_skb(skb: Any, saddr: int, daddr: int, sport: int, dport: int) -> in
 
 
 @traced
-def udp_rcv(host: Any, skb: Any) -> int:
+def udp_rcv(host: Host, skb: SkBuff) -> int:
     """__udp4_lib_rcv: length and checksum checks, socket lookup, queue or ICMP port unreachable."""
-    from hilnic.net.ipv4.icmp import icmp_send
-
     if skb.len < UDPHDR_LEN:
         host.snmp_inc("Udp", "InErrors")
         kfree_skb(skb, "udp_short")
@@ -380,7 +365,7 @@ def udp_rcv(host: Any, skb: Any) -> int:
     return 0
 
 
-def udp_recvmsg(sk: Any) -> tuple[bytes, tuple[str, int]]:
+def udp_recvmsg(sk: Sock) -> tuple[bytes, tuple[str, int]]:
     """Dequeue one datagram: (payload, (source address, source port)); EAGAIN if none."""
     if not sk.sk_receive_queue:
         raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
@@ -392,7 +377,7 @@ def udp_recvmsg(sk: Any) -> tuple[bytes, tuple[str, int]]:
     return data, (in_ntoa(saddr), sport)
 
 
-def udp_err(host: Any, skb: Any, info: int) -> int:
+def udp_err(host: Host, skb: SkBuff, info: int) -> int:
     """__udp4_lib_err: an ICMP error quoting one of our datagrams (skb.data at the quoted header)."""
     raw = skb.read_at(skb.data, IPHDR_LEN + UDPHDR_LEN)
     ihl = (raw[0] & 0xF) * 4
@@ -430,3 +415,44 @@ def udp_err(host: Any, skb: Any, info: int) -> int:
     if report is not None:
         report(sk)
     return 0
+
+
+# -- struct proto -------------------------------------------------------------------------------
+
+
+async def udp_sendmsg_wait(sk: Sock, bufs: list[memoryview], flags: int, address: object) -> int:
+    """sk_prot->sendmsg: udp_sendmsg, sleeping in sock_wait_for_wmem while a blocking socket's
+    send buffer is full (the kernel sleeps inside sock_alloc_send_skb; nothing is built yet)."""
+    addr = move_addr_to_kernel(address) if address is not None else None
+    while True:
+        try:
+            return udp_sendmsg(sk, bufs, flags, addr)
+        except SndbufWait:
+            await sock_wait_for_wmem(sk)
+
+
+def udp_lib_close(sk: Sock) -> None:
+    udp_lib_unhash(sk)
+    sk.sk_state = TCP_CLOSE
+
+
+def udp_setsockopt(sk: Sock, level: int, optname: int, value: int | str | bytes) -> None:
+    if level == SOL_TCP:
+        raise OSError(errno.EOPNOTSUPP, "TCP option on a non-TCP socket")
+    ip_setsockopt(sk, level, optname, value)
+
+
+def udp_getsockopt(sk: Sock, level: int, optname: int) -> int:
+    if level == SOL_TCP:
+        raise OSError(errno.EOPNOTSUPP, "TCP option on a non-TCP socket")
+    return ip_getsockopt(sk, level, optname)
+
+
+udp_prot = Proto(
+    name="UDP",
+    obj_type=Sock,
+    close=udp_lib_close,
+    sendmsg=udp_sendmsg_wait,
+    setsockopt=udp_setsockopt,
+    getsockopt=udp_getsockopt,
+)

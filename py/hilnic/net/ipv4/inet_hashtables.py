@@ -1,0 +1,42 @@
+"""Established-socket hash table and ephemeral ports (net/ipv4/inet_hashtables.c)."""
+
+from __future__ import annotations
+
+import errno
+import random
+
+from hilnic.net.core.net_namespace import Host
+from hilnic.net.core.sock import TcpSock
+
+IP_LOCAL_PORT_RANGE = (32768, 60999)  # net.ipv4.ip_local_port_range
+
+
+def _ehash(host: Host) -> dict[tuple[int, int, int, int], TcpSock]:
+    tbl: dict[tuple[int, int, int, int], TcpSock] | None = host.ext.get("tcp_ehash")
+    if tbl is None:
+        tbl = host.ext["tcp_ehash"] = {}
+    return tbl
+
+
+def __inet_hash_connect(sk: TcpSock) -> None:
+    """Pick a free ephemeral port (ip_local_port_range) and hash the 4-tuple."""
+    tbl = _ehash(sk.host)
+    lo, hi = IP_LOCAL_PORT_RANGE
+    rng: random.Random = sk.host.ext.setdefault("tcp_port_rng", random.Random(0x5EED))
+    start = rng.randrange(lo, hi + 1)
+    for i in range(hi - lo + 1):
+        port = lo + (start - lo + i) % (hi - lo + 1)
+        key = (sk.inet_daddr, sk.inet_dport, sk.inet_saddr, port)
+        if key not in tbl:
+            sk.inet_sport = port
+            tbl[key] = sk
+            return
+    raise OSError(errno.EADDRNOTAVAIL, "no free ephemeral port")
+
+
+def inet_unhash(sk: TcpSock) -> None:
+    _ehash(sk.host).pop((sk.inet_daddr, sk.inet_dport, sk.inet_saddr, sk.inet_sport), None)
+
+
+def __inet_lookup_established(host: Host, saddr: int, sport: int, daddr: int, dport: int) -> TcpSock | None:
+    return _ehash(host).get((saddr, sport, daddr, dport))
