@@ -45,6 +45,7 @@ localparam L3 = (BYTES >= 32) ? 192 : 0;
 
 localparam [1:0] ST_IDLE = 2'd0, ST_RUN = 2'd1, ST_WAIT = 2'd2, ST_FIN = 2'd3;
 
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [1:0]                 state_reg = ST_IDLE;
 reg                       in_ready_reg = 1'b0;
 reg [FB_ADDR_WIDTH-1:0]   start_reg = 0;
@@ -65,6 +66,7 @@ reg [79:0]                acc_reg = 0;
 
 reg                       out_valid_reg = 1'b0;
 reg [FB_ADDR_WIDTH+41:0]  out_data_reg = 0;
+/* verilator lint_on PROCASSINIT */
 
 assign in_ready = in_ready_reg;
 assign fb_ren = state_reg == ST_RUN;
@@ -90,6 +92,7 @@ reg [15:0] w0, w1;
 // a held output only waits for out_ready (no new frame is taken while it is held)
 wire act = rst || in_ready_reg || state_reg != ST_IDLE || p_valid_reg || (out_valid_reg ? out_ready : in_valid);
 
+/* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
     if (act) begin
     in_ready_reg <= 1'b0;
@@ -192,6 +195,7 @@ always @(posedge clk) begin
     end
 end
 end
+/* verilator lint_on BLKSEQ */
 
 endmodule
 

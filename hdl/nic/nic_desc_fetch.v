@@ -41,6 +41,7 @@ module nic_desc_fetch #
 localparam BYTES = DMA_DATA_WIDTH/8;
 localparam FIFO_DEPTH = 1 << FIFO_LOG2;
 
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg                       init_reg = 1'b1;
 reg [15:0]                fetch_idx_reg = 0;
 reg [FIFO_LOG2+1:0]       credits_reg = 0;    // descriptors in flight or stored
@@ -48,6 +49,7 @@ reg                       req_valid_reg = 1'b0;
 reg [DMA_ADDR_WIDTH-1:0]  req_addr_reg = 0;
 reg [8:0]                 req_beats_reg = 0;
 reg [8:0]                 req_count_reg = 0;
+/* verilator lint_on PROCASSINIT */
 
 assign req_valid = req_valid_reg;
 assign req_addr = req_addr_reg;
@@ -64,6 +66,7 @@ reg [FIFO_LOG2+1:0] cred;
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
 wire act = rst || desc_pop || req_valid_reg || init_reg || (enable && fetch_idx_reg != tdt && credits_reg < FIFO_DEPTH);
 
+/* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
     if (act) begin
     cred = credits_reg;
@@ -116,6 +119,7 @@ always @(posedge clk) begin
     end
 end
 end
+/* verilator lint_on BLKSEQ */
 
 endmodule
 

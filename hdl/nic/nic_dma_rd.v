@@ -135,6 +135,7 @@ reg [7:0]  tq_lo    [0:TAG_DEPTH-1];
 reg [7:0]  tq_hi    [0:TAG_DEPTH-1];
 reg [39:0] tq_mark  [0:TAG_DEPTH-1];   // {0, rs[38], ide[37], eop[36], drop[35:34], len[33:18], ifcs, ic, css, cso}
 
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [TAG_LOG2:0] tq_wr_reg = 0;
 reg [TAG_LOG2:0] tq_rd_reg = 0;
 
@@ -148,6 +149,7 @@ reg                       ar_valid_reg = 1'b0;
 reg [DMA_ADDR_WIDTH-1:0]  ar_addr_reg = 0;
 reg [7:0]                 ar_len_reg = 0;
 reg [15:0]                outstanding_reg = 0;   // bursts issued and not finished
+/* verilator lint_on PROCASSINIT */
 
 assign m_axi_arid = {DMA_ID_WIDTH{1'b0}};
 assign m_axi_araddr = ar_addr_reg;
@@ -164,6 +166,7 @@ assign dreq_ready = !stop && !tq_full && ar_free;
 assign treq_ready = !stop && !tq_full && !dreq_valid && (treq_marker || ar_free);
 
 // ---------------- R processing state ----------------
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [8:0]                 beat_cnt_reg = 0;
 reg [8:0]                 mid_cnt_reg = 0;    // middle beats (all bytes valid, not last) left in this data burst
 reg [8:0]                 d_cnt_reg = 0;      // descriptors done in this desc burst
@@ -195,6 +198,7 @@ reg                       ev_wb_ide_reg = 1'b0;
 reg                       ev_wb_commit_reg = 1'b0;
 reg [63:0]                ev_rd_err_addr_reg = 0;
 reg [63:0]                ev_dext_addr_reg = 0;
+/* verilator lint_on PROCASSINIT */
 
 assign fb_we = fb_we_reg;
 assign fb_waddr = fb_waddr_reg;
@@ -216,7 +220,9 @@ assign ev_zero = ev_zero_reg;
 assign idle = !ar_valid_reg && outstanding_reg == 0;
 
 // completed frame queue
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [FB_ADDR_WIDTH+33:0]  fq_data_reg = 0;
+/* verilator lint_on PROCASSINIT */
 wire                      fq_in_ready;
 wire [4:0]                fq_count;
 
@@ -243,7 +249,9 @@ wire fq_room = fq_count < 15 - fq_push_reg;
 // until all its descriptors are pushed
 wire [8:0] head_cnt = tq_cnt[tq_rd_reg[TAG_LOG2-1:0]];
 wire [5:0] head_dpos = tq_addr[tq_rd_reg[TAG_LOG2-1:0]][9:4];
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg r_take = 1'b0;  // initial value: Icarus does not run always @* at time 0
+/* verilator lint_on PROCASSINIT */
 always @* begin
     r_take = 1'b0;
     if (!tq_empty) begin
@@ -276,13 +284,16 @@ reg [TAG_LOG2-1:0]        wp;
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
 wire act_main = rst || dreq_valid || treq_valid || ar_valid_reg || (!tq_empty && (m_axi_rvalid || head_kind == K_MARK));
 wire act = act_main || pulse_reg;
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg pulse_reg = 1'b0; // some output pulse is high and must be cleared
+/* verilator lint_on PROCASSINIT */
 // request intake or AR handshake pending
 wire intake = dreq_valid || treq_valid || ar_valid_reg;
 // fast path: a middle beat of a data burst (full width, not first or last, OKAY)
 wire r_mid = m_axi_rvalid && mid_cnt_reg != 0 && m_axi_rresp == 2'b00;
 // ... with no request intake: only the beat itself (the general code would do the same)
 wire r_fast = r_mid && !intake && !rst;
+/* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
     if (r_fast) begin
         pulse_reg <= 1'b1;
@@ -496,6 +507,7 @@ always @(posedge clk) begin
     end
 end
 end
+/* verilator lint_on BLKSEQ */
 
 endmodule
 

@@ -26,10 +26,12 @@ module nic_stats
     output wire [31:0] tpt
 );
 
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [31:0] gptc_reg = 0;
 reg [63:0] gotc_reg = 0;
 reg [31:0] gotch_latch_reg = 0;
 reg [31:0] tpt_reg = 0;
+/* verilator lint_on PROCASSINIT */
 
 assign gptc = gptc_reg;
 assign gotc = gotc_reg;

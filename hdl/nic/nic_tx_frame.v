@@ -73,6 +73,7 @@ localparam MAX_WORDS = (LIMIT + BYTES - 1) / BYTES + 1;
 localparam [1:0] DROP_NONE = 2'd0, DROP_LONG = 2'd1, DROP_DEXT = 2'd2, DROP_ZERO = 2'd3;
 localparam [1:0] ST_IDLE = 2'd0, ST_BURST = 2'd1, ST_MARK = 2'd2;
 
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [1:0]                 state_reg = ST_IDLE;
 reg                       init_reg = 1'b1;
 reg [15:0]                idx_reg = 0;
@@ -101,6 +102,7 @@ reg                       req_ifcs_reg = 1'b0;
 reg                       req_ic_reg = 1'b0;
 reg [7:0]                 req_css_reg = 0;
 reg [7:0]                 req_cso_reg = 0;
+/* verilator lint_on PROCASSINIT */
 
 assign desc_ready = desc_ready_reg;
 assign req_valid = req_valid_reg;
@@ -158,6 +160,7 @@ endtask
 wire space_ok = FB_WORDS - used_reg >= MAX_WORDS;
 wire act = rst || fb_free || desc_ready_reg || init_reg || state_reg != ST_IDLE || (desc_valid && enable && (in_frame_reg || space_ok));
 
+/* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
     if (act) begin
     desc_ready_reg <= 1'b0;
@@ -272,6 +275,7 @@ always @(posedge clk) begin
     end
 end
 end
+/* verilator lint_on BLKSEQ */
 
 endmodule
 

@@ -78,6 +78,7 @@ localparam OUT_LOG2 = 5;
 
 reg [15:0] q_idx [0:Q_DEPTH-1];
 reg        q_ide [0:Q_DEPTH-1];
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [Q_LOG2:0] wr_ptr_reg = 0;
 reg [Q_LOG2:0] cm_ptr_reg = 0;
 reg [Q_LOG2:0] rd_ptr_reg = 0;
@@ -100,6 +101,7 @@ reg                       done_reg = 1'b0;
 reg                       done_ide_reg = 1'b0;
 reg                       err_reg = 1'b0;
 reg [63:0]                err_addr_reg = 0;
+/* verilator lint_on PROCASSINIT */
 
 assign m_axi_awid = {DMA_ID_WIDTH{1'b0}};
 assign m_axi_awaddr = awaddr_reg;
@@ -138,6 +140,7 @@ reg [15:0]       li;
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
 wire act = rst || push || aw_valid_reg || w_valid_reg || m_axi_bvalid || batch_reg || cm_ptr_reg != rd_ptr_reg || done_reg || err_reg || outst_reg != 0;
 
+/* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
     if (act) begin
     done_reg <= 1'b0;
@@ -243,6 +246,7 @@ always @(posedge clk) begin
     end
 end
 end
+/* verilator lint_on BLKSEQ */
 
 endmodule
 

@@ -110,6 +110,7 @@ initial begin
     end
 end
 
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [1:0]                 state_reg = ST_IDLE;
 reg [2:0]                 pl_reg = 3'd0;     // pulses: {frame_sent, fb_free, in_ready}
 reg [15:0]                fast_cnt_reg = 0;  // chunks left needing no padding / checksum / end handling
@@ -144,6 +145,7 @@ reg [7:0]                 txc_reg = 8'hff;
 
 reg [FB_ADDR_WIDTH:0]     fb_free_words_reg = 0;
 reg [15:0]                sent_bytes_reg = 0;
+/* verilator lint_on PROCASSINIT */
 
 wire in_ready_reg = pl_reg[0];
 wire fb_free_reg = pl_reg[1];
@@ -185,11 +187,14 @@ integer     bi;
 
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
 wire act = rst || in_valid || in_ready_reg || state_reg != ST_IDLE || b_kind_reg != K_IDLE || spill_reg || dirty_reg || fb_free_reg || sent_reg;
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg dirty_reg = 1'b0; // output not idle yet
+/* verilator lint_on PROCASSINIT */
 // fast path: mid-frame plain data. Stage B outputs the previous chunk (txc is already 0,
 // pulses are clear, dirty_reg is 1), stage A takes the next chunk; off_reg was advanced
 // past the run when fast_cnt_reg was loaded.
 wire fast = fast_reg && !rst;
+/* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
     if (fast) begin
         txd_reg <= b_data_reg;
@@ -431,6 +436,7 @@ always @(posedge clk) begin
     end
 end
 end
+/* verilator lint_on BLKSEQ */
 
 endmodule
 

@@ -112,6 +112,7 @@ localparam real HALF_PERIOD_NS = CLK_PERIOD_PS / 2000.0;
 
 localparam integer HALF_PERIOD_PS = CLK_PERIOD_PS / 2;
 
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg        clk = 1'b0;
 reg        rst = 1'b1;
 reg [63:0] cycle = 0;
@@ -142,6 +143,7 @@ reg        hold_count = 1'b0;
 reg [63:0] hold_t_ps = 0;
 reg [63:0] hold_rise = 0;
 reg [63:0] hold_n = 0;
+/* verilator lint_on PROCASSINIT */
 
 always begin
     hold_resume = 1'b0;

@@ -60,9 +60,11 @@ localparam ID_WIDTH = 4;
 
 // ---- clock, reset, cycle counter ------------------------------------------------------------
 localparam real HALF_PERIOD_NS = CLK_PERIOD_PS / 2000.0;
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg        clk = 1'b0;
 reg        rst = 1'b1;
 reg [63:0] cycle = 0;
+/* verilator lint_on PROCASSINIT */
 always #(HALF_PERIOD_NS) clk = ~clk;
 always @(posedge clk) cycle <= cycle + 1;
 
@@ -97,6 +99,7 @@ wire [BPB-1:0]            wstrb;
 wire                      wlast;
 wire                      wvalid;
 wire                      wready;
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg  [ID_WIDTH-1:0]       bid = 0;
 reg                       bvalid = 0;
 wire                      bready;
@@ -114,6 +117,7 @@ reg  [ID_WIDTH-1:0]       rid = 0;
 reg  [DMA_DATA_WIDTH-1:0] rdata = 0;
 reg                       rlast = 0;
 reg                       rvalid = 0;
+/* verilator lint_on PROCASSINIT */
 wire                      rready;
 
 wire [63:0] xgmii_txd;
@@ -164,16 +168,20 @@ reg [31:0]         arq_idx   [0:15];
 reg [7:0]          arq_len   [0:15];
 reg [ID_WIDTH-1:0] arq_id    [0:15];
 reg [63:0]         arq_ready [0:15];
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [4:0]          arq_wp = 0;
 reg [4:0]          arq_rp = 0;
+/* verilator lint_on PROCASSINIT */
 wire [4:0]         arq_cnt = arq_wp - arq_rp;
 assign arready = !rst && arq_cnt < 16;
 
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg        r_active = 0;
 reg [31:0] r_idx = 0;
 reg [7:0]  r_left = 0;
 reg [ID_WIDTH-1:0] r_id = 0;
 reg [63:0] rd_bursts = 0;
+/* verilator lint_on PROCASSINIT */
 
 always @(posedge clk) begin
     if (rst) begin
@@ -219,15 +227,18 @@ always @(posedge clk) begin
 end
 
 // writes: one AW at a time, W beats merged with WSTRB, B at once
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg                aw_busy = 0;
 reg [31:0]         w_idx = 0;
 reg [ID_WIDTH-1:0] w_id = 0;
 reg [63:0]         wr_bursts = 0;
+/* verilator lint_on PROCASSINIT */
 reg [DMA_DATA_WIDTH-1:0] w_merged;
 integer            wb;
 assign awready = !rst && !aw_busy && !bvalid;
 assign wready = aw_busy;
 
+/* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
     if (rst) begin
         aw_busy <= 0;
@@ -256,12 +267,14 @@ always @(posedge clk) begin
         end
     end
 end
+/* verilator lint_on BLKSEQ */
 
 // ---- wire: XGMII signature checker -------------------------------------------------------------
 reg [63:0] exp_sig [0:RING_N-1];
 reg [31:0] exp_len [0:RING_N-1];
 reg [95:0] sig_line [0:RING_N-1];
 
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg        in_frame = 0;
 reg [63:0] sig = 0;
 reg [31:0] nbytes = 0;
@@ -272,6 +285,7 @@ reg [31:0] slot = 0;
 reg [63:0] first_start = 0;
 reg [63:0] last_start = 0;
 reg [63:0] last_end = 0;
+/* verilator lint_on PROCASSINIT */
 reg [3:0]  term_lane;
 reg [63:0] fin_sig;
 reg [31:0] fin_len;
@@ -291,6 +305,7 @@ always @* begin
     endcase
 end
 
+/* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
     if (!in_frame) begin
         if (xgmii_txc[0] && xgmii_txd[7:0] == 8'hFB) begin
@@ -330,6 +345,7 @@ always @(posedge clk) begin
         end
     end
 end
+/* verilator lint_on BLKSEQ */
 
 // ---- CSR sequence ------------------------------------------------------------------------------
 // Race-free in any simulator: the tasks drive only at falling edges (blocking assignments) and

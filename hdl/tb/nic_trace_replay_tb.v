@@ -89,12 +89,14 @@ integer      mmio_done = 0;
 integer      mmio_rd_mismatch = 0;
 
 // ---- DMA --------------------------------------------------------------------------------------
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [31:0]   rd_seen = 0;
 reg [31:0]   wr_seen = 0;
 integer      nb = 0;
 integer      rd_addr_mismatch = 0;
 integer      rd_extra = 0;
 integer      wr_bursts = 0;
+/* verilator lint_on PROCASSINIT */
 reg [127:0]  bent;
 reg [63:0]   r_addr;
 reg [15:0]   r_beats;
@@ -161,6 +163,7 @@ always @(h.g_py_mem.u_mem.wr_req_seq) begin
 end
 
 // ---- wire -------------------------------------------------------------------------------------
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [31:0]   fr_seen = 0;
 integer      nf = 0;
 integer      fr_sig_ok = 0;
@@ -168,6 +171,7 @@ integer      fr_time_ok = 0;
 integer      fr_bad = 0;
 integer      fr_extra = 0;
 reg [63:0]   max_dev = 0;
+/* verilator lint_on PROCASSINIT */
 reg [31:0]   f_len;
 reg [63:0]   f_sig;
 reg [2047:0] f_chunk;

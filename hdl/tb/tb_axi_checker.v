@@ -123,12 +123,14 @@ initial begin
 end
 
 // ---- results (read by Python) --------------------------------------------------------
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [31:0] err_mask = 0;
 reg [31:0] err_count = 0;
 reg [7:0]  err_first_code = 0;
 reg [63:0] err_first_cycle = 0;
 reg [7:0]  err_last_code = 0;
 reg [63:0] err_last_cycle = 0;
+/* verilator lint_on PROCASSINIT */
 
 reg [31:0] viol;  // violations found this cycle (bit per code)
 
@@ -147,6 +149,7 @@ localparam LA_W = AXIL_ADDR_WIDTH + 3;
 `define TB_AXI_CHK_R_PL  {axi_rid, axi_rdata, axi_rresp, axi_rlast}
 `define TB_AXI_CHK_B_PL  {axi_bid, axi_bresp}
 
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [AX_W-1:0] ar_pl_q = 0;
 reg [AX_W-1:0] aw_pl_q = 0;
 reg [W_W-1:0]  w_pl_q = 0;
@@ -182,6 +185,7 @@ reg [15:0]        wr_out [0:NIDS-1];
 reg [15:0]        w_done_n = 0;
 // AXI-Lite
 reg [7:0]         l_ar_out = 0, l_aw_out = 0, l_w_out = 0;
+/* verilator lint_on PROCASSINIT */
 
 integer n;
 initial begin
@@ -221,10 +225,12 @@ reg       ar_push, r_pop, b_dec;
 // instead of in rd_beat[] while rc_ok: beat = rc_base - rc_cnt[7:0], and rc_cnt[8] = 0 while
 // at least one more beat before the expected last one may come (those beats take the fast
 // path below and only decrement rc_cnt).
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg          rc_ok = 1'b0;
 reg [ID_WIDTH-1:0] rc_id = 0;
 reg [7:0]    rc_base = 0;
 reg [8:0]    rc_cnt = 9'h1FF;
+/* verilator lint_on PROCASSINIT */
 
 // X/Z on any valid/ready: a continuous test, re-evaluated only when one of them changes
 wire hs_x = (^{axi_arvalid, axi_arready, axi_awvalid, axi_awready, axi_wvalid, axi_wready,
@@ -260,6 +266,7 @@ wire ar_only = !others_nar & (!axi_rvalid | r_mid);
 
 // Speed: Icarus pays per executed statement, so each channel is checked only in cycles in
 // which it is valid or was stalled; an idle bus costs a handful of tests per cycle.
+/* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
   if (quiet) begin
     // idle buses: nothing to check
@@ -488,6 +495,7 @@ always @(posedge clk) begin
     end
   end
 end
+/* verilator lint_on BLKSEQ */
 
 endmodule
 

@@ -55,6 +55,7 @@ reg [3:0]            cmd_strb = 4'hF;
 reg [31:0]           cmd_seq = 0;
 
 // to Python
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [31:0]           done_rdata = 0;
 reg [1:0]            done_resp = 0;
 reg [31:0]           done_cnt = 0;
@@ -70,6 +71,7 @@ reg                  wvalid_reg = 0;
 reg                  arvalid_reg = 0;
 reg                  bready_reg = 0;
 reg                  rready_reg = 0;
+/* verilator lint_on PROCASSINIT */
 
 assign m_axil_awaddr = addr_reg;
 assign m_axil_awprot = 3'b010;

@@ -50,6 +50,7 @@ localparam [63:0] IDLE_WORD  = 64'h07070707_07070707;
 
 // to Python
 reg [2047:0] fr_buf [0:CHUNKS-1];
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [31:0]   fr_len = 0;
 reg [63:0]   fr_start_cycle = 0;
 reg [63:0]   fr_end_cycle = 0;
@@ -74,6 +75,7 @@ reg [3:0]    term_lane;
 reg [63:0]   term_mask;    // lanes from the terminate up
 reg [63:0]   term_expect;  // FD then idles
 reg [7:0]    new_err = 0;
+/* verilator lint_on PROCASSINIT */
 reg          glitch;
 integer      k;
 
@@ -88,6 +90,7 @@ end
 wire xg_data = in_frame & (xgmii_txc == 8'h00) & ~rst;
 wire xg_idle = ~in_frame & (xgmii_txc == 8'hFF) & (xgmii_txd == IDLE_WORD) & ~rst & (ifg >= 12);
 
+/* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
     if (xg_data) begin
         // past the buffer the index is out of range and the write is dropped; bit 3 of err
@@ -180,6 +183,7 @@ always @(posedge clk) begin
         new_err = 0;
     end
 end
+/* verilator lint_on BLKSEQ */
 
 always @(fr_cnt) fr_seq <= #(HALF_PERIOD_NS) fr_cnt;
 
