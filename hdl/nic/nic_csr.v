@@ -25,7 +25,9 @@ module nic_csr #
     /*
      * AXI-Lite slave
      */
+    /* verilator lint_off UNUSEDSIGNAL */ // registers are 32-bit words: address bits 1:0 are ignored
     input  wire [AXIL_ADDR_WIDTH-1:0]  s_axil_awaddr,
+    /* verilator lint_on UNUSEDSIGNAL */
     input  wire                        s_axil_awvalid,
     output wire                        s_axil_awready,
     input  wire [31:0]                 s_axil_wdata,
@@ -35,7 +37,9 @@ module nic_csr #
     output wire [1:0]                  s_axil_bresp,
     output wire                        s_axil_bvalid,
     input  wire                        s_axil_bready,
+    /* verilator lint_off UNUSEDSIGNAL */ // registers are 32-bit words: address bits 1:0 are ignored
     input  wire [AXIL_ADDR_WIDTH-1:0]  s_axil_araddr,
+    /* verilator lint_on UNUSEDSIGNAL */
     input  wire                        s_axil_arvalid,
     output wire                        s_axil_arready,
     output wire [31:0]                 s_axil_rdata,
@@ -88,7 +92,9 @@ module nic_csr #
      * Statistics
      */
     input  wire [31:0]                 stat_gptc,
+    /* verilator lint_off UNUSEDSIGNAL */ // GOTCH reads stat_gotch_latch (latched by the GOTCL read), not stat_gotc[63:32]
     input  wire [63:0]                 stat_gotc,
+    /* verilator lint_on UNUSEDSIGNAL */
     input  wire [31:0]                 stat_gotch_latch,
     input  wire [31:0]                 stat_tpt,
     output wire                        stat_clr_gptc,

@@ -46,7 +46,7 @@ always @(posedge clk) begin
     if (frame_sent) begin
         gptc_reg <= gptc_reg + 1;
         tpt_reg <= tpt_reg + 1;
-        gotc_reg <= gotc_reg + frame_bytes;
+        gotc_reg <= gotc_reg + {48'd0, frame_bytes};
     end
     if (clr_gptc) begin
         gptc_reg <= frame_sent ? 32'd1 : 32'd0;

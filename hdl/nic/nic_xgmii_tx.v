@@ -50,6 +50,8 @@ module nic_xgmii_tx #
 localparam BYTES = DMA_DATA_WIDTH/8;
 localparam WS = $clog2(BYTES);
 localparam SUBS = BYTES/8;                 // 64-bit chunks per buffer word
+localparam integer SUBS_I = SUBS;
+localparam [7:0] SUB_LAST = SUBS_I[7:0] - 8'd1;   // last chunk index, at the width of sub_reg
 
 localparam [63:0] XGMII_IDLE = 64'h0707070707070707;
 localparam [63:0] XGMII_PRE  = 64'hD5555555555555FB;
@@ -87,6 +89,7 @@ initial begin
         crc_t0[ti] = tc;
     end
     for (ti = 0; ti < 256; ti = ti + 1) begin
+        /* verilator lint_off WIDTHEXPAND */ // CRC table construction kept as is (its speed work is a separate issue); 8'hff zero-extends
         crc_t1[ti] = (crc_t0[ti] >> 8) ^ crc_t0[crc_t0[ti] & 8'hff];
         crc_t2[ti] = (crc_t1[ti] >> 8) ^ crc_t0[crc_t1[ti] & 8'hff];
         crc_t3[ti] = (crc_t2[ti] >> 8) ^ crc_t0[crc_t2[ti] & 8'hff];
@@ -94,6 +97,7 @@ initial begin
         crc_t5[ti] = (crc_t4[ti] >> 8) ^ crc_t0[crc_t4[ti] & 8'hff];
         crc_t6[ti] = (crc_t5[ti] >> 8) ^ crc_t0[crc_t5[ti] & 8'hff];
         crc_t7[ti] = (crc_t6[ti] >> 8) ^ crc_t0[crc_t6[ti] & 8'hff];
+        /* verilator lint_on WIDTHEXPAND */
     end
     // crc_wJ[{hi, lo}] = crc_t(2J+1)[lo] ^ crc_t(2J)[hi], all four tables in one 128-bit
     // operation per index (start-up time: 64K iterations)
@@ -151,7 +155,7 @@ wire in_ready_reg = pl_reg[0];
 wire fb_free_reg = pl_reg[1];
 wire sent_reg = pl_reg[2];
 assign in_ready = in_ready_reg;
-assign fb_ren = (state_reg == ST_PRE) || (state_reg == ST_DATA && sub_reg == SUBS-1);
+assign fb_ren = (state_reg == ST_PRE) || (state_reg == ST_DATA && sub_reg == SUB_LAST);
 assign fb_raddr = raddr_reg;
 assign fb_free = fb_free_reg;
 assign fb_free_words = fb_free_words_reg;
@@ -203,7 +207,7 @@ always @(posedge clk) begin
             raddr_reg <= raddr_reg + 1;
         end else begin
             tv[0] = fb_rdata[sub_reg*64 +: 64];
-            if (sub_reg == SUBS-1) begin
+            if (sub_reg == SUB_LAST) begin
                 sub_reg <= 0;
                 raddr_reg <= raddr_reg + 1;
             end else begin
@@ -300,9 +304,11 @@ always @(posedge clk) begin
             // leading chunks that are plain data: fully inside the buffer, not the last
             // one, not holding checksum bytes
             lim = len_reg[15:3];
+            /* verilator lint_off WIDTHTRUNC */ // a 16-bit value >> 3 fits the 13-bit chunk count
             if ((tot_reg - 1) >> 3 < lim) begin
                 lim = (tot_reg - 1) >> 3;
             end
+            /* verilator lint_on WIDTHTRUNC */
             lim_reg <= lim;
             if (ic_reg && cso_reg[15:3] < lim) begin
                 lim = cso_reg[15:3];
@@ -317,7 +323,7 @@ always @(posedge clk) begin
             end else begin
                 chunk = fb_rdata[sub_reg*64 +: 64];
             end
-            if (sub_reg == SUBS-1) begin
+            if (sub_reg == SUB_LAST) begin
                 sub_reg <= 0;
                 raddr_reg <= raddr_reg + 1;
             end else begin
@@ -336,7 +342,7 @@ always @(posedge clk) begin
             end else begin
                 chunk = fb_rdata[sub_reg*64 +: 64];
             end
-            if (sub_reg == SUBS-1) begin
+            if (sub_reg == SUB_LAST) begin
                 sub_reg <= 0;
                 raddr_reg <= raddr_reg + 1;
             end else begin
@@ -357,8 +363,8 @@ always @(posedge clk) begin
                 c1 = cso_reg + 1;
                 if (c1[15:3] == off_reg[15:3]) begin
                     chunk[c1[2:0]*8 +: 8] = csum_reg[7:0];
-                    if ({3'd0, lim_reg} > off_reg[15:3] + 1) begin
-                        fast_cnt_reg <= {3'd0, lim_reg} - off_reg[15:3] - 1;
+                    if ({3'd0, lim_reg} > {3'd0, off_reg[15:3]} + 16'd1) begin
+                        fast_cnt_reg <= {3'd0, lim_reg} - {3'd0, off_reg[15:3]} - 16'd1;
                         fast_reg <= b_kind_reg == K_DATA && !b_last_reg;
                         fset = 1'b1;
                     end
@@ -379,7 +385,9 @@ always @(posedge clk) begin
                     end else begin
                         for (bi = 0; bi < 8; bi = bi + 1) begin
                             if (bi < n) begin
+                                /* verilator lint_off WIDTHEXPAND */ // byte-wise CRC kept as is (separate issue); the byte zero-extends, & 8'hff indexes the table
                                 crc = crc_t0[(crc ^ chunk[bi*8 +: 8]) & 8'hff] ^ (crc >> 8);
+                                /* verilator lint_on WIDTHEXPAND */
                             end
                         end
                     end
@@ -395,7 +403,9 @@ always @(posedge clk) begin
                 b_last_reg <= 1'b1;
                 b_bytes_reg <= tot_reg + (ifcs_reg ? 16'd4 : 16'd0);
                 pl[1] = 1'b1;
+                /* verilator lint_off WIDTHTRUNC */ /* verilator lint_off WIDTHEXPAND */ // a frame's words fit the frame buffer's word count (integer arithmetic)
                 fb_free_words_reg <= (len_reg + BYTES - 1) >> WS;
+                /* verilator lint_on WIDTHTRUNC */ /* verilator lint_on WIDTHEXPAND */
                 // terminate in lane p = n (+4 with FCS) of a 16-lane window; the idle
                 // bytes after it must reach 12 before the next start
                 p = {1'b0, n} + (ifcs_reg ? 5'd4 : 5'd0);
