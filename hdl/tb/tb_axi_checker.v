@@ -126,10 +126,18 @@ end
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [31:0] err_mask = 0;
 reg [31:0] err_count = 0;
+/* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
 reg [7:0]  err_first_code = 0;
+/* verilator lint_on UNUSEDSIGNAL */
+/* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
 reg [63:0] err_first_cycle = 0;
+/* verilator lint_on UNUSEDSIGNAL */
+/* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
 reg [7:0]  err_last_code = 0;
+/* verilator lint_on UNUSEDSIGNAL */
+/* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
 reg [63:0] err_last_cycle = 0;
+/* verilator lint_on UNUSEDSIGNAL */
 /* verilator lint_on PROCASSINIT */
 
 reg [31:0] viol;  // violations found this cycle (bit per code)
@@ -202,10 +210,14 @@ function crosses_4k;
     input [ADDR_WIDTH-1:0] addr;
     input [7:0] len;
     input [2:0] size;
+    /* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
     reg [ADDR_WIDTH-1:0] start, last;
+    /* verilator lint_on UNUSEDSIGNAL */
     begin
         start = (addr >> size) << size;
+        /* verilator lint_off WIDTHEXPAND */ // testbench arithmetic: the implicit extension is intended and the values fit
         last = start + ((len + 1) << size) - 1;
+        /* verilator lint_on WIDTHEXPAND */
         crosses_4k = (start[ADDR_WIDTH-1:12] != last[ADDR_WIDTH-1:12]);
     end
 endfunction
@@ -280,7 +292,9 @@ always @(posedge clk) begin
         `TB_AXI_CHK_AR_CHECK
         if (ar_hs) begin
             if (crosses_4k(axi_araddr, axi_arlen, axi_arsize)) viol[11] = 1'b1;
+            /* verilator lint_off WIDTHEXPAND */ // testbench arithmetic: the implicit extension is intended and the values fit
             if (axi_arburst != 2'b01 || axi_arsize > MAX_SIZE) viol[13] = 1'b1;
+            /* verilator lint_on WIDTHEXPAND */
             if (rd_cnt[axi_arid] == PER_ID_DEPTH) begin
                 viol[27] = 1'b1;
             end else begin
@@ -326,7 +340,9 @@ always @(posedge clk) begin
             if (axi_awvalid && (^`TB_AXI_CHK_AW_PL) === 1'bx) viol[19] = 1'b1;
             if (aw_hs) begin
                 if (crosses_4k(axi_awaddr, axi_awlen, axi_awsize)) viol[12] = 1'b1;
+                /* verilator lint_off WIDTHEXPAND */ // testbench arithmetic: the implicit extension is intended and the values fit
                 if (axi_awburst != 2'b01 || axi_awsize > MAX_SIZE) viol[14] = 1'b1;
+                /* verilator lint_on WIDTHEXPAND */
             end
         end
 
@@ -361,7 +377,9 @@ always @(posedge clk) begin
             r_pop = 1'b0;
             if (ar_hs) begin
                 if (crosses_4k(axi_araddr, axi_arlen, axi_arsize)) viol[11] = 1'b1;
+                /* verilator lint_off WIDTHEXPAND */ // testbench arithmetic: the implicit extension is intended and the values fit
                 if (axi_arburst != 2'b01 || axi_arsize > MAX_SIZE) viol[13] = 1'b1;
+                /* verilator lint_on WIDTHEXPAND */
                 if (rd_cnt[axi_arid] == PER_ID_DEPTH) begin
                     viol[27] = 1'b1;
                 end else begin
@@ -487,10 +505,14 @@ always @(posedge clk) begin
         err_mask <= err_mask | viol;
         err_count <= err_count + 1;
         if (err_count == 0) begin
+            /* verilator lint_off WIDTHTRUNC */ // testbench arithmetic: the implicit truncation is intended and the values fit
             for (n = 31; n >= 1; n = n - 1) if (viol[n]) err_first_code <= n;
+            /* verilator lint_on WIDTHTRUNC */
             err_first_cycle <= cycle;
         end
+        /* verilator lint_off WIDTHTRUNC */ // testbench arithmetic: the implicit truncation is intended and the values fit
         for (n = 31; n >= 1; n = n - 1) if (viol[n]) err_last_code <= n;
+        /* verilator lint_on WIDTHTRUNC */
         err_last_cycle <= cycle;
     end
   end

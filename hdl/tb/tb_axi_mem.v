@@ -81,7 +81,9 @@ module tb_axi_mem #
     output wire                    s_axi_awready,
     input  wire [DATA_WIDTH-1:0]   s_axi_wdata,
     input  wire [DATA_WIDTH/8-1:0] s_axi_wstrb,
+    /* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
     input  wire                    s_axi_wlast,
+    /* verilator lint_on UNUSEDSIGNAL */
     input  wire                    s_axi_wvalid,
     output wire                    s_axi_wready,
     output wire [ID_WIDTH-1:0]     s_axi_bid,
@@ -157,8 +159,12 @@ reg [2:0]            rd_req_size = 0;
 reg [1:0]            rd_req_burst = 0;
 reg [ID_WIDTH-1:0]   rd_req_id = 0;
 reg [SLOT_W-1:0]     rd_req_slot = 0;
+/* verilator lint_off SYNCASYNCNET */ // event counter: Python and a half-cycle-late copy watch it (event-driven, by design)
 reg [31:0]           rd_req_cnt = 0;   // AR handshakes so far
+/* verilator lint_on SYNCASYNCNET */
+/* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
 reg [31:0]           rd_req_seq = 0;   // rd_req_cnt, one half cycle later: Python wakes on it
+/* verilator lint_on UNUSEDSIGNAL */
 // written by Python only
 reg [31:0]           rd_ack_seq = 0;
 reg [1:0]            rd_ack_resp = 0;
@@ -265,7 +271,9 @@ always @(posedge clk) begin
         rd_req_cnt <= rd_req_cnt + 1;
         q_len[q_wr] <= s_axi_arlen;
         q_id[q_wr] <= s_axi_arid;
+        /* verilator lint_off WIDTHEXPAND */ // testbench arithmetic: the implicit extension is intended and the values fit
         q_release[q_wr] <= cycle + cfg_rd_latency;
+        /* verilator lint_on WIDTHEXPAND */
         q_wr <= q_wr + 1;
         q_push = 1;
     end
@@ -319,10 +327,18 @@ reg [7:0]            wr_req_len = 0;
 reg [2:0]            wr_req_size = 0;
 reg [1:0]            wr_req_burst = 0;
 reg [ID_WIDTH-1:0]   wr_req_id = 0;
+/* verilator lint_off SYNCASYNCNET */ // event counter: Python and a half-cycle-late copy watch it (event-driven, by design)
 reg [31:0]           wr_req_cnt = 0;
+/* verilator lint_on SYNCASYNCNET */
+/* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
 reg [31:0]           wr_req_seq = 0;
+/* verilator lint_on UNUSEDSIGNAL */
+/* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
 reg [CHUNK_BITS-1:0]      wr_buf [0:WR_CHUNKS-1];
+/* verilator lint_on UNUSEDSIGNAL */
+/* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
 reg [STRB_CHUNK_BITS-1:0] wr_strb_buf [0:WR_CHUNKS-1];
+/* verilator lint_on UNUSEDSIGNAL */
 // written by Python only
 reg [31:0]           wr_ack_seq = 0;
 reg [1:0]            wr_ack_resp = 0;
@@ -412,7 +428,9 @@ always @(posedge clk) if (w_go) begin
             w_wait <= 1'b0;
             b_id_mem[b_wr] <= wr_req_id;
             b_resp_mem[b_wr] <= wr_ack_resp;
+            /* verilator lint_off WIDTHEXPAND */ // testbench arithmetic: the implicit extension is intended and the values fit
             b_release_mem[b_wr] <= cycle + cfg_wr_latency;
+            /* verilator lint_on WIDTHEXPAND */
             b_wr <= b_wr + 1;
             b_push = 1;
         end
@@ -444,9 +462,13 @@ always @(wr_req_cnt) wr_req_seq <= #(HALF_PERIOD_NS) wr_req_cnt;
 // (from the least significant bit: count, addr, len, size, burst, id, and for reads the
 // slot). The count, not the delayed seq: the vector must already hold the new request's
 // values when Python, woken by the seq's change, reads it.
+/* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
 wire [SLOT_W+ID_WIDTH+2+3+8+ADDR_WIDTH+32-1:0] rd_req_info =
+/* verilator lint_on UNUSEDSIGNAL */
     {rd_req_slot, rd_req_id, rd_req_burst, rd_req_size, rd_req_len, rd_req_addr, rd_req_cnt};
+/* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
 wire [ID_WIDTH+2+3+8+ADDR_WIDTH+32-1:0] wr_req_info =
+/* verilator lint_on UNUSEDSIGNAL */
     {wr_req_id, wr_req_burst, wr_req_size, wr_req_len, wr_req_addr, wr_req_cnt};
 
 endmodule
