@@ -100,7 +100,7 @@ end
 wire xg_data = in_frame & (xgmii_txc == 8'h00) & ~rst;
 wire xg_idle = ~in_frame & (xgmii_txc == 8'hFF) & (xgmii_txd == IDLE_WORD) & ~rst & (ifg >= 12);
 
-/* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
+/* verilator lint_off BLKSEQ */ // '=' for this block's temporaries and its ifg count, which only this block and its own xg_idle gate read
 always @(posedge clk) begin
     if (xg_data) begin
         // past the buffer the index is out of range and the write is dropped; bit 3 of err
