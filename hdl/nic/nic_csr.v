@@ -25,7 +25,9 @@ module nic_csr #
     /*
      * AXI-Lite slave
      */
+    /* verilator lint_off UNUSEDSIGNAL */ // registers are 32-bit words: address bits 1:0 are ignored
     input  wire [AXIL_ADDR_WIDTH-1:0]  s_axil_awaddr,
+    /* verilator lint_on UNUSEDSIGNAL */
     input  wire                        s_axil_awvalid,
     output wire                        s_axil_awready,
     input  wire [31:0]                 s_axil_wdata,
@@ -35,7 +37,9 @@ module nic_csr #
     output wire [1:0]                  s_axil_bresp,
     output wire                        s_axil_bvalid,
     input  wire                        s_axil_bready,
+    /* verilator lint_off UNUSEDSIGNAL */ // registers are 32-bit words: address bits 1:0 are ignored
     input  wire [AXIL_ADDR_WIDTH-1:0]  s_axil_araddr,
+    /* verilator lint_on UNUSEDSIGNAL */
     input  wire                        s_axil_arvalid,
     output wire                        s_axil_arready,
     output wire [31:0]                 s_axil_rdata,
@@ -88,7 +92,9 @@ module nic_csr #
      * Statistics
      */
     input  wire [31:0]                 stat_gptc,
+    /* verilator lint_off UNUSEDSIGNAL */ // GOTCH reads stat_gotch_latch (latched by the GOTCL read), not stat_gotc[63:32]
     input  wire [63:0]                 stat_gotc,
+    /* verilator lint_on UNUSEDSIGNAL */
     input  wire [31:0]                 stat_gotch_latch,
     input  wire [31:0]                 stat_tpt,
     output wire                        stat_clr_gptc,
@@ -137,6 +143,7 @@ localparam CTRL_RST_BIT = 26;
 // sequencer states
 localparam [1:0] SEQ_RUN = 2'd0, SEQ_DRAIN_EN = 2'd1, SEQ_DRAIN_RST = 2'd2;
 
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg        bvalid_reg = 1'b0;
 reg        rvalid_reg = 1'b0;
 reg [31:0] rdata_reg = 32'd0;
@@ -166,6 +173,7 @@ reg        dp_rst_reg = 1'b0;
 reg        full_rst_reg = 1'b0;
 
 reg        clr_gptc_reg = 1'b0, clr_gotcl_reg = 1'b0, clr_gotch_reg = 1'b0, clr_tpt_reg = 1'b0;
+/* verilator lint_on PROCASSINIT */
 
 // combinational handshakes (AXI allows ready to depend on valid)
 wire wr_en = s_axil_awvalid && s_axil_wvalid && !bvalid_reg;
@@ -217,7 +225,10 @@ reg        regs_clr;
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
 wire act_main = rst || wr_en || rd_en || bvalid_reg || rvalid_reg || ev_tdh_inc || ev_txdw || ev_rd_err || ev_wr_err || ev_too_long || ev_dext || ev_zero || seq_reg != SEQ_RUN;
 wire act = act_main || pulse_reg;
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg pulse_reg = 1'b0; // some output pulse is high and must be cleared
+/* verilator lint_on PROCASSINIT */
+/* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
     if (act) begin
     pulse_reg <= act_main;
@@ -434,6 +445,7 @@ always @(posedge clk) begin
     end
 end
 end
+/* verilator lint_on BLKSEQ */
 
 endmodule
 

@@ -45,15 +45,17 @@ localparam L3 = (BYTES >= 32) ? 192 : 0;
 
 localparam [1:0] ST_IDLE = 2'd0, ST_RUN = 2'd1, ST_WAIT = 2'd2, ST_FIN = 2'd3;
 
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [1:0]                 state_reg = ST_IDLE;
 reg                       in_ready_reg = 1'b0;
 reg [FB_ADDR_WIDTH-1:0]   start_reg = 0;
 reg [15:0]                len_reg = 0;
 reg                       ifcs_reg = 1'b0;
-reg                       ic_reg = 1'b0;
+/* verilator lint_off UNUSEDSIGNAL */ // only the in-word byte offset of CSS/end (WS bits, width-dependent) is used after the start
 reg [7:0]                 css_reg = 0;
 reg [7:0]                 cso_reg = 0;
 reg [15:0]                end_reg = 0;      // sum covers [css, end)
+/* verilator lint_on UNUSEDSIGNAL */
 
 reg [FB_ADDR_WIDTH-1:0]   raddr_reg = 0;
 reg [15:0]                words_reg = 0;    // words left to issue
@@ -65,6 +67,7 @@ reg [79:0]                acc_reg = 0;
 
 reg                       out_valid_reg = 1'b0;
 reg [FB_ADDR_WIDTH+41:0]  out_data_reg = 0;
+/* verilator lint_on PROCASSINIT */
 
 assign in_ready = in_ready_reg;
 assign fb_ren = state_reg == ST_RUN;
@@ -90,6 +93,7 @@ reg [15:0] w0, w1;
 // a held output only waits for out_ready (no new frame is taken while it is held)
 wire act = rst || in_ready_reg || state_reg != ST_IDLE || p_valid_reg || (out_valid_reg ? out_ready : in_valid);
 
+/* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
     if (act) begin
     in_ready_reg <= 1'b0;
@@ -139,8 +143,7 @@ always @(posedge clk) begin
                 se = i_ifcs ? i_len : ((i_len > 4) ? i_len - 4 : 16'd0);
                 end_reg <= se;
                 if (i_ic && {8'd0, i_css} < se && {8'd0, i_cso} + 2 <= se) begin
-                    ic_reg <= 1'b1;
-                    w0 = i_css >> WS;
+                    w0 = {8'd0, i_css} >> WS;
                     w1 = (se - 1) >> WS;
                     raddr_reg <= i_start + w0[FB_ADDR_WIDTH-1:0];
                     words_reg <= w1 - w0 + 1;
@@ -170,9 +173,9 @@ always @(posedge clk) begin
             state_reg <= ST_FIN;
         end
         ST_FIN: begin
-            f = acc_reg[15:0] + acc_reg[31:16] + acc_reg[47:32] + acc_reg[63:48] + acc_reg[79:64];
-            f = f[15:0] + f[18:16];
-            f = f[15:0] + f[16];
+            f = {3'd0, acc_reg[15:0]} + {3'd0, acc_reg[31:16]} + {3'd0, acc_reg[47:32]} + {3'd0, acc_reg[63:48]} + {3'd0, acc_reg[79:64]};
+            f = {3'd0, f[15:0]} + {16'd0, f[18:16]};
+            f = {3'd0, f[15:0]} + {18'd0, f[16]};
             le = f[15:0];
             // lanes were summed little-endian: the big-endian sum is byte-swapped;
             // an odd CSS swaps once more
@@ -192,6 +195,7 @@ always @(posedge clk) begin
     end
 end
 end
+/* verilator lint_on BLKSEQ */
 
 endmodule
 

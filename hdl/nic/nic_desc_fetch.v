@@ -41,6 +41,7 @@ module nic_desc_fetch #
 localparam BYTES = DMA_DATA_WIDTH/8;
 localparam FIFO_DEPTH = 1 << FIFO_LOG2;
 
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg                       init_reg = 1'b1;
 reg [15:0]                fetch_idx_reg = 0;
 reg [FIFO_LOG2+1:0]       credits_reg = 0;    // descriptors in flight or stored
@@ -48,6 +49,7 @@ reg                       req_valid_reg = 1'b0;
 reg [DMA_ADDR_WIDTH-1:0]  req_addr_reg = 0;
 reg [8:0]                 req_beats_reg = 0;
 reg [8:0]                 req_count_reg = 0;
+/* verilator lint_on PROCASSINIT */
 
 assign req_valid = req_valid_reg;
 assign req_addr = req_addr_reg;
@@ -57,13 +59,16 @@ assign req_count = req_count_reg;
 reg [16:0] avail;
 reg [16:0] cnt;
 reg [63:0] a;
+/* verilator lint_off UNUSEDSIGNAL */ // room[3:0]: the 4 KiB room in bytes, used in descriptors (room[12:4])
 reg [12:0] room;
+/* verilator lint_on UNUSEDSIGNAL */
 reg [16:0] nxt;
 reg [FIFO_LOG2+1:0] cred;
 
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
 wire act = rst || desc_pop || req_valid_reg || init_reg || (enable && fetch_idx_reg != tdt && credits_reg < FIFO_DEPTH);
 
+/* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
     if (act) begin
     cred = credits_reg;
@@ -73,8 +78,8 @@ always @(posedge clk) begin
 
     if (req_valid_reg && req_ready) begin
         req_valid_reg <= 1'b0;
-        cred = cred + req_count_reg;
-        nxt = fetch_idx_reg + req_count_reg;
+        cred = cred + req_count_reg[FIFO_LOG2+1:0];
+        nxt = {1'b0, fetch_idx_reg} + {8'd0, req_count_reg};
         if (nxt >= ndesc) begin
             nxt = 0;
         end
@@ -93,18 +98,22 @@ always @(posedge clk) begin
         if (cnt > DESC_PREFETCH) begin
             cnt = DESC_PREFETCH;
         end
+        /* verilator lint_off WIDTHEXPAND */ // 32-bit FIFO_DEPTH - cred; cred < FIFO_DEPTH here
         if (cnt > FIFO_DEPTH - cred) begin
             cnt = FIFO_DEPTH - cred;
         end
-        a = tdba + {fetch_idx_reg, 4'b0000};
+        /* verilator lint_on WIDTHEXPAND */
+        a = tdba + {44'd0, fetch_idx_reg, 4'b0000};
         room = 13'd4096 - a[11:0];
-        if (cnt > room[12:4]) begin
-            cnt = room[12:4];
+        if (cnt > {8'd0, room[12:4]}) begin
+            cnt = {8'd0, room[12:4]};
         end
         req_valid_reg <= 1'b1;
         req_addr_reg <= a[DMA_ADDR_WIDTH-1:0];
         req_count_reg <= cnt[8:0];
+        /* verilator lint_off WIDTHTRUNC */ /* verilator lint_off WIDTHEXPAND */ // 64-bit address arithmetic with integer BYTES; at most 4096/BYTES + 1 beats: fits 9 bits
         req_beats_reg <= ((a % BYTES) + cnt * 16 + BYTES - 1) / BYTES;
+        /* verilator lint_on WIDTHTRUNC */ /* verilator lint_on WIDTHEXPAND */
     end
     credits_reg <= cred;
 
@@ -116,6 +125,7 @@ always @(posedge clk) begin
     end
 end
 end
+/* verilator lint_on BLKSEQ */
 
 endmodule
 

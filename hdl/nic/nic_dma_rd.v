@@ -73,10 +73,12 @@ module nic_dma_rd #
     output wire [2:0]                    m_axi_arprot,
     output wire                          m_axi_arvalid,
     input  wire                          m_axi_arready,
+    /* verilator lint_off UNUSEDSIGNAL */ // one ARID (0), responses in order; bursts are counted in beats, RLAST is not needed
     input  wire [DMA_ID_WIDTH-1:0]       m_axi_rid,
     input  wire [DMA_DATA_WIDTH-1:0]     m_axi_rdata,
     input  wire [1:0]                    m_axi_rresp,
     input  wire                          m_axi_rlast,
+    /* verilator lint_on UNUSEDSIGNAL */
     input  wire                          m_axi_rvalid,
     output wire                          m_axi_rready,
 
@@ -119,7 +121,10 @@ module nic_dma_rd #
 );
 
 localparam BYTES = DMA_DATA_WIDTH/8;
-localparam SIZE = $clog2(BYTES);
+localparam integer SIZE_I = $clog2(BYTES);
+localparam [2:0] SIZE = SIZE_I[2:0];     // AxSIZE
+localparam integer BYTES_I = BYTES;
+localparam [7:0] BYTES8 = BYTES_I[7:0];          // BYTES at the width of the byte counters s, e, n, fill_reg
 localparam DPB = (BYTES >= 16) ? BYTES/16 : 1;      // descriptors per beat
 localparam TAG_DEPTH = 1 << TAG_LOG2;
 
@@ -135,6 +140,7 @@ reg [7:0]  tq_lo    [0:TAG_DEPTH-1];
 reg [7:0]  tq_hi    [0:TAG_DEPTH-1];
 reg [39:0] tq_mark  [0:TAG_DEPTH-1];   // {0, rs[38], ide[37], eop[36], drop[35:34], len[33:18], ifcs, ic, css, cso}
 
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [TAG_LOG2:0] tq_wr_reg = 0;
 reg [TAG_LOG2:0] tq_rd_reg = 0;
 
@@ -148,6 +154,7 @@ reg                       ar_valid_reg = 1'b0;
 reg [DMA_ADDR_WIDTH-1:0]  ar_addr_reg = 0;
 reg [7:0]                 ar_len_reg = 0;
 reg [15:0]                outstanding_reg = 0;   // bursts issued and not finished
+/* verilator lint_on PROCASSINIT */
 
 assign m_axi_arid = {DMA_ID_WIDTH{1'b0}};
 assign m_axi_araddr = ar_addr_reg;
@@ -164,6 +171,7 @@ assign dreq_ready = !stop && !tq_full && ar_free;
 assign treq_ready = !stop && !tq_full && !dreq_valid && (treq_marker || ar_free);
 
 // ---------------- R processing state ----------------
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [8:0]                 beat_cnt_reg = 0;
 reg [8:0]                 mid_cnt_reg = 0;    // middle beats (all bytes valid, not last) left in this data burst
 reg [8:0]                 d_cnt_reg = 0;      // descriptors done in this desc burst
@@ -195,6 +203,7 @@ reg                       ev_wb_ide_reg = 1'b0;
 reg                       ev_wb_commit_reg = 1'b0;
 reg [63:0]                ev_rd_err_addr_reg = 0;
 reg [63:0]                ev_dext_addr_reg = 0;
+/* verilator lint_on PROCASSINIT */
 
 assign fb_we = fb_we_reg;
 assign fb_waddr = fb_waddr_reg;
@@ -216,8 +225,12 @@ assign ev_zero = ev_zero_reg;
 assign idle = !ar_valid_reg && outstanding_reg == 0;
 
 // completed frame queue
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [FB_ADDR_WIDTH+33:0]  fq_data_reg = 0;
+/* verilator lint_on PROCASSINIT */
+/* verilator lint_off UNUSEDSIGNAL */ // pushes are guarded by fq_room (fq_count), which keeps space for the frames in flight
 wire                      fq_in_ready;
+/* verilator lint_on UNUSEDSIGNAL */
 wire [4:0]                fq_count;
 
 nic_fifo #(
@@ -243,7 +256,9 @@ wire fq_room = fq_count < 15 - fq_push_reg;
 // until all its descriptors are pushed
 wire [8:0] head_cnt = tq_cnt[tq_rd_reg[TAG_LOG2-1:0]];
 wire [5:0] head_dpos = tq_addr[tq_rd_reg[TAG_LOG2-1:0]][9:4];
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg r_take = 1'b0;  // initial value: Icarus does not run always @* at time 0
+/* verilator lint_on PROCASSINIT */
 always @* begin
     r_take = 1'b0;
     if (!tq_empty) begin
@@ -253,7 +268,9 @@ always @* begin
             if (DPB == 1) begin
                 r_take = 1'b1;
             end else begin
+                /* verilator lint_off WIDTHEXPAND */ // integer (32-bit) arithmetic on the descriptor position, no overflow
                 r_take = (((head_dpos + d_cnt_reg) % DPB) == DPB-1) || (d_cnt_reg == head_cnt - 1);
+                /* verilator lint_on WIDTHEXPAND */
             end
         end
     end
@@ -268,7 +285,9 @@ reg                       pop;
 reg                       last;
 reg [8:0]                 pl;
 reg [255:0]               rdx;
+/* verilator lint_off UNUSEDSIGNAL */ // mk[39] is the constant 0 pad of tq_mark
 reg [39:0]                mk;
+/* verilator lint_on UNUSEDSIGNAL */
 reg [15:0]                outst;
 reg [5:0]                 dpos;
 reg [TAG_LOG2-1:0]        wp;
@@ -276,13 +295,16 @@ reg [TAG_LOG2-1:0]        wp;
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
 wire act_main = rst || dreq_valid || treq_valid || ar_valid_reg || (!tq_empty && (m_axi_rvalid || head_kind == K_MARK));
 wire act = act_main || pulse_reg;
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg pulse_reg = 1'b0; // some output pulse is high and must be cleared
+/* verilator lint_on PROCASSINIT */
 // request intake or AR handshake pending
 wire intake = dreq_valid || treq_valid || ar_valid_reg;
 // fast path: a middle beat of a data burst (full width, not first or last, OKAY)
 wire r_mid = m_axi_rvalid && mid_cnt_reg != 0 && m_axi_rresp == 2'b00;
 // ... with no request intake: only the beat itself (the general code would do the same)
 wire r_fast = r_mid && !intake && !rst;
+/* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
     if (r_fast) begin
         pulse_reg <= 1'b1;
@@ -310,7 +332,7 @@ always @(posedge clk) begin
         tq_wr_reg <= tq_wr_reg + 1;
         ar_valid_reg <= 1'b1;
         ar_addr_reg <= dreq_addr;
-        ar_len_reg <= dreq_beats - 1;
+        ar_len_reg <= dreq_beats[7:0] - 8'd1;
     end else if (treq_valid && treq_ready) begin
         tq_kind[wp] <= treq_marker ? K_MARK : K_DATA;
         tq_addr[wp] <= treq_addr;
@@ -322,7 +344,7 @@ always @(posedge clk) begin
         if (!treq_marker) begin
             ar_valid_reg <= 1'b1;
             ar_addr_reg <= treq_addr[DMA_ADDR_WIDTH-1:0];
-            ar_len_reg <= treq_beats - 1;
+            ar_len_reg <= treq_beats[7:0] - 8'd1;
         end else if (m_axi_arready) begin
             ar_valid_reg <= 1'b0;
         end
@@ -368,7 +390,9 @@ always @(posedge clk) begin
                             pop = 1'b1;
                         end
                     end else begin
+                        /* verilator lint_off WIDTHEXPAND */ /* verilator lint_off WIDTHTRUNC */ // integer arithmetic; the result is < DPB <= 2
                         dpos = (tq_addr[hp][9:4] + d_cnt_reg) % DPB;
+                        /* verilator lint_on WIDTHEXPAND */ /* verilator lint_on WIDTHTRUNC */
                         rdx = {{(256-DMA_DATA_WIDTH){1'b0}}, m_axi_rdata};
                         desc_out_reg <= rdx[dpos*128 +: 128];
                         pl[1] = !err_reg && !discard && m_axi_rresp == 2'b00;
@@ -392,14 +416,14 @@ always @(posedge clk) begin
                     last = beat_cnt_reg == tq_beats[hp] - 1;
                     if (beat_cnt_reg != 0 && !last) begin
                         // middle beat: all bytes valid
-                        n = BYTES;
+                        n = BYTES8;
                         sh = m_axi_rdata;
                     end else begin
                         s = (beat_cnt_reg == 0) ? tq_lo[hp] : 8'd0;
-                        e = (last && tq_hi[hp] != 0) ? tq_hi[hp] : BYTES;
+                        e = (last && tq_hi[hp] != 0) ? tq_hi[hp] : BYTES8;
                         n = e - s;
                         sh = m_axi_rdata >> (8*s);
-                        if (n != BYTES) begin
+                        if (n != BYTES8) begin
                             sh = sh & ~({DMA_DATA_WIDTH{1'b1}} << (8*n));
                         end
                     end
@@ -408,13 +432,13 @@ always @(posedge clk) begin
                     end else begin
                         comb = {{DMA_DATA_WIDTH{1'b0}}, acc_reg} | ({{DMA_DATA_WIDTH{1'b0}}, sh} << (8*fill_reg));
                     end
-                    if (fill_reg + n >= BYTES) begin
+                    if (fill_reg + n >= BYTES8) begin   // fill_reg, n <= BYTES: no 8-bit overflow
                         pl[0] = 1'b1;
                         fb_waddr_reg <= wptr_reg;
                         fb_wdata_reg <= comb[DMA_DATA_WIDTH-1:0];
                         wptr_reg <= wptr_reg + 1;
                         acc_reg <= comb[2*DMA_DATA_WIDTH-1:DMA_DATA_WIDTH];
-                        fill_reg <= fill_reg + n - BYTES;
+                        fill_reg <= fill_reg + n - BYTES8;
                     end else begin
                         acc_reg <= comb[DMA_DATA_WIDTH-1:0];
                         fill_reg <= fill_reg + n;
@@ -496,6 +520,7 @@ always @(posedge clk) begin
     end
 end
 end
+/* verilator lint_on BLKSEQ */
 
 endmodule
 

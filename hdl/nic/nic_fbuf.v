@@ -31,8 +31,10 @@ module nic_fbuf #
 );
 
 reg [WIDTH-1:0] mem [0:(1<<ADDR_WIDTH)-1];
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [WIDTH-1:0] rdata_a_reg = 0;
 reg [WIDTH-1:0] rdata_b_reg = 0;
+/* verilator lint_on PROCASSINIT */
 
 assign rdata_a = rdata_a_reg;
 assign rdata_b = rdata_b_reg;

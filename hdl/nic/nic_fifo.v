@@ -31,8 +31,10 @@ module nic_fifo #
 
 reg [WIDTH-1:0] mem [0:(1<<DEPTH_LOG2)-1];
 
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [DEPTH_LOG2:0] wr_ptr_reg = 0;
 reg [DEPTH_LOG2:0] rd_ptr_reg = 0;
+/* verilator lint_on PROCASSINIT */
 
 wire full = (wr_ptr_reg ^ rd_ptr_reg) == {1'b1, {DEPTH_LOG2{1'b0}}};
 wire empty = wr_ptr_reg == rd_ptr_reg;

@@ -30,6 +30,7 @@ module nic_irq #
     output wire        irq
 );
 
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg        txdw_set_reg = 1'b0;
 reg [23:0] tidv_cnt_reg = 0;
 reg        tidv_armed_reg = 1'b0;
@@ -37,6 +38,7 @@ reg [23:0] tadv_cnt_reg = 0;
 reg        tadv_armed_reg = 1'b0;
 reg [21:0] itr_cnt_reg = 0;
 reg        irq_reg = 1'b0;
+/* verilator lint_on PROCASSINIT */
 
 assign txdw_set = txdw_set_reg;
 assign irq = irq_reg;

@@ -26,10 +26,12 @@ module nic_stats
     output wire [31:0] tpt
 );
 
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [31:0] gptc_reg = 0;
 reg [63:0] gotc_reg = 0;
 reg [31:0] gotch_latch_reg = 0;
 reg [31:0] tpt_reg = 0;
+/* verilator lint_on PROCASSINIT */
 
 assign gptc = gptc_reg;
 assign gotc = gotc_reg;
@@ -44,7 +46,7 @@ always @(posedge clk) begin
     if (frame_sent) begin
         gptc_reg <= gptc_reg + 1;
         tpt_reg <= tpt_reg + 1;
-        gotc_reg <= gotc_reg + frame_bytes;
+        gotc_reg <= gotc_reg + {48'd0, frame_bytes};
     end
     if (clr_gptc) begin
         gptc_reg <= frame_sent ? 32'd1 : 32'd0;

@@ -13,7 +13,9 @@
 module nic_tx_frame #
 (
     // DMA address width
+    /* verilator lint_off UNUSEDPARAM */ // same parameter list as the other DMA blocks; addresses are 64-bit here
     parameter DMA_ADDR_WIDTH = 64,
+    /* verilator lint_on UNUSEDPARAM */
     // DMA data width
     parameter DMA_DATA_WIDTH = 128,
     // largest frame in bytes without FCS
@@ -33,7 +35,9 @@ module nic_tx_frame #
     /*
      * Descriptors (show-ahead FIFO)
      */
+    /* verilator lint_off UNUSEDSIGNAL */ // legacy descriptor: STA and special bytes are not used
     input  wire [127:0]               desc_data,
+    /* verilator lint_on UNUSEDSIGNAL */
     input  wire                       desc_valid,
     output wire                       desc_ready,
 
@@ -73,6 +77,7 @@ localparam MAX_WORDS = (LIMIT + BYTES - 1) / BYTES + 1;
 localparam [1:0] DROP_NONE = 2'd0, DROP_LONG = 2'd1, DROP_DEXT = 2'd2, DROP_ZERO = 2'd3;
 localparam [1:0] ST_IDLE = 2'd0, ST_BURST = 2'd1, ST_MARK = 2'd2;
 
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [1:0]                 state_reg = ST_IDLE;
 reg                       init_reg = 1'b1;
 reg [15:0]                idx_reg = 0;
@@ -101,6 +106,7 @@ reg                       req_ifcs_reg = 1'b0;
 reg                       req_ic_reg = 1'b0;
 reg [7:0]                 req_css_reg = 0;
 reg [7:0]                 req_cso_reg = 0;
+/* verilator lint_on PROCASSINIT */
 
 assign desc_ready = desc_ready_reg;
 assign req_valid = req_valid_reg;
@@ -123,7 +129,9 @@ assign req_cso = req_cso_reg;
 wire [63:0] d_addr = desc_data[63:0];
 wire [15:0] d_len  = desc_data[79:64];
 wire [7:0]  d_cso  = desc_data[87:80];
+/* verilator lint_off UNUSEDSIGNAL */ // CMD.VLE (bit 6) is not implemented (hdl/nic/README.md)
 wire [7:0]  d_cmd  = desc_data[95:88];
+/* verilator lint_on UNUSEDSIGNAL */
 wire [7:0]  d_css  = desc_data[111:104];
 
 reg [16:0]             new_total;
@@ -140,24 +148,31 @@ task set_burst;
     begin
         room = 13'd4096 - a[11:0];
         blen = room;
+        /* verilator lint_off WIDTHEXPAND */ /* verilator lint_off WIDTHTRUNC */ // MAX_BURST <= 4096 fits blen
         if (blen > MAX_BURST) begin
             blen = MAX_BURST;
         end
+        /* verilator lint_on WIDTHEXPAND */ /* verilator lint_on WIDTHTRUNC */
         if ({4'd0, blen} > rem) begin
             blen = rem[12:0];
         end
         req_addr_reg <= a;
         req_blen_reg <= blen;
+        /* verilator lint_off WIDTHEXPAND */ /* verilator lint_off WIDTHTRUNC */ // 64-bit address arithmetic: offsets < BYTES, beats <= 257 fit their registers
         req_lo_reg <= a % BYTES;
         req_hi_reg <= (a + blen) % BYTES;
         req_beats_reg <= ((a % BYTES) + blen + BYTES - 1) / BYTES;
+        /* verilator lint_on WIDTHEXPAND */ /* verilator lint_on WIDTHTRUNC */
     end
 endtask
 
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
+/* verilator lint_off WIDTHEXPAND */ // integer (32-bit) arithmetic on buffer words, used_reg <= FB_WORDS
 wire space_ok = FB_WORDS - used_reg >= MAX_WORDS;
+/* verilator lint_on WIDTHEXPAND */
 wire act = rst || fb_free || desc_ready_reg || init_reg || state_reg != ST_IDLE || (desc_valid && enable && (in_frame_reg || space_ok));
 
+/* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
     if (act) begin
     desc_ready_reg <= 1'b0;
@@ -171,7 +186,9 @@ always @(posedge clk) begin
             if (init_reg) begin
                 idx_reg <= tdh;
                 init_reg <= 1'b0;
+            /* verilator lint_off WIDTHEXPAND */ // integer (32-bit) arithmetic on buffer words, used <= FB_WORDS
             end else if (desc_valid && !desc_ready_reg && enable && (in_frame_reg || FB_WORDS - used >= MAX_WORDS)) begin
+            /* verilator lint_on WIDTHEXPAND */
                 in_frame_reg <= 1'b1;
                 // marker fields (used when this descriptor is done)
                 req_marker_reg <= 1'b0;
@@ -185,7 +202,7 @@ always @(posedge clk) begin
                 new_total = total_reg + d_len;
                 if (d_cmd[5]) begin
                     // DEXT: bad descriptor ends the frame, no data read
-                    req_addr_reg <= tdba + {idx_reg, 4'b0000};
+                    req_addr_reg <= tdba + {44'd0, idx_reg, 4'b0000};
                     state_reg <= ST_MARK;
                 end else if (long_reg || new_total > LIMIT) begin
                     long_reg <= 1'b1;
@@ -204,13 +221,13 @@ always @(posedge clk) begin
         end
         ST_BURST: begin
             if (req_ready) begin
-                if (rem_reg == req_blen_reg) begin
+                if (rem_reg == {4'd0, req_blen_reg}) begin
                     req_valid_reg <= 1'b0;
                     state_reg <= ST_MARK;
                 end else begin
-                    cur_addr_reg <= cur_addr_reg + req_blen_reg;
-                    rem_reg <= rem_reg - req_blen_reg;
-                    set_burst(cur_addr_reg + req_blen_reg, rem_reg - req_blen_reg);
+                    cur_addr_reg <= cur_addr_reg + {51'd0, req_blen_reg};
+                    rem_reg <= rem_reg - {4'd0, req_blen_reg};
+                    set_burst(cur_addr_reg + {51'd0, req_blen_reg}, rem_reg - {4'd0, req_blen_reg});
                 end
             end
         end
@@ -245,7 +262,9 @@ always @(posedge clk) begin
                 idx_reg <= idx_next[15:0];
                 if (req_eop_reg) begin
                     if (req_drop_reg == DROP_NONE) begin
+                        /* verilator lint_off WIDTHEXPAND */ /* verilator lint_off WIDTHTRUNC */ // a frame's words fit the buffer (space_ok): no truncation
                         used = used + ((total_reg + BYTES - 1) / BYTES);
+                        /* verilator lint_on WIDTHEXPAND */ /* verilator lint_on WIDTHTRUNC */
                     end
                     in_frame_reg <= 1'b0;
                     total_reg <= 0;
@@ -272,6 +291,7 @@ always @(posedge clk) begin
     end
 end
 end
+/* verilator lint_on BLKSEQ */
 
 endmodule
 

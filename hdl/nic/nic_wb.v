@@ -58,7 +58,9 @@ module nic_wb #
     output wire                          m_axi_wlast,
     output wire                          m_axi_wvalid,
     input  wire                          m_axi_wready,
+    /* verilator lint_off UNUSEDSIGNAL */ // one AWID (0), responses in order
     input  wire [DMA_ID_WIDTH-1:0]       m_axi_bid,
+    /* verilator lint_on UNUSEDSIGNAL */
     input  wire [1:0]                    m_axi_bresp,
     input  wire                          m_axi_bvalid,
     output wire                          m_axi_bready,
@@ -72,12 +74,14 @@ module nic_wb #
 );
 
 localparam BYTES = DMA_DATA_WIDTH/8;
-localparam SIZE = $clog2(BYTES);
+localparam integer SIZE = $clog2(BYTES);
+localparam [2:0] AWSIZE = SIZE[2:0];
 localparam Q_DEPTH = 1 << Q_LOG2;
 localparam OUT_LOG2 = 5;
 
 reg [15:0] q_idx [0:Q_DEPTH-1];
 reg        q_ide [0:Q_DEPTH-1];
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [Q_LOG2:0] wr_ptr_reg = 0;
 reg [Q_LOG2:0] cm_ptr_reg = 0;
 reg [Q_LOG2:0] rd_ptr_reg = 0;
@@ -100,11 +104,12 @@ reg                       done_reg = 1'b0;
 reg                       done_ide_reg = 1'b0;
 reg                       err_reg = 1'b0;
 reg [63:0]                err_addr_reg = 0;
+/* verilator lint_on PROCASSINIT */
 
 assign m_axi_awid = {DMA_ID_WIDTH{1'b0}};
 assign m_axi_awaddr = awaddr_reg;
 assign m_axi_awlen = 8'd0;
-assign m_axi_awsize = SIZE;
+assign m_axi_awsize = AWSIZE;
 assign m_axi_awburst = 2'b01;
 assign m_axi_awlock = 1'b0;
 assign m_axi_awcache = 4'b0011;
@@ -138,6 +143,7 @@ reg [15:0]       li;
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
 wire act = rst || push || aw_valid_reg || w_valid_reg || m_axi_bvalid || batch_reg || cm_ptr_reg != rd_ptr_reg || done_reg || err_reg || outst_reg != 0;
 
+/* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
     if (act) begin
     done_reg <= 1'b0;
@@ -188,7 +194,7 @@ always @(posedge clk) begin
     // ---- batching and issue ----
     pend = cm_ptr_reg - rd_ptr_reg;
     if (!batch_reg) begin
-        if (pend != 0 && !stop && ({1'b0, pend} >= wthresh || ring_idle || full)) begin
+        if (pend != 0 && !stop && ({1'b0, pend} >= {2'b00, wthresh} || ring_idle || full)) begin
             batch_reg <= 1'b1;
             batch_end_reg <= cm_ptr_reg;
         end
@@ -200,15 +206,19 @@ always @(posedge clk) begin
                 v = 0;
             end
             a = hwb_addr;
+            /* verilator lint_off WIDTHEXPAND */ // byte lane of a 64-bit address: integer BYTES in 64-bit arithmetic
             wdata_reg <= {{(DMA_DATA_WIDTH-32){1'b0}}, 15'd0, v} << (8*(a % BYTES));
             wstrb_reg <= {{(BYTES-4){1'b0}}, 4'hf} << (a % BYTES);
+            /* verilator lint_on WIDTHEXPAND */
             ide_all_reg <= ide_all_reg & q_ide[batch_end_reg[Q_LOG2-1:0] - 1];
             rd_ptr_reg <= batch_end_reg;
             batch_reg <= 1'b0;
         end else begin
-            a = tdba + {q_idx[rd_ptr_reg[Q_LOG2-1:0]], 4'd12};
+            a = tdba + {44'd0, q_idx[rd_ptr_reg[Q_LOG2-1:0]], 4'd12};
+            /* verilator lint_off WIDTHEXPAND */ // byte lane of a 64-bit address: integer BYTES in 64-bit arithmetic
             wdata_reg <= {{(DMA_DATA_WIDTH-8){1'b0}}, 8'h01} << (8*(a % BYTES));
             wstrb_reg <= {{(BYTES-1){1'b0}}, 1'b1} << (a % BYTES);
+            /* verilator lint_on WIDTHEXPAND */
             ide_all_reg <= ide_all_reg & q_ide[rd_ptr_reg[Q_LOG2-1:0]];
             rp1 = rd_ptr_reg + 1;
             rd_ptr_reg <= rp1;
@@ -243,6 +253,7 @@ always @(posedge clk) begin
     end
 end
 end
+/* verilator lint_on BLKSEQ */
 
 endmodule
 

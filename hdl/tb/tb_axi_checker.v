@@ -123,12 +123,22 @@ initial begin
 end
 
 // ---- results (read by Python) --------------------------------------------------------
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [31:0] err_mask = 0;
 reg [31:0] err_count = 0;
+/* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
 reg [7:0]  err_first_code = 0;
+/* verilator lint_on UNUSEDSIGNAL */
+/* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
 reg [63:0] err_first_cycle = 0;
+/* verilator lint_on UNUSEDSIGNAL */
+/* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
 reg [7:0]  err_last_code = 0;
+/* verilator lint_on UNUSEDSIGNAL */
+/* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
 reg [63:0] err_last_cycle = 0;
+/* verilator lint_on UNUSEDSIGNAL */
+/* verilator lint_on PROCASSINIT */
 
 reg [31:0] viol;  // violations found this cycle (bit per code)
 
@@ -147,6 +157,7 @@ localparam LA_W = AXIL_ADDR_WIDTH + 3;
 `define TB_AXI_CHK_R_PL  {axi_rid, axi_rdata, axi_rresp, axi_rlast}
 `define TB_AXI_CHK_B_PL  {axi_bid, axi_bresp}
 
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [AX_W-1:0] ar_pl_q = 0;
 reg [AX_W-1:0] aw_pl_q = 0;
 reg [W_W-1:0]  w_pl_q = 0;
@@ -182,6 +193,7 @@ reg [15:0]        wr_out [0:NIDS-1];
 reg [15:0]        w_done_n = 0;
 // AXI-Lite
 reg [7:0]         l_ar_out = 0, l_aw_out = 0, l_w_out = 0;
+/* verilator lint_on PROCASSINIT */
 
 integer n;
 initial begin
@@ -198,10 +210,14 @@ function crosses_4k;
     input [ADDR_WIDTH-1:0] addr;
     input [7:0] len;
     input [2:0] size;
+    /* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
     reg [ADDR_WIDTH-1:0] start, last;
+    /* verilator lint_on UNUSEDSIGNAL */
     begin
         start = (addr >> size) << size;
+        /* verilator lint_off WIDTHEXPAND */ // testbench arithmetic: the implicit extension is intended and the values fit
         last = start + ((len + 1) << size) - 1;
+        /* verilator lint_on WIDTHEXPAND */
         crosses_4k = (start[ADDR_WIDTH-1:12] != last[ADDR_WIDTH-1:12]);
     end
 endfunction
@@ -221,10 +237,12 @@ reg       ar_push, r_pop, b_dec;
 // instead of in rd_beat[] while rc_ok: beat = rc_base - rc_cnt[7:0], and rc_cnt[8] = 0 while
 // at least one more beat before the expected last one may come (those beats take the fast
 // path below and only decrement rc_cnt).
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg          rc_ok = 1'b0;
 reg [ID_WIDTH-1:0] rc_id = 0;
 reg [7:0]    rc_base = 0;
 reg [8:0]    rc_cnt = 9'h1FF;
+/* verilator lint_on PROCASSINIT */
 
 // X/Z on any valid/ready: a continuous test, re-evaluated only when one of them changes
 wire hs_x = (^{axi_arvalid, axi_arready, axi_awvalid, axi_awready, axi_wvalid, axi_wready,
@@ -260,6 +278,7 @@ wire ar_only = !others_nar & (!axi_rvalid | r_mid);
 
 // Speed: Icarus pays per executed statement, so each channel is checked only in cycles in
 // which it is valid or was stalled; an idle bus costs a handful of tests per cycle.
+/* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
   if (quiet) begin
     // idle buses: nothing to check
@@ -273,7 +292,9 @@ always @(posedge clk) begin
         `TB_AXI_CHK_AR_CHECK
         if (ar_hs) begin
             if (crosses_4k(axi_araddr, axi_arlen, axi_arsize)) viol[11] = 1'b1;
+            /* verilator lint_off WIDTHEXPAND */ // testbench arithmetic: the implicit extension is intended and the values fit
             if (axi_arburst != 2'b01 || axi_arsize > MAX_SIZE) viol[13] = 1'b1;
+            /* verilator lint_on WIDTHEXPAND */
             if (rd_cnt[axi_arid] == PER_ID_DEPTH) begin
                 viol[27] = 1'b1;
             end else begin
@@ -319,7 +340,9 @@ always @(posedge clk) begin
             if (axi_awvalid && (^`TB_AXI_CHK_AW_PL) === 1'bx) viol[19] = 1'b1;
             if (aw_hs) begin
                 if (crosses_4k(axi_awaddr, axi_awlen, axi_awsize)) viol[12] = 1'b1;
+                /* verilator lint_off WIDTHEXPAND */ // testbench arithmetic: the implicit extension is intended and the values fit
                 if (axi_awburst != 2'b01 || axi_awsize > MAX_SIZE) viol[14] = 1'b1;
+                /* verilator lint_on WIDTHEXPAND */
             end
         end
 
@@ -354,7 +377,9 @@ always @(posedge clk) begin
             r_pop = 1'b0;
             if (ar_hs) begin
                 if (crosses_4k(axi_araddr, axi_arlen, axi_arsize)) viol[11] = 1'b1;
+                /* verilator lint_off WIDTHEXPAND */ // testbench arithmetic: the implicit extension is intended and the values fit
                 if (axi_arburst != 2'b01 || axi_arsize > MAX_SIZE) viol[13] = 1'b1;
+                /* verilator lint_on WIDTHEXPAND */
                 if (rd_cnt[axi_arid] == PER_ID_DEPTH) begin
                     viol[27] = 1'b1;
                 end else begin
@@ -480,14 +505,19 @@ always @(posedge clk) begin
         err_mask <= err_mask | viol;
         err_count <= err_count + 1;
         if (err_count == 0) begin
+            /* verilator lint_off WIDTHTRUNC */ // testbench arithmetic: the implicit truncation is intended and the values fit
             for (n = 31; n >= 1; n = n - 1) if (viol[n]) err_first_code <= n;
+            /* verilator lint_on WIDTHTRUNC */
             err_first_cycle <= cycle;
         end
+        /* verilator lint_off WIDTHTRUNC */ // testbench arithmetic: the implicit truncation is intended and the values fit
         for (n = 31; n >= 1; n = n - 1) if (viol[n]) err_last_code <= n;
+        /* verilator lint_on WIDTHTRUNC */
         err_last_cycle <= cycle;
     end
   end
 end
+/* verilator lint_on BLKSEQ */
 
 endmodule
 

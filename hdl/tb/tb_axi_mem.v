@@ -81,7 +81,9 @@ module tb_axi_mem #
     output wire                    s_axi_awready,
     input  wire [DATA_WIDTH-1:0]   s_axi_wdata,
     input  wire [DATA_WIDTH/8-1:0] s_axi_wstrb,
+    /* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
     input  wire                    s_axi_wlast,
+    /* verilator lint_on UNUSEDSIGNAL */
     input  wire                    s_axi_wvalid,
     output wire                    s_axi_wready,
     output wire [ID_WIDTH-1:0]     s_axi_bid,
@@ -130,7 +132,9 @@ initial begin
 end
 
 // ---- random generator (xorshift32) -------------------------------------------------------
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [31:0] rnd = 32'h1234_5678;
+/* verilator lint_on PROCASSINIT */
 wire rnd_en = |{cfg_r_gap_prob, cfg_ar_stall, cfg_aw_stall, cfg_w_stall, cfg_b_gap_prob};
 wire rnd_go = rst | rnd_en;
 always @(posedge clk) if (rnd_go) begin
@@ -148,14 +152,19 @@ wire [7:0] rnd_r  = rnd[31:24];
 wire [7:0] rnd_b  = rnd[19:12];
 
 // ---- read: request to Python -------------------------------------------------------------
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [ADDR_WIDTH-1:0] rd_req_addr = 0;
 reg [7:0]            rd_req_len = 0;
 reg [2:0]            rd_req_size = 0;
 reg [1:0]            rd_req_burst = 0;
 reg [ID_WIDTH-1:0]   rd_req_id = 0;
 reg [SLOT_W-1:0]     rd_req_slot = 0;
+/* verilator lint_off SYNCASYNCNET */ // event counter: Python and a half-cycle-late copy watch it (event-driven, by design)
 reg [31:0]           rd_req_cnt = 0;   // AR handshakes so far
+/* verilator lint_on SYNCASYNCNET */
+/* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
 reg [31:0]           rd_req_seq = 0;   // rd_req_cnt, one half cycle later: Python wakes on it
+/* verilator lint_on UNUSEDSIGNAL */
 // written by Python only
 reg [31:0]           rd_ack_seq = 0;
 reg [1:0]            rd_ack_resp = 0;
@@ -172,6 +181,7 @@ reg [RD_SLOTS-1:0]   q_filled = 0;
 reg [SLOT_W-1:0]     q_wr = 0;
 reg [SLOT_W-1:0]     q_rd = 0;
 reg [SLOT_W:0]       q_count = 0;
+/* verilator lint_on PROCASSINIT */
 
 // ready stalls: continuous, so they only cost when the generator moves
 wire                 ar_stall = rnd_ar < cfg_ar_stall;
@@ -188,6 +198,7 @@ assign s_axi_arready = !rst && !ar_stall && (rd_req_cnt == rd_ack_seq) && (q_cou
 wire ar_hs = s_axi_arvalid && s_axi_arready;
 
 // ---- read: playout -----------------------------------------------------------------------
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg                  r_valid_reg = 0;
 reg [DATA_WIDTH-1:0] r_data_reg = 0;
 reg [1:0]            r_resp_reg = 0;
@@ -195,6 +206,7 @@ reg                  r_last_reg = 0;
 reg [ID_WIDTH-1:0]   r_id_reg = 0;
 reg [7:0]            r_beat = 0;
 reg [7:0]            r_gap_cnt = 0;
+/* verilator lint_on PROCASSINIT */
 
 assign s_axi_rvalid = r_valid_reg;
 assign s_axi_rdata = r_data_reg;
@@ -210,8 +222,10 @@ reg q_push, q_pop;
 // cycle what the general code below does in that case).
 // r_more: the burst being played has a beat before its last still to come (set with every
 // beat presented).
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg                  r_more = 0;
 reg [7:0]            r_len_cur = 0;
+/* verilator lint_on PROCASSINIT */
 wire r_fast = r_valid_reg & s_axi_rready & r_more & ~s_axi_arvalid & (rd_ack_seq == rd_ack_seen)
             & (cfg_r_gap_fixed == 8'd0) & (cfg_r_gap_prob == 8'd0) & (r_gap_cnt == 8'd0) & ~rst;
 
@@ -222,6 +236,7 @@ wire r_head_go = q_filled[q_rd] & (cycle >= q_release[q_rd]);
 wire r_sleep = ~r_valid_reg & ~s_axi_arvalid & (rd_ack_seq == rd_ack_seen) & (r_gap_cnt == 8'd0)
              & ~rst & ~r_head_go;
 
+/* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
   if (r_fast) begin
     r_data_reg <= rd_buf[{q_rd, r_beat[7:BPC_W]}][r_beat[BPC_W-1:0]*DATA_WIDTH +: DATA_WIDTH];
@@ -256,7 +271,9 @@ always @(posedge clk) begin
         rd_req_cnt <= rd_req_cnt + 1;
         q_len[q_wr] <= s_axi_arlen;
         q_id[q_wr] <= s_axi_arid;
+        /* verilator lint_off WIDTHEXPAND */ // testbench arithmetic: the implicit extension is intended and the values fit
         q_release[q_wr] <= cycle + cfg_rd_latency;
+        /* verilator lint_on WIDTHEXPAND */
         q_wr <= q_wr + 1;
         q_push = 1;
     end
@@ -301,17 +318,27 @@ always @(posedge clk) begin
   end
   end
 end
+/* verilator lint_on BLKSEQ */
 
 // ---- write -------------------------------------------------------------------------------
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [ADDR_WIDTH-1:0] wr_req_addr = 0;
 reg [7:0]            wr_req_len = 0;
 reg [2:0]            wr_req_size = 0;
 reg [1:0]            wr_req_burst = 0;
 reg [ID_WIDTH-1:0]   wr_req_id = 0;
+/* verilator lint_off SYNCASYNCNET */ // event counter: Python and a half-cycle-late copy watch it (event-driven, by design)
 reg [31:0]           wr_req_cnt = 0;
+/* verilator lint_on SYNCASYNCNET */
+/* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
 reg [31:0]           wr_req_seq = 0;
+/* verilator lint_on UNUSEDSIGNAL */
+/* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
 reg [CHUNK_BITS-1:0]      wr_buf [0:WR_CHUNKS-1];
+/* verilator lint_on UNUSEDSIGNAL */
+/* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
 reg [STRB_CHUNK_BITS-1:0] wr_strb_buf [0:WR_CHUNKS-1];
+/* verilator lint_on UNUSEDSIGNAL */
 // written by Python only
 reg [31:0]           wr_ack_seq = 0;
 reg [1:0]            wr_ack_resp = 0;
@@ -332,6 +359,7 @@ reg [B_W:0]          b_count = 0;
 reg                  b_valid_reg = 0;
 reg [ID_WIDTH-1:0]   b_id_reg = 0;
 reg [1:0]            b_resp_reg = 0;
+/* verilator lint_on PROCASSINIT */
 
 initial begin
     for (i = 0; i < WR_CHUNKS; i = i + 1) begin
@@ -358,6 +386,7 @@ reg b_push, b_pop;
 wire w_go = rst | s_axi_awvalid | w_active | w_wait | (b_count != 0) | b_valid_reg
           | (wr_ack_seq != wr_ack_seen);
 
+/* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) if (w_go) begin
   if (rst) begin
     w_active <= 1'b0;
@@ -399,7 +428,9 @@ always @(posedge clk) if (w_go) begin
             w_wait <= 1'b0;
             b_id_mem[b_wr] <= wr_req_id;
             b_resp_mem[b_wr] <= wr_ack_resp;
+            /* verilator lint_off WIDTHEXPAND */ // testbench arithmetic: the implicit extension is intended and the values fit
             b_release_mem[b_wr] <= cycle + cfg_wr_latency;
+            /* verilator lint_on WIDTHEXPAND */
             b_wr <= b_wr + 1;
             b_push = 1;
         end
@@ -421,6 +452,7 @@ always @(posedge clk) if (w_go) begin
     else if (!b_push && b_pop) b_count <= b_count - 1;
   end
 end
+/* verilator lint_on BLKSEQ */
 
 // ---- hand-off to Python, half a cycle after the request is complete ----------------------
 always @(rd_req_cnt) rd_req_seq <= #(HALF_PERIOD_NS) rd_req_cnt;
@@ -430,9 +462,13 @@ always @(wr_req_cnt) wr_req_seq <= #(HALF_PERIOD_NS) wr_req_cnt;
 // (from the least significant bit: count, addr, len, size, burst, id, and for reads the
 // slot). The count, not the delayed seq: the vector must already hold the new request's
 // values when Python, woken by the seq's change, reads it.
+/* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
 wire [SLOT_W+ID_WIDTH+2+3+8+ADDR_WIDTH+32-1:0] rd_req_info =
+/* verilator lint_on UNUSEDSIGNAL */
     {rd_req_slot, rd_req_id, rd_req_burst, rd_req_size, rd_req_len, rd_req_addr, rd_req_cnt};
+/* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
 wire [ID_WIDTH+2+3+8+ADDR_WIDTH+32-1:0] wr_req_info =
+/* verilator lint_on UNUSEDSIGNAL */
     {wr_req_id, wr_req_burst, wr_req_size, wr_req_len, wr_req_addr, wr_req_cnt};
 
 endmodule

@@ -55,10 +55,13 @@ reg [3:0]            cmd_strb = 4'hF;
 reg [31:0]           cmd_seq = 0;
 
 // to Python
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [31:0]           done_rdata = 0;
 reg [1:0]            done_resp = 0;
 reg [31:0]           done_cnt = 0;
+/* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
 reg [31:0]           done_seq = 0;
+/* verilator lint_on UNUSEDSIGNAL */
 
 reg [31:0]           cmd_seen = 0;
 reg                  busy = 0;
@@ -70,6 +73,7 @@ reg                  wvalid_reg = 0;
 reg                  arvalid_reg = 0;
 reg                  bready_reg = 0;
 reg                  rready_reg = 0;
+/* verilator lint_on PROCASSINIT */
 
 assign m_axil_awaddr = addr_reg;
 assign m_axil_awprot = 3'b010;
@@ -139,7 +143,9 @@ always @(done_cnt) done_seq <= #(HALF_PERIOD_NS) done_cnt;
 
 // the result in one vector, so Python reads it with one access (count, resp, rdata from
 // bit 0; the count, not the delayed done_seq, so it is up to date when done_seq changes)
+/* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
 wire [31+2+32:0] done_info = {done_rdata, done_resp, done_cnt};
+/* verilator lint_on UNUSEDSIGNAL */
 
 endmodule
 

@@ -85,9 +85,11 @@ module tb_selftest #
 
 localparam real HALF_PERIOD_NS = CLK_PERIOD_PS / 2000.0;
 
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg        clk = 1'b0;
 reg        rst = 1'b1;
 reg [63:0] cycle = 0;
+/* verilator lint_on PROCASSINIT */
 
 always #(HALF_PERIOD_NS) clk = ~clk;
 always @(posedge clk) cycle <= cycle + 1;

@@ -42,23 +42,34 @@ module tb_xgmii_rx #
 
 localparam BUF_BYTES = CHUNKS * 256;
 
+/* verilator lint_off UNUSEDPARAM */ // kept with the other XGMII constants for reference
 localparam [7:0] XGMII_IDLE  = 8'h07;
+/* verilator lint_on UNUSEDPARAM */
 localparam [7:0] XGMII_START = 8'hFB;
 localparam [7:0] XGMII_TERM  = 8'hFD;
 localparam [63:0] PREAMBLE   = 64'hD5555555_555555FB;  // lane 0 = start ... lane 7 = SFD
 localparam [63:0] IDLE_WORD  = 64'h07070707_07070707;
 
 // to Python
+/* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
 reg [2047:0] fr_buf [0:CHUNKS-1];
+/* verilator lint_on UNUSEDSIGNAL */
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [31:0]   fr_len = 0;
 reg [63:0]   fr_start_cycle = 0;
 reg [63:0]   fr_end_cycle = 0;
 reg [7:0]    fr_err = 0;
+/* verilator lint_off SYNCASYNCNET */ // event counter: Python and a half-cycle-late copy watch it (event-driven, by design)
 reg [31:0]   fr_cnt = 0;
+/* verilator lint_on SYNCASYNCNET */
+/* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
 reg [31:0]   fr_seq = 0;
+/* verilator lint_on UNUSEDSIGNAL */
 reg [31:0]   err_mask = 0;
 reg [31:0]   err_count = 0;
+/* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
 reg [63:0]   err_first_cycle = 0;
+/* verilator lint_on UNUSEDSIGNAL */
 
 localparam real HALF_PERIOD_NS = CLK_PERIOD_PS / 2000.0;
 
@@ -74,6 +85,7 @@ reg [3:0]    term_lane;
 reg [63:0]   term_mask;    // lanes from the terminate up
 reg [63:0]   term_expect;  // FD then idles
 reg [7:0]    new_err = 0;
+/* verilator lint_on PROCASSINIT */
 reg          glitch;
 integer      k;
 
@@ -88,12 +100,15 @@ end
 wire xg_data = in_frame & (xgmii_txc == 8'h00) & ~rst;
 wire xg_idle = ~in_frame & (xgmii_txc == 8'hFF) & (xgmii_txd == IDLE_WORD) & ~rst & (ifg >= 12);
 
+/* verilator lint_off BLKSEQ */ // '=' for this block's temporaries and its ifg count, which only this block and its own xg_idle gate read
 always @(posedge clk) begin
     if (xg_data) begin
         // past the buffer the index is out of range and the write is dropped; bit 3 of err
         // is set at the terminate (len only grows, so some word fell past the buffer iff
         // the terminate's did)
+        /* verilator lint_off WIDTHTRUNC */ // testbench arithmetic: the implicit truncation is intended and the values fit
         fr_buf[len[31:8]][len[7:3]*64 +: 64] <= xgmii_txd;
+        /* verilator lint_on WIDTHTRUNC */
         len = len + 8;
     end else if (xg_idle) begin
         // a legal gap grows: nothing to record
@@ -105,7 +120,9 @@ always @(posedge clk) begin
         ifg = 0;
     end else if (in_frame) begin
         if (xgmii_txc == 8'h00) begin
+            /* verilator lint_off WIDTHTRUNC */ // testbench arithmetic: the implicit truncation is intended and the values fit
             if (len < BUF_BYTES) fr_buf[len[31:8]][len[7:3]*64 +: 64] <= xgmii_txd;
+            /* verilator lint_on WIDTHTRUNC */
             else err = err | 8'h08;
             len = len + 8;
         end else begin
@@ -125,9 +142,13 @@ always @(posedge clk) begin
             term_expect = ({8{8'h07}} << (term_lane * 8 + 8)) | (64'hFD << (term_lane * 8));
             if (term_lane != 8 && xgmii_txd[term_lane*8 +: 8] == XGMII_TERM) begin
                 if ((xgmii_txd & term_mask) != (term_expect & term_mask)) err = err | 8'h10;
+                /* verilator lint_off WIDTHTRUNC */ // testbench arithmetic: the implicit truncation is intended and the values fit
                 if (len < BUF_BYTES) fr_buf[len[31:8]][len[7:3]*64 +: 64] <= xgmii_txd;
+                /* verilator lint_on WIDTHTRUNC */
                 else err = err | 8'h08;
+                /* verilator lint_off WIDTHEXPAND */ // testbench arithmetic: the implicit extension is intended and the values fit
                 len = len + term_lane;
+                /* verilator lint_on WIDTHEXPAND */
                 if (len > BUF_BYTES) len = BUF_BYTES;
                 fr_len <= len;
                 fr_start_cycle <= start_cycle;
@@ -137,11 +158,15 @@ always @(posedge clk) begin
                 new_err = err;
                 in_frame <= 1'b0;
                 seen_frame <= 1'b1;
+                /* verilator lint_off WIDTHEXPAND */ // testbench arithmetic: the implicit extension is intended and the values fit
                 ifg = 7 - term_lane;
+                /* verilator lint_on WIDTHEXPAND */
             end else begin
                 // a control character that does not end the frame; keep collecting
                 err = err | 8'h02;
+                /* verilator lint_off WIDTHTRUNC */ // testbench arithmetic: the implicit truncation is intended and the values fit
                 if (len < BUF_BYTES) fr_buf[len[31:8]][len[7:3]*64 +: 64] <= xgmii_txd;
+                /* verilator lint_on WIDTHTRUNC */
                 len = len + 8;
             end
         end
@@ -173,20 +198,25 @@ always @(posedge clk) begin
     if (new_err != 0) begin
         if (err_count == 0) err_first_cycle <= cycle;
         err_count <= err_count + 1;
+        /* verilator lint_off WIDTHEXPAND */ // testbench arithmetic: the implicit extension is intended and the values fit
         err_mask <= err_mask | new_err;
+        /* verilator lint_on WIDTHEXPAND */
         if (err_count < 10)
             $display("%0t %m: XGMII framing error in the frame ending at cycle %0d: flags %h",
                 $time, cycle, new_err);
         new_err = 0;
     end
 end
+/* verilator lint_on BLKSEQ */
 
 always @(fr_cnt) fr_seq <= #(HALF_PERIOD_NS) fr_cnt;
 
 // a frame's fields in one vector, so Python reads them with one access per frame
 // (from the least significant bit: count, len, start cycle, end cycle, err; the count, not
 // the delayed fr_seq, so the vector is up to date when fr_seq's change wakes Python)
+/* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
 wire [8+64+64+32+32-1:0] fr_info = {fr_err, fr_end_cycle, fr_start_cycle, fr_len, fr_cnt};
+/* verilator lint_on UNUSEDSIGNAL */
 
 endmodule
 
