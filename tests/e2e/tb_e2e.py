@@ -31,9 +31,9 @@ from e2e_lib import (  # noqa: E402
     write_result,
 )
 
+from hilnic.cosim.api import rtl_test  # noqa: E402
 from hilnic.drivers.net.ethernet.intel.e1000.e1000_main import ethtool_stats  # noqa: E402
 from hilnic.hw.regs import E1000_ICR_ERR, ERR_DMA_READ  # noqa: E402
-from hilnic.cosim.api import rtl_test  # noqa: E402
 from hilnic.kernel.env import MS  # noqa: E402
 from hilnic.net.core.skbuff import live_skbs  # noqa: E402
 from hilnic.testbed import E1000_IRQ, TestbedConfig, tcp_bulk, udp_send  # noqa: E402

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
+from hilnic.cosim.api import with_sim_timeout  # noqa: E402
 from hilnic.cosim.bridge import RtlNic  # noqa: E402
-from hilnic.mm.hostmem import DmaDir, HostMemory  # noqa: E402
 from hilnic.hw.regs import (  # noqa: E402
     DESC_STA_BYTE,
     E1000_TCTL_EN,
@@ -35,7 +35,7 @@ from hilnic.hw.regs import (  # noqa: E402
     Reg,
     TxDesc,
 )
-from hilnic.cosim.api import with_sim_timeout  # noqa: E402
+from hilnic.mm.hostmem import DmaDir, HostMemory  # noqa: E402
 
 CMD_FRAME = E1000_TXD_CMD_EOP | E1000_TXD_CMD_IFCS | E1000_TXD_CMD_RS
 MIN_FRAME = 60  # bytes before FCS (PSP)

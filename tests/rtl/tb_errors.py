@@ -15,6 +15,7 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 from nic_tb import CMD_FRAME, NicTB, eth_frame, split, wire_image  # noqa: E402
 
+from hilnic.cosim.api import rtl_test, with_sim_timeout  # noqa: E402
 from hilnic.cosim.bridge import DECERR, SLVERR  # noqa: E402
 from hilnic.hw.regs import (  # noqa: E402
     E1000_CTRL_RST,
@@ -23,7 +24,6 @@ from hilnic.hw.regs import (  # noqa: E402
     E1000_STATUS_TXOFF,
     E1000_TCTL_EN,
     E1000_TXD_CMD_DEXT,
-    E1000_TXD_CMD_EOP,
     E1000_TXD_CMD_IFCS,
     E1000_TXD_CMD_RS,
     ERR_BAD_DESC,
@@ -37,7 +37,6 @@ from hilnic.hw.regs import (  # noqa: E402
     TxDesc,
     reg_info,
 )
-from hilnic.cosim.api import rtl_test, with_sim_timeout  # noqa: E402
 
 
 async def _expect_err(tb: NicTB, cause: int, what: str) -> None:

@@ -13,6 +13,7 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 from nic_tb import CMD_FRAME, NicTB, eth_frame  # noqa: E402
 
+from hilnic.cosim.api import rtl_test, with_sim_timeout  # noqa: E402
 from hilnic.hw.regs import (  # noqa: E402
     E1000_CTRL_RST,
     E1000_ICR_ERR,
@@ -27,7 +28,6 @@ from hilnic.hw.regs import (  # noqa: E402
     Reg,
     reg_info,
 )
-from hilnic.cosim.api import rtl_test, with_sim_timeout  # noqa: E402
 
 UNKNOWN_OFFSETS = (0x0004, 0x000C, 0x00BC, 0x00CC, 0x00D4, 0x00DC, 0x0404, 0x3814, 0x381C,
                    0x3830, 0x4000, 0x4084, 0x40D0, 0xF00C, 0xF01C, 0xF024, 0xFFFC)

@@ -12,9 +12,9 @@ import warnings
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
-import cocotb  # noqa: E402
 from cocotb.triggers import ClockCycles, RisingEdge  # noqa: E402
 
+from hilnic.cosim.api import rtl_test, with_sim_timeout  # noqa: E402
 from hilnic.cosim.bridge import (  # noqa: E402
     DECERR,
     SLVERR,
@@ -25,7 +25,6 @@ from hilnic.cosim.bridge import (  # noqa: E402
     RtlNic,
     XgmiiCapture,
 )
-from hilnic.mm.hostmem import DmaDir, HostMemory  # noqa: E402
 from hilnic.hw.regs import (  # noqa: E402
     E1000_TCTL_EN,
     E1000_TXD_CMD_EOP,
@@ -35,7 +34,7 @@ from hilnic.hw.regs import (  # noqa: E402
     Reg,
     TxDesc,
 )
-from hilnic.cosim.api import rtl_test, with_sim_timeout  # noqa: E402
+from hilnic.mm.hostmem import DmaDir, HostMemory  # noqa: E402
 
 PERIOD_PS = 6400
 

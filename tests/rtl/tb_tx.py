@@ -22,12 +22,12 @@ from scapy.layers.inet6 import IPv6  # noqa: E402
 from scapy.layers.l2 import Ether  # noqa: E402
 from scapy.packet import Raw  # noqa: E402
 
+from hilnic.cosim.api import rtl_test, with_sim_timeout  # noqa: E402
 from hilnic.hw.regs import (  # noqa: E402
     DESC_STA_BYTE,
     E1000_ICR_TXQE,
     E1000_STATUS_LU,
     E1000_TCTL_EN,
-    E1000_TCTL_PSP,
     E1000_TXD_CMD_EOP,
     E1000_TXD_CMD_IC,
     E1000_TXD_CMD_IFCS,
@@ -36,7 +36,6 @@ from hilnic.hw.regs import (  # noqa: E402
     Reg,
     TxDesc,
 )
-from hilnic.cosim.api import rtl_test, with_sim_timeout  # noqa: E402
 from hilnic.lib.checksum import csum_partial  # noqa: E402
 
 MAC_DST, MAC_SRC = "02:aa:bb:cc:dd:ee", "02:11:22:33:44:55"

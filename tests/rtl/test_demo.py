@@ -20,6 +20,7 @@ def test_demo_small(tmp_path):
 
     from scapy.layers.inet import IP, TCP, UDP
     from scapy.layers.l2 import ARP, Ether
+
     from hilnic.wire.pcap import read_pcap
 
     recs = read_pcap(os.fspath(tmp_path / "wire.pcap"))

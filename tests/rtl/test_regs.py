@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hilnic.hw import regs
 from hilnic.cosim.sim import HDL_NIC, run_rtl_test
+from hilnic.hw import regs
 
 HERE = Path(__file__).resolve().parent  # the cocotb modules (tb_*.py) live here
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hilnic.kernel.env import VirtualEnv
-from hilnic.net.ipv4.arp import ARPOP_REPLY, arp_tbl
-from hilnic.net.core.net_namespace import Host
 from hilnic.drivers.net.loopback import loopback_net_init
-from hilnic.net.ipv4.af_inet import inet_init
-from hilnic.net.ethernet.eth import alloc_etherdev
+from hilnic.kernel.env import VirtualEnv
+from hilnic.net.core.neighbour import NEIGH_UPDATE_F_OVERRIDE, NUD_REACHABLE, __neigh_lookup, neigh_update
+from hilnic.net.core.net_namespace import Host
 from hilnic.net.core.netdevice import (
     NETDEV_TX_OK,
     NETIF_F_HW_CSUM,
@@ -18,10 +16,12 @@ from hilnic.net.core.netdevice import (
     dev_open,
     register_netdev,
 )
-from hilnic.net.core.neighbour import NEIGH_UPDATE_F_OVERRIDE, NUD_REACHABLE, __neigh_lookup, neigh_update
-from hilnic.net.ipv4.route import inet_ifaddr_add, ip_route_add
 from hilnic.net.core.skbuff import CHECKSUM_PARTIAL, consume_skb, skb_checksum_help
 from hilnic.net.core.sock import IPPROTO_TCP, IPPROTO_UDP, SOCK_DGRAM, Sock
+from hilnic.net.ethernet.eth import alloc_etherdev
+from hilnic.net.ipv4.af_inet import inet_init
+from hilnic.net.ipv4.arp import ARPOP_REPLY, arp_tbl
+from hilnic.net.ipv4.route import inet_ifaddr_add, ip_route_add
 
 HOST_MAC = bytes.fromhex("020000000001")
 PEER_MAC = bytes.fromhex("020000000002")

@@ -10,13 +10,13 @@ from scapy.layers.inet import IP, TCP
 from scapy.packet import Raw
 
 from hilnic.kernel.env import MS, VirtualEnv
-from hilnic.net.ipv4 import tcp_ipv4
-from hilnic.net.core.net_namespace import Host
 from hilnic.lib.checksum import csum_fold, csum_partial
+from hilnic.net.core.net_namespace import Host
 from hilnic.net.core.netdev_features import NETIF_F_IP_CSUM, NETIF_F_SG
 from hilnic.net.core.skbuff import alloc_skb, kfree_skb
-from hilnic.net.socket import socket
+from hilnic.net.ipv4 import tcp_ipv4
 from hilnic.net.ipv4.tcp_ipv4 import tcp_v4_rcv
+from hilnic.net.socket import socket
 
 LOCAL = "10.0.0.1"
 PEER = "10.0.0.2"

@@ -6,10 +6,10 @@ from ip_testlib import HOST_IP, make_rig, make_sock
 from scapy.layers.inet import UDP
 from scapy.layers.l2 import ARP, Ether
 
-from hilnic.net.ipv4.arp import arp_tbl, neigh_lookup_state
-from hilnic.net.core.neighbour import NUD_DELAY, NUD_FAILED, NUD_INCOMPLETE, NUD_PROBE, NUD_REACHABLE, NUD_STALE
 from hilnic.drivers.net.rx import host_receive_frame
+from hilnic.net.core.neighbour import NUD_DELAY, NUD_FAILED, NUD_INCOMPLETE, NUD_PROBE, NUD_REACHABLE, NUD_STALE
 from hilnic.net.core.skbuff import live_skbs
+from hilnic.net.ipv4.arp import arp_tbl, neigh_lookup_state
 from hilnic.net.ipv4.udp import udp_sendmsg
 
 NEW_IP = "10.0.0.3"

@@ -22,7 +22,7 @@ SEE = "see py/hilnic/cosim/cocotb_internals.py (and the cocotb pin in pyproject.
 def _cocotb_version() -> str:
     try:
         return importlib.import_module("cocotb").__version__
-    except Exception:  # noqa: BLE001
+    except Exception:
         return "?"
 
 

@@ -14,10 +14,10 @@ from scapy.layers.l2 import Ether
 from scapy.utils import checksum
 from test_gso import HDR, device_complete_checksum, make_dev, make_tcp_skb, scapy_checksums_ok
 
+from hilnic.include.net.sch_generic import TCQ_F_CAN_BYPASS, TCQ_F_ONETXQUEUE
 from hilnic.kernel.env import MS, SEC
 from hilnic.kernel.softirq import NET_TX_SOFTIRQ
 from hilnic.net.core.dev import dev_kfree_skb_any, dev_queue_xmit
-from hilnic.net.ethernet.eth import alloc_etherdev
 from hilnic.net.core.netdevice import (
     NET_XMIT_CN,
     NET_XMIT_DROP,
@@ -40,9 +40,9 @@ from hilnic.net.core.netdevice import (
     netif_xmit_stopped,
     register_netdev,
 )
-from hilnic.include.net.sch_generic import TCQ_F_CAN_BYPASS, TCQ_F_ONETXQUEUE
-from hilnic.net.sched.sch_generic import PfifoFast
 from hilnic.net.core.skbuff import CHECKSUM_NONE, CHECKSUM_PARTIAL, consume_skb, live_skbs, skb_stats
+from hilnic.net.ethernet.eth import alloc_etherdev
+from hilnic.net.sched.sch_generic import PfifoFast
 
 SMALL = 100  # payload of a non-GSO test skb
 L = HDR + SMALL  # its length on the wire (no FCS)

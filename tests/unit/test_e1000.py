@@ -46,10 +46,10 @@ from hilnic.hw.regs import (
 )
 from hilnic.kernel.env import MS, SEC, US, VirtualEnv
 from hilnic.kernel.softirq import NET_TX_SOFTIRQ
+from hilnic.lib.checksum import csum_partial
 from hilnic.net.core import netdevice as nd
 from hilnic.net.core.dev import dev_queue_xmit, xmit_one
 from hilnic.net.core.net_namespace import Host
-from hilnic.lib.checksum import csum_partial
 from hilnic.net.core.skbuff import (
     CHECKSUM_NONE,
     CHECKSUM_PARTIAL,

@@ -10,10 +10,10 @@ from scapy.layers.l2 import Ether
 
 from hilnic.drivers.net.ethernet.intel.e1000.e1000_main import e1000_get_ethtool_stats
 from hilnic.hw.backend import WireFrame
-from hilnic.kernel.env import MS, SEC
+from hilnic.kernel.env import SEC
 from hilnic.kernel.softirq import NET_RX_SOFTIRQ, NET_TX_SOFTIRQ
 from hilnic.net.core.skbuff import skb_stats
-from hilnic.testbed import TestbedConfig, model_testbed, pattern, tcp_bulk, udp_send
+from hilnic.testbed import TestbedConfig, model_testbed, tcp_bulk, udp_send
 
 
 def run_tcp(cfg: TestbedConfig, nbytes: int, timeout=30 * SEC):

@@ -18,7 +18,6 @@ from scapy.utils import checksum
 from hilnic.kernel.env import VirtualEnv
 from hilnic.net.core.gso import skb_gso_segment
 from hilnic.net.core.net_namespace import Host
-from hilnic.net.ethernet.eth import alloc_etherdev, alloc_etherdev_mqs
 from hilnic.net.core.netdevice import (
     NETDEV_TX_OK,
     NETIF_F_HW_CSUM,
@@ -44,6 +43,7 @@ from hilnic.net.core.skbuff import (
     skb_add_data_frag,
     skb_stats,
 )
+from hilnic.net.ethernet.eth import alloc_etherdev, alloc_etherdev_mqs
 
 MAX_TCP_HEADER = 320
 HDR = 14 + 20 + 32  # Ethernet + IPv4 + TCP with timestamps
@@ -309,7 +309,8 @@ def test_ip_id_wraps_and_seq_wraps():
 
 def test_robust_device_gets_skb_unsegmented_and_bad_skbs_raise():
     host, dev, _ = make_dev(NETIF_F_SG | NETIF_F_IP_CSUM | NETIF_F_TSO)
-    from hilnic.net.core.netdevice import NETIF_F_GSO_ROBUST
+
+    from hilnic.net.core.netdev_features import NETIF_F_GSO_ROBUST
 
     skb = make_tcp_skb(dev, _payload(3 * 1448))
     skb.shinfo.gso_segs = 99

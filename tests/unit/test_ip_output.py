@@ -13,12 +13,12 @@ from scapy.layers.l2 import Ether
 from hilnic.include.linux.inet import in_aton
 from hilnic.include.uapi.linux.in_ import IPPROTO_TCP
 from hilnic.lib.checksum import csum_tcpudp_nofold
-from hilnic.net.ipv4.af_inet import NetProtocol, inet_add_protocol
-from hilnic.net.ipv4.ip_output import ip_local_out, ip_queue_xmit
 from hilnic.net.core.netdevice import NETIF_F_HW_CSUM, NETIF_F_SG, NETIF_F_TSO
-from hilnic.net.ipv4.route import ip_route_add, ip_route_output
 from hilnic.net.core.skbuff import CHECKSUM_PARTIAL, SKB_GSO_TCPV4, alloc_skb, live_skbs, skb_stats
 from hilnic.net.core.sock import SOCK_STREAM, Sock
+from hilnic.net.ipv4.af_inet import NetProtocol, inet_add_protocol
+from hilnic.net.ipv4.ip_output import ip_local_out, ip_queue_xmit
+from hilnic.net.ipv4.route import ip_route_add, ip_route_output
 
 MSS = 1448
 TSO_FEATURES = NETIF_F_SG | NETIF_F_HW_CSUM | NETIF_F_TSO

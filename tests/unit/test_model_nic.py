@@ -10,9 +10,7 @@ import pytest
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Dot1Q, Ether
 
-from hilnic.mm.hostmem import DmaDir, HostMemory
 from hilnic.hw.model import ModelNic, wire_slot_cycles
-from hilnic.lib.checksum import csum_partial
 from hilnic.hw.regs import (
     CLK_PERIOD_PS,
     E1000_CTRL_RST,
@@ -51,6 +49,8 @@ from hilnic.hw.regs import (
     reg_info,
 )
 from hilnic.kernel.env import MS, NS, US, VirtualEnv
+from hilnic.lib.checksum import csum_partial
+from hilnic.mm.hostmem import DmaDir, HostMemory
 
 EOP_CMD = E1000_TXD_CMD_EOP | E1000_TXD_CMD_IFCS | E1000_TXD_CMD_RS
 LINE_RATE_1518 = 812_743  # frames/s (NIC_SPEC §6)
@@ -300,7 +300,7 @@ def test_checksum_insertion_matches_scapy(l4):
     css = 14 + 20
     l4_len = len(bytes(good[IP].payload))
     # What Linux leaves for CHECKSUM_PARTIAL: the folded pseudo-header sum, not complemented.
-    pseudo = struct.pack(">4s4sBBH", bytes(map(int, "192.168.1.10".split("."))), bytes(map(int, "192.168.1.20".split("."))), 0, 6 if l4 == "tcp" else 17, l4_len)
+    pseudo = struct.pack(">4s4sBBH", bytes(map(int, ["192", "168", "1", "10"])), bytes(map(int, ["192", "168", "1", "20"])), 0, 6 if l4 == "tcp" else 17, l4_len)
     partial = bytearray(bytes(good))
     partial[css + csum_off : css + csum_off + 2] = csum_partial(pseudo).to_bytes(2, "big")
     b.post(bytes(partial), EOP_CMD | E1000_TXD_CMD_IC, css=css, cso=css + csum_off)

@@ -7,12 +7,12 @@ from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Raw
 
-from hilnic.net.ipv4.arp import neigh_lookup_state
-from hilnic.include.uapi.linux.in_ import IPPROTO_TCP
-from hilnic.net.ipv4.af_inet import NetProtocol, inet_add_protocol
-from hilnic.net.core.neighbour import NUD_REACHABLE
 from hilnic.drivers.net.rx import host_receive_frame
+from hilnic.include.uapi.linux.in_ import IPPROTO_TCP
+from hilnic.net.core.neighbour import NUD_REACHABLE
 from hilnic.net.core.skbuff import live_skbs
+from hilnic.net.ipv4.af_inet import NetProtocol, inet_add_protocol
+from hilnic.net.ipv4.arp import neigh_lookup_state
 
 HOST_MAC_S = "02:00:00:00:00:01"
 
@@ -53,9 +53,10 @@ def test_tcp_segment_reaches_tcp_handler():
 
 def test_arp_reply_reaches_arp():
     rig = make_rig(resolve_peer=False)
+    from ip_testlib import make_sock
+
     from hilnic.net.core.skbuff import live_skbs as _live
     from hilnic.net.ipv4.udp import udp_sendmsg
-    from ip_testlib import make_sock
 
     udp_sendmsg(make_sock(rig.host), b"q", 0, (PEER_IP, 1))  # creates the INCOMPLETE entry
     reply = eth(ARP(op=2, hwsrc=PEER_MAC, psrc=PEER_IP, hwdst=HOST_MAC_S, pdst=HOST_IP))

@@ -3,8 +3,8 @@
 import pytest
 from scapy.layers.inet import IP, TCP
 
-from hilnic.mm.hostmem import HostMemory
 from hilnic.lib.checksum import csum_fold, csum_partial
+from hilnic.mm.hostmem import HostMemory
 from hilnic.net.core.skbuff import (
     CHECKSUM_NONE,
     CHECKSUM_PARTIAL,

@@ -3,6 +3,7 @@
 import errno
 
 import pytest
+from tcp_rig import Rig
 
 from hilnic.net.core.sock import SOCK_MIN_SNDBUF, TCP_CLOSE, TCP_FIN_WAIT1, TCP_FIN_WAIT2, TCP_LAST_ACK
 from hilnic.net.socket import (
@@ -16,7 +17,6 @@ from hilnic.net.socket import (
     SOL_SOCKET,
     socket,
 )
-from tcp_rig import Rig
 
 
 def test_so_sndbuf_doubles_and_has_a_floor(monkeypatch):

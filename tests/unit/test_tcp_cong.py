@@ -4,6 +4,8 @@ socket with TCP_CONGESTION or per netns as the default, unknown names refused wi
 import errno
 
 import pytest
+from tcp_rig import Rig
+
 from hilnic.net.core.sock import TCP_CA_CWR, TCP_CA_Open, TcpCongestionOps
 from hilnic.net.ipv4.tcp_cong import (
     tcp_ca_find,
@@ -17,7 +19,6 @@ from hilnic.net.ipv4.tcp_cong import (
     tcp_unregister_congestion_control,
 )
 from hilnic.net.socket import SOL_TCP, TCP_CONGESTION, socket
-from tcp_rig import Rig
 
 
 @pytest.fixture

@@ -2,12 +2,12 @@
 stack hands to ip_queue_xmit, parsed with scapy."""
 
 from scapy.layers.inet import IP, TCP
+from tcp_rig import Rig
 
 from hilnic.net.core.skbuff import CHECKSUM_PARTIAL, SKB_GSO_TCPV4, skb_stats
 from hilnic.net.core.sock import ICSK_TIME_PROBE0, TSQ_THROTTLED
-from hilnic.net.socket import MSG_MORE, SOL_TCP, TCP_CORK, TCP_NODELAY
 from hilnic.net.ipv4.tcp import tcp_send_mss
-from tcp_rig import Rig
+from hilnic.net.socket import MSG_MORE, SOL_TCP, TCP_CORK, TCP_NODELAY
 
 MSS = 1448
 

@@ -1,10 +1,11 @@
 """Clone lifetime (18), RTO backoff (19), fast retransmit, qdisc drop → CWR, PMTU (FRAG_NEEDED)."""
 
+from tcp_rig import Rig
+
 from hilnic.kernel.env import MS
 from hilnic.net.core.skbuff import alloc_skb
 from hilnic.net.core.sock import ICSK_TIME_PROBE0, TCP_CA_CWR, TCP_CA_Loss, TCP_CA_Recovery
 from hilnic.net.ipv4.tcp_ipv4 import tcp_v4_err
-from tcp_rig import Rig
 
 MSS = 1448
 

@@ -3,12 +3,12 @@
 import errno
 
 import pytest
+from tcp_rig import Rig
 
-from hilnic.net.core.skbuff import skb_stats
 from hilnic.net.core.netdev_features import NETIF_F_SG
+from hilnic.net.core.skbuff import skb_stats
 from hilnic.net.core.sock import SO_EE_CODE_ZEROCOPY_COPIED, SO_EE_ORIGIN_ZEROCOPY
 from hilnic.net.socket import MSG_ERRQUEUE, MSG_ZEROCOPY, SO_ZEROCOPY, SOL_SOCKET
-from tcp_rig import Rig
 
 
 def zc_rig(monkeypatch):

@@ -6,17 +6,16 @@ import errno
 
 import pytest
 from ip_testlib import HOST_IP, PEER_IP, PEER_MAC, make_rig, make_sock
-from scapy.layers.inet import ICMP, IP, UDP
+from scapy.layers.inet import ICMP, IP, UDP, defragment
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
-from scapy.layers.inet import defragment
 
-from hilnic.net.core import neighbour
-from hilnic.net.ipv4 import arp
-from hilnic.include.uapi.linux.in_ import IP_PMTUDISC_DO
-from hilnic.net.core.netdevice import NETIF_F_SG
 from hilnic.drivers.net.rx import host_receive_frame
+from hilnic.include.uapi.linux.in_ import IP_PMTUDISC_DO
+from hilnic.net.core import neighbour
+from hilnic.net.core.netdevice import NETIF_F_SG
 from hilnic.net.core.skbuff import CHECKSUM_NONE, CHECKSUM_PARTIAL, live_skbs, skb_stats
+from hilnic.net.ipv4 import arp
 from hilnic.net.ipv4.udp import udp_recvmsg, udp_sendmsg, udp_v4_get_port
 
 

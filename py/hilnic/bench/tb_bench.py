@@ -22,8 +22,8 @@ from typing import Any
 from hilnic.bench.traffic import Traffic
 from hilnic.cosim.api import Event, rtl_test, with_sim_timeout
 from hilnic.cosim.bridge import RtlNic
-from hilnic.mm.hostmem import DmaDir, HostMemory
 from hilnic.hw.regs import E1000_TCTL_EN, E1000_TCTL_PSP, Reg
+from hilnic.mm.hostmem import DmaDir, HostMemory
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 

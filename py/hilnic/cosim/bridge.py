@@ -33,15 +33,15 @@ import logging
 import time
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hilnic.cosim.cocotb_internals import RawValueWake, handle_names, raw_handle, raw_int, raw_put
 from hilnic.hw.backend import NicBackend, WireFrame
-from hilnic.mm.hostmem import HostMemory
 from hilnic.hw.regs import CLK_PERIOD_PS
+from hilnic.mm.hostmem import HostMemory
 
 if TYPE_CHECKING:
     from hilnic.cosim.cocotb_env import CocotbEnv
@@ -157,12 +157,12 @@ class RawVpi:
                 import cocotb
 
                 sim_name = str(getattr(cocotb, "SIM_NAME", "") or "")
-            except Exception:  # noqa: BLE001 - outside a simulator
+            except Exception:
                 sim_name = ""
             if want == "1" or (want != "0" and "verilator" in sim_name.lower()):
                 try:
                     cls._instance = cls()
-                except Exception as exc:  # noqa: BLE001 - symbols not exported: stay on cocotb
+                except Exception as exc:
                     log.debug("raw VPI access unavailable: %s", exc)
                     cls._instance = None
         return cls._instance
@@ -239,7 +239,7 @@ class ChunkArray:
                 raw_put(self.handles[0], before, self.bits)
                 return ok
             return True
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.debug("raw VPI check failed: %s", exc)
             return False
 

@@ -99,7 +99,7 @@ def handle_names(signal: Any) -> list[str]:
     for attr in ("_path", "_name"):
         try:
             out.append(str(getattr(signal, attr)))
-        except Exception:  # noqa: BLE001, S112 - a handle without it
+        except Exception:
             continue
     return out
 
@@ -231,7 +231,7 @@ class RawValueWake:
         _gt._current_gpi_trigger = _RAW_TRIGGER
         try:
             self._fn()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the guard task
+        except BaseException as exc:
             self._running = False
             self._err = exc
             self._err_event.set()

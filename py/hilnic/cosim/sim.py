@@ -50,7 +50,7 @@ import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -207,7 +207,7 @@ def _verilator_make_vars(root: Path) -> list[str]:
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _have_cxx_header(name: str) -> bool:
     """Whether the C++ compiler finds <name> (preprocessor probe)."""
     cxx = os.environ.get("CXX", "c++")

@@ -124,7 +124,7 @@ def _raw(sig: Any) -> Any:
 def _width(h: Any, default: int) -> int:
     try:
         return int(h.get_num_elems())
-    except Exception:  # noqa: BLE001 - a stand-in handle without it
+    except Exception:
         return default
 
 
@@ -167,7 +167,7 @@ class SwSignals:
             hold_ps = DEFAULT_HOLD_PS
             try:
                 hold_ps = int(dut.CLK_PERIOD_PS.value)
-            except Exception:  # noqa: BLE001 - no such parameter: the default
+            except Exception:
                 pass
         self.hold_ps = hold_ps
         self._call_later: Callable[[int, Callable[[], None]], Any] = (
@@ -182,7 +182,7 @@ class SwSignals:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    def install(self) -> "SwSignals":
+    def install(self) -> SwSignals:
         if not self._installed:
             self.tracer.listeners.append(self._on_activation)
             self._installed = True
@@ -195,7 +195,7 @@ class SwSignals:
             self._installed = False
         self._idle_since = None
 
-    def __enter__(self) -> "SwSignals":
+    def __enter__(self) -> SwSignals:
         return self.install()
 
     def __exit__(self, *exc: object) -> None:

@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from hilnic.cosim.api import rtl_test, start_soon, with_sim_timeout
-from hilnic.demo.frames import build_frames, check_wire_frame, scapy_checksums_ok
 from hilnic.cosim.bridge import RtlNic
-from hilnic.mm.hostmem import DmaDir, HostMemory
+from hilnic.demo.frames import build_frames, check_wire_frame, scapy_checksums_ok
 from hilnic.hw.regs import (
     E1000_ICR_TXDW,
     E1000_ICR_TXQE,
@@ -35,6 +34,7 @@ from hilnic.hw.regs import (
     Reg,
     TxDesc,
 )
+from hilnic.mm.hostmem import DmaDir, HostMemory
 from hilnic.wire.pcap import PcapWriter
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)

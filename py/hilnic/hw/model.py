@@ -29,10 +29,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from hilnic.kernel.env import NS, US, Env
 from hilnic.hw.backend import NicBackend, WireFrame
-from hilnic.lib.checksum import inet_checksum
-from hilnic.mm.hostmem import HostMemory
 from hilnic.hw.regs import (
     CLK_PERIOD_PS,
     DESC_STA_BYTE,
@@ -73,6 +70,9 @@ from hilnic.hw.regs import (
     Reg,
     reg_info,
 )
+from hilnic.kernel.env import NS, US, Env
+from hilnic.lib.checksum import inet_checksum
+from hilnic.mm.hostmem import HostMemory
 
 _DESC = struct.Struct("<QHBBBBH")  # addr, len, cso, cmd, sta, css, special
 

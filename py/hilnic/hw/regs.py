@@ -167,7 +167,7 @@ class TxDesc:
         return _DESC.pack(self.addr, self.length, self.cso, self.cmd, self.sta & 0x0F, self.css, self.special)
 
     @classmethod
-    def unpack(cls, raw: bytes) -> "TxDesc":
+    def unpack(cls, raw: bytes) -> TxDesc:
         if len(raw) != TX_DESC_SIZE:
             raise ValueError(f"descriptor must be {TX_DESC_SIZE} bytes, got {len(raw)}")
         addr, length, cso, cmd, sta, css, special = _DESC.unpack(raw)

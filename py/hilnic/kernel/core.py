@@ -56,7 +56,7 @@ class SoftnetData:
 class TimerList:
     """struct timer_list: a callback at a jiffies deadline, run in softirq context."""
 
-    def __init__(self, kernel: "Kernel", function: Callable[["TimerList"], None], name: str = "") -> None:
+    def __init__(self, kernel: Kernel, function: Callable[[TimerList], None], name: str = "") -> None:
         self.kernel = kernel
         self.function = function
         self.name = name or getattr(function, "__name__", "timer")
@@ -87,7 +87,7 @@ class TimerList:
 class NapiStruct:
     """struct napi_struct: a poll function on the CPU's poll list."""
 
-    def __init__(self, kernel: "Kernel", poll: Callable[["NapiStruct", int], int], weight: int = NAPI_POLL_WEIGHT, name: str = "") -> None:
+    def __init__(self, kernel: Kernel, poll: Callable[[NapiStruct, int], int], weight: int = NAPI_POLL_WEIGHT, name: str = "") -> None:
         self.kernel = kernel
         self.poll = poll
         self.weight = weight

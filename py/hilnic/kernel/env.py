@@ -77,7 +77,7 @@ class Env(ABC):
         return self.call_at(self.now() + max(0, delay), fn, *args)
 
     @abstractmethod
-    def event(self, name: str = "") -> "EnvEvent":
+    def event(self, name: str = "") -> EnvEvent:
         """A new event that coroutines can wait on."""
 
     @abstractmethod
@@ -85,7 +85,7 @@ class Env(ABC):
         """Awaitable that resumes after `delay` ps."""
 
     @abstractmethod
-    def spawn(self, coro: Coroutine, name: str = "") -> "EnvTask":
+    def spawn(self, coro: Coroutine, name: str = "") -> EnvTask:
         """Start a coroutine as a concurrent task."""
 
 
@@ -138,7 +138,7 @@ class _SleepArm:
 
     __slots__ = ("env", "delay")
 
-    def __init__(self, env: "VirtualEnv", delay: int) -> None:
+    def __init__(self, env: VirtualEnv, delay: int) -> None:
         self.env = env
         self.delay = delay
 
@@ -147,7 +147,7 @@ class _SleepArm:
 
 
 class VirtualEvent(EnvEvent):
-    def __init__(self, env: "VirtualEnv", name: str = "") -> None:
+    def __init__(self, env: VirtualEnv, name: str = "") -> None:
         self._env = env
         self.name = name
         self._set = False
@@ -172,7 +172,7 @@ class VirtualEvent(EnvEvent):
 
 
 class VirtualTask(EnvTask):
-    def __init__(self, env: "VirtualEnv", coro: Coroutine, name: str) -> None:
+    def __init__(self, env: VirtualEnv, coro: Coroutine, name: str) -> None:
         self._env = env
         self._coro = coro
         self.name = name or getattr(coro, "__qualname__", "task")
@@ -187,7 +187,7 @@ class VirtualTask(EnvTask):
         except StopIteration as stop:
             self._finish(stop.value, None)
             return
-        except BaseException as exc:  # noqa: BLE001 - reported through result()/the loop
+        except BaseException as exc:
             self._finish(None, exc)
             return
         if not isinstance(waited, _Wait):
@@ -270,7 +270,7 @@ class VirtualEnv(Env):
         """
         self._run(until, stop, None)
 
-    def _run(self, until: int | None, stop: Callable[[], bool] | None, task: "VirtualTask | None") -> None:
+    def _run(self, until: int | None, stop: Callable[[], bool] | None, task: VirtualTask | None) -> None:
         heap = self._heap
         failed = self._failed
         heappop = heapq.heappop

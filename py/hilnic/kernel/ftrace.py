@@ -31,7 +31,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-_tracer: "Tracer | None" = None
+_tracer: Tracer | None = None
 
 # Listener states (the third argument of a listener call).
 RUN = "run"  # the activation whose outermost traced function is `name` starts or resumes
@@ -167,7 +167,7 @@ class Tracer:
         if frame is not None and self._stack and self._stack[0] is frame:
             self._notify(frame[0], frame[2], RUN)
 
-    def run(self, coro: Coroutine[Any, Any, Any], name: str) -> "_TracedAwait":
+    def run(self, coro: Coroutine[Any, Any, Any], name: str) -> _TracedAwait:
         """Await `coro` as traced function `name` (what `@traced` does for async functions)."""
         return _TracedAwait(self, coro, name)
 
@@ -208,7 +208,7 @@ class _TracedAwait:
                 except GeneratorExit:  # the task is killed while suspended: no exit event
                     coro.close()
                     raise
-                except BaseException as e:  # noqa: BLE001 - thrown in by the scheduler: pass it on
+                except BaseException as e:
                     value, exc = None, e
                 t._resume(saved)
                 on_stack = True
@@ -396,7 +396,7 @@ def _fixed_arity_wrapper(fn: Callable[..., Any], name: str) -> Callable[..., Any
         pnames = [f"_ft_a{i}" for i in range(len(names))]
         ns: dict[str, Any] = {}
         src = _WRAPPER_SRC.format(params=", ".join(pnames), args=", ".join(pnames))
-        exec(compile(src, f"<traced wrapper {key}>", "exec"), globals(), ns)  # noqa: S102
+        exec(compile(src, f"<traced wrapper {key}>", "exec"), globals(), ns)
         make = _wrapper_makers[key] = ns["_make"]
     w = make(fn, name)
     # Parameter names and defaults as fn's, so keyword calls and defaults work unchanged.

@@ -158,4 +158,4 @@ class Dql:
         return f"<dql limit={self.limit} inflight={self.inflight} avail={self.dql_avail()}>"
 
 
-__all__ = ["DQL_MAX_LIMIT", "DQL_MAX_OBJECT", "Dql", "POSDIFF"]
+__all__ = ["DQL_MAX_LIMIT", "DQL_MAX_OBJECT", "POSDIFF", "Dql"]

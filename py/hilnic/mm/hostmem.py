@@ -17,7 +17,6 @@ from typing import Protocol
 
 import numpy as np
 
-
 _bisect_left = bisect.bisect_left
 _bisect_right = bisect.bisect_right
 _DD_STROBE = b"\x01\x00\x00\x00"  # one strobed byte at offset 0 (descriptor write-back)

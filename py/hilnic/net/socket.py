@@ -28,6 +28,7 @@ from hilnic.include.linux.socket import (
     SOL_SOCKET,
     SOL_TCP,
 )
+from hilnic.include.uapi.linux.in_ import IP_MTU_DISCOVER, IP_PMTUDISC_PROBE
 from hilnic.include.uapi.linux.tcp import (
     TCP_CONGESTION,
     TCP_CORK,
@@ -38,8 +39,6 @@ from hilnic.kernel.ftrace import traced
 from hilnic.net.core.net_namespace import Host
 from hilnic.net.core.sock import (
     AF_INET,
-    IP_MTU_DISCOVER,
-    IP_PMTUDISC_PROBE,
     SO_PRIORITY,
     SO_SNDBUF,
     SO_ZEROCOPY,

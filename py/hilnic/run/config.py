@@ -80,7 +80,7 @@ class RunConfig:
 
     # -- validation -----------------------------------------------------------------------------
 
-    def validate(self, check_tools: bool = True) -> "RunConfig":
+    def validate(self, check_tools: bool = True) -> RunConfig:
         """Raise RunConfigError (one line) on a bad value or combination; return self."""
         if self.sim not in SIMS:
             raise RunConfigError(f"--sim {self.sim!r} is not one of {', '.join(SIMS)}")
@@ -150,7 +150,7 @@ class RunConfig:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "RunConfig":
+    def from_json(cls, text: str) -> RunConfig:
         try:
             raw = json.loads(text)
         except json.JSONDecodeError as exc:

@@ -43,7 +43,7 @@ async def run(dut):
     except SimulationTimeout:
         s = sc.fail(f"the run did not finish within {rc.sim_limit_ms:g} ms of simulated time (raise --sim-limit-ms)")
         raise AssertionError(s["error"]) from None
-    except Exception as exc:  # noqa: BLE001 - TaskFailed carries the kernel task's exception as cause
+    except Exception as exc:
         s = sc.fail(exc.__cause__ or exc)
         raise AssertionError(s["error"]) from None
     errs = tb.nic.errors() if hasattr(tb.nic, "errors") else []

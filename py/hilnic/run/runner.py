@@ -157,8 +157,8 @@ def _label(rc: RunConfig) -> str:
 
 def _run_model(rc: RunConfig, out: Path, stream: IO[str]) -> dict[str, Any]:
     from hilnic.kernel.env import NS, SimulationTimeout
-    from hilnic.testbed import model_testbed
     from hilnic.run.scenario import Scenario, sim_limit_ps, testbed_config
+    from hilnic.testbed import model_testbed
 
     bar = ProgressBar(stream, _label(rc))
     t0 = time.perf_counter()

@@ -39,8 +39,8 @@ from hilnic.hw.backend import WireFrame
 from hilnic.kernel.env import MS, US
 from hilnic.kernel.ftrace import Tracer, get_tracer, set_tracer
 from hilnic.kernel.softirq import NET_RX_SOFTIRQ, NET_TX_SOFTIRQ
-from hilnic.wire.pcap import PcapWriter
 from hilnic.run.config import RunConfig
+from hilnic.wire.pcap import PcapWriter
 
 ProgressFn = Callable[[int, int, int, int], None]  # (sim_ps, frames, bytes_done, total)
 
@@ -378,7 +378,7 @@ class Scenario:
         if self.progress is not None and not self._closed:
             try:
                 self._tick(force=True)
-            except Exception:  # noqa: BLE001 - the progress display must not hide the failure
+            except Exception:
                 pass
         self.close()
         self._partial_stats()
@@ -396,7 +396,7 @@ class Scenario:
             from hilnic.trace import collect_stats
 
             text = collect_stats(tb.host, tb.dev, e1000_get_ethtool_stats(tb.dev), peer=tb.peer)
-        except Exception:  # noqa: BLE001 - best effort on the failure path
+        except Exception:
             return
         (self.out / "stats.txt").write_text(f"# the run failed during {self.phase}: counters at that point\n\n{text}")
 

@@ -18,18 +18,18 @@ from typing import Any
 
 from hilnic.drivers.net.ethernet.intel.e1000.e1000 import MTU
 from hilnic.drivers.net.ethernet.intel.e1000.e1000_main import e1000_probe, netdev_priv
-from hilnic.hw.backend import NicBackend, WireFrame
-from hilnic.mm.hostmem import HostMemory
-from hilnic.kernel.env import MS, SEC, US, Env, VirtualEnv
-from hilnic.net.core import netdevice as nd
-from hilnic.net.core.net_namespace import Host
-from hilnic.net.ipv4.af_inet import inet_init
-from hilnic.net.ipv4.route import inet_ifaddr_add
 from hilnic.drivers.net.loopback import loopback_net_init
 from hilnic.drivers.net.rx import host_receive_frame
+from hilnic.hw.backend import NicBackend, WireFrame
+from hilnic.kernel.env import MS, SEC, US, Env, VirtualEnv
+from hilnic.mm.hostmem import HostMemory
+from hilnic.net.core import netdevice as nd
+from hilnic.net.core.net_namespace import Host
 from hilnic.net.core.skbuff import live_skbs, skb_stats
-from hilnic.net.socket import AF_INET, SOCK_DGRAM, SOCK_STREAM, socket
 from hilnic.net.core.sock import TCP_CLOSE, TCP_TIME_WAIT
+from hilnic.net.ipv4.af_inet import inet_init
+from hilnic.net.ipv4.route import inet_ifaddr_add
+from hilnic.net.socket import AF_INET, SOCK_DGRAM, SOCK_STREAM, socket
 from hilnic.wire.peer import PeerHost, PeerOptions
 
 E1000_IRQ = 16
@@ -232,4 +232,4 @@ async def udp_send(tb: Testbed, sizes: list[int], port: int = 9000) -> list[byte
     return sent
 
 
-__all__ = ["Testbed", "TestbedConfig", "model_testbed", "tcp_bulk", "udp_send", "pattern", "MS", "SEC", "US"]
+__all__ = ["MS", "SEC", "US", "Testbed", "TestbedConfig", "model_testbed", "pattern", "tcp_bulk", "udp_send"]

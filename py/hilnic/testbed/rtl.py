@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-# the TCP receive/timer modules are imported lazily by the stack; import them here (start-up)
-# rather than inside the first connection
-from hilnic.net.ipv4 import ip_input, tcp_input, tcp_ipv4, tcp_timer  # noqa: F401
 from hilnic.cosim.bridge import RtlNic
 from hilnic.cosim.cocotb_env import CocotbEnv
 from hilnic.mm.hostmem import HostMemory
+
+# the TCP receive/timer modules are imported lazily by the stack; import them here (start-up)
+# rather than inside the first connection
+from hilnic.net.ipv4 import ip_input, tcp_input, tcp_ipv4, tcp_timer  # noqa: F401
 from hilnic.testbed import Testbed, TestbedConfig
 
 

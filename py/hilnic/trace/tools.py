@@ -72,7 +72,7 @@ def tc_s_qdisc(dev: Any, qdisc: Any = None) -> str:
     return "".join(out)
 
 
-def ethtool_S(stats: Mapping[str, int]) -> str:  # noqa: N802 - `ethtool -S`
+def ethtool_S(stats: Mapping[str, int]) -> str:
     """`ethtool -S <dev>`: the driver's strings and u64 values in the driver's order."""
     return "NIC statistics:\n" + "".join(f"     {k}: {int(v)}\n" for k, v in stats.items())
 

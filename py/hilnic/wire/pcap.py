@@ -86,7 +86,7 @@ class PcapWriter:
         self.linktype = lt_fcs_datalink_ext(LINKTYPE_ETHERNET, ETH_FCS_LEN) if self.fcs else LINKTYPE_ETHERNET
         self._f.write(_GLOBAL.pack(PCAP_MAGIC_NSEC, *PCAP_VERSION, 0, 0, snaplen, self.linktype))
 
-    def write_frame(self, frame: "WireFrame") -> None:
+    def write_frame(self, frame: WireFrame) -> None:
         """A frame from the MAC (its `data` ends with the FCS)."""
         data = frame.data if self.fcs else frame.data[:-4]
         self._write(data, frame.t_start)
@@ -122,7 +122,7 @@ class PcapWriter:
         else:
             self._f.flush()
 
-    def __enter__(self) -> "PcapWriter":
+    def __enter__(self) -> PcapWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -27,8 +27,8 @@ import dataclasses
 import struct
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from zlib import crc32 as zlib_crc32
 from typing import TYPE_CHECKING, Any, NamedTuple
+from zlib import crc32 as zlib_crc32
 
 from hilnic.kernel.env import MS, SEC, Env, TimerHandle
 from hilnic.lib.checksum import csum_ok, csum_words, pseudo_sum
@@ -235,7 +235,7 @@ class PeerHost:
 
     # -- input --------------------------------------------------------------------------
 
-    def receive_frame(self, frame: "WireFrame") -> None:
+    def receive_frame(self, frame: WireFrame) -> None:
         """One frame from the NIC's MAC (destination MAC .. FCS)."""
         data = frame.data
         if self.loss is not None and self.loss.should_drop(data[:-4]):

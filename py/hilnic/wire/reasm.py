@@ -109,4 +109,4 @@ class Reassembler:
         self.fails += 1
 
 
-__all__ = ["FragKey", "IPFRAG_TIME_PS", "Reassembler"]
+__all__ = ["IPFRAG_TIME_PS", "FragKey", "Reassembler"]

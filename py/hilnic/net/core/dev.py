@@ -28,11 +28,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from hilnic.include.net import pkt_sched
-from hilnic.include.net.sch_generic import TCQ_F_CAN_BYPASS
 from hilnic.include.net.ip import IP_DF
+from hilnic.include.net.sch_generic import TCQ_F_CAN_BYPASS
 from hilnic.kernel.ftrace import traced
 from hilnic.kernel.softirq import NET_TX_SOFTIRQ
 from hilnic.net.core.gso import skb_gso_segment
+from hilnic.net.core.netdev_features import NETIF_F_GSO_SHIFT
 from hilnic.net.core.netdevice import (
     IFF_UP,
     NET_XMIT_MASK,
@@ -42,7 +43,6 @@ from hilnic.net.core.netdevice import (
     NETIF_F_CSUM_MASK,
     NETIF_F_FRAGLIST,
     NETIF_F_GSO_MASK,
-    NETIF_F_GSO_SHIFT,
     NETIF_F_HW_CSUM,
     NETIF_F_IP_CSUM,
     NETIF_F_IPV6_CSUM,

@@ -31,7 +31,8 @@ from hilnic.include.uapi.linux.if_ether import ETH_P_IP
 from hilnic.include.uapi.linux.in_ import IPPROTO_TCP
 from hilnic.kernel.ftrace import traced
 from hilnic.lib.checksum import csum_fold, csum_partial
-from hilnic.net.core.netdevice import NETIF_F_FRAGLIST, NETIF_F_GSO_ROBUST, NETIF_F_GSO_SHIFT, NETIF_F_SG, can_checksum_protocol
+from hilnic.net.core.netdev_features import NETIF_F_GSO_ROBUST, NETIF_F_GSO_SHIFT
+from hilnic.net.core.netdevice import NETIF_F_FRAGLIST, NETIF_F_SG, can_checksum_protocol
 from hilnic.net.core.skbuff import (
     CHECKSUM_NONE,
     CHECKSUM_PARTIAL,

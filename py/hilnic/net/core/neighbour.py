@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, overload
 
-from hilnic.kernel.core import HZ, TimerList
-from hilnic.kernel.ftrace import traced
 from hilnic.include.linux.inet import in_ntoa
 from hilnic.include.uapi.linux.if_ether import ETH_HLEN, ETH_P_IP
+from hilnic.kernel.core import HZ, TimerList
+from hilnic.kernel.ftrace import traced
 from hilnic.net.core.dev import dev_queue_xmit
 from hilnic.net.core.net_namespace import Host
 from hilnic.net.core.netdevice import NetDevice, dev_hard_header
@@ -88,10 +88,10 @@ class NeighStatistics:
 class NeighOps:
     """struct neigh_ops: what the protocol (ARP) provides."""
 
-    def solicit(self, n: "Neighbour", skb: SkBuff | None) -> None:
+    def solicit(self, n: Neighbour, skb: SkBuff | None) -> None:
         raise RuntimeError("neigh_ops.solicit not set by the protocol")
 
-    def error_report(self, n: "Neighbour", skb: SkBuff) -> None:
+    def error_report(self, n: Neighbour, skb: SkBuff) -> None:
         kfree_skb(skb, "neigh_failed")
 
 

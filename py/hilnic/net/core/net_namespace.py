@@ -10,9 +10,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from hilnic.mm.hostmem import HostMemory
 from hilnic.kernel.core import Kernel
 from hilnic.kernel.env import Env
+from hilnic.mm.hostmem import HostMemory
 from hilnic.net.core.skbuff import skb_init
 
 

@@ -55,28 +55,21 @@ def net_xmit_eval(rc: int) -> int:
 # -- features: include/linux/netdev_features.h (net/core/netdev_features.py) ----------------------
 
 from hilnic.net.core.netdev_features import (  # noqa: E402  (re-exported: drivers import them from here)
-    NETIF_F_SG,
-    NETIF_F_IP_CSUM,
-    NETIF_F_HW_CSUM,
-    NETIF_F_IPV6_CSUM,
+    NETIF_F_ALL_TSO,
+    NETIF_F_CSUM_MASK,
     NETIF_F_FRAGLIST,
     NETIF_F_GSO,
-    NETIF_F_GRO,
-    NETIF_F_GSO_SHIFT,
+    NETIF_F_GSO_MASK,
+    NETIF_F_GSO_SOFTWARE,
+    NETIF_F_HW_CSUM,
+    NETIF_F_IP_CSUM,
+    NETIF_F_IPV6_CSUM,
+    NETIF_F_SG,
+    NETIF_F_SOFT_FEATURES,
     NETIF_F_TSO,
-    NETIF_F_GSO_ROBUST,
+    NETIF_F_TSO6,
     NETIF_F_TSO_ECN,
     NETIF_F_TSO_MANGLEID,
-    NETIF_F_TSO6,
-    NETIF_F_GSO_SCTP,
-    NETIF_F_GSO_UDP_L4,
-    NETIF_F_GSO_FRAGLIST,
-    NETIF_F_GSO_LAST_BIT,
-    NETIF_F_GSO_MASK,
-    NETIF_F_CSUM_MASK,
-    NETIF_F_ALL_TSO,
-    NETIF_F_GSO_SOFTWARE,
-    NETIF_F_SOFT_FEATURES,
 )
 
 # -- device and queue state ------------------------------------------------------------------
@@ -122,8 +115,8 @@ class NetdevOps:
 
     ndo_open: Callable[..., Any] | None = None
     ndo_stop: Callable[..., Any] | None = None
-    ndo_start_xmit: Callable[[SkBuff, "NetDevice"], int] | None = None
-    ndo_tx_timeout: Callable[["NetDevice", int], Any] | None = None
+    ndo_start_xmit: Callable[[SkBuff, NetDevice], int] | None = None
+    ndo_tx_timeout: Callable[[NetDevice, int], Any] | None = None
     ndo_select_queue: Callable[..., int] | None = None
 
 
@@ -135,11 +128,11 @@ class HeaderOps:
     cache(ha, dev, type) returns the hh_cache contents for a resolved neighbour.
     """
 
-    create: Callable[[SkBuff, "NetDevice", int, bytes | None, bytes | None, int], int]
-    cache: Callable[[bytes, "NetDevice", int], bytes] | None = None
+    create: Callable[[SkBuff, NetDevice, int, bytes | None, bytes | None, int], int]
+    cache: Callable[[bytes, NetDevice, int], bytes] | None = None
 
 
-def dev_hard_header(skb: SkBuff, dev: "NetDevice", type_: int, daddr: bytes | None, saddr: bytes | None, length: int) -> int:
+def dev_hard_header(skb: SkBuff, dev: NetDevice, type_: int, daddr: bytes | None, saddr: bytes | None, length: int) -> int:
     """Push the link-layer header through dev->header_ops (0 for a headerless device)."""
     ops = dev.header_ops
     if ops is None:
@@ -192,7 +185,7 @@ class NetdevQueue:
 
     __slots__ = ("dev", "index", "state", "qdisc", "qdisc_sleeping", "dql", "trans_start", "trans_timeout", "xmit_lock_owner")
 
-    def __init__(self, dev: "NetDevice", index: int) -> None:
+    def __init__(self, dev: NetDevice, index: int) -> None:
         self.dev = dev
         self.index = index
         self.state = 0
@@ -621,17 +614,62 @@ def dev_get_stats(dev: NetDevice) -> NetDeviceStats:
 
 
 __all__ = [
-    "NETDEV_TX_BUSY", "NETDEV_TX_OK", "NET_XMIT_CN", "NET_XMIT_DROP", "NET_XMIT_MASK", "NET_XMIT_SUCCESS",
-    "NETIF_F_ALL_TSO", "NETIF_F_CSUM_MASK", "NETIF_F_FRAGLIST", "NETIF_F_GSO", "NETIF_F_GSO_MASK",
-    "NETIF_F_GSO_SOFTWARE", "NETIF_F_HW_CSUM", "NETIF_F_IP_CSUM", "NETIF_F_IPV6_CSUM", "NETIF_F_SG",
-    "NETIF_F_TSO", "NETIF_F_TSO6", "NetDevice", "NetDeviceStats", "NetdevOps", "NetdevQueue",
-    "HeaderOps", "__netdev_tx_sent_queue", "__netif_subqueue_stopped", "dev_hard_header",
-    "dev_close", "dev_close_async", "dev_get_stats", "dev_open", "dev_open_async", "dev_xmit_complete",
-    "ethtool_set_features", "net_xmit_eval", "netdev_completed_queue", "netdev_get_tx_queue",
-    "netdev_priv", "netdev_reset_queue", "netdev_sent_queue", "netdev_tx_completed_queue",
-    "netdev_tx_reset_queue", "netdev_tx_sent_queue", "netdev_xmit_more", "netif_carrier_off",
-    "netif_carrier_ok", "netif_carrier_on", "netif_running", "netif_start_queue", "netif_stop_queue",
-    "netif_stop_subqueue", "netif_tx_queue_stopped", "netif_tx_start_queue", "netif_tx_stop_queue",
-    "netif_tx_wake_queue", "netif_wake_queue", "netif_wake_subqueue", "netif_xmit_stopped",
+    "NETDEV_TX_BUSY",
+    "NETDEV_TX_OK",
+    "NETIF_F_ALL_TSO",
+    "NETIF_F_CSUM_MASK",
+    "NETIF_F_FRAGLIST",
+    "NETIF_F_GSO",
+    "NETIF_F_GSO_MASK",
+    "NETIF_F_GSO_SOFTWARE",
+    "NETIF_F_HW_CSUM",
+    "NETIF_F_IPV6_CSUM",
+    "NETIF_F_IP_CSUM",
+    "NETIF_F_SG",
+    "NETIF_F_TSO",
+    "NETIF_F_TSO6",
+    "NET_XMIT_CN",
+    "NET_XMIT_DROP",
+    "NET_XMIT_MASK",
+    "NET_XMIT_SUCCESS",
+    "HeaderOps",
+    "NetDevice",
+    "NetDeviceStats",
+    "NetdevOps",
+    "NetdevQueue",
+    "__netdev_tx_sent_queue",
+    "__netif_subqueue_stopped",
+    "dev_close",
+    "dev_close_async",
+    "dev_get_stats",
+    "dev_hard_header",
+    "dev_open",
+    "dev_open_async",
+    "dev_xmit_complete",
+    "ethtool_set_features",
+    "net_xmit_eval",
+    "netdev_completed_queue",
+    "netdev_get_tx_queue",
+    "netdev_priv",
+    "netdev_reset_queue",
+    "netdev_sent_queue",
+    "netdev_tx_completed_queue",
+    "netdev_tx_reset_queue",
+    "netdev_tx_sent_queue",
+    "netdev_xmit_more",
+    "netif_carrier_off",
+    "netif_carrier_ok",
+    "netif_carrier_on",
+    "netif_running",
+    "netif_start_queue",
+    "netif_stop_queue",
+    "netif_stop_subqueue",
+    "netif_tx_queue_stopped",
+    "netif_tx_start_queue",
+    "netif_tx_stop_queue",
+    "netif_tx_wake_queue",
+    "netif_wake_queue",
+    "netif_wake_subqueue",
+    "netif_xmit_stopped",
     "register_netdev",
 ]

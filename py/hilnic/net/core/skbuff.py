@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-
-from hilnic.mm.hostmem import HostMemory
 from hilnic.kernel.ftrace import traced
 from hilnic.lib.checksum import csum_fold, csum_partial
+from hilnic.mm.hostmem import HostMemory
 
 # Sizes for x86-64, Linux 6.9 (for truesize accounting).
 SMP_CACHE_BYTES = 64
@@ -95,7 +94,7 @@ class SkbStats:
 skb_stats = SkbStats()
 _mem: HostMemory | None = None
 _ids = itertools.count(1)
-_live: dict[int, "SkBuff"] = {}
+_live: dict[int, SkBuff] = {}
 
 
 def skb_init(mem: HostMemory) -> None:
@@ -112,7 +111,7 @@ def host_mem() -> HostMemory:
     return _mem
 
 
-def live_skbs() -> list["SkBuff"]:
+def live_skbs() -> list[SkBuff]:
     """Every sk_buff allocated and not yet freed (leak checks)."""
     return list(_live.values())
 
@@ -160,7 +159,7 @@ class SkbSharedInfo:
     """struct skb_shared_info: shared by an skb and its clones."""
 
     frags: list[SkbFrag] = field(default_factory=list)
-    frag_list: "SkBuff | None" = None
+    frag_list: SkBuff | None = None
     gso_size: int = 0
     gso_segs: int = 0
     gso_type: int = 0
@@ -185,7 +184,7 @@ class SkBuff:
 
     # Scalar fields start at these class-level defaults (an instance attribute appears on
     # the first assignment), so creating an skb sets only what is per-instance.
-    head: "Head | None" = None
+    head: Head | None = None
     data = 0
     tail = 0
     end = 0
@@ -195,8 +194,8 @@ class SkBuff:
     cloned = False
     nohdr = False
     fclone = _SKB_FCLONE_UNAVAILABLE
-    fclone_ref: "list[int] | None" = None  # shared [count] between orig and companion
-    companion: "SkBuff | None" = None  # the fclone partner
+    fclone_ref: list[int] | None = None  # shared [count] between orig and companion
+    companion: SkBuff | None = None  # the fclone partner
     companion_in_use = False
     ip_summed = CHECKSUM_NONE
     csum_start = 0
@@ -210,11 +209,11 @@ class SkBuff:
     transport_header = -1
     mac_len = 0
     sk: Any = None
-    destructor: "Callable[[SkBuff], None] | None" = None
+    destructor: Callable[[SkBuff], None] | None = None
     dev: Any = None
     dst: Any = None  # skb_dst(): the route (Rtable) this packet follows
     pkt_type = 0  # PACKET_HOST/BROADCAST/MULTICAST/OTHERHOST (receive side)
-    next: "SkBuff | None" = None
+    next: SkBuff | None = None
     ignore_df = False
     tstamp = 0
     users = 1

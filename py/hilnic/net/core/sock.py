@@ -36,11 +36,6 @@ SOCK_STREAM = 1
 SOCK_DGRAM = 2
 
 from hilnic.include.uapi.linux.in_ import (  # noqa: E402  (re-exported)
-    IP_MTU_DISCOVER,
-    IP_PMTUDISC_DO,
-    IP_PMTUDISC_DONT,
-    IP_PMTUDISC_OMIT,
-    IP_PMTUDISC_PROBE,
     IP_PMTUDISC_WANT,
     IPPROTO_TCP,
     IPPROTO_UDP,

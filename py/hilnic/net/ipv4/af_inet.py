@@ -14,14 +14,13 @@ and ICMP's sender into the hooks of route/ip_output/arp (icmp_init).
 from __future__ import annotations
 
 import errno
-
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hilnic.include.uapi.linux.in_ import IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP
-from hilnic.kernel.ftrace import traced
 from hilnic.include.linux.socket import MSG_OOB
 from hilnic.include.net.tcp_states import TCP_CLOSE, TCP_ESTABLISHED
+from hilnic.include.uapi.linux.in_ import IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP
+from hilnic.kernel.ftrace import traced
 from hilnic.net.core.dev import dev_add_pack, netif_receive_skb
 from hilnic.net.core.net_namespace import Host
 from hilnic.net.core.skbuff import SkBuff

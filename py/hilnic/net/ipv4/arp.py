@@ -14,24 +14,24 @@ from hilnic.include.uapi.linux.if_ether import ETH_P_ARP, ETH_P_IP
 from hilnic.kernel.core import HZ
 from hilnic.kernel.ftrace import traced
 from hilnic.net.core.dev import PacketType, dev_queue_xmit
-from hilnic.net.core.net_namespace import Host
-from hilnic.net.core.netdevice import LL_RESERVED_SPACE, NetDevice, dev_hard_header
-from hilnic.net.core.skbuff import SkBuff, alloc_skb, consume_skb, kfree_skb
-from hilnic.net.ethernet.eth import ETH_BROADCAST, PACKET_HOST, PACKET_LOOPBACK, PACKET_OTHERHOST, dev_mac
-from hilnic.net.ipv4.route import inet_addr_type_local, inet_select_addr, ipv4_link_failure
 from hilnic.net.core.neighbour import (
     NEIGH_UPDATE_F_OVERRIDE,
     NUD_NOARP,
     NUD_REACHABLE,
     NUD_STALE,
+    Neighbour,
     NeighOps,
     NeighParms,
     NeighTable,
-    Neighbour,
     __neigh_lookup,
     neigh_event_ns,
     neigh_update,
 )
+from hilnic.net.core.net_namespace import Host
+from hilnic.net.core.netdevice import LL_RESERVED_SPACE, NetDevice, dev_hard_header
+from hilnic.net.core.skbuff import SkBuff, alloc_skb, consume_skb, kfree_skb
+from hilnic.net.ethernet.eth import ETH_BROADCAST, PACKET_HOST, PACKET_LOOPBACK, PACKET_OTHERHOST, dev_mac
+from hilnic.net.ipv4.route import inet_addr_type_local, inet_select_addr, ipv4_link_failure
 
 ARPHRD_ETHER = 1
 ARPOP_REQUEST = 1
@@ -212,5 +212,16 @@ def neigh_lookup_state(host: Host, addr: int | str, dev: NetDevice) -> int | Non
     return None if n is None else n.nud_state
 
 
-__all__ = ["ARPOP_REPLY", "ARPOP_REQUEST", "arp_create", "arp_init", "arp_process", "arp_rcv",
-           "arp_packet_type", "arp_send_dst", "arp_solicit", "arp_tbl", "ip_neigh_gw4"]
+__all__ = [
+    "ARPOP_REPLY",
+    "ARPOP_REQUEST",
+    "arp_create",
+    "arp_init",
+    "arp_packet_type",
+    "arp_process",
+    "arp_rcv",
+    "arp_send_dst",
+    "arp_solicit",
+    "arp_tbl",
+    "ip_neigh_gw4",
+]

@@ -18,9 +18,18 @@ from hilnic.kernel.ftrace import traced
 from hilnic.lib.checksum import ip_fast_csum
 from hilnic.net.core.gso import skb_gso_segment
 from hilnic.net.core.neighbour import neigh_output
-from hilnic.net.core.netdevice import LL_RESERVED_SPACE, NET_XMIT_CN, NETIF_F_GSO_SOFTWARE, NETIF_F_TSO
 from hilnic.net.core.net_namespace import Host
-from hilnic.net.core.skbuff import SkBuff, CHECKSUM_NONE, CHECKSUM_PARTIAL, alloc_skb, consume_skb, kfree_skb, skb_checksum_help, skb_stats
+from hilnic.net.core.netdevice import LL_RESERVED_SPACE, NET_XMIT_CN, NETIF_F_GSO_SOFTWARE, NETIF_F_TSO
+from hilnic.net.core.skbuff import (
+    CHECKSUM_NONE,
+    CHECKSUM_PARTIAL,
+    SkBuff,
+    alloc_skb,
+    consume_skb,
+    kfree_skb,
+    skb_checksum_help,
+    skb_stats,
+)
 from hilnic.net.core.sock import Sock, sk_setup_caps, skb_set_owner_w, sock_wfree
 from hilnic.net.ipv4.arp import ip_neigh_gw4
 from hilnic.net.ipv4.route import RTN_LOCAL, Rtable, __sk_dst_check, dst_mtu, ip_icmp, ip_mtu_locked, ip_route_output_ports

@@ -5,12 +5,8 @@ from __future__ import annotations
 import errno
 
 from hilnic.include.linux.socket import SOL_IP
-from hilnic.net.core.sock import (
-    IP_MTU_DISCOVER,
-    IP_PMTUDISC_DONT,
-    IP_PMTUDISC_OMIT,
-    Sock,
-)
+from hilnic.include.uapi.linux.in_ import IP_MTU_DISCOVER, IP_PMTUDISC_DONT, IP_PMTUDISC_OMIT
+from hilnic.net.core.sock import Sock
 
 
 def ip_setsockopt(sk: Sock, level: int, optname: int, value: int | str | bytes) -> None:

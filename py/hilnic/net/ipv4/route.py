@@ -14,12 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hilnic.kernel.core import HZ
-from hilnic.kernel.ftrace import traced
 from hilnic.include.linux.in_ import ipv4_is_lbcast, ipv4_is_multicast
 from hilnic.include.linux.inet import inet_addr
 from hilnic.include.net.ip import IP_MAX_MTU
 from hilnic.include.uapi.linux.icmp import ICMP_DEST_UNREACH, ICMP_HOST_UNREACH
+from hilnic.kernel.core import HZ
+from hilnic.kernel.ftrace import traced
 from hilnic.net.core.net_namespace import Host
 from hilnic.net.core.skbuff import SkBuff
 from hilnic.net.core.sock import Sock

@@ -13,14 +13,13 @@ import random
 import struct
 from typing import Any
 
+from hilnic.include.uapi.linux.in_ import IP_PMTUDISC_DONT
 from hilnic.kernel.ftrace import traced
-from hilnic.include.uapi.linux.in_ import IPPROTO_TCP as _IPPROTO_TCP
 from hilnic.lib.checksum import csum_partial, csum_tcpudp_nofold
 from hilnic.net.core.net_namespace import Host
 from hilnic.net.core.skbuff import SKB_GSO_TCPV4, SkBuff, kfree_skb
 from hilnic.net.core.sock import (
     ICSK_TIME_RETRANS,
-    IP_PMTUDISC_DONT,
     IPPROTO_TCP,
     TCP_CLOSE,
     TCP_ESTABLISHED,

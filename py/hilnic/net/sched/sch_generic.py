@@ -44,7 +44,6 @@ from hilnic.kernel.core import HZ, Kernel
 from hilnic.kernel.ftrace import traced
 from hilnic.kernel.softirq import NET_TX_SOFTIRQ
 from hilnic.net.core.dev import dev_hard_start_xmit, validate_xmit_skb_list
-from hilnic.net.core.skbuff import SkBuff, kfree_skb
 from hilnic.net.core.netdevice import (
     IFF_NO_QUEUE,
     NET_XMIT_CN,
@@ -64,6 +63,7 @@ from hilnic.net.core.netdevice import (
     netif_schedule_queue,
     netif_trans_update,
 )
+from hilnic.net.core.skbuff import SkBuff, kfree_skb
 
 PFIFO_FAST_BANDS = 3
 # sch_generic.c prio2band: priority 0 → band 1, TC_PRIO_INTERACTIVE (6) → band 0
@@ -578,8 +578,30 @@ def pkt_sched_init() -> None:
 pkt_sched_init()
 
 __all__ = [
-    "PRIO2BAND", "TCQ_F_CAN_BYPASS", "TCQ_F_NOLOCK", "TCQ_F_ONETXQUEUE", "BasicStats", "Mq", "Noqueue",
-    "NoopQdisc", "PfifoFast", "Qdisc", "QueueStats", "QDISC_REGISTRY", "__netif_schedule", "__qdisc_run",
-    "dequeue_skb", "dev_activate", "dev_deactivate", "dev_requeue_skb", "net_tx_action", "qdisc_create_dflt",
-    "qdisc_drop", "qdisc_pkt_len", "qdisc_restart", "qdisc_run", "register_qdisc", "sch_direct_xmit",
+    "PRIO2BAND",
+    "QDISC_REGISTRY",
+    "TCQ_F_CAN_BYPASS",
+    "TCQ_F_NOLOCK",
+    "TCQ_F_ONETXQUEUE",
+    "BasicStats",
+    "Mq",
+    "NoopQdisc",
+    "Noqueue",
+    "PfifoFast",
+    "Qdisc",
+    "QueueStats",
+    "__netif_schedule",
+    "__qdisc_run",
+    "dequeue_skb",
+    "dev_activate",
+    "dev_deactivate",
+    "dev_requeue_skb",
+    "net_tx_action",
+    "qdisc_create_dflt",
+    "qdisc_drop",
+    "qdisc_pkt_len",
+    "qdisc_restart",
+    "qdisc_run",
+    "register_qdisc",
+    "sch_direct_xmit",
 ]

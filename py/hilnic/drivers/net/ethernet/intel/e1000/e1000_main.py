@@ -35,8 +35,8 @@ from hilnic.drivers.net.ethernet.intel.e1000.e1000 import (
     VLAN_HLEN,
 )
 from hilnic.hw.backend import NicBackend
-from hilnic.mm.hostmem import DmaDir
 from hilnic.hw.regs import (
+    DESC_STA_BYTE,
     E1000_CTRL_RST,
     E1000_ICR_ERR,
     E1000_ICR_TXDW,
@@ -50,7 +50,6 @@ from hilnic.hw.regs import (
     E1000_TXD_CMD_IFCS,
     E1000_TXD_CMD_RS,
     E1000_TXD_STAT_DD,
-    DESC_STA_BYTE,
     ERR_DMA_READ,
     ERR_DMA_WRITE,
     HID_VALUE,
@@ -63,11 +62,13 @@ from hilnic.hw.regs import (
 )
 from hilnic.kernel.core import HZ, IRQ_HANDLED, IRQ_NONE, NapiStruct
 from hilnic.kernel.ftrace import trace_mark, traced
+from hilnic.mm.hostmem import DmaDir
 from hilnic.net.core import netdevice as nd
 from hilnic.net.core.net_namespace import Host
 from hilnic.net.core.netdevice import NetDevice, NetdevQueue
+from hilnic.net.core.skbuff import CHECKSUM_PARTIAL, MAX_SKB_FRAGS, SkBuff, kfree_skb, napi_consume_skb, skb_checksum_help
 from hilnic.net.ethernet.eth import alloc_etherdev
-from hilnic.net.core.skbuff import CHECKSUM_PARTIAL, MAX_SKB_FRAGS, SkBuff, napi_consume_skb, kfree_skb, skb_checksum_help
+
 # Enum members bound once: class-attribute lookup on an Enum is slow in hot paths.
 _DMA_TO_DEVICE = DmaDir.TO_DEVICE
 _R_CTRL = Reg.CTRL
@@ -534,7 +535,7 @@ def e1000_tx_csum(skb: SkBuff) -> tuple[int, int]:
     """
     css = skb.csum_start - skb.data
     cso = css + skb.csum_offset
-    if 0 <= css and cso + 2 <= skb.headlen and cso <= 0xFF and css <= 0xFF:
+    if css >= 0 and cso + 2 <= skb.headlen and cso <= 0xFF and css <= 0xFF:
         return css, cso
     skb_checksum_help(skb)
     return -1, -1
@@ -847,8 +848,8 @@ async def ethtool_stats(netdev: NetDevice) -> dict[str, int]:
 __all__ = [
     "DESC_NEEDED",
     "E1000_MAX_DATA_PER_TXD",
-    "TX_WAKE_THRESHOLD",
     "TXD_USE_COUNT",
+    "TX_WAKE_THRESHOLD",
     "E1000Adapter",
     "E1000ProbeError",
     "e1000_clean",
