@@ -119,7 +119,7 @@ async def _tcp(dut, cfg: TestbedConfig, nbytes: int, sim_ms: int, **kw) -> dict:
             payload_gbps=nbytes * 8 / (res["elapsed_ps"] / 1e12) / 1e9, wire_span_ps=span, irqs=irqs,
             bql_limit=limit, queue_stops=stops.stops, **drv, nic=tb.nic.stats(),
             tcp={k: tb.host.mib["Tcp"].get(k, 0) for k in ("OutSegs", "RetransSegs")},
-            tcpext={k: v for k, v in tb.host.mib["TcpExt"].items()}, peer=tb.peer.counters(),
+            tcpext=dict(tb.host.mib["TcpExt"].items()), peer=tb.peer.counters(),
             sim_end_ps=tb.env.now(), wall_s=wall(),
         ),
     )
@@ -184,7 +184,7 @@ async def udp_frag(dut):
     assert len(by_id) == len(sizes), f"expected {len(sizes)} IP ids, got {sorted(by_id)}"
     ids = list(by_id)  # in wire order of first appearance
     report = []
-    for ip_id, n, data in zip(ids, sizes, sent):
+    for ip_id, n, data in zip(ids, sizes, sent, strict=False):
         fl = by_id[ip_id]
         want = linux_fragment_sizes(n + 8)
         got = [f["payload_len"] for f in fl]
@@ -343,7 +343,17 @@ async def clock_hold(dut):
     period = int(dut.CLK_PERIOD_PS.value)
     assert tb.peer.stream(peer_port=5001) == res["payload"]
     _wire_checks(tb, wire, built, stats)
-    write_result(dict(
-        hold=hold, frames=[(f.t_start, f.t_end, hashlib.sha1(f.data).hexdigest()) for f in wire.frames],
-        writebacks=dlog.writebacks(), icr=dlog.icr_values(), irq_edges=tb.nic.irq_edges,
-        cycles=(t1 - t0) // period, skipped=s1 - s0, env_skipped=tb.env.skipped_cycles(dut), sim_end_ps=tb.env.now(), wall_s=wall()))
+    write_result(
+        dict(
+            hold=hold,
+            frames=[(f.t_start, f.t_end, hashlib.sha1(f.data).hexdigest()) for f in wire.frames],
+            writebacks=dlog.writebacks(),
+            icr=dlog.icr_values(),
+            irq_edges=tb.nic.irq_edges,
+            cycles=(t1 - t0) // period,
+            skipped=s1 - s0,
+            env_skipped=tb.env.skipped_cycles(dut),
+            sim_end_ps=tb.env.now(),
+            wall_s=wall(),
+        )
+    )

@@ -132,7 +132,7 @@ def test_differential_model_vs_rtl(itr: int) -> None:
     rtl = _rtl("differential", f"tb_e2e.differential.itr{itr}", E2E_ITR=itr, E2E_SEED=seed)
     assert len(rtl["frames"]) == len(model["frames"]), (len(rtl["frames"]), len(model["frames"]))
     psh_only = []
-    for i, (a, b) in enumerate(zip(model["frames"], rtl["frames"])):
+    for i, (a, b) in enumerate(zip(model["frames"], rtl["frames"], strict=False)):
         if a == b:
             continue
         # With ITR off the frames must be byte-identical. With dynamic ITR (the default) the
@@ -171,7 +171,7 @@ def test_clock_hold_is_exact() -> None:
     assert off["skipped"] == 0, off["skipped"]
     assert on["cycles"] == off["cycles"] and on["sim_end_ps"] == off["sim_end_ps"]
     assert len(on["frames"]) == len(off["frames"])
-    for i, (a, b) in enumerate(zip(on["frames"], off["frames"])):
+    for i, (a, b) in enumerate(zip(on["frames"], off["frames"], strict=False)):
         assert a == b, f"frame {i}: hold {a} vs no hold {b}"
     assert on["writebacks"] == off["writebacks"] and on["icr"] == off["icr"]
     assert on["irq_edges"] == off["irq_edges"]

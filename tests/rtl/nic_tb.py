@@ -12,6 +12,7 @@ Runs inside the simulator (imported by the cocotb modules), never collected by p
 
 from __future__ import annotations
 
+import itertools
 import random
 import warnings
 import zlib
@@ -67,7 +68,7 @@ def split(rng: random.Random, data: bytes, max_parts: int) -> list[bytes]:
     n = rng.randint(1, max(1, min(max_parts, len(data))))
     cuts = sorted(rng.sample(range(1, len(data)), n - 1)) if n > 1 else []
     edges = [0, *cuts, len(data)]
-    return [data[a:b] for a, b in zip(edges, edges[1:])]
+    return [data[a:b] for a, b in itertools.pairwise(edges)]
 
 
 @dataclass
@@ -223,7 +224,7 @@ class NicTB:
     def expect_frames(self, expected: Sequence[bytes], start: int = 0) -> None:
         got = self.rtl.frames[start:]
         assert len(got) == len(expected), f"{len(got)} frame(s) on the wire, expected {len(expected)}"
-        for i, (f, e) in enumerate(zip(got, expected)):
+        for i, (f, e) in enumerate(zip(got, expected, strict=False)):
             if f.data != e:
                 diff = next((k for k in range(min(len(f.data), len(e))) if f.data[k] != e[k]), None)
                 raise AssertionError(

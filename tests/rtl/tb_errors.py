@@ -374,7 +374,9 @@ async def err_one_pass_per_doorbell(dut):
     tb.expect_frames([wire_image(f) for f in (*frames, fr)])
     for b in tb.rtl.mem_service.bursts:
         if not b.write and tb.ring - 4096 < b.addr < tb.ring + 4096:
-            assert tb.ring <= b.addr and b.addr + b.length * b.size <= tb.ring + 16 * n + b.size, "descriptor read outside the ring"
+            assert tb.ring <= b.addr and b.addr + b.length * b.size <= tb.ring + 16 * n + b.size, (
+                "descriptor read outside the ring"
+            )
     await tb.finish()
 
 

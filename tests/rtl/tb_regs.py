@@ -6,6 +6,7 @@ writable masks), the spec's time units (ITR 256 ns, TIDV/TADV 1.024 us).
 
 from __future__ import annotations
 
+import itertools
 import random
 import warnings
 
@@ -207,7 +208,7 @@ async def irq_itr_throttle(dut):
         n = len(tb.irq_rises)
         t0 = tb.rtl.now()
         tb.writel(Reg.ICS, E1000_ICR_TXDW)
-        await with_sim_timeout(tb._poll(lambda: len(tb.irq_rises) > n, 5, "irq"), 5, "irq with ITR=0")
+        await with_sim_timeout(tb._poll(lambda n=n: len(tb.irq_rises) > n, 5, "irq"), 5, "irq with ITR=0")
         assert tb.irq_rises[-1] - t0 < 200_000, "ITR=0 must not delay the interrupt"
         await tb.readl(Reg.ICR)
     itr = 20  # 5.12 us
@@ -217,10 +218,10 @@ async def irq_itr_throttle(dut):
     for _ in range(4):
         n = len(tb.irq_rises)
         tb.writel(Reg.ICS, E1000_ICR_TXDW)
-        await tb._poll(lambda: len(tb.irq_rises) > n, 20, "throttled irq", step_cycles=4)
+        await tb._poll(lambda n=n: len(tb.irq_rises) > n, 20, "throttled irq", step_cycles=4)
         rises.append(tb.irq_rises[-1])
         assert await tb.readl(Reg.ICR) & E1000_ICR_TXDW
-    for a, b in zip(rises, rises[1:]):
+    for a, b in itertools.pairwise(rises):
         # each cause was raised right after the previous assertion was served
         assert b - a >= gap_ps, f"irq assertions {b - a} ps apart, ITR requires >= {gap_ps}"
         assert b - a <= gap_ps + 300_000, f"irq held back {b - a} ps, ITR is {gap_ps}"

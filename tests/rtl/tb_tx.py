@@ -7,6 +7,7 @@ cocotbext-eth's XgmiiSink (an XGMII decoder that is not the harness's), the spec
 
 from __future__ import annotations
 
+import itertools
 import random
 import warnings
 
@@ -42,7 +43,12 @@ MAC_DST, MAC_SRC = "02:aa:bb:cc:dd:ee", "02:11:22:33:44:55"
 
 
 def udp_frame(rng: random.Random, payload_len: int) -> bytes:
-    pkt = Ether(dst=MAC_DST, src=MAC_SRC) / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=5001, dport=9) / Raw(rng.randbytes(payload_len))
+    pkt = (
+        Ether(dst=MAC_DST, src=MAC_SRC)
+        / IP(src="10.0.0.1", dst="10.0.0.2")
+        / UDP(sport=5001, dport=9)
+        / Raw(rng.randbytes(payload_len))
+    )
     return bytes(pkt)
 
 
@@ -147,7 +153,12 @@ def _pseudo_sum(pkt) -> int:
     if IP in pkt:
         ip = pkt[IP]
         l4len = ip.len - ip.ihl * 4
-        words = bytes(map(int, ip.src.split("."))) + bytes(map(int, ip.dst.split("."))) + bytes([0, ip.proto]) + l4len.to_bytes(2, "big")
+        words = (
+            bytes(map(int, ip.src.split(".")))
+            + bytes(map(int, ip.dst.split(".")))
+            + bytes([0, ip.proto])
+            + l4len.to_bytes(2, "big")
+        )
     else:
         import ipaddress
 
@@ -159,9 +170,19 @@ def _pseudo_sum(pkt) -> int:
 
 def _csum_cases(rng: random.Random):
     e = Ether(dst=MAC_DST, src=MAC_SRC)
-    yield e / IP(src="192.168.1.10", dst="192.168.1.20") / TCP(sport=40000, dport=80, seq=rng.getrandbits(32), flags="PA") / Raw(rng.randbytes(1))
+    yield (
+        e
+        / IP(src="192.168.1.10", dst="192.168.1.20")
+        / TCP(sport=40000, dport=80, seq=rng.getrandbits(32), flags="PA")
+        / Raw(rng.randbytes(1))
+    )
     yield e / IP(src="10.1.2.3", dst="10.9.8.7") / UDP(sport=1234, dport=53) / Raw(rng.randbytes(17))
-    yield e / IP(src="172.16.0.1", dst="172.16.0.2", options=b"\x01\x01\x01\x00") / TCP(sport=22, dport=50000, flags="A", options=[("NOP", None), ("NOP", None), ("Timestamp", (1, 2))]) / Raw(rng.randbytes(1400))
+    yield (
+        e
+        / IP(src="172.16.0.1", dst="172.16.0.2", options=b"\x01\x01\x01\x00")
+        / TCP(sport=22, dport=50000, flags="A", options=[("NOP", None), ("NOP", None), ("Timestamp", (1, 2))])
+        / Raw(rng.randbytes(1400))
+    )
     yield e / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=7, dport=7) / Raw(rng.randbytes(1471))
     yield e / IPv6(src="fd00::1", dst="fd00::2") / UDP(sport=5000, dport=6000) / Raw(rng.randbytes(333))
     yield e / IPv6(src="fd00::1", dst="fd00::2") / TCP(sport=443, dport=50001, flags="PA") / Raw(rng.randbytes(700))
@@ -191,7 +212,7 @@ async def tx_checksum(dut):
         refs.append((ref, l4))
     tb.doorbell()
     frames = await tb.wait_frames(len(refs), 200)
-    for i, (f, (ref, l4)) in enumerate(zip(frames, refs)):
+    for i, (f, (ref, l4)) in enumerate(zip(frames, refs, strict=False)):
         assert f.fcs_ok and f.data[-4:] == fcs(f.data[:-4]), f"frame {i}: bad FCS"
         wire = f.data[:-4]
         got = Ether(wire)
@@ -396,7 +417,7 @@ async def tx_random_mem_timing(dut):
     rng = random.Random(31)
     tb.setup_ring(32)
     expected = []
-    for rnd in range(4):
+    for _rnd in range(4):
         tb.rtl.set_mem_timing(mem_latency_ns=rng.choice([0, 64, 300, 900]), wr_latency_ns=rng.choice([0, 200]),
                               r_gap_cycles=rng.choice([0, 1, 3]), r_gap_prob=rng.choice([0.0, 0.3, 0.7]),
                               ar_stall_prob=0.3, aw_stall_prob=0.3, w_stall_prob=0.3, b_gap_prob=0.3)
@@ -434,12 +455,12 @@ async def _line_rate(dut, frame_len: int, nframes: int, ring: int, min_fraction:
     steady = frames[2:]  # skip the pipeline fill
     span_ps = steady[-1].t_start - steady[0].t_start
     fps = (len(steady) - 1) / (span_ps * 1e-12)
-    gaps = [(b.t_start - a.t_end) for a, b in zip(steady, steady[1:])]
+    gaps = [(b.t_start - a.t_end) for a, b in itertools.pairwise(steady)]
     period = tb.rtl.period_ps
     dut._log.info("LINE RATE %d B: %.0f frames/s = %.2f%% of %.0f; start-to-start cycles min/max %d/%d",
                   frame_len, fps, 100 * fps / line_fps, line_fps,
-                  min(b.t_start - a.t_start for a, b in zip(steady, steady[1:])) // period,
-                  max(b.t_start - a.t_start for a, b in zip(steady, steady[1:])) // period)
+                  min(b.t_start - a.t_start for a, b in itertools.pairwise(steady)) // period,
+                  max(b.t_start - a.t_start for a, b in itertools.pairwise(steady)) // period)
     assert fps >= min_fraction * line_fps, (
         f"{frame_len}+4 B frames at {fps:.0f}/s = {100 * fps / line_fps:.2f}% of 10GbE line rate "
         f"({line_fps:.0f}/s); NIC_SPEC §6 requires >= {100 * min_fraction:.0f}%; largest end-to-start "

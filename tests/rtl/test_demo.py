@@ -28,7 +28,7 @@ def test_demo_small(tmp_path):
     assert all(r.fcs_ok for r in recs)  # the file carries the FCS the MAC sent
     pkts = [Ether(r.frame) for r in recs]
     expected = build_frames(n, 3)
-    for p, f in zip(pkts, expected):
+    for p, f in zip(pkts, expected, strict=False):
         assert bytes(p) == f.expected  # checksums as scapy computes them
         assert p.haslayer(Ether)
     assert sum(p.haslayer(ARP) for p in pkts) == s["kinds"]["arp"]

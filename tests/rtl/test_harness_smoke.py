@@ -20,7 +20,11 @@ HERE = Path(__file__).resolve().parent  # the cocotb modules (tb_*.py) live here
 # cocotbext-axi / cocotbext-eth drive and sample tb_selftest's pins on RisingEdge(clk); on
 # Verilator that callback comes after the whole time step is evaluated (post-edge values, see
 # cocotb's timing model, "Differences in Verilator"), so the handshakes are misread.
-PIN_LEVEL_ON_VERILATOR = pytest.mark.skipif(env_sim() == "verilator", reason="pin-level cocotbext model clocked by the HDL clock: on Verilator RisingEdge fires after the time step is evaluated (post-edge values; cocotb timing model, verilator#3919)")
+PIN_LEVEL_ON_VERILATOR = pytest.mark.skipif(
+    env_sim() == "verilator",
+    reason="pin-level cocotbext model clocked by the HDL clock: on Verilator RisingEdge fires after the time step "
+    "is evaluated (post-edge values; cocotb timing model, verilator#3919)",
+)
 
 
 @PIN_LEVEL_ON_VERILATOR

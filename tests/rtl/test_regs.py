@@ -19,7 +19,7 @@ CSR_V = HDL_NIC / "nic_csr.v"
 def _verilog_localparams() -> dict[str, int]:
     text = CSR_V.read_text()
     out = {}
-    for name, width, base, digits in re.findall(
+    for name, _width, base, digits in re.findall(
             r"localparam\s*(?:\[[^\]]*\])?\s*(\w+)\s*=\s*(\d+)'([hd])([0-9A-Fa-f_]+)\s*;", text):
         out[name] = int(digits.replace("_", ""), 16 if base == "h" else 10)
     for name, value in re.findall(r"localparam\s+(\w+)\s*=\s*(\d+)\s*;", text):

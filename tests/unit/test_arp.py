@@ -16,8 +16,13 @@ NEW_IP = "10.0.0.3"
 NEW_MAC = "02:00:00:00:00:03"
 
 
-def arp_reply(op: int = 2, psrc: str = NEW_IP, hwsrc: str = NEW_MAC, pdst: str = HOST_IP, dst: str = "02:00:00:00:00:01") -> bytes:
-    return bytes(Ether(src=hwsrc, dst=dst) / ARP(op=op, hwsrc=hwsrc, psrc=psrc, hwdst="02:00:00:00:00:01" if op == 2 else "00:00:00:00:00:00", pdst=pdst))
+def arp_reply(
+    op: int = 2, psrc: str = NEW_IP, hwsrc: str = NEW_MAC, pdst: str = HOST_IP, dst: str = "02:00:00:00:00:01"
+) -> bytes:
+    return bytes(
+        Ether(src=hwsrc, dst=dst)
+        / ARP(op=op, hwsrc=hwsrc, psrc=psrc, hwdst="02:00:00:00:00:01" if op == 2 else "00:00:00:00:00:00", pdst=pdst)
+    )
 
 
 def arps(rig) -> list[Ether]:
@@ -70,7 +75,7 @@ def test_probes_exhausted_fail_and_drop_the_queue():
     udp_sendmsg(sk, b"b" * 100, 0, (NEW_IP, 9))
     t0 = rig.env.now()
     times = []
-    for step in range(40):  # 4 s in 100 ms steps
+    for _step in range(40):  # 4 s in 100 ms steps
         rig.run(100)
         times.append((len(arps(rig)), neigh_lookup_state(rig.host, NEW_IP, rig.dev)))
     reqs = arps(rig)

@@ -132,7 +132,7 @@ def test_default_qdisc_by_name_and_mq_for_multiqueue():
         dev_queue_xmit(skb)
     used = {c for c in range(4) if children[c].qstats.qlen}
     assert len(used) > 1  # flows spread over the queues
-    b, q = dev.qdisc.dump()
+    _b, q = dev.qdisc.dump()
     assert q.qlen == 40 and q.requeues == sum(c.qstats.requeues for c in children)
     dev_close(dev)
     finish(host, drv)
@@ -200,7 +200,7 @@ def test_quota_counts_a_gso_skb_as_one():
 
 def test_bulk_dequeue_overshoots_quota_by_one_list():
     host, dev, drv = make_dev(bql=True)
-    k, txq = host.kernel, dev._tx[0]
+    _k, txq = host.kernel, dev._tx[0]
     txq.dql.limit = 100 * L  # sysfs byte_queue_limits/limit ...
     txq.dql.dql_completed(0)  # ... applied at the next completion
     netif_tx_stop_queue(txq)

@@ -97,9 +97,19 @@ class Rig:
     def tcp_skb(self, payload_frags=(700, 748), csum_partial_tcp: bool = True, flags: str = "A") -> tuple:
         """A TCP skb shaped like the stack's: headers linear, payload in page frags."""
         payload = bytes((self.seq + i) & 0xFF for i in range(sum(payload_frags)))
-        pkt = Ether(dst=MAC_DST, src=MAC_SRC) / IP(src=IP_SRC, dst=IP_DST, flags="DF", id=self.seq & 0xFFFF) / TCP(
-            sport=40000, dport=5001, seq=self.seq, ack=1, flags=flags, options=[("NOP", None), ("NOP", None), ("Timestamp", (1, 2))]
-        ) / payload
+        pkt = (
+            Ether(dst=MAC_DST, src=MAC_SRC)
+            / IP(src=IP_SRC, dst=IP_DST, flags="DF", id=self.seq & 0xFFFF)
+            / TCP(
+                sport=40000,
+                dport=5001,
+                seq=self.seq,
+                ack=1,
+                flags=flags,
+                options=[("NOP", None), ("NOP", None), ("Timestamp", (1, 2))],
+            )
+            / payload
+        )
         good = bytes(Ether(bytes(pkt)))
         self.seq += len(payload)
         assert len(good) == HDR_LEN + len(payload)
@@ -107,7 +117,9 @@ class Rig:
         skb.skb_reserve(320 - HDR_LEN)
         hdr = bytearray(good[:HDR_LEN])
         if csum_partial_tcp:
-            pseudo = struct.pack(">4s4sBBH", bytes(map(int, IP_SRC.split("."))), bytes(map(int, IP_DST.split("."))), 0, 6, len(good) - 34)
+            pseudo = struct.pack(
+                ">4s4sBBH", bytes(map(int, IP_SRC.split("."))), bytes(map(int, IP_DST.split("."))), 0, 6, len(good) - 34
+            )
             hdr[34 + 16 : 34 + 18] = csum_partial(pseudo).to_bytes(2, "big")  # ~tcp_v4_check(): the folded pseudo sum
             skb.ip_summed = CHECKSUM_PARTIAL
             skb.csum_start = skb.data + 34
@@ -303,7 +315,7 @@ def test_doorbell_once_per_xmit_more_batch_and_when_stopped():
     """Behaviour 14, driver half: TDT written iff stopped or !xmit_more."""
     r = Rig()
     # Fresh BQL (limit 0): every skb sets STACK_XOFF, so every xmit rings the doorbell.
-    for i in range(3):
+    for _ in range(3):
         skb, _ = r.tcp_skb((1448,))
         r.xmit(skb, more=True)
     assert r.tdt_writes == [2, 4, 6]
@@ -527,7 +539,9 @@ def test_large_buffers_split_at_32k_per_descriptor():
     d1 = TxDesc.unpack(r.host.mem.read(ring.dma + TX_DESC_SIZE, TX_DESC_SIZE))
     assert (d0.length, d1.length) == (E1000_MAX_DATA_PER_TXD, big - E1000_MAX_DATA_PER_TXD)
     assert d1.addr == d0.addr + E1000_MAX_DATA_PER_TXD
-    assert not d0.cmd & E1000_TXD_CMD_EOP and d1.cmd & (E1000_TXD_CMD_EOP | E1000_TXD_CMD_RS) == E1000_TXD_CMD_EOP | E1000_TXD_CMD_RS
+    assert (
+        not d0.cmd & E1000_TXD_CMD_EOP and d1.cmd & (E1000_TXD_CMD_EOP | E1000_TXD_CMD_RS) == E1000_TXD_CMD_EOP | E1000_TXD_CMD_RS
+    )
     assert ring.next_to_use == 2
 
 

@@ -161,7 +161,7 @@ def test_linux_format_reports_agree_with_the_run():
     assert int(re.search(r"gotc: (\d+)", text)[1]) == tb.wire_bytes
     softnet = re.search(r"== /proc/net/softnet_stat ==\n(.+)\n", text)[1].split()
     assert len(softnet) == 15 and int(softnet[0], 16) == tb.host.kernel.softnet.processed > 0
-    snmp = dict(zip(*[ln.split()[1:] for ln in re.findall(r"^Tcp: .+$", text, re.M)]))
+    snmp = dict(zip(*[ln.split()[1:] for ln in re.findall(r"^Tcp: .+$", text, re.M)], strict=False))
     assert int(snmp["OutSegs"]) == tb.host.mib["Tcp"]["OutSegs"] and int(snmp["InSegs"]) > 0
     assert re.search(r"user -> kernel copy\s+262144 bytes", text)
     dev_line = re.search(r"eth0:\s+(\d+)\s+(\d+)", text)

@@ -186,7 +186,7 @@ def _payload(n: int) -> bytes:
 
 @pytest.mark.parametrize("flags", ["PA", "FPA", "CPA"])
 def test_tcp4_segments_match_scapy(flags):
-    host, dev, _ = make_dev(NETIF_F_SG | NETIF_F_IP_CSUM)
+    _host, dev, _ = make_dev(NETIF_F_SG | NETIF_F_IP_CSUM)
     payload = _payload(45 * 1448)
     skb = make_tcp_skb(dev, payload, flags=flags)
     skb_stats.copy_bytes = 0
@@ -222,7 +222,7 @@ def test_tcp4_segments_match_scapy(flags):
 
 
 def test_frags_are_shared_not_copied_and_pages_released():
-    host, dev, _ = make_dev()
+    _host, dev, _ = make_dev()
     payload = _payload(10 * 1448 + 500)  # last segment shorter than MSS
     skb = make_tcp_skb(dev, payload, page_size=3000)
     pages = {id(f.page): f.page for f in skb.shinfo.frags}
@@ -241,7 +241,7 @@ def test_frags_are_shared_not_copied_and_pages_released():
 
 
 def test_no_checksum_offload_finishes_each_segment_in_software():
-    host, dev, _ = make_dev(NETIF_F_SG)  # SG but no checksum feature
+    _host, dev, _ = make_dev(NETIF_F_SG)  # SG but no checksum feature
     payload = _payload(5 * 1448 + 1)  # odd-length tail
     skb = make_tcp_skb(dev, payload, flags="FPA")
     skb_stats.csum_bytes = 0
@@ -256,7 +256,7 @@ def test_no_checksum_offload_finishes_each_segment_in_software():
 
 
 def test_no_sg_copies_payload_into_linear_segments():
-    host, dev, _ = make_dev(NETIF_F_IP_CSUM)  # no SG
+    _host, dev, _ = make_dev(NETIF_F_IP_CSUM)  # no SG
     payload = _payload(3 * 1448)
     skb = make_tcp_skb(dev, payload)
     skb_stats.copy_bytes = 0
@@ -277,7 +277,7 @@ def test_tcp_wfree_charge_moves_to_segments():
     def tcp_wfree(skb):  # the name is what tcp_gso_segment compares
         skb.sk.sk_wmem_alloc -= skb.truesize
 
-    host, dev, _ = make_dev()
+    _host, dev, _ = make_dev()
     sk = Sock()
     skb = make_tcp_skb(dev, _payload(45 * 1448))
     skb.sk, skb.destructor = sk, tcp_wfree
@@ -296,7 +296,7 @@ def test_tcp_wfree_charge_moves_to_segments():
 
 
 def test_ip_id_wraps_and_seq_wraps():
-    host, dev, _ = make_dev()
+    _host, dev, _ = make_dev()
     skb = make_tcp_skb(dev, _payload(3 * 1448), seq=0xFFFFFFFF - 1000, ip_id=0xFFFF)
     segs = segments(skb_gso_segment(skb, dev.features))
     ids = [Ether(s.to_bytes())[IP].id for s in segs]
@@ -308,7 +308,7 @@ def test_ip_id_wraps_and_seq_wraps():
 
 
 def test_robust_device_gets_skb_unsegmented_and_bad_skbs_raise():
-    host, dev, _ = make_dev(NETIF_F_SG | NETIF_F_IP_CSUM | NETIF_F_TSO)
+    _host, dev, _ = make_dev(NETIF_F_SG | NETIF_F_IP_CSUM | NETIF_F_TSO)
 
     from hilnic.net.core.netdev_features import NETIF_F_GSO_ROBUST
 
@@ -330,7 +330,7 @@ def test_robust_device_gets_skb_unsegmented_and_bad_skbs_raise():
 
 
 def test_hw_csum_device_keeps_partial():
-    host, dev, _ = make_dev(NETIF_F_SG | NETIF_F_HW_CSUM)
+    _host, dev, _ = make_dev(NETIF_F_SG | NETIF_F_HW_CSUM)
     skb = make_tcp_skb(dev, _payload(2 * 1448))
     segs = segments(skb_gso_segment(skb, dev.features))
     assert [s.ip_summed for s in segs] == [CHECKSUM_PARTIAL] * 2
@@ -340,7 +340,7 @@ def test_hw_csum_device_keeps_partial():
 
 def test_segmenting_at_the_ip_layer_without_mac_header():
     """ip_finish_output_gso segments before the Ethernet header exists (mac_len 0)."""
-    host, dev, _ = make_dev()
+    _host, dev, _ = make_dev()
     payload = _payload(3 * 1448)
     skb = make_tcp_skb(dev, payload)
     skb.skb_pull(14)  # as ip_output leaves it: data at the IPv4 header

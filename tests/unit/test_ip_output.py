@@ -143,7 +143,9 @@ def test_df_segment_too_big_fails_with_icmp_to_the_socket():
     rig = make_rig(features=NETIF_F_SG | NETIF_F_HW_CSUM)
     ip_route_add(rig.host, PEER_IP, 32, rig.dev, mtu=1200)
     errs = []
-    inet_add_protocol(rig.host, NetProtocol(lambda h, skb: 0, lambda h, skb, info: errs.append((info, skb.read_at(skb.data, 40)))), IPPROTO_TCP)
+    inet_add_protocol(
+        rig.host, NetProtocol(lambda h, skb: 0, lambda h, skb, info: errs.append((info, skb.read_at(skb.data, 40)))), IPPROTO_TCP
+    )
     sk = tcp_sock(rig.host)
     skb, _ = tcp_gso_skb(sk, 2)
     assert ip_queue_xmit(sk, skb) == -errno.EMSGSIZE

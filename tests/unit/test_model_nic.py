@@ -4,6 +4,7 @@ Frames are built and checked with scapy; the FCS is checked against a bitwise CR
 here (independent of zlib); timing is measured in virtual picoseconds.
 """
 
+import itertools
 import struct
 
 import pytest
@@ -69,7 +70,12 @@ def crc32_bitwise(data: bytes) -> int:
 
 def udp_frame(payload_len: int = 100, seed: int = 0) -> bytes:
     payload = bytes((seed + i) & 0xFF for i in range(payload_len))
-    return bytes(Ether(dst="02:00:00:00:00:02", src="02:00:00:00:00:01") / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=1000 + seed, dport=9) / payload)
+    return bytes(
+        Ether(dst="02:00:00:00:00:02", src="02:00:00:00:00:01")
+        / IP(src="10.0.0.1", dst="10.0.0.2")
+        / UDP(sport=1000 + seed, dport=9)
+        / payload
+    )
 
 
 def raw_frame(length: int, seed: int = 0) -> bytes:
@@ -300,7 +306,14 @@ def test_checksum_insertion_matches_scapy(l4):
     css = 14 + 20
     l4_len = len(bytes(good[IP].payload))
     # What Linux leaves for CHECKSUM_PARTIAL: the folded pseudo-header sum, not complemented.
-    pseudo = struct.pack(">4s4sBBH", bytes(map(int, ["192", "168", "1", "10"])), bytes(map(int, ["192", "168", "1", "20"])), 0, 6 if l4 == "tcp" else 17, l4_len)
+    pseudo = struct.pack(
+        ">4s4sBBH",
+        bytes(map(int, ["192", "168", "1", "10"])),
+        bytes(map(int, ["192", "168", "1", "20"])),
+        0,
+        6 if l4 == "tcp" else 17,
+        l4_len,
+    )
     partial = bytearray(bytes(good))
     partial[css + csum_off : css + csum_off + 2] = csum_partial(pseudo).to_bytes(2, "big")
     b.post(bytes(partial), EOP_CMD | E1000_TXD_CMD_IC, css=css, cso=css + csum_off)
@@ -447,7 +460,7 @@ def test_itr_spaces_interrupt_assertions(itr):
     b.run()
     assert len(b.frames) == 40
     asserts = _irq_assert_times(b)
-    gaps = [y - x for x, y in zip(asserts, asserts[1:])]
+    gaps = [y - x for x, y in itertools.pairwise(asserts)]
     if itr:
         assert min(gaps) >= itr * 256 * NS
         assert len(asserts) <= 120 * US // (itr * 256 * NS) + 2

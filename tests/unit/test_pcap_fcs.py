@@ -81,7 +81,7 @@ def test_round_trip_keeps_the_fcs_and_read_pcap_checks_it():
     # the records hold the frames exactly as on the wire, FCS included
     off, stored = 24, []
     while off < len(data):
-        _s, _ns, incl, orig = struct.unpack_from("<IIII", data, off)
+        _s, _ns, incl, _orig = struct.unpack_from("<IIII", data, off)
         stored.append(data[off + 16 : off + 16 + incl])
         off += 16 + incl
     assert stored == [f.data for f in frames]

@@ -39,7 +39,15 @@ def test_hid_is_ascii_hnic():
 
 
 def test_descriptor_layout_is_little_endian_legacy():
-    d = TxDesc(addr=0x1122334455667788, length=0x05EA, cso=50, cmd=E1000_TXD_CMD_EOP | E1000_TXD_CMD_IFCS | E1000_TXD_CMD_RS, sta=1, css=34, special=0xBEEF)
+    d = TxDesc(
+        addr=0x1122334455667788,
+        length=0x05EA,
+        cso=50,
+        cmd=E1000_TXD_CMD_EOP | E1000_TXD_CMD_IFCS | E1000_TXD_CMD_RS,
+        sta=1,
+        css=34,
+        special=0xBEEF,
+    )
     raw = d.pack()
     assert raw[:8] == bytes.fromhex("8877665544332211")
     assert raw[8:10] == b"\xea\x05" and raw[10] == 50 and raw[11] == 0x0B

@@ -93,13 +93,13 @@ def _pairs(text: str) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     lines = text.splitlines()
     assert len(lines) % 2 == 0
-    for names, values in zip(lines[::2], lines[1::2]):
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
         p, n = names.split(": ")
         p2, v = values.split(": ")
         assert p == p2
         n, v = n.split(), v.split()
         assert len(n) == len(v)
-        out[p] = dict(zip(n, map(int, v)))
+        out[p] = dict(zip(n, map(int, v), strict=False))
     return out
 
 
@@ -126,7 +126,7 @@ def test_proc_net_snmp_column_order_and_values():
 def test_netstat_tcpext():
     mib = {"TcpExt": {"TCPAutoCorking": 4, "TCPOrigDataSent": 100, "TCPSpuriousRtxHostQueues": 1}}
     t = _pairs(netstat_TcpExt(mib))["TcpExt"]
-    assert list(t)[0] == "SyncookiesSent" and list(t)[-1] == "TCPAODroppedIcmps" and len(t) == len(TCPEXT_LIST)
+    assert next(iter(t)) == "SyncookiesSent" and list(t)[-1] == "TCPAODroppedIcmps" and len(t) == len(TCPEXT_LIST)
     assert (t["TCPAutoCorking"], t["TCPOrigDataSent"], t["TCPSpuriousRtxHostQueues"], t["DelayedACKs"]) == (4, 100, 1, 0)
 
 

@@ -54,7 +54,7 @@ def test_19_rto_backoff_doubles_with_cwnd_one(monkeypatch):
     n0 = len(rig.ip.sent)
     rig.run(6000)
     rtx = rig.ip.sent[n0:]
-    gaps = [round((b.t - a.t) / MS) for a, b in zip([rig.ip.sent[0]] + rtx, rtx)]
+    gaps = [round((b.t - a.t) / MS) for a, b in zip([rig.ip.sent[0]] + rtx, rtx, strict=False)]
     assert gaps == [210, 420, 840, 1680]
     assert all(s.tcp.seq == rig.ip.sent[0].tcp.seq and len(s.payload) == MSS for s in rtx)
     mib = rig.host.mib

@@ -216,7 +216,12 @@ def test_full_sndbuf_gives_eagain_and_sndbuf_error():
 
 
 def _udp_frame(src_port: int, dst_port: int, data: bytes, bad_csum: bool = False) -> bytes:
-    pkt = Ether(src=PEER_MAC, dst="02:00:00:00:00:01") / IP(src=PEER_IP, dst=HOST_IP) / UDP(sport=src_port, dport=dst_port) / Raw(data)
+    pkt = (
+        Ether(src=PEER_MAC, dst="02:00:00:00:00:01")
+        / IP(src=PEER_IP, dst=HOST_IP)
+        / UDP(sport=src_port, dport=dst_port)
+        / Raw(data)
+    )
     raw = bytearray(bytes(pkt))
     if bad_csum:
         raw[14 + 20 + 6] ^= 0xFF

@@ -311,7 +311,11 @@ def rows(res: dict[str, Any], cmd: str) -> list[list[str]]:
         rp = res["replay"]
         d = rp["done"]
         ratio = py["wall_s"] / rp["wall_s"] if rp["wall_s"] > 0 else 0.0
-        exact = "cycle-exact" if rp["cycle_exact"] else f"{d['time_ok']}/{d['exp_frames']} frames at the same cycles (max dev {d['max_dev']})"
+        exact = (
+            "cycle-exact"
+            if rp["cycle_exact"]
+            else f"{d['time_ok']}/{d['exp_frames']} frames at the same cycles (max dev {d['max_dev']})"
+        )
         out.append([f"full stack wall / RTL-only trace replay wall, {sim}", f"{ratio:.2f}x",
                     f"<= {TARGETS['replay']:g}x", _verdict(ratio <= TARGETS["replay"]),
                     f"replay {rp['wall_s']:.2f} s for the same {rp['sim_ps'] / 1e6:.3f} us; frames "

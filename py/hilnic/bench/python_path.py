@@ -61,8 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  segments            {best['segments']}")
     walls = ", ".join(f"{r['wall_s']:.3f}" for r in runs)
     print(f"  wall time           {best['wall_s']:.3f} s   (runs: {walls})")
-    print(f"  segments per second {best['segments_per_s']:,.0f}   target >= {TARGET:,}  {'PASS' if best['segments_per_s'] >= TARGET else 'FAIL'}")
-    print(f"  simulated           {best['sim_s'] * 1e3:.3f} ms at {best['sim_gbps']:.2f} Gb/s; slowdown {best['slowdown']:.0f}x real time")
+    print(
+        f"  segments per second {best['segments_per_s']:,.0f}   target >= {TARGET:,}  "
+        f"{'PASS' if best['segments_per_s'] >= TARGET else 'FAIL'}"
+    )
+    print(
+        f"  simulated           {best['sim_s'] * 1e3:.3f} ms at {best['sim_gbps']:.2f} Gb/s; "
+        f"slowdown {best['slowdown']:.0f}x real time"
+    )
     print(f"  reproduce: python -m hilnic.bench.python_path --mib {a.mib} --repeat {a.repeat}")
     return 0
 

@@ -125,7 +125,7 @@ def run_replay(frames: int = 2000, frame_len: int = 1514, mem_latency_ns: float 
     nwords = traffic.write_memh(str(memfile), data_width)
     traffic.write_sigs(str(sigfile))
     mark = mark if mark is not None else max(4, min(100, frames // 10))
-    lat = int(round(mem_latency_ns * 1000 / 6400))
+    lat = round(mem_latency_ns * 1000 / 6400)
     params = {"DMA_DATA_WIDTH": data_width, "MEM_WORDS": nwords, "RING_N": ring_n, "N_FRAMES": frames,
               "BATCH": batch, "RD_LATENCY": lat, "MARK_FRAMES": mark, "DUMP_FRAMES": 4}
     t0 = time.perf_counter()

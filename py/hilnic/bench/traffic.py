@@ -81,7 +81,7 @@ class Traffic:
         img = bytearray(self.size)
         for slot in range(self.ring_n):
             img[slot * 16 : slot * 16 + 16] = self.desc(slot).pack()
-        for addr, frame in zip(self.buf_addrs, self.frames):
+        for addr, frame in zip(self.buf_addrs, self.frames, strict=False):
             off = addr - self.base
             img[off : off + len(frame)] = frame
         return img

@@ -1041,7 +1041,7 @@ class RtlNic(NicBackend):
             return default
 
     def ns_to_cycles(self, ns: float) -> int:
-        return int(round(ns * 1000 / self.period_ps))
+        return round(ns * 1000 / self.period_ps)
 
     def cycle_to_ps(self, cycle: int) -> int:
         return cycle * self.period_ps + self.period_ps // 2

@@ -11,8 +11,8 @@ One call does it all::
 given) into one build directory per (simulator, toplevel, parameter set, waves) under
 sim_build/, guarded by a file lock so `pytest -n` workers share builds safely, then runs the
 cocotb test module `module` (a hilnic module, or one in `module_dir`: see
-`simulator_pythonpath`) in its own run directory (results XML, log, and with WAVES=1 a `waves.fst` there; on Verilator `dump.fst`, or
-`dump.vcd` when the compiler lacks lz4.h for the FST writer). A failing cocotb test
+`simulator_pythonpath`) in its own run directory (results XML, log, and with WAVES=1 a
+`waves.fst` there; on Verilator `dump.fst`, or `dump.vcd` when the compiler lacks lz4.h for the FST writer). A failing cocotb test
 raises AssertionError naming the failing testcases and the run directory.
 
 Simulated-time bounds (hilnic.cosim.api, inside the simulator): decorate cocotb tests with
@@ -479,7 +479,10 @@ def _failure_message(module: str, results: Path, run_dir: Path, code: Any) -> st
             node = case.find("error")
         if node is not None:
             msgs.append(f"  {case.get('name')}: {node.get('message', '')}".rstrip())
-    return f"cocotb tests failed in {module}: {', '.join(failed) or '(none recorded)'} (exit {code}); run dir {run_dir}\n" + "\n".join(msgs)
+    return (
+        f"cocotb tests failed in {module}: {', '.join(failed) or '(none recorded)'} (exit {code}); run dir {run_dir}\n"
+        + "\n".join(msgs)
+    )
 
 
 @contextlib.contextmanager

@@ -15,6 +15,9 @@ import socket
 import struct
 from dataclasses import dataclass, field
 
+from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.l2 import ARP, Ether
+
 from hilnic.lib.checksum import csum_tcpudp_nofold
 
 MIN_FRAME = 60  # PSP pads to this (without FCS)
@@ -51,7 +54,6 @@ def _pad(b: bytes) -> bytes:
 def _offload(pkt, kind: str) -> tuple[bytes, bytes, int, int]:
     """(bytes software hands the NIC, bytes expected on the wire, css, cso) for an
     Ether/IP/TCP|UDP scapy packet."""
-    from scapy.layers.inet import IP, TCP, UDP
 
     full = bytes(pkt)  # scapy fills every checksum
     ip = pkt[IP]
@@ -70,8 +72,6 @@ def _offload(pkt, kind: str) -> tuple[bytes, bytes, int, int]:
 
 def build_frames(n: int, seed: int = 1) -> list[DemoFrame]:
     """n frames: the first n - n//2 cycle through MIX, the last n//2 are full-size back to back."""
-    from scapy.layers.inet import IP, TCP, UDP
-    from scapy.layers.l2 import ARP, Ether
 
     rng = random.Random(seed)
     n_b2b = n // 2
@@ -138,8 +138,6 @@ def check_wire_frame(df: DemoFrame, data: bytes) -> str:
 def scapy_checksums_ok(data: bytes) -> tuple[int, list[str]]:
     """Re-parse a wire frame with scapy and recompute its IP and TCP/UDP checksums:
     (checksums verified, problems)."""
-    from scapy.layers.inet import IP, TCP, UDP
-    from scapy.layers.l2 import Ether
 
     pkt = Ether(data)
     if not pkt.haslayer(IP):

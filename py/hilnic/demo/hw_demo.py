@@ -66,7 +66,7 @@ async def demo(dut):
     descs: list[tuple[int, bool]] = []  # (ring index, RS)
     slot = 0
     for f in frames:
-        for k, (seg, off) in enumerate(zip(f.segments, f.offsets)):
+        for k, (seg, off) in enumerate(zip(f.segments, f.offsets, strict=False)):
             buf = hm.alloc(len(seg) + 64, align=64) + off
             hm.write(buf, seg)
             hm.dma_map(buf, len(seg), DmaDir.TO_DEVICE, owner=f"frame{f.index}")
@@ -127,7 +127,7 @@ async def demo(dut):
     wire = rtl.frames
     csum_ok = 0
     kinds: dict[str, int] = {}
-    for f, got in zip(frames, wire):
+    for f, got in zip(frames, wire, strict=False):
         kinds[f.kind] = kinds.get(f.kind, 0) + 1
         if not got.fcs_ok:
             problems.append(f"frame {f.index} ({f.kind}): bad FCS")
@@ -151,7 +151,7 @@ async def demo(dut):
         problems.append(f"TDH {tdh} != TDT {slot % ring_n}")
     problems += rtl.errors()
 
-    b2b = [got for f, got in zip(frames, wire) if f.b2b]
+    b2b = [got for f, got in zip(frames, wire, strict=False) if f.b2b]
     skip = 2 if len(b2b) > 4 else 0
     seg = b2b[skip:]
     b2b_info: dict[str, Any] = {"frames": len(b2b)}

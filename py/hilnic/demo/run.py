@@ -14,13 +14,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hilnic.cosim.sim import ROOT, build_dir_for, display_path, quiet, run_rtl_test, sim_build_root
+
 MODULE = "hilnic.demo.hw_demo"
 
 
 def run_demo(frames: int = 120, out: str | Path | None = None, waves: bool = False, sim: str | None = None,
              mem_latency_ns: float = 500.0, seed: int = 1, verbose: bool = False) -> dict[str, Any]:
     """Build and run the demo; return its summary (with "ok", "out", "fst", "log", "error")."""
-    from hilnic.cosim.sim import ROOT, quiet, run_rtl_test, sim_build_root
 
     out = Path(out) if out else sim_build_root() / "demo"
     out = out.resolve()
@@ -56,7 +57,6 @@ def run_demo(frames: int = 120, out: str | Path | None = None, waves: bool = Fal
     summary["sim"] = sim or os.environ.get("SIM", "icarus") or "icarus"
     fst = None
     if waves:
-        from hilnic.cosim.sim import build_dir_for
 
         cands = list(run_dir.glob("*.fst")) if run_dir else []
         if not cands:
@@ -72,10 +72,11 @@ def run_demo(frames: int = 120, out: str | Path | None = None, waves: bool = Fal
 
 
 def format_summary(s: dict[str, Any]) -> str:
-    from hilnic.cosim.sim import display_path
 
     if not s.get("frames_sent"):
-        return "hilnic demo: the simulation produced no summary" + (f" (simulator log: {display_path(s['log'])})" if s.get("log") else "")
+        return "hilnic demo: the simulation produced no summary" + (
+            f" (simulator log: {display_path(s['log'])})" if s.get("log") else ""
+        )
     k = s["kinds"]
     mix = ", ".join(f"{v} {name}" for name, v in k.items())
     lines = [
@@ -96,14 +97,14 @@ def format_summary(s: dict[str, Any]) -> str:
                      f"{b['pct_line_rate']:.2f}% of 10GbE line rate (steady state, first {b['skipped']} skipped)")
     irq = s["irq"]
     lines += [
-        f"  interrupts         {irq['assertions']} assertions (ITR {irq['itr_ns'] / 1000:g} us), "
-        f"{irq['icr_reads']} ICR reads",
+        f"  interrupts         {irq['assertions']} assertions (ITR {irq['itr_ns'] / 1000:g} us), {irq['icr_reads']} ICR reads",
         f"  write-backs        {s['writebacks']['dd_set']}/{s['writebacks']['rs_descriptors']} RS descriptors with DD "
         f"({s['writebacks']['wr_bursts']} write bursts; {s['dma']['rd_bursts']} read bursts)",
         f"  simulated time     {s['sim_ns'] / 1000:,.2f} us = {s['cycles']:,} cycles at 156.25 MHz",
         f"  wall time          {s['wall_sim_s']:.2f} s for the traffic ({s['cycles_per_wall_s']:,.0f} simulated "
         f"cycles per wall second); {s['wall_incl_build_s']:.1f} s in all incl. build",
-        f"  pcap               {display_path(s['pcap'])} ({s['pcap_frames']} frames with their FCS; tshark -o eth.check_fcs:TRUE checks it)",
+        f"  pcap               {display_path(s['pcap'])} ({s['pcap_frames']} frames with their FCS; "
+        "tshark -o eth.check_fcs:TRUE checks it)",
     ]
     if s.get("fst"):
         lines.append(f"  waveform           {display_path(s['fst'])}")

@@ -675,7 +675,7 @@ class ModelNic(NicBackend):
         self._pending_wb = []
         ctr = self._counters
         wbal = self._regs[_R_TDWBAL]
-        delayed = all([ide for _da, ide in pending])
+        delayed = all(ide for _da, ide in pending)
         if wbal & TDWBAL_EN:
             addr = (self._regs[_R_TDWBAH] << 32) | (wbal & ~3 & 0xFFFFFFFF)
             if not self.mem.dma_write(addr, self._tdh.to_bytes(4, "little")):

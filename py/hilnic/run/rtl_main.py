@@ -13,6 +13,7 @@ import os
 import warnings
 
 from hilnic.cosim.api import rtl_test
+from hilnic.cosim.swsignals import install_sw_signals
 from hilnic.kernel.env import SimulationTimeout
 from hilnic.kernel.ftrace import Tracer
 from hilnic.run.config import RunConfig
@@ -31,7 +32,6 @@ async def run(dut):
     k = tb.host.kernel
     tracer = Tracer(k.now, lambda: k.context) if rc.trace or rc.waves else None
     if rc.waves and tracer is not None:
-        from hilnic.cosim.swsignals import install_sw_signals
 
         install_sw_signals(dut, tracer, env=tb.env)
     sc = Scenario(tb, rc, ProgressFile(out / "progress.json"), out=out, interval=0.3, tracer=tracer)

@@ -22,7 +22,11 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from hilnic.cosim.sim import ROOT, build_dir_for, display_path, quiet, run_rtl_test
+from hilnic.kernel.env import NS, SimulationTimeout
 from hilnic.run.config import RunConfig, fmt_size
+from hilnic.run.scenario import Scenario, sim_limit_ps, testbed_config
+from hilnic.testbed import model_testbed
 
 MODULE = "hilnic.run.rtl_main"
 TESTCASE = "run"
@@ -156,9 +160,6 @@ def _label(rc: RunConfig) -> str:
 
 
 def _run_model(rc: RunConfig, out: Path, stream: IO[str]) -> dict[str, Any]:
-    from hilnic.kernel.env import NS, SimulationTimeout
-    from hilnic.run.scenario import Scenario, sim_limit_ps, testbed_config
-    from hilnic.testbed import model_testbed
 
     bar = ProgressBar(stream, _label(rc))
     t0 = time.perf_counter()
@@ -182,7 +183,6 @@ def _run_model(rc: RunConfig, out: Path, stream: IO[str]) -> dict[str, Any]:
 
 
 def _run_rtl(rc: RunConfig, out: Path, stream: IO[str]) -> dict[str, Any]:
-    from hilnic.cosim.sim import quiet, run_rtl_test
 
     for stale in ("summary.json", "progress.json", "waves.fst", "waves.vcd", "sim.log"):
         (out / stale).unlink(missing_ok=True)
@@ -266,7 +266,6 @@ def _first_reason(text: str) -> str:
 
 
 def _move_waves(rc: RunConfig, run_dir: Path | None, run_name: str, out: Path) -> str:
-    from hilnic.cosim.sim import build_dir_for
 
     dirs = [d for d in (run_dir, build_dir_for("nic_harness", {}, rc.sim, True) / "runs" / run_name) if d]
     for d in dirs:
@@ -288,7 +287,6 @@ def _write_summary(out: Path, summary: dict[str, Any]) -> None:
 
 def format_summary(s: dict[str, Any]) -> str:
     """The summary table `hilnic run` prints."""
-    from hilnic.cosim.sim import display_path
 
     cfg = s.get("config") or {}
     what = (f"{fmt_size(s.get('nbytes', 0))} over {str(s.get('proto', '?')).upper()} "
@@ -364,7 +362,6 @@ def format_summary(s: dict[str, Any]) -> str:
     row("output", f"{out}/: " + ", ".join(files))
     if s.get("fst"):
         row("waveform", f"{display_path(s['fst'])}")
-        from hilnic.cosim.sim import ROOT
 
         lines.append(f"  {'':<18} gtkwave {display_path(s['fst'])} {display_path(str(ROOT / 'hdl' / 'nic.gtkw'))}")
     if s.get("log"):

@@ -35,11 +35,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hilnic.drivers.net.ethernet.intel.e1000.e1000_main import e1000_get_ethtool_stats, ethtool_stats, netdev_priv
 from hilnic.hw.backend import WireFrame
 from hilnic.kernel.env import MS, US
 from hilnic.kernel.ftrace import Tracer, get_tracer, set_tracer
 from hilnic.kernel.softirq import NET_RX_SOFTIRQ, NET_TX_SOFTIRQ
+from hilnic.net.core.skbuff import skb_stats
+from hilnic.net.socket import SOCK_DGRAM
 from hilnic.run.config import RunConfig
+from hilnic.testbed import E1000_IRQ, TestbedConfig, pattern, tcp_bulk
+from hilnic.trace import collect_stats, function_graph
 from hilnic.wire.pcap import PcapWriter
 
 ProgressFn = Callable[[int, int, int, int], None]  # (sim_ps, frames, bytes_done, total)
@@ -49,8 +54,8 @@ UDP_PORT = 9000
 TICK_PS = 20 * US  # progress timer period in simulated time
 LINE_RATE_BPS = 10e9
 PREAMBLE_IFG = 8 + 12  # bytes on the wire around each frame (preamble+SFD, inter-frame gap)
-UDP_IDLE_PS = 50 * US
-ARP_WAIT_PS = 1 * MS  # UDP: longest wait for the first datagram (ARP resolution) before the rest  # UDP with loss: done when the ring is idle and no frame left for this long
+UDP_IDLE_PS = 50 * US  # UDP with loss: done when the ring is idle and no frame left for this long
+ARP_WAIT_PS = 1 * MS  # UDP: longest wait for the first datagram (ARP resolution) before the rest
 
 # PcapWriter may learn an `fcs` argument (frames with their FCS, flagged in the file header);
 # use it when it is there, so the capture shows the FCS the MAC computed.
@@ -172,9 +177,6 @@ class Scenario:
     # -- the run --------------------------------------------------------------------------------
 
     async def run(self) -> dict[str, Any]:
-        from hilnic.drivers.net.ethernet.intel.e1000.e1000_main import ethtool_stats
-        from hilnic.testbed import pattern, tcp_bulk
-        from hilnic.trace import collect_stats
 
         tb, rc = self.tb, self.rc
         if self.tracer is not None:
@@ -213,7 +215,6 @@ class Scenario:
         return summary
 
     async def _udp_send(self) -> None:
-        from hilnic.net.socket import SOCK_DGRAM
 
         tb, rc = self.tb, self.rc
         size = rc.datagram_size
@@ -250,7 +251,9 @@ class Scenario:
             got = tb.peer.stream(peer_port=TCP_PORT)
             self.delivered = len(got)
             if got != payload:
-                where = next((i for i, (a, b) in enumerate(zip(got, payload)) if a != b), min(len(got), len(payload)))
+                where = next(
+                    (i for i, (a, b) in enumerate(zip(got, payload, strict=False)) if a != b), min(len(got), len(payload))
+                )
                 raise DeliveryError(f"the peer's TCP stream differs from what was sent: {len(got):,} of "
                                     f"{len(payload):,} bytes received, first difference at byte {where:,}")
             return
@@ -272,8 +275,6 @@ class Scenario:
     # -- counters and summary -------------------------------------------------------------------
 
     def _snapshot(self, ethtool: dict[str, int]) -> dict[str, Any]:
-        from hilnic.drivers.net.ethernet.intel.e1000.e1000_main import netdev_priv
-        from hilnic.testbed import E1000_IRQ
 
         tb, k = self.tb, self.kernel
         desc = k.irqs.get(E1000_IRQ)
@@ -363,7 +364,6 @@ class Scenario:
             set_tracer(None)
         self.pcap.close()
         if self.tracer is not None and self.rc.trace:
-            from hilnic.trace import function_graph
 
             (self.out / "trace.txt").write_text(function_graph(self.tracer))
 
@@ -392,8 +392,6 @@ class Scenario:
         if (self.out / "stats.txt").exists() or tb.dev is None:
             return
         try:
-            from hilnic.drivers.net.ethernet.intel.e1000.e1000_main import e1000_get_ethtool_stats
-            from hilnic.trace import collect_stats
 
             text = collect_stats(tb.host, tb.dev, e1000_get_ethtool_stats(tb.dev), peer=tb.peer)
         except Exception:
@@ -402,7 +400,6 @@ class Scenario:
 
 
 def _copy_stats() -> dict[str, int]:
-    from hilnic.net.core.skbuff import skb_stats
 
     return {f.name: int(getattr(skb_stats, f.name)) for f in dataclasses.fields(skb_stats)}
 
@@ -442,7 +439,6 @@ async def run_scenario(tb: Any, rc: RunConfig, progress: ProgressFn | None = Non
 
 def testbed_config(rc: RunConfig) -> Any:
     """The TestbedConfig of a run (the peer announces the run's MSS)."""
-    from hilnic.testbed import TestbedConfig
 
     peer = {"mss": rc.effective_mss} if rc.proto == "tcp" else {}
     return TestbedConfig(mtu=rc.mtu, ring_size=rc.ring_size, itr=rc.itr, loss_rate=rc.loss_rate, seed=rc.seed,

@@ -12,6 +12,7 @@ behavioral model in virtual time (`model_testbed`), or the RTL through the cocot
 from __future__ import annotations
 
 import dataclasses
+import random
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,11 +22,12 @@ from hilnic.drivers.net.ethernet.intel.e1000.e1000_main import e1000_probe, netd
 from hilnic.drivers.net.loopback import loopback_net_init
 from hilnic.drivers.net.rx import host_receive_frame
 from hilnic.hw.backend import NicBackend, WireFrame
+from hilnic.hw.model import ModelNic
 from hilnic.kernel.env import MS, SEC, US, Env, VirtualEnv
 from hilnic.mm.hostmem import HostMemory
 from hilnic.net.core import netdevice as nd
 from hilnic.net.core.net_namespace import Host
-from hilnic.net.core.skbuff import live_skbs, skb_stats
+from hilnic.net.core.skbuff import live_skbs
 from hilnic.net.core.sock import TCP_CLOSE, TCP_TIME_WAIT
 from hilnic.net.ipv4.af_inet import inet_init
 from hilnic.net.ipv4.route import inet_ifaddr_add
@@ -173,7 +175,6 @@ class Testbed:
 
 def model_testbed(cfg: TestbedConfig | None = None, **nic_args: Any) -> Testbed:
     """A testbed on the behavioral NIC in virtual time."""
-    from hilnic.hw.model import ModelNic
 
     env = VirtualEnv()
     mem = HostMemory()
@@ -185,12 +186,13 @@ def model_testbed(cfg: TestbedConfig | None = None, **nic_args: Any) -> Testbed:
 
 def pattern(n: int, seed: int = 0) -> bytes:
     """n bytes that make misordering or corruption visible (not a repeating short cycle)."""
-    import random
 
     return random.Random(seed).randbytes(n)
 
 
-async def tcp_bulk(tb: Testbed, nbytes: int, port: int = 5001, chunk: int = 64 << 10, data: bytes | None = None) -> dict[str, Any]:
+async def tcp_bulk(
+    tb: Testbed, nbytes: int, port: int = 5001, chunk: int = 64 << 10, data: bytes | None = None
+) -> dict[str, Any]:
     """Connect, send `nbytes` in `chunk`-sized send() calls, close, wait until the peer has all."""
     payload = data if data is not None else pattern(nbytes)
     s = tb.socket(SOCK_STREAM)

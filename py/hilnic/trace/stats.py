@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from hilnic.trace.accounting import copy_accounting
+from hilnic.trace.graph import function_graph
 from hilnic.trace.procfs import netstat_TcpExt, proc_interrupts, proc_net_dev, proc_net_snmp, proc_softirqs, softnet_stat
 from hilnic.trace.tools import bql, ethtool_S, tc_s_qdisc
 
@@ -70,7 +71,11 @@ def collect_stats(host: Any, dev: Any = None, driver: Any = None, *, skb_stats: 
         parts.append(_section(f"ethtool -S {name}", ethtool_S(ds)))
     if dev is not None:
         parts.append(_section("/proc/net/dev", proc_net_dev(list(getattr(host, "devices", {}).values()) or [dev])))
-    parts.append(_section("/proc/net/snmp", proc_net_snmp(host.mib, default_ttl=getattr(getattr(host, "sysctl", None), "ip_default_ttl", 64))))
+    parts.append(
+        _section(
+            "/proc/net/snmp", proc_net_snmp(host.mib, default_ttl=getattr(getattr(host, "sysctl", None), "ip_default_ttl", 64))
+        )
+    )
     parts.append(_section("/proc/net/netstat (TcpExt)", netstat_TcpExt(host.mib)))
     if skb_stats is None:
         mod = sys.modules.get("hilnic.net.core.skbuff")
@@ -81,7 +86,6 @@ def collect_stats(host: Any, dev: Any = None, driver: Any = None, *, skb_stats: 
         body = "".join(f"  {k2}: {v}\n" for k2, v in peer.counters().items())
         parts.append(_section("peer (beyond the wire)", body))
     if tracer is not None:
-        from hilnic.trace.graph import function_graph
 
         parts.append(_section("function_graph", function_graph(tracer)))
     return "".join(parts)

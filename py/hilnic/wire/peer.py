@@ -144,7 +144,7 @@ class PeerHost:
         self._nconn = 0
         self._min_len = 18 if o.accept_runts else ETH_MIN_FRAME
         if o.strict:
-            from hilnic.wire import strict as _strict  # scapy is imported only when asked for
+            from hilnic.wire import strict as _strict  # noqa: PLC0415  (scapy loads only when asked for)
 
             self._strict = _strict
         else:

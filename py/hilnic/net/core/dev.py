@@ -394,7 +394,18 @@ def __netif_receive_skb(skb: SkBuff) -> int:
 
 
 __all__ = [
-    "PacketType", "__dev_xmit_skb", "dev_add_pack", "dev_hard_start_xmit", "dev_kfree_skb_any", "dev_kfree_skb_irq", "dev_queue_xmit",
-    "netdev_core_pick_tx", "netif_receive_skb", "netif_skb_features", "qdisc_pkt_len_init", "validate_xmit_skb",
-    "validate_xmit_skb_list", "xmit_one",
+    "PacketType",
+    "__dev_xmit_skb",
+    "dev_add_pack",
+    "dev_hard_start_xmit",
+    "dev_kfree_skb_any",
+    "dev_kfree_skb_irq",
+    "dev_queue_xmit",
+    "netdev_core_pick_tx",
+    "netif_receive_skb",
+    "netif_skb_features",
+    "qdisc_pkt_len_init",
+    "validate_xmit_skb",
+    "validate_xmit_skb_list",
+    "xmit_one",
 ]

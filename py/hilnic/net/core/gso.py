@@ -265,7 +265,9 @@ def _iter(skb: SkBuff | None):
         skb = skb.next
 
 
-def _patch_headers(segs: SkBuff, linear: list[bytes], hdr: bytes, nhoff: int, thoff: int, thlen: int, mss: int, gso_type: int, csum: bool) -> None:
+def _patch_headers(
+    segs: SkBuff, linear: list[bytes], hdr: bytes, nhoff: int, thoff: int, thlen: int, mss: int, gso_type: int, csum: bool
+) -> None:
     """inet_gso_segment + tcp_gso_segment header fix-ups, one write per segment."""
     ip_id = _H.unpack_from(hdr, nhoff + 4)[0]
     fixedid = bool(gso_type & SKB_GSO_TCP_FIXEDID)

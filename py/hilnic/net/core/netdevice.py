@@ -197,7 +197,15 @@ class NetdevQueue:
         self.xmit_lock_owner = -1
 
     def __repr__(self) -> str:
-        bits = [n for n, b in (("DRV_XOFF", QUEUE_STATE_DRV_XOFF), ("STACK_XOFF", QUEUE_STATE_STACK_XOFF), ("FROZEN", QUEUE_STATE_FROZEN)) if self.state & b]
+        bits = [
+            n
+            for n, b in (
+                ("DRV_XOFF", QUEUE_STATE_DRV_XOFF),
+                ("STACK_XOFF", QUEUE_STATE_STACK_XOFF),
+                ("FROZEN", QUEUE_STATE_FROZEN),
+            )
+            if self.state & b
+        ]
         return f"<netdev_queue {self.dev.name}:tx-{self.index} {'|'.join(bits) or 'running'}>"
 
 

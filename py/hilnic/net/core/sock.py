@@ -331,9 +331,8 @@ def release_sock(sk: Sock) -> None:
 
 
 def sk_stream_memory_free(sk: Sock) -> bool:
-    if sk.sk_wmem_queued >= sk.sk_sndbuf:
-        return False
-    return True  # tcp_stream_memory_free: tcp_notsent_lowat defaults to UINT_MAX
+    # tcp_stream_memory_free adds nothing: tcp_notsent_lowat defaults to UINT_MAX
+    return sk.sk_wmem_queued < sk.sk_sndbuf
 
 
 def sk_stream_wspace(sk: Sock) -> int:

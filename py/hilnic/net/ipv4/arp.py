@@ -82,7 +82,9 @@ def arp_constructor(n: Neighbour) -> None:
     """Broadcast and multicast next hops need no resolution: NOARP with the mapped address."""
     key = n.primary_key
     host = n.tbl.host
-    bcast = key == 0xFFFFFFFF or any(ifa.dev is n.dev and ifa.prefixlen < 31 and key == ifa.broadcast for ifa in host.ext.get("ifaddrs", ()))
+    bcast = key == 0xFFFFFFFF or any(
+        ifa.dev is n.dev and ifa.prefixlen < 31 and key == ifa.broadcast for ifa in host.ext.get("ifaddrs", ())
+    )
     if bcast:
         n.nud_state = NUD_NOARP
         n.ha = ETH_BROADCAST
@@ -163,7 +165,7 @@ def arp_rcv(skb: SkBuff, dev: NetDevice) -> int:
     if skb.pkt_type in (PACKET_OTHERHOST, PACKET_LOOPBACK) or skb.len < ARP_HDR_LEN:
         consume_skb(skb)
         return 0
-    hrd, pro, hln, pln, _, _, _, _, _ = _ARP.unpack(skb.read_at(skb.data, ARP_HDR_LEN))
+    _hrd, _pro, hln, pln, _, _, _, _, _ = _ARP.unpack(skb.read_at(skb.data, ARP_HDR_LEN))
     if hln != 6 or pln != 4:
         kfree_skb(skb, "arp_bad_hdr")
         return 0
@@ -172,7 +174,7 @@ def arp_rcv(skb: SkBuff, dev: NetDevice) -> int:
 
 def arp_process(host: Host, skb: SkBuff, dev: NetDevice) -> int:
     tbl = host.ext["arp_tbl"]
-    hrd, pro, _, _, op, sha, sip, tha, tip = _ARP.unpack(skb.read_at(skb.data, ARP_HDR_LEN))
+    hrd, pro, _, _, op, sha, sip, _tha, tip = _ARP.unpack(skb.read_at(skb.data, ARP_HDR_LEN))
     if hrd != ARPHRD_ETHER or pro != ETH_P_IP or op not in (ARPOP_REQUEST, ARPOP_REPLY):
         kfree_skb(skb, "arp_bad_op")
         return 0

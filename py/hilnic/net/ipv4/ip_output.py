@@ -80,7 +80,9 @@ def ip_select_ident_segs(host: Host, sk: Sock | None, df: bool, ignore_df: bool,
     return __ip_select_ident(host, segs)
 
 
-def _write_iphdr(skb: SkBuff, off: int, tos: int, ident: int, frag_off: int, ttl: int, protocol: int, saddr: int, daddr: int) -> None:
+def _write_iphdr(
+    skb: SkBuff, off: int, tos: int, ident: int, frag_off: int, ttl: int, protocol: int, saddr: int, daddr: int
+) -> None:
     # tot_len and the checksum are filled by ip_local_out.
     skb.write_at(off, _IPHDR.pack(0x45, tos, 0, ident, frag_off, ttl, protocol, 0, saddr, daddr))
 
@@ -274,7 +276,9 @@ def ip_do_fragment(host: Host, sk: Sock | None, skb: SkBuff, output: Callable[[H
     return _ip_do_fragment_slow(host, sk, skb, output, hlen, mtu, ll_rs, frag_off0)
 
 
-def _ip_do_fragment_fast(host: Host, sk: Sock | None, skb: SkBuff, output: Callable[[Host, Sock | None, SkBuff], int], hlen: int, first_len: int) -> int:
+def _ip_do_fragment_fast(
+    host: Host, sk: Sock | None, skb: SkBuff, output: Callable[[Host, Sock | None, SkBuff], int], hlen: int, first_len: int
+) -> int:
     # ip_fraglist_init
     frag = skb.shinfo.frag_list
     skb.shinfo.frag_list = None
@@ -321,7 +325,16 @@ def _set_len_off_csum(hdr: bytearray, tot_len: int, frag_off: int) -> None:
     hdr[10:12] = ip_fast_csum(bytes(hdr[:20])).to_bytes(2, "big")
 
 
-def _ip_do_fragment_slow(host: Host, sk: Sock | None, skb: SkBuff, output: Callable[[Host, Sock | None, SkBuff], int], hlen: int, mtu: int, ll_rs: int, frag_off0: int) -> int:
+def _ip_do_fragment_slow(
+    host: Host,
+    sk: Sock | None,
+    skb: SkBuff,
+    output: Callable[[Host, Sock | None, SkBuff], int],
+    hlen: int,
+    mtu: int,
+    ll_rs: int,
+    frag_off0: int,
+) -> int:
     whole = skb.to_bytes()
     start = skb.network_header - skb.data
     hdr = bytearray(whole[start : start + hlen])

@@ -187,10 +187,7 @@ def inet_ifaddr_add(host: Host, dev: Any, local: int | str, prefixlen: int) -> I
 
 
 def inet_addr_type_local(host: Host, addr: int) -> bool:
-    for ifa in _tables(host)["ifaddrs"]:
-        if ifa.local == addr:
-            return True
-    return False
+    return any(ifa.local == addr for ifa in _tables(host)["ifaddrs"])
 
 
 def inet_select_addr(host: Host, dev: Any, dst: int = 0) -> int:

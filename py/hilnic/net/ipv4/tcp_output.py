@@ -583,9 +583,7 @@ def tcp_tso_should_defer(sk: TcpSock, skb: SkBuff, state: list[bool], max_segs: 
     elif send_win <= skb.len:
         state[1] = True
         return True
-    if skb.cb["tcp_flags"] & TCPHDR_FIN or skb.cb["eor"]:
-        return False
-    return True
+    return not (skb.cb["tcp_flags"] & TCPHDR_FIN or skb.cb["eor"])
 
 
 def tcp_mss_split_point(sk: TcpSock, skb: SkBuff, mss_now: int, max_segs: int, nonagle: int) -> int:

@@ -254,7 +254,7 @@ class Mq(Qdisc):
         return None
 
     def attach(self) -> None:
-        for txq, child in zip(self.dev._tx, self.children):
+        for txq, child in zip(self.dev._tx, self.children, strict=False):
             txq.qdisc_sleeping = child
 
     def dump(self) -> tuple[BasicStats, QueueStats]:

@@ -322,7 +322,9 @@ def e1000_setup_tx_resources(adapter: E1000Adapter) -> None:
     ring.dma = adapter.mem.dma_alloc_coherent(ring.size, align=4096, owner=f"{adapter.netdev.name}-tx-ring")
     ring.next_to_use = ring.next_to_clean = 0
     if adapter.use_head_wb:
-        ring.head_wb = adapter.mem.dma_alloc_coherent(E1000_HEAD_WB_BYTES, align=E1000_HEAD_WB_BYTES, owner=f"{adapter.netdev.name}-tx-head-wb")
+        ring.head_wb = adapter.mem.dma_alloc_coherent(
+            E1000_HEAD_WB_BYTES, align=E1000_HEAD_WB_BYTES, owner=f"{adapter.netdev.name}-tx-head-wb"
+        )
 
 
 def e1000_free_tx_resources(adapter: E1000Adapter) -> None:
