@@ -5,7 +5,7 @@ per-beat memory and versus a pure-Verilog replay of the same run; slowdown at li
 Prints one table per benchmark and a summary; every figure with the command that
 reproduces it. Results are also saved as JSON under sim_build/bench/.
 
-    python -m hilnic.bench.all [--quick] [--only line_rate,wall_speed,rtl_speed,python_path,e2e_speed]
+    python -m hilnic.bench.all [--quick] [--only line_rate,wall_speed,rtl_speed,python_path,peer_speed,e2e_speed]
                                [--sim icarus]
 """
 
@@ -15,9 +15,9 @@ import argparse
 import sys
 import time
 
-from hilnic.bench import common, e2e_speed, line_rate, python_path, rtl_speed, wall_speed
+from hilnic.bench import common, e2e_speed, line_rate, peer_speed, python_path, rtl_speed, wall_speed
 
-BENCHES = ("line_rate", "wall_speed", "rtl_speed", "python_path", "e2e_speed")
+BENCHES = ("line_rate", "wall_speed", "rtl_speed", "python_path", "peer_speed", "e2e_speed")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,6 +97,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"reproduce: {cmd}   ({time.perf_counter() - t0:.0f} s)\n", flush=True)
             summary.append(["Python path segments / wall s", f"{best['segments_per_s']:,.0f}",
                             f">= {python_path.TARGET:,}", verdict, cmd])
+        if "peer_speed" in only:
+            t0 = time.perf_counter()
+            print("== d2. wire peer: full-size TCP frames per wall second (fast path) ==", flush=True)
+            n, rep = (1000, 2) if a.quick else (4000, 3)
+            best = max((peer_speed.measure(n, strict=False) for _ in range(rep)), key=lambda r: r["frames_per_s"])
+            cmd = common.reproduce(peer_speed.MODULE, "--frames", str(n), "--repeat", str(rep))
+            verdict = "PASS" if best["frames_per_s"] >= peer_speed.TARGET else "FAIL"
+            print(f"{n} frames in {best['wall_s']:.3f} s: {best['frames_per_s']:,.0f} frames/s "
+                  f"(target >= {peer_speed.TARGET:,}: {verdict})")
+            print(f"reproduce: {cmd}   ({time.perf_counter() - t0:.0f} s)\n", flush=True)
+            summary.append(["peer frames / wall s", f"{best['frames_per_s']:,.0f}", f">= {peer_speed.TARGET:,}", verdict, cmd])
         if "e2e_speed" in only:
             t0 = time.perf_counter()
             sim = a.sim or common.sim_name(None)
