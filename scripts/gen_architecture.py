@@ -17,9 +17,13 @@ import ast
 import sys
 from pathlib import Path
 
-import grimp
-
 ROOT = Path(__file__).resolve().parent.parent
+# grimp imports "hilnic" from sys.path: put this checkout's py/ first, or an editable
+# install elsewhere (another worktree) would be the one drawn
+sys.path.insert(0, str(ROOT / "py"))
+
+import grimp  # noqa: E402
+
 DOC = ROOT / "docs" / "architecture.md"
 PKG_DIR = ROOT / "py" / "hilnic"
 BEGIN = "<!-- BEGIN GENERATED: {} (scripts/gen_architecture.py) -->"
