@@ -252,7 +252,8 @@ def test_frag_needed_reaches_tcp_v4_err_with_the_quoted_header():
 
 
 def test_inet_csk_update_pmtu_lowers_the_socket_route():
-    from hilnic.net.ipv4.route import dst_mtu, inet_csk_update_pmtu
+    from hilnic.net.ipv4.route import dst_mtu
+    from hilnic.net.ipv4.tcp_ipv4 import inet_csk_update_pmtu
 
     rig = make_rig()
     sk = tcp_sock(rig.host)

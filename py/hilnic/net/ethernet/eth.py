@@ -38,7 +38,7 @@ def mac_bytes(addr: bytes | bytearray | str) -> bytes:
     return b
 
 
-def dev_mac(dev: Any) -> bytes:  # dev: a NetDevice or the loopback device (net/core/rx.py)
+def dev_mac(dev: Any) -> bytes:  # dev: a NetDevice or the loopback device (drivers/net/loopback.py)
     a = dev.dev_addr
     return a if type(a) is bytes and len(a) == ETH_ALEN else mac_bytes(a)
 

@@ -306,26 +306,6 @@ def __ip_rt_update_pmtu(dst: Rtable, mtu: int) -> None:
     dst.obsolete = True
 
 
-def inet_csk_update_pmtu(sk: Sock, mtu: int) -> Rtable | None:
-    """TCP's PMTU update: learn `mtu` on the socket's route and return the (new) valid dst."""
-    dst = __sk_dst_check(sk, 0)
-    host = sk.host
-    if dst is None:
-        try:
-            dst = ip_route_output(host, sk.inet_daddr)
-        except OSError:
-            return None
-    __ip_rt_update_pmtu(dst, mtu)
-    dst = __sk_dst_check(sk, 0)
-    if dst is None:
-        try:
-            dst = ip_route_output(host, sk.inet_daddr)
-        except OSError:
-            return None
-        sk.sk_dst_cache = dst
-    return dst
-
-
 def ipv4_sk_update_pmtu(sk: Sock, daddr: int, mtu: int) -> Rtable | None:
     """ICMP FRAG_NEEDED for a socket's flow: update the PMTU and refresh sk_dst_cache."""
     host = sk.host

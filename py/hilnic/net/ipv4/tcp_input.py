@@ -328,7 +328,7 @@ def tcp_any_retrans_done(sk: TcpSock) -> bool:
 
 
 def tcp_try_undo_recovery(sk: TcpSock) -> bool:
-    """No undo (see report); Reno holds the state until something above high_seq is acked."""
+    """No undo (docs/deviations.md); Reno holds the state until something above high_seq is acked."""
     if sk.snd_una == sk.high_seq:
         if not tcp_any_retrans_done(sk):
             sk.retrans_stamp = 0
@@ -660,7 +660,7 @@ def tcp_fin(sk: TcpSock) -> None:
 
 
 def tcp_time_wait(sk: TcpSock) -> None:
-    """TIME_WAIT is short-circuited: the connection closes at once (see report)."""
+    """TIME_WAIT is short-circuited: the connection closes at once (docs/deviations.md)."""
     tcp_set_state(sk, TCP_TIME_WAIT)
     tcp_done(sk)
 

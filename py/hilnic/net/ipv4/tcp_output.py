@@ -19,6 +19,7 @@ import struct
 
 from hilnic.kernel.ftrace import traced
 from hilnic.kernel.softirq import TASKLET_SOFTIRQ
+from hilnic.net.core.netdevice import NET_XMIT_CN
 from hilnic.net.core.skbuff import (
     CHECKSUM_PARTIAL,
     SkbFrag,
@@ -95,10 +96,6 @@ TCP_RTO_MIN = HZ // 5
 TCP_TIMEOUT_INIT = 1 * HZ
 TCP_RESOURCE_PROBE_INTERVAL = HZ // 2
 TCP_RTO_MIN_US = TCP_RTO_MIN * 1_000_000 // HZ
-
-NET_XMIT_SUCCESS = 0
-NET_XMIT_DROP = 1
-NET_XMIT_CN = 2
 
 TCP_FRAG_IN_WRITE_QUEUE = 0
 TCP_FRAG_IN_RTX_QUEUE = 1
@@ -340,7 +337,7 @@ def tcp_check_probe_timer(sk: TcpSock) -> None:
 
 
 def tcp_select_window(sk: TcpSock) -> int:
-    """The advertised window. The receive window is kept at its initial value (see report)."""
+    """The advertised window. The receive window is kept at its initial value (docs/deviations.md)."""
     new_win = sk.rcv_wnd
     sk.rcv_wup = sk.rcv_nxt
     new_win = min(new_win, 65535 << sk.rx_opt.rcv_wscale)
