@@ -29,7 +29,8 @@ demo-hw: bootstrap
 test: bootstrap
 	$(PY) -m pytest -n $(JOBS) tests
 
-# ruff, mypy, import-linter's layer contracts, no import cycles, the architecture doc, Verilator
+# ruff, mypy, import-linter's layer contracts, no import cycles, the architecture doc, the register
+# constants generated from hdl/nic/nic_regs.rdl (scripts/gen_regs.py --check), Verilator
 # and Icarus lint of the RTL (all of it is also part of `make test`)
 lint: bootstrap
 	$(PY) -m pytest -n $(JOBS) tests/lint
