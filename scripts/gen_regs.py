@@ -112,7 +112,7 @@ class Register:
 
     @property
     def access(self) -> str:
-        """RO, WO, RW, RC or RC/W1C, as NIC_SPEC §2 and hw/regs.reg_info() name them."""
+        """RO, WO, RW, RC or RC/W1C, as docs/nic.md §2 and hw/regs.reg_info() name them."""
         if any(f.rclr for f in self.fields):
             return "RC/W1C" if any(f.woclr for f in self.fields) else "RC"
         if not any(f.sw_write for f in self.fields):
@@ -235,7 +235,7 @@ def _pyhex(value: int, digits: int = 8) -> str:
 def python_block(regs: list[Register]) -> str:
     out = [
         "class Reg(IntEnum):",
-        '    """Register byte offsets (NIC_SPEC §2)."""',
+        '    """Register byte offsets (docs/nic.md §2)."""',
         "",
     ]
     out += [f"    {r.name} = {_pyhex(r.offset, 4)}" for r in regs]

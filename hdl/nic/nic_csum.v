@@ -20,7 +20,7 @@ module nic_csum #
     input  wire                        clk,
     input  wire                        rst,
 
-    // completed frames: {start, len[15:0], ifcs, ic, css[7:0], cso[7:0]}
+    // completed frames: the FR_* record of nic_records.vh
     input  wire [FB_ADDR_WIDTH+33:0]   in_data,
     input  wire                        in_valid,
     output wire                        in_ready,
@@ -30,10 +30,13 @@ module nic_csum #
     output wire [FB_ADDR_WIDTH-1:0]    fb_raddr,
     input  wire [DMA_DATA_WIDTH-1:0]   fb_rdata,
 
-    // to the MAC: {start, len[15:0], ifcs, ic, cso[7:0], csum[15:0]}
+    // to the MAC: the FT_* record of nic_records.vh
     output wire [FB_ADDR_WIDTH+41:0]   out_data,
     output wire                        out_valid,
-    input  wire                        out_ready
+    input  wire                        out_ready,
+
+    // the activity gate: the next clock edge may change this block's state (nic_top's `quiet`)
+    output wire                        active
 );
 
 localparam BYTES = DMA_DATA_WIDTH/8;
@@ -44,6 +47,8 @@ localparam L2 = (BYTES >= 32) ? 128 : 0;
 localparam L3 = (BYTES >= 32) ? 192 : 0;
 
 localparam [1:0] ST_IDLE = 2'd0, ST_RUN = 2'd1, ST_WAIT = 2'd2, ST_FIN = 2'd3;
+
+`include "nic_records.vh"
 
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [1:0]                 state_reg = ST_IDLE;
@@ -66,7 +71,7 @@ reg                       first_reg = 1'b0;
 reg [79:0]                acc_reg = 0;
 
 reg                       out_valid_reg = 1'b0;
-reg [FB_ADDR_WIDTH+41:0]  out_data_reg = 0;
+reg [FT_W-1:0]            out_data_reg = 0;
 /* verilator lint_on PROCASSINIT */
 
 assign in_ready = in_ready_reg;
@@ -75,12 +80,12 @@ assign fb_raddr = raddr_reg;
 assign out_valid = out_valid_reg;
 assign out_data = out_data_reg;
 
-wire [FB_ADDR_WIDTH-1:0] i_start = in_data[FB_ADDR_WIDTH+33:34];
-wire [15:0] i_len  = in_data[33:18];
-wire        i_ifcs = in_data[17];
-wire        i_ic   = in_data[16];
-wire [7:0]  i_css  = in_data[15:8];
-wire [7:0]  i_cso  = in_data[7:0];
+wire [FB_ADDR_WIDTH-1:0] i_start = in_data[FR_START_LSB +: FB_ADDR_WIDTH];
+wire [15:0] i_len  = in_data[FR_LEN_LSB +: FR_LEN_W];
+wire        i_ifcs = in_data[FR_IFCS_BIT];
+wire        i_ic   = in_data[FR_IC_BIT];
+wire [7:0]  i_css  = in_data[FR_CSS_LSB +: FR_CSS_W];
+wire [7:0]  i_cso  = in_data[FR_CSO_LSB +: FR_CSO_W];
 
 reg [DMA_DATA_WIDTH-1:0] d;
 reg [18:0] f;
@@ -92,6 +97,7 @@ reg [15:0] w0, w1;
 // activity gate: an idle block costs one test per cycle in an event-driven simulator;
 // a held output only waits for out_ready (no new frame is taken while it is held)
 wire act = rst || in_ready_reg || state_reg != ST_IDLE || p_valid_reg || (out_valid_reg ? out_ready : in_valid);
+assign active = act;
 
 /* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
@@ -152,7 +158,7 @@ always @(posedge clk) begin
                     state_reg <= ST_RUN;
                 end else begin
                     out_valid_reg <= 1'b1;
-                    out_data_reg <= {i_start, i_len, i_ifcs, 1'b0, i_cso, 16'd0};
+                    out_data_reg <= ft_rec(i_start, i_len, i_ifcs, 1'b0, i_cso, 16'd0);
                 end
             end
         end
@@ -181,7 +187,7 @@ always @(posedge clk) begin
             // an odd CSS swaps once more
             res = css_reg[0] ? le : {le[7:0], le[15:8]};
             out_valid_reg <= 1'b1;
-            out_data_reg <= {start_reg, len_reg, ifcs_reg, 1'b1, cso_reg, ~res};
+            out_data_reg <= ft_rec(start_reg, len_reg, ifcs_reg, 1'b1, cso_reg, ~res);
             state_reg <= ST_IDLE;
         end
         default: state_reg <= ST_IDLE;

@@ -35,7 +35,10 @@ module nic_desc_fetch #
     input  wire                       req_ready,
     output wire [DMA_ADDR_WIDTH-1:0]  req_addr,
     output wire [8:0]                 req_beats,
-    output wire [8:0]                 req_count
+    output wire [8:0]                 req_count,
+
+    // the activity gate: the next clock edge may change this block's state (nic_top's `quiet`)
+    output wire                       active
 );
 
 localparam BYTES = DMA_DATA_WIDTH/8;
@@ -67,6 +70,7 @@ reg [FIFO_LOG2+1:0] cred;
 
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
 wire act = rst || desc_pop || req_valid_reg || init_reg || (enable && fetch_idx_reg != tdt && credits_reg < FIFO_DEPTH);
+assign active = act;
 
 /* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin

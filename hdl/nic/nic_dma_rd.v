@@ -4,6 +4,14 @@
  * queue of bursts and markers, and processes the R channel: descriptor beats go to the
  * descriptor FIFO, data beats are realigned into a byte stream and written into the
  * frame buffer, markers advance TDH, queue write-backs and close frames.
+ *
+ * TSO (nic_tx_frame): each burst carries its kind (frame data, probe, segment header,
+ * segment payload), latched per burst and passed on with every frame-buffer write
+ * (fb_wmode, with the frame's start fb_wfs) to nic_tso_hdr; the first beat of a probe or
+ * header burst waits while nic_tso_hdr prepares the header (tso_hold). Markers: a
+ * descriptor's, the rewind after a probe (the frame restarts at its first word), a
+ * segment end (a frame without a descriptor) and a context descriptor's (TDH, write-back
+ * released, no frame).
  */
 
 `resetall
@@ -46,6 +54,7 @@ module nic_dma_rd #
     input  wire                          treq_valid,
     output wire                          treq_ready,
     input  wire                          treq_marker,
+    input  wire [1:0]                    treq_tso,     // burst or marker kind (nic_tx_frame)
     input  wire [63:0]                   treq_addr,
     input  wire [8:0]                    treq_beats,
     input  wire [7:0]                    treq_lo,
@@ -94,9 +103,12 @@ module nic_dma_rd #
     output wire                          fb_we,
     output wire [FB_ADDR_WIDTH-1:0]      fb_waddr,
     output wire [DMA_DATA_WIDTH-1:0]     fb_wdata,
+    output wire [1:0]                    fb_wmode,     // kind of the burst that wrote the word
+    output wire [FB_ADDR_WIDTH-1:0]      fb_wfs,       // first word of that word's frame
+    input  wire                          tso_hold,     // nic_tso_hdr is preparing a header
 
     /*
-     * Completed frames: {start, len, ifcs, ic, css, cso}
+     * Completed frames: the FR_* record of nic_records.vh
      */
     output wire [FB_ADDR_WIDTH+33:0]     frame_out,
     output wire                          frame_out_valid,
@@ -117,7 +129,10 @@ module nic_dma_rd #
     output wire [63:0]                   ev_dext_addr,
     output wire                          ev_zero,
 
-    output wire                          idle          // no read outstanding on the bus
+    output wire                          idle,         // no read outstanding on the bus
+
+    // the activity gate: the next clock edge may change this block's state or its frame FIFO's (nic_top's `quiet`)
+    output wire                          active
 );
 
 localparam BYTES = DMA_DATA_WIDTH/8;
@@ -129,7 +144,8 @@ localparam DPB = (BYTES >= 16) ? BYTES/16 : 1;      // descriptors per beat
 localparam TAG_DEPTH = 1 << TAG_LOG2;
 
 localparam [1:0] K_DESC = 2'd0, K_DATA = 2'd1, K_MARK = 2'd2;
-localparam [1:0] DROP_NONE = 2'd0, DROP_LONG = 2'd1, DROP_DEXT = 2'd2, DROP_ZERO = 2'd3;
+
+`include "nic_records.vh"
 
 // ---------------- tag queue (separate arrays per field) ----------------
 reg [1:0]  tq_kind  [0:TAG_DEPTH-1];
@@ -138,7 +154,7 @@ reg [8:0]  tq_beats [0:TAG_DEPTH-1];   // bursts: beats; desc: also count in tq_
 reg [8:0]  tq_cnt   [0:TAG_DEPTH-1];
 reg [7:0]  tq_lo    [0:TAG_DEPTH-1];
 reg [7:0]  tq_hi    [0:TAG_DEPTH-1];
-reg [39:0] tq_mark  [0:TAG_DEPTH-1];   // {0, rs[38], ide[37], eop[36], drop[35:34], len[33:18], ifcs, ic, css, cso}
+reg [MK_W-1:0] tq_mark [0:TAG_DEPTH-1];   // markers and bursts' kind: MK_* of nic_records.vh
 
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [TAG_LOG2:0] tq_wr_reg = 0;
@@ -148,6 +164,7 @@ wire tq_empty = tq_wr_reg == tq_rd_reg;
 wire tq_full = (tq_wr_reg ^ tq_rd_reg) == {1'b1, {TAG_LOG2{1'b0}}};
 
 wire [1:0] head_kind = tq_kind[tq_rd_reg[TAG_LOG2-1:0]];
+wire [1:0] head_tso = tq_mark[tq_rd_reg[TAG_LOG2-1:0]][MK_TSO_LSB +: MK_TSO_W];
 
 // ---------------- AR channel ----------------
 reg                       ar_valid_reg = 1'b0;
@@ -182,6 +199,8 @@ reg [DMA_DATA_WIDTH-1:0]  acc_reg = 0;
 reg [7:0]                 fill_reg = 0;
 reg [FB_ADDR_WIDTH-1:0]   wptr_reg = 0;
 reg [FB_ADDR_WIDTH-1:0]   fstart_reg = 0;
+reg [1:0]                 wmode_reg = 0;      // kind of the data burst being written
+reg [FB_ADDR_WIDTH-1:0]   wfs_reg = 0;        // fstart_reg of the word being written
 
 reg [8:0]                 pl_reg = 9'd0;   // one-cycle pulses, cleared together
 wire fb_we_reg = pl_reg[0];
@@ -208,6 +227,8 @@ reg [63:0]                ev_dext_addr_reg = 0;
 assign fb_we = fb_we_reg;
 assign fb_waddr = fb_waddr_reg;
 assign fb_wdata = fb_wdata_reg;
+assign fb_wmode = wmode_reg;
+assign fb_wfs = wfs_reg;
 assign desc_out = desc_out_reg;
 assign desc_out_valid = desc_out_valid_reg;
 assign ev_tdh_inc = ev_tdh_inc_reg;
@@ -226,15 +247,16 @@ assign idle = !ar_valid_reg && outstanding_reg == 0;
 
 // completed frame queue
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
-reg [FB_ADDR_WIDTH+33:0]  fq_data_reg = 0;
+reg [FR_W-1:0]            fq_data_reg = 0;
 /* verilator lint_on PROCASSINIT */
 /* verilator lint_off UNUSEDSIGNAL */ // pushes are guarded by fq_room (fq_count), which keeps space for the frames in flight
 wire                      fq_in_ready;
 /* verilator lint_on UNUSEDSIGNAL */
 wire [4:0]                fq_count;
+wire                      fq_active;
 
 nic_fifo #(
-    .WIDTH(FB_ADDR_WIDTH+34),
+    .WIDTH(FR_W),
     .DEPTH_LOG2(4)
 )
 frame_fifo_inst (
@@ -246,7 +268,8 @@ frame_fifo_inst (
     .out_data(frame_out),
     .out_valid(frame_out_valid),
     .out_ready(frame_out_ready),
-    .count(fq_count)
+    .count(fq_count),
+    .active(fq_active)
 );
 
 // room for a frame, counting one push that may be in the register
@@ -259,11 +282,15 @@ wire [5:0] head_dpos = tq_addr[tq_rd_reg[TAG_LOG2-1:0]][9:4];
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg r_take = 1'b0;  // initial value: Icarus does not run always @* at time 0
 /* verilator lint_on PROCASSINIT */
+// the first beat of a probe or segment-header burst waits while nic_tso_hdr prepares the
+// header, and for one cycle after any write (it may be the one that starts the preparation)
+wire r_gate = head_kind == K_DATA && (head_tso == BURST_PROBE || head_tso == BURST_HDR) && beat_cnt_reg == 0
+              && (tso_hold || fb_we_reg);
 always @* begin
     r_take = 1'b0;
     if (!tq_empty) begin
         if (head_kind == K_DATA) begin
-            r_take = 1'b1;
+            r_take = !r_gate;
         end else if (head_kind == K_DESC) begin
             if (DPB == 1) begin
                 r_take = 1'b1;
@@ -285,9 +312,9 @@ reg                       pop;
 reg                       last;
 reg [8:0]                 pl;
 reg [255:0]               rdx;
-/* verilator lint_off UNUSEDSIGNAL */ // mk[39] is the constant 0 pad of tq_mark
-reg [39:0]                mk;
-/* verilator lint_on UNUSEDSIGNAL */
+reg [MK_W-1:0]            mk;
+reg [MK_DROP_W-1:0]       mk_drop;
+reg [MK_TSO_W-1:0]        mk_tso;
 reg [15:0]                outst;
 reg [5:0]                 dpos;
 reg [TAG_LOG2-1:0]        wp;
@@ -295,6 +322,7 @@ reg [TAG_LOG2-1:0]        wp;
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
 wire act_main = rst || dreq_valid || treq_valid || ar_valid_reg || (!tq_empty && (m_axi_rvalid || head_kind == K_MARK));
 wire act = act_main || pulse_reg;
+assign active = act || fq_active;
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg pulse_reg = 1'b0; // some output pulse is high and must be cleared
 /* verilator lint_on PROCASSINIT */
@@ -318,6 +346,7 @@ always @(posedge clk) begin
     end else if (act) begin
     pulse_reg <= act_main;
     pl = 9'd0;
+    wfs_reg <= fstart_reg;
 
     outst = outstanding_reg;
 
@@ -339,7 +368,8 @@ always @(posedge clk) begin
         tq_beats[wp] <= treq_beats;
         tq_lo[wp] <= treq_lo;
         tq_hi[wp] <= treq_hi;
-        tq_mark[wp] <= {1'b0, treq_rs, treq_ide, treq_eop, treq_drop, treq_len, treq_ifcs, treq_ic, treq_css, treq_cso};
+        tq_mark[wp] <= mk_rec(treq_tso, treq_rs, treq_ide, treq_eop, treq_drop, treq_len, treq_ifcs, treq_ic, treq_css,
+                              treq_cso);
         tq_wr_reg <= tq_wr_reg + 1;
         if (!treq_marker) begin
             ar_valid_reg <= 1'b1;
@@ -407,7 +437,7 @@ always @(posedge clk) begin
                 end
             end
             K_DATA: begin
-                if (m_axi_rvalid) begin
+                if (m_axi_rvalid && !r_gate) begin
                     if (m_axi_rresp != 2'b00 && !err_reg && !discard) begin
                         err_reg <= 1'b1;
                         pl[5] = 1'b1;
@@ -445,6 +475,7 @@ always @(posedge clk) begin
                     end
                     beat_cnt_reg <= beat_cnt_reg + 1;
                     if (beat_cnt_reg == 0) begin
+                        wmode_reg <= tq_mark[hp][MK_TSO_LSB +: MK_TSO_W];
                         mid_cnt_reg <= (tq_beats[hp] > 2) ? tq_beats[hp] - 2 : 9'd0;
                     end else if (mid_cnt_reg != 0) begin
                         mid_cnt_reg <= mid_cnt_reg - 1;
@@ -458,18 +489,36 @@ always @(posedge clk) begin
             default: begin
                 // marker
                 mk = tq_mark[hp];
+                mk_drop = mk[MK_DROP_LSB +: MK_DROP_W];
+                mk_tso = mk[MK_TSO_LSB +: MK_TSO_W];
                 if (err_reg || discard) begin
                     pop = 1'b1;
-                end else if ((!(mk[36] && mk[35:34] == DROP_NONE) || fq_room) && !wb_full) begin
+                end else if (mk_tso == MARK_REWIND) begin
+                    // after a TSO probe: its last partial word is written (nic_tso_hdr keeps
+                    // the header), then the frame starts over at its first word
                     pop = 1'b1;
-                    pl[3] = 1'b1;
-                    pl[4] = 1'b1;
-                    ev_wb_rs_reg <= mk[38];
-                    ev_wb_ide_reg <= mk[37];
-                    ev_wb_commit_reg <= mk[36];
-                    if (mk[36]) begin
+                    if (fill_reg != 0) begin
+                        pl[0] = 1'b1;
+                        fb_waddr_reg <= wptr_reg;
+                        fb_wdata_reg <= acc_reg;
+                    end
+                    wptr_reg <= fstart_reg;
+                    acc_reg <= 0;
+                    fill_reg <= 0;
+                end else if ((!(mk[MK_EOP_BIT] && mk_drop == DROP_NONE) || fq_room) && (mk_tso == MARK_SEG || !wb_full)) begin
+                    pop = 1'b1;
+                    if (mk_tso != MARK_SEG) begin
+                        // a descriptor: TDH advances, its write-back is queued (a context
+                        // descriptor's released at once: it belongs to no frame)
+                        pl[3] = 1'b1;
+                        pl[4] = 1'b1;
+                        ev_wb_rs_reg <= mk[MK_RS_BIT];
+                        ev_wb_ide_reg <= mk[MK_IDE_BIT];
+                        ev_wb_commit_reg <= mk[MK_EOP_BIT] || mk_tso == MARK_CTX;
+                    end
+                    if (mk[MK_EOP_BIT]) begin
                         // frame end
-                        if (mk[35:34] == DROP_NONE) begin
+                        if (mk_drop == DROP_NONE) begin
                             if (fill_reg != 0) begin
                                 pl[0] = 1'b1;
                                 fb_waddr_reg <= wptr_reg;
@@ -480,13 +529,14 @@ always @(posedge clk) begin
                                 fstart_reg <= wptr_reg;
                             end
                             pl[2] = 1'b1;
-                            fq_data_reg <= {fstart_reg, mk[33:0]};
+                            // the marker's low fields are the frame record's (nic_records.vh)
+                            fq_data_reg <= {fstart_reg, mk[FR_START_LSB-1:0]};
                         end else begin
                             wptr_reg <= fstart_reg;
-                            pl[6] = mk[35:34] == DROP_LONG;
-                            pl[7] = mk[35:34] == DROP_DEXT;
+                            pl[6] = mk_drop == DROP_LONG;
+                            pl[7] = mk_drop == DROP_DEXT;
                             ev_dext_addr_reg <= tq_addr[hp];
-                            pl[8] = mk[35:34] == DROP_ZERO;
+                            pl[8] = mk_drop == DROP_ZERO;
                         end
                         acc_reg <= 0;
                         fill_reg <= 0;

@@ -26,7 +26,10 @@ module nic_fifo #
     output wire                   out_valid,
     input  wire                   out_ready,
 
-    output wire [DEPTH_LOG2:0]    count
+    output wire [DEPTH_LOG2:0]    count,
+
+    // the activity gate: the next clock edge may change this block's state (nic_top's `quiet`)
+    output wire                   active
 );
 
 reg [WIDTH-1:0] mem [0:(1<<DEPTH_LOG2)-1];
@@ -48,6 +51,7 @@ wire push = in_valid && !full;
 wire pop = out_ready && !empty;
 // activity gate: an idle FIFO costs one test per cycle in an event-driven simulator
 wire act = push || pop || rst;
+assign active = act;
 
 always @(posedge clk) begin
     if (act) begin

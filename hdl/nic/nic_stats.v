@@ -23,7 +23,10 @@ module nic_stats
     output wire [31:0] gptc,
     output wire [63:0] gotc,
     output wire [31:0] gotch_latch,
-    output wire [31:0] tpt
+    output wire [31:0] tpt,
+
+    // the activity gate: the next clock edge may change this block's state (nic_top's `quiet`)
+    output wire        active
 );
 
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
@@ -40,6 +43,7 @@ assign tpt = tpt_reg;
 
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
 wire act = rst || frame_sent || clr_gptc || clr_gotcl || clr_gotch || clr_tpt;
+assign active = act;
 
 always @(posedge clk) begin
     if (act) begin

@@ -1,5 +1,5 @@
 /*
- * hilnic -- NIC top level (NIC_SPEC.md section 1)
+ * hilnic -- NIC top level (docs/nic.md section 1)
  * Transmit-only e1000-style NIC: descriptor ring, DMA, checksum, 10G XGMII MAC.
  */
 
@@ -30,7 +30,7 @@ module nic_top #
      * AXI-Lite CSR slave
      */
     input  wire [AXIL_ADDR_WIDTH-1:0]    s_axil_awaddr,
-    /* verilator lint_off UNUSEDSIGNAL */ // AXI-Lite protection attributes are ignored (NIC_SPEC section 1 ports)
+    /* verilator lint_off UNUSEDSIGNAL */ // AXI-Lite protection attributes are ignored (docs/nic.md section 1)
     input  wire [2:0]                    s_axil_awprot,
     /* verilator lint_on UNUSEDSIGNAL */
     input  wire                          s_axil_awvalid,
@@ -43,7 +43,7 @@ module nic_top #
     output wire                          s_axil_bvalid,
     input  wire                          s_axil_bready,
     input  wire [AXIL_ADDR_WIDTH-1:0]    s_axil_araddr,
-    /* verilator lint_off UNUSEDSIGNAL */ // AXI-Lite protection attributes are ignored (NIC_SPEC section 1 ports)
+    /* verilator lint_off UNUSEDSIGNAL */ // AXI-Lite protection attributes are ignored (docs/nic.md section 1)
     input  wire [2:0]                    s_axil_arprot,
     /* verilator lint_on UNUSEDSIGNAL */
     input  wire                          s_axil_arvalid,
@@ -101,7 +101,27 @@ module nic_top #
     /*
      * Interrupt
      */
-    output wire                          irq
+    output wire                          irq,
+
+    /*
+     * Clock gate (README.md, "Gating the clock"). quiet: with the inputs as they are, the next
+     * clock edge changes nothing but the interrupt timers: every block idle, no AXI or
+     * AXI-Lite transaction in progress, XGMII idle. irq_*: the interrupt timers, each one
+     * down per edge while it runs: a delay (TIDV, TADV) runs while armed and expires at the
+     * edge where its count is 1; the throttle (ITR) runs while its count is not 0 and ends
+     * at the edge where it goes to 0. So while quiet, the next N - 1 edges change nothing
+     * else, N the least running count. skip_valid / skip_cycles: the edges a harness skipped
+     * while quiet (at most N - 2), given with the edge that restarts the clock; tie both to
+     * 0 when the clock is not gated.
+     */
+    output wire                          quiet,
+    output wire                          irq_tidv_armed,
+    output wire [23:0]                   irq_tidv_count,
+    output wire                          irq_tadv_armed,
+    output wire [23:0]                   irq_tadv_count,
+    output wire [21:0]                   irq_itr_count,
+    input  wire                          skip_valid,
+    input  wire [23:0]                   skip_cycles
 );
 
 
@@ -110,6 +130,8 @@ localparam WS = $clog2(BYTES);
 // frame buffer: a power of two holding at least two maximum-size frames
 localparam FB_ADDR_WIDTH = $clog2(2*(MAX_FRAME_BYTES+4+BYTES)) - WS;
 localparam DESC_FIFO_LOG2 = $clog2(4*DESC_PREFETCH);
+
+`include "nic_records.vh"
 
 // parameter checks
 initial begin
@@ -158,6 +180,10 @@ wire [63:0] stat_gotc;
 wire        stat_clr_gptc, stat_clr_gotcl, stat_clr_gotch, stat_clr_tpt;
 
 wire        core_rst = rst || dp_rst;
+
+// activity of each block and the interrupt timers' state, for `quiet`
+wire        csr_active, fetch_active, desc_fifo_active, frame_active, rd_active, csum_active;
+wire        mac_active, wb_active, stats_active, irq_quiet;
 wire        all_rst = rst || full_rst;
 
 nic_csr #(
@@ -222,7 +248,8 @@ nic_csr_inst (
     .stat_clr_gptc(stat_clr_gptc),
     .stat_clr_gotcl(stat_clr_gotcl),
     .stat_clr_gotch(stat_clr_gotch),
-    .stat_clr_tpt(stat_clr_tpt)
+    .stat_clr_tpt(stat_clr_tpt),
+    .active(csr_active)
 );
 
 // ---------------- descriptor fetch ----------------
@@ -253,7 +280,8 @@ nic_desc_fetch_inst (
     .req_ready(dreq_ready),
     .req_addr(dreq_addr),
     .req_beats(dreq_beats),
-    .req_count(dreq_count)
+    .req_count(dreq_count),
+    .active(fetch_active)
 );
 
 nic_fifo #(
@@ -270,12 +298,14 @@ desc_fifo_inst (
     .out_data(desc_data),
     .out_valid(desc_valid),
     .out_ready(desc_ready),
-    .count()
+    .count(),
     /* verilator lint_on PINCONNECTEMPTY */
+    .active(desc_fifo_active)
 );
 
 // ---------------- frame assembly ----------------
 wire                      treq_valid, treq_ready, treq_marker;
+wire [1:0]                treq_tso;
 wire [63:0]               treq_addr;
 wire [8:0]                treq_beats;
 wire [7:0]                treq_lo, treq_hi;
@@ -285,6 +315,10 @@ wire [15:0]               treq_len;
 wire [7:0]                treq_css, treq_cso;
 wire                      fb_free;
 wire [FB_ADDR_WIDTH:0]    fb_free_words;
+wire                      tctx_valid, tctx_ready, tctx_ixsm, tctx_txsm;
+wire [7:0]                tctx_ipcss, tctx_ipcse, tctx_tucss, tctx_hdrlen;
+wire [15:0]               tctx_mss;
+wire [19:0]               tctx_paylen;
 
 nic_tx_frame #(
     .DMA_ADDR_WIDTH(DMA_ADDR_WIDTH),
@@ -305,6 +339,7 @@ nic_tx_frame_inst (
     .req_valid(treq_valid),
     .req_ready(treq_ready),
     .req_marker(treq_marker),
+    .req_tso(treq_tso),
     .req_addr(treq_addr),
     .req_beats(treq_beats),
     .req_lo(treq_lo),
@@ -318,15 +353,29 @@ nic_tx_frame_inst (
     .req_ic(treq_ic),
     .req_css(treq_css),
     .req_cso(treq_cso),
+    .tctx_valid(tctx_valid),
+    .tctx_ready(tctx_ready),
+    .tctx_ipcss(tctx_ipcss),
+    .tctx_ipcse(tctx_ipcse),
+    .tctx_tucss(tctx_tucss),
+    .tctx_hdrlen(tctx_hdrlen),
+    .tctx_mss(tctx_mss),
+    .tctx_paylen(tctx_paylen),
+    .tctx_ixsm(tctx_ixsm),
+    .tctx_txsm(tctx_txsm),
     .fb_free(fb_free),
-    .fb_free_words(fb_free_words)
+    .fb_free_words(fb_free_words),
+    .active(frame_active)
 );
 
 // ---------------- read engine ----------------
 wire                      fb_we;
 wire [FB_ADDR_WIDTH-1:0]  fb_waddr;
 wire [DMA_DATA_WIDTH-1:0] fb_wdata;
-wire [FB_ADDR_WIDTH+33:0] frame_done;
+wire [1:0]                fb_wmode;
+wire [FB_ADDR_WIDTH-1:0]  fb_wfs;
+wire                      tso_hold;
+wire [FR_W-1:0]           frame_done;
 wire                      frame_done_valid, frame_done_ready;
 wire                      ev_wb_push, ev_wb_rs, ev_wb_ide, ev_wb_commit;
 wire                      rd_idle;
@@ -353,6 +402,7 @@ nic_dma_rd_inst (
     .treq_valid(treq_valid),
     .treq_ready(treq_ready),
     .treq_marker(treq_marker),
+    .treq_tso(treq_tso),
     .treq_addr(treq_addr),
     .treq_beats(treq_beats),
     .treq_lo(treq_lo),
@@ -387,6 +437,9 @@ nic_dma_rd_inst (
     .fb_we(fb_we),
     .fb_waddr(fb_waddr),
     .fb_wdata(fb_wdata),
+    .fb_wmode(fb_wmode),
+    .fb_wfs(fb_wfs),
+    .tso_hold(tso_hold),
     .frame_out(frame_done),
     .frame_out_valid(frame_done_valid),
     .frame_out_ready(frame_done_ready),
@@ -401,7 +454,39 @@ nic_dma_rd_inst (
     .ev_dext(ev_dext),
     .ev_dext_addr(ev_dext_addr),
     .ev_zero(ev_zero),
-    .idle(rd_idle)
+    .idle(rd_idle),
+    .active(rd_active)
+);
+
+// ---------------- TSO: segment headers ----------------
+wire [DMA_DATA_WIDTH-1:0] fb_wdata_hdr;
+wire                      tso_active;
+
+nic_tso_hdr #(
+    .DMA_DATA_WIDTH(DMA_DATA_WIDTH),
+    .FB_ADDR_WIDTH(FB_ADDR_WIDTH)
+)
+nic_tso_hdr_inst (
+    .clk(clk),
+    .rst(core_rst),
+    .tctx_valid(tctx_valid),
+    .tctx_ready(tctx_ready),
+    .tctx_ipcss(tctx_ipcss),
+    .tctx_ipcse(tctx_ipcse),
+    .tctx_tucss(tctx_tucss),
+    .tctx_hdrlen(tctx_hdrlen),
+    .tctx_mss(tctx_mss),
+    .tctx_paylen(tctx_paylen),
+    .tctx_ixsm(tctx_ixsm),
+    .tctx_txsm(tctx_txsm),
+    .we(fb_we),
+    .waddr(fb_waddr),
+    .wdata(fb_wdata),
+    .wmode(fb_wmode),
+    .wfs(fb_wfs),
+    .wdata_out(fb_wdata_hdr),
+    .hold(tso_hold),
+    .active(tso_active)
 );
 
 // ---------------- frame buffer ----------------
@@ -417,7 +502,7 @@ nic_fbuf_inst (
     .clk(clk),
     .we(fb_we),
     .waddr(fb_waddr),
-    .wdata(fb_wdata),
+    .wdata(fb_wdata_hdr),
     .ren_a(fb_ren_a),
     .raddr_a(fb_raddr_a),
     .rdata_a(fb_rdata_a),
@@ -427,7 +512,7 @@ nic_fbuf_inst (
 );
 
 // ---------------- checksum ----------------
-wire [FB_ADDR_WIDTH+41:0] frame_tx;
+wire [FT_W-1:0]           frame_tx;
 wire                      frame_tx_valid, frame_tx_ready;
 
 nic_csum #(
@@ -445,7 +530,8 @@ nic_csum_inst (
     .fb_rdata(fb_rdata_a),
     .out_data(frame_tx),
     .out_valid(frame_tx_valid),
-    .out_ready(frame_tx_ready)
+    .out_ready(frame_tx_ready),
+    .active(csum_active)
 );
 
 // ---------------- MAC ----------------
@@ -474,7 +560,8 @@ nic_xgmii_tx_inst (
     .frame_bytes(frame_bytes),
     .busy(tx_busy),
     .xgmii_txd(xgmii_txd),
-    .xgmii_txc(xgmii_txc)
+    .xgmii_txc(xgmii_txc),
+    .active(mac_active)
 );
 
 // ---------------- write-back ----------------
@@ -525,12 +612,16 @@ nic_wb_inst (
     .err(ev_wr_err),
     .err_addr(ev_wr_err_addr),
     .idle(wb_idle),
-    .full(wb_full)
+    .full(wb_full),
+    .active(wb_active)
 );
 
 assign dp_idle = rd_idle && wb_idle && !tx_busy;
 
 // ---------------- interrupts ----------------
+// the edges a clock edge stands for (tied off, the constant 1)
+wire [23:0] irq_step = skip_valid ? skip_cycles + 24'd1 : 24'd1;
+
 nic_irq #(
     .ITR_UNIT(40),
     .TDV_UNIT(160)
@@ -546,7 +637,14 @@ nic_irq_inst (
     .txdw_set(ev_txdw),
     .icr(icr),
     .ims(ims),
-    .irq(irq)
+    .irq(irq),
+    .quiet(irq_quiet),
+    .tidv_armed(irq_tidv_armed),
+    .tidv_count(irq_tidv_count),
+    .tadv_armed(irq_tadv_armed),
+    .tadv_count(irq_tadv_count),
+    .itr_count(irq_itr_count),
+    .step(irq_step)
 );
 
 // ---------------- statistics ----------------
@@ -563,8 +661,17 @@ nic_stats_inst (
     .gptc(stat_gptc),
     .gotc(stat_gotc),
     .gotch_latch(stat_gotch_latch),
-    .tpt(stat_tpt)
+    .tpt(stat_tpt),
+    .active(stats_active)
 );
+
+// ---------------- clock gate ----------------
+// A block's `active` is its activity gate: while it is low the block's clocked process does
+// nothing. The frame buffer RAM changes only on its enables; a block waiting for a DMA
+// answer may be idle, so nothing may be outstanding on either AXI channel either.
+assign quiet = !(csr_active || fetch_active || desc_fifo_active || frame_active || rd_active || csum_active
+                 || mac_active || wb_active || stats_active || tso_active || fb_we || fb_ren_a || fb_ren_b)
+               && rd_idle && wb_idle && irq_quiet;
 
 endmodule
 

@@ -1,9 +1,17 @@
 /*
  * hilnic -- frame assembly from descriptors: walks the fetched descriptors in ring
- * order, splits each buffer into AXI read bursts (no 4 KiB crossing), and after each
+ * order, splits each buffer into AXI read bursts (no 4 KiB crossing, at most 256 beats
+ * at any byte alignment of the buffer), and after each
  * descriptor queues an in-order marker (TDH advance, write-back, frame end with the
  * EOP descriptor's IC/CSS/CSO/IFCS and the drop reason). Reserves frame buffer space:
  * a frame is started only when a maximum-size frame fits.
+ *
+ * TCP segmentation (docs/nic.md section 3): a context descriptor (DEXT, DTYP 0) loads
+ * the TSO context; a packet of TSE data descriptors (DEXT, DTYP 1, TSE) is cut into
+ * segments of HDRLEN + MSS bytes. The header is read once more before the first
+ * segment (the probe, which nic_tso_hdr keeps and patches per segment; then a rewind
+ * marker) and again at the start of each segment; each segment is a frame of its own
+ * (closed by a frame-only marker, the last one by the EOP descriptor's marker).
  */
 
 `resetall
@@ -35,8 +43,8 @@ module nic_tx_frame #
     /*
      * Descriptors (show-ahead FIFO)
      */
-    /* verilator lint_off UNUSEDSIGNAL */ // legacy descriptor: STA and special bytes are not used
-    input  wire [127:0]               desc_data,
+    /* verilator lint_off UNUSEDSIGNAL */ // STA (byte 12) is never read; the upper POPTS bits are reserved
+    input  wire [127:0]               desc_data,  // nic_txd.vh
     /* verilator lint_on UNUSEDSIGNAL */
     input  wire                       desc_valid,
     output wire                       desc_ready,
@@ -47,6 +55,10 @@ module nic_tx_frame #
     output wire                       req_valid,
     input  wire                       req_ready,
     output wire                       req_marker,
+    // bursts: 0 frame data, 1 TSO probe, 2 segment header, 3 segment payload;
+    // markers: 0 descriptor, 1 rewind after the probe, 2 segment end (no descriptor),
+    // 3 context descriptor (write-back released, no frame)
+    output wire [1:0]                 req_tso,
     output wire [63:0]                req_addr,
     output wire [8:0]                 req_beats,
     output wire [7:0]                 req_lo,
@@ -62,36 +74,63 @@ module nic_tx_frame #
     output wire [7:0]                 req_cso,
 
     /*
+     * TSO context of each packet, pushed with its probe (to nic_tso_hdr)
+     */
+    output wire                       tctx_valid,
+    input  wire                       tctx_ready,
+    output wire [7:0]                 tctx_ipcss,
+    output wire [7:0]                 tctx_ipcse,
+    output wire [7:0]                 tctx_tucss,
+    output wire [7:0]                 tctx_hdrlen,
+    output wire [15:0]                tctx_mss,
+    output wire [19:0]                tctx_paylen,
+    output wire                       tctx_ixsm,
+    output wire                       tctx_txsm,
+
+    /*
      * Frame buffer space returned by the MAC
      */
     input  wire                       fb_free,
-    input  wire [FB_ADDR_WIDTH:0]     fb_free_words
+    input  wire [FB_ADDR_WIDTH:0]     fb_free_words,
+
+    // the activity gate: the next clock edge may change this block's state (nic_top's `quiet`)
+    output wire                       active
 );
 
 localparam BYTES = DMA_DATA_WIDTH/8;
-localparam MAX_BURST = (256*BYTES < 4096) ? 256*BYTES : 4096;
+// 256 beats (AxLEN 255) carry 256*BYTES bytes counted from the bus word of the start
+// address: a burst starting at byte lo of a word carries at most 256*BYTES - lo. Only
+// the 64-bit bus (2 KiB) is below the 4 KiB page; wider buses are limited by the page.
+localparam WIN = 256*BYTES;
 localparam LIMIT = MAX_FRAME_BYTES + 4;   // frame data with a software FCS
 localparam FB_WORDS = 1 << FB_ADDR_WIDTH;
 localparam MAX_WORDS = (LIMIT + BYTES - 1) / BYTES + 1;
+localparam integer MAXF_I = MAX_FRAME_BYTES;
+localparam [16:0] MAXF = MAXF_I[16:0];   // MAX_FRAME_BYTES <= 65000 (nic_top)
 
-localparam [1:0] DROP_NONE = 2'd0, DROP_LONG = 2'd1, DROP_DEXT = 2'd2, DROP_ZERO = 2'd3;
-localparam [1:0] ST_IDLE = 2'd0, ST_BURST = 2'd1, ST_MARK = 2'd2;
+`include "nic_txd.vh"
+`include "nic_records.vh"
+
+localparam [2:0] ST_IDLE = 3'd0, ST_BURST = 3'd1, ST_MARK = 3'd2, ST_TDATA = 3'd3, ST_FMARK = 3'd4;
 
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
-reg [1:0]                 state_reg = ST_IDLE;
+reg [2:0]                 state_reg = ST_IDLE;
+reg [2:0]                 next_reg = ST_IDLE;   // where ST_BURST goes when its run is issued
 reg                       init_reg = 1'b1;
 reg [15:0]                idx_reg = 0;
 reg                       in_frame_reg = 1'b0;
 reg [16:0]                total_reg = 0;
 reg                       long_reg = 1'b0;
 reg [FB_ADDR_WIDTH:0]     used_reg = 0;
+reg [63:0]                bad_addr_reg = 0;     // ERRADDR of the frame's bad descriptor
 
-reg [63:0]                cur_addr_reg = 0;
-reg [16:0]                rem_reg = 0;
+reg [63:0]                run_addr_reg = 0;     // the run of bursts being issued
+reg [19:0]                run_rem_reg = 0;
 reg                       desc_ready_reg = 1'b0;
 
 reg                       req_valid_reg = 1'b0;
 reg                       req_marker_reg = 1'b0;
+reg [1:0]                 req_tso_reg = 0;
 reg [63:0]                req_addr_reg = 0;
 reg [8:0]                 req_beats_reg = 0;
 reg [7:0]                 req_lo_reg = 0;
@@ -106,11 +145,41 @@ reg                       req_ifcs_reg = 1'b0;
 reg                       req_ic_reg = 1'b0;
 reg [7:0]                 req_css_reg = 0;
 reg [7:0]                 req_cso_reg = 0;
+
+// TSO context: the last context descriptor, checked when it is loaded
+reg                       ctx_valid_reg = 1'b0;
+reg                       ctx_ok_reg = 1'b0;    // a TSO context this NIC can segment with
+reg                       ctx_long_reg = 1'b0;  // HDRLEN + MSS > MAX_FRAME_BYTES
+reg [7:0]                 ctx_ipcss_reg = 0;
+reg [7:0]                 ctx_ipcse_reg = 0;
+reg [7:0]                 ctx_tucss_reg = 0;
+reg [7:0]                 ctx_hdrlen_reg = 0;
+reg [15:0]                ctx_mss_reg = 0;
+reg [19:0]                ctx_paylen_reg = 0;
+
+// TSO packet in progress
+reg                       tso_reg = 1'b0;
+reg                       tbad_reg = 1'b0;      // bad: nothing more is read, dropped at its end
+reg [1:0]                 tbad_drop_reg = 0;
+reg                       end_here_reg = 1'b0;  // a descriptor that does not belong ends it
+reg                       txsm_reg = 1'b0;
+reg [63:0]                hdr_addr_reg = 0;
+reg [63:0]                cur_addr_reg = 0;     // the descriptor's data not yet issued
+reg [19:0]                rem_reg = 0;
+reg [19:0]                pay_rem_reg = 0;      // PAYLEN bytes not yet given to a segment
+reg                       seg_open_reg = 1'b0;  // a segment's header has been issued
+reg [15:0]                seg_rem_reg = 0;      // payload bytes the open segment still needs
+reg [15:0]                seg_len_reg = 0;      // HDRLEN + its payload
+reg                       fkind_rewind_reg = 1'b0; // ST_FMARK: rewind (1) or segment end (0)
+
+reg                       tctx_valid_reg = 1'b0;
+reg                       tctx_ixsm_reg = 1'b0;
 /* verilator lint_on PROCASSINIT */
 
 assign desc_ready = desc_ready_reg;
 assign req_valid = req_valid_reg;
 assign req_marker = req_marker_reg;
+assign req_tso = req_tso_reg;
 assign req_addr = req_addr_reg;
 assign req_beats = req_beats_reg;
 assign req_lo = req_lo_reg;
@@ -125,14 +194,53 @@ assign req_ic = req_ic_reg;
 assign req_css = req_css_reg;
 assign req_cso = req_cso_reg;
 
-// descriptor fields
-wire [63:0] d_addr = desc_data[63:0];
-wire [15:0] d_len  = desc_data[79:64];
-wire [7:0]  d_cso  = desc_data[87:80];
-/* verilator lint_off UNUSEDSIGNAL */ // CMD.VLE (bit 6) is not implemented (hdl/nic/README.md)
-wire [7:0]  d_cmd  = desc_data[95:88];
+assign tctx_valid = tctx_valid_reg;
+assign tctx_ipcss = ctx_ipcss_reg;
+assign tctx_ipcse = ctx_ipcse_reg;
+assign tctx_tucss = ctx_tucss_reg;
+assign tctx_hdrlen = ctx_hdrlen_reg;
+assign tctx_mss = ctx_mss_reg;
+assign tctx_paylen = ctx_paylen_reg;
+assign tctx_ixsm = tctx_ixsm_reg;
+assign tctx_txsm = txsm_reg;
+
+// descriptor fields: legacy (docs/nic.md section 3)
+wire [63:0] d_addr = desc_data[TXD_ADDR_LSB +: TXD_ADDR_W];
+wire [15:0] d_len  = desc_data[TXD_LEN_LSB +: TXD_LEN_W];
+wire [7:0]  d_cso  = desc_data[TXD_CSO_LSB +: TXD_CSO_W];
+/* verilator lint_off UNUSEDSIGNAL */ // CMD.VLE is not implemented (hdl/nic/README.md)
+wire [7:0]  d_cmd  = desc_data[TXD_CMD_LSB +: TXD_CMD_W];
 /* verilator lint_on UNUSEDSIGNAL */
-wire [7:0]  d_css  = desc_data[111:104];
+wire [7:0]  d_css  = desc_data[TXD_CSS_LSB +: TXD_CSS_W];
+// extended (DEXT): DTYP; a TSE data descriptor's 20-bit length and POPTS
+wire [3:0]  d_dtyp  = desc_data[TXD_DTYP_LSB +: TXD_DTYP_W];
+wire [19:0] d_len20 = desc_data[TXD_DTALEN_LSB +: TXD_DTALEN_W];
+wire [7:0]  d_popts = desc_data[TXD_POPTS_LSB +: TXD_POPTS_W];
+wire        d_ctx   = d_cmd[TXD_CMD_DEXT] && d_dtyp == TXD_DTYP_CTX;
+wire        d_tdata = d_cmd[TXD_CMD_DEXT] && d_dtyp == TXD_DTYP_DATA && d_cmd[TXD_CMD_TSE];
+wire [63:0] d_ring_addr = tdba + {44'd0, idx_reg, 4'b0000};
+// context descriptor fields
+wire [7:0]  c_ipcss  = desc_data[TXC_IPCSS_LSB +: TXC_IPCSS_W];
+wire [7:0]  c_ipcso  = desc_data[TXC_IPCSO_LSB +: TXC_IPCSO_W];
+wire [15:0] c_ipcse  = desc_data[TXC_IPCSE_LSB +: TXC_IPCSE_W];
+wire [7:0]  c_tucss  = desc_data[TXC_TUCSS_LSB +: TXC_TUCSS_W];
+wire [7:0]  c_tucso  = desc_data[TXC_TUCSO_LSB +: TXC_TUCSO_W];
+wire [15:0] c_tucse  = desc_data[TXC_TUCSE_LSB +: TXC_TUCSE_W];
+wire [19:0] c_paylen = desc_data[TXC_PAYLEN_LSB +: TXC_PAYLEN_W];
+wire [7:0]  c_hdrlen = desc_data[TXC_HDRLEN_LSB +: TXC_HDRLEN_W];
+wire [15:0] c_mss    = desc_data[TXC_MSS_LSB +: TXC_MSS_W];
+// A context this NIC segments with: TSE, IPv4, TCP; MSS and PAYLEN not 0; an IPv4 header of
+// at least 20 bytes [IPCSS, IPCSE] before the TCP header at TUCSS, its checksum at IPCSS + 10;
+// the TCP checksum at TUCSS + 16 and summed to the end (TUCSE 0); a 20-byte TCP header
+// inside HDRLEN. nic_tso_hdr relies on these positions (and on HDRLEN >= 40 > the bus width).
+wire        c_ok = d_cmd[TXC_CMD_TSE] && d_cmd[TXC_CMD_IP] && d_cmd[TXC_CMD_TCP] && c_mss != 16'd0
+                   && c_paylen != 20'd0 && c_tucse == 16'd0
+                   && {1'b0, c_ipcss} + 9'd20 <= {1'b0, c_tucss}
+                   && c_ipcse >= {8'd0, c_ipcss} + 16'd19 && c_ipcse < {8'd0, c_tucss}
+                   && {1'b0, c_ipcso} == {1'b0, c_ipcss} + 9'd10
+                   && {1'b0, c_tucso} == {1'b0, c_tucss} + 9'd16
+                   && {1'b0, c_tucss} + 9'd20 <= {1'b0, c_hdrlen};
+wire        c_long = {9'd0, c_hdrlen} + {1'b0, c_mss} > MAXF;
 
 reg [16:0]             new_total;
 reg [12:0]             blen;
@@ -140,25 +248,37 @@ reg [12:0]             room;
 reg [FB_ADDR_WIDTH:0]  used;
 reg [16:0]             idx_next;
 reg                    too_long;
+reg                    eop;
+reg [15:0]             sp;
+reg [19:0]             n20;
+// the burst to compute this cycle (set_burst has one call site: one copy of its arithmetic)
+reg                    nb_go;
+reg [63:0]             nb_addr;
+reg [19:0]             nb_rem;
 
 // compute the next burst of [a, a+rem)
 task set_burst;
     input [63:0] a;
-    input [16:0] rem;
+    input [19:0] rem;
     begin
+        // to the end of the 4 KiB page
         room = 13'd4096 - a[11:0];
         blen = room;
-        /* verilator lint_off WIDTHEXPAND */ /* verilator lint_off WIDTHTRUNC */ // MAX_BURST <= 4096 fits blen
-        if (blen > MAX_BURST) begin
-            blen = MAX_BURST;
+        if (WIN < 4096) begin
+            // to the end of 256 beats: WIN - (a % BYTES), 2041..2048 at 64 bits
+            /* verilator lint_off WIDTHEXPAND */ /* verilator lint_off WIDTHTRUNC */ // WIN < 4096 here: fits 13 bits; a % BYTES < BYTES
+            room = WIN - (a % BYTES);
+            /* verilator lint_on WIDTHEXPAND */ /* verilator lint_on WIDTHTRUNC */
+            if (blen > room) begin
+                blen = room;
+            end
         end
-        /* verilator lint_on WIDTHEXPAND */ /* verilator lint_on WIDTHTRUNC */
-        if ({4'd0, blen} > rem) begin
+        if ({7'd0, blen} > rem) begin
             blen = rem[12:0];
         end
         req_addr_reg <= a;
         req_blen_reg <= blen;
-        /* verilator lint_off WIDTHEXPAND */ /* verilator lint_off WIDTHTRUNC */ // 64-bit address arithmetic: offsets < BYTES, beats <= 257 fit their registers
+        /* verilator lint_off WIDTHEXPAND */ /* verilator lint_off WIDTHTRUNC */ // 64-bit address arithmetic: offsets < BYTES, beats <= 256 fit their registers
         req_lo_reg <= a % BYTES;
         req_hi_reg <= (a + blen) % BYTES;
         req_beats_reg <= ((a % BYTES) + blen + BYTES - 1) / BYTES;
@@ -166,16 +286,42 @@ task set_burst;
     end
 endtask
 
+// start a run of bursts over [a, a+len) of kind k; ST_BURST then goes to `nxt`
+task start_run;
+    input [63:0] a;
+    input [19:0] len;
+    input [1:0]  k;
+    input [2:0]  nxt;
+    begin
+        run_addr_reg <= a;
+        run_rem_reg <= len;
+        nb_go = 1'b1;
+        nb_addr = a;
+        nb_rem = len;
+        req_tso_reg <= k;
+        req_marker_reg <= 1'b0;
+        req_valid_reg <= 1'b1;
+        next_reg <= nxt;
+        state_reg <= ST_BURST;
+    end
+endtask
+
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
 /* verilator lint_off WIDTHEXPAND */ // integer (32-bit) arithmetic on buffer words, used_reg <= FB_WORDS
 wire space_ok = FB_WORDS - used_reg >= MAX_WORDS;
 /* verilator lint_on WIDTHEXPAND */
-wire act = rst || fb_free || desc_ready_reg || init_reg || state_reg != ST_IDLE || (desc_valid && enable && (in_frame_reg || space_ok));
+wire act = rst || fb_free || desc_ready_reg || init_reg || state_reg != ST_IDLE || tctx_valid_reg
+           || (desc_valid && enable && (in_frame_reg || space_ok));
+assign active = act;
 
 /* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
     if (act) begin
     desc_ready_reg <= 1'b0;
+    tctx_valid_reg <= 1'b0;
+    nb_go = 1'b0;
+    nb_addr = run_addr_reg;
+    nb_rem = run_rem_reg;
     used = used_reg;
     if (fb_free) begin
         used = used - fb_free_words;
@@ -187,69 +333,217 @@ always @(posedge clk) begin
                 idx_reg <= tdh;
                 init_reg <= 1'b0;
             /* verilator lint_off WIDTHEXPAND */ // integer (32-bit) arithmetic on buffer words, used <= FB_WORDS
-            end else if (desc_valid && !desc_ready_reg && enable && (in_frame_reg || FB_WORDS - used >= MAX_WORDS)) begin
+            end else if (desc_valid && !desc_ready_reg && enable && (in_frame_reg || (FB_WORDS - used >= MAX_WORDS && tctx_ready))) begin
             /* verilator lint_on WIDTHEXPAND */
-                in_frame_reg <= 1'b1;
-                // marker fields (used when this descriptor is done)
-                req_marker_reg <= 1'b0;
-                req_rs_reg <= d_cmd[3] | d_cmd[4];
-                req_ide_reg <= d_cmd[7];
-                req_eop_reg <= d_cmd[0] | d_cmd[5];
-                req_ifcs_reg <= d_cmd[1];
-                req_ic_reg <= d_cmd[2];
-                req_css_reg <= d_css;
-                req_cso_reg <= d_cso;
-                new_total = total_reg + d_len;
-                if (d_cmd[5]) begin
-                    // DEXT: bad descriptor ends the frame, no data read
-                    req_addr_reg <= tdba + {44'd0, idx_reg, 4'b0000};
+                if (tso_reg) begin
+                    // inside a TSO packet: TSE data descriptors continue it; anything else
+                    // ends it as a bad frame, unread
+                    if (!d_tdata) begin
+                        if (!tbad_reg) begin
+                            tbad_reg <= 1'b1;
+                            tbad_drop_reg <= DROP_DEXT;
+                            bad_addr_reg <= d_ring_addr;
+                        end
+                        end_here_reg <= 1'b1;
+                        state_reg <= ST_MARK;
+                    end else if (tbad_reg) begin
+                        state_reg <= ST_MARK;
+                    end else begin
+                        cur_addr_reg <= d_addr;
+                        rem_reg <= d_len20;
+                        state_reg <= ST_TDATA;
+                    end
+                end else if (d_ctx && !in_frame_reg) begin
+                    // context descriptor: no data, no frame
+                    ctx_valid_reg <= 1'b1;
+                    ctx_ok_reg <= c_ok;
+                    ctx_long_reg <= c_long;
+                    ctx_ipcss_reg <= c_ipcss;
+                    ctx_ipcse_reg <= c_ipcse[7:0];
+                    ctx_tucss_reg <= c_tucss;
+                    ctx_hdrlen_reg <= c_hdrlen;
+                    ctx_mss_reg <= c_mss;
+                    ctx_paylen_reg <= c_paylen;
                     state_reg <= ST_MARK;
-                end else if (long_reg || new_total > LIMIT) begin
-                    long_reg <= 1'b1;
-                    state_reg <= ST_MARK;
-                end else if (d_len == 0) begin
-                    state_reg <= ST_MARK;
+                end else if (d_tdata && !in_frame_reg) begin
+                    // first descriptor of a TSO packet: the header must be in its buffer
+                    in_frame_reg <= 1'b1;
+                    tso_reg <= 1'b1;
+                    end_here_reg <= 1'b0;
+                    seg_open_reg <= 1'b0;
+                    txsm_reg <= d_popts[TXD_POPTS_TXSM];
+                    if (!ctx_valid_reg || !ctx_ok_reg || d_len20 < {12'd0, ctx_hdrlen_reg}) begin
+                        tbad_reg <= 1'b1;
+                        tbad_drop_reg <= DROP_DEXT;
+                        bad_addr_reg <= d_ring_addr;
+                        state_reg <= ST_MARK;
+                    end else if (ctx_long_reg) begin
+                        tbad_reg <= 1'b1;
+                        tbad_drop_reg <= DROP_LONG;
+                        state_reg <= ST_MARK;
+                    end else begin
+                        tbad_reg <= 1'b0;
+                        hdr_addr_reg <= d_addr;
+                        cur_addr_reg <= d_addr + {56'd0, ctx_hdrlen_reg};
+                        rem_reg <= d_len20 - {12'd0, ctx_hdrlen_reg};
+                        pay_rem_reg <= ctx_paylen_reg;
+                        tctx_valid_reg <= 1'b1;
+                        tctx_ixsm_reg <= d_popts[TXD_POPTS_IXSM];
+                        fkind_rewind_reg <= 1'b1;
+                        start_run(d_addr, {12'd0, ctx_hdrlen_reg}, BURST_PROBE, ST_FMARK);
+                    end
                 end else begin
-                    total_reg <= new_total;
-                    cur_addr_reg <= d_addr;
-                    rem_reg <= {1'b0, d_len};
-                    set_burst(d_addr, {1'b0, d_len});
-                    req_valid_reg <= 1'b1;
-                    state_reg <= ST_BURST;
+                    in_frame_reg <= 1'b1;
+                    new_total = total_reg + d_len;
+                    if (d_cmd[TXD_CMD_DEXT]) begin
+                        // DEXT that is not a context or TSE descriptor outside a frame:
+                        // a bad descriptor ends the frame, no data read
+                        bad_addr_reg <= d_ring_addr;
+                        state_reg <= ST_MARK;
+                    end else if (long_reg || new_total > LIMIT) begin
+                        long_reg <= 1'b1;
+                        state_reg <= ST_MARK;
+                    end else if (d_len == 0) begin
+                        state_reg <= ST_MARK;
+                    end else begin
+                        total_reg <= new_total;
+                        start_run(d_addr, {4'd0, d_len}, BURST_DATA, ST_MARK);
+                    end
                 end
             end
         end
         ST_BURST: begin
             if (req_ready) begin
-                if (rem_reg == {4'd0, req_blen_reg}) begin
+                if (run_rem_reg == {7'd0, req_blen_reg}) begin
                     req_valid_reg <= 1'b0;
-                    state_reg <= ST_MARK;
+                    state_reg <= next_reg;
                 end else begin
-                    cur_addr_reg <= cur_addr_reg + {51'd0, req_blen_reg};
-                    rem_reg <= rem_reg - {4'd0, req_blen_reg};
-                    set_burst(cur_addr_reg + {51'd0, req_blen_reg}, rem_reg - {4'd0, req_blen_reg});
+                    nb_go = 1'b1;
+                    nb_addr = run_addr_reg + {51'd0, req_blen_reg};
+                    nb_rem = run_rem_reg - {7'd0, req_blen_reg};
+                    run_addr_reg <= nb_addr;
+                    run_rem_reg <= nb_rem;
                 end
+            end
+        end
+        ST_TDATA: begin
+            // TSO: the next step over the current descriptor's data
+            if (seg_open_reg && seg_rem_reg == 0 && pay_rem_reg != 0) begin
+                // a full segment that is not the last: end its frame
+                seg_open_reg <= 1'b0;
+                fkind_rewind_reg <= 1'b0;
+                state_reg <= ST_FMARK;
+            end else if (rem_reg == 0) begin
+                state_reg <= ST_MARK;
+            end else if (seg_open_reg && seg_rem_reg == 0) begin
+                // more data than HDRLEN + PAYLEN: the rest is not read, the last segment is dropped
+                tbad_reg <= 1'b1;
+                tbad_drop_reg <= DROP_DEXT;
+                bad_addr_reg <= d_ring_addr;
+                state_reg <= ST_MARK;
+            end else if (!seg_open_reg) begin
+                /* verilator lint_off WIDTHEXPAND */ // integer (32-bit) arithmetic on buffer words, used <= FB_WORDS
+                if (FB_WORDS - used >= MAX_WORDS) begin
+                /* verilator lint_on WIDTHEXPAND */
+                    // open a segment: its header first
+                    sp = (pay_rem_reg > {4'd0, ctx_mss_reg}) ? ctx_mss_reg : pay_rem_reg[15:0];
+                    seg_rem_reg <= sp;
+                    seg_len_reg <= {8'd0, ctx_hdrlen_reg} + sp;
+                    pay_rem_reg <= pay_rem_reg - {4'd0, sp};
+                    seg_open_reg <= 1'b1;
+                    start_run(hdr_addr_reg, {12'd0, ctx_hdrlen_reg}, BURST_HDR, ST_TDATA);
+                end
+            end else begin
+                // payload into the open segment
+                n20 = (rem_reg > {4'd0, seg_rem_reg}) ? {4'd0, seg_rem_reg} : rem_reg;
+                cur_addr_reg <= cur_addr_reg + {44'd0, n20};
+                rem_reg <= rem_reg - n20;
+                seg_rem_reg <= seg_rem_reg - n20[15:0];
+                start_run(cur_addr_reg, n20, BURST_PAY, ST_TDATA);
+            end
+        end
+        ST_FMARK: begin
+            // frame-only marker: the rewind after the probe, or the end of a segment
+            if (!req_valid_reg) begin
+                req_valid_reg <= 1'b1;
+                req_marker_reg <= 1'b1;
+                req_tso_reg <= fkind_rewind_reg ? MARK_REWIND : MARK_SEG;
+                req_rs_reg <= 1'b0;
+                req_ide_reg <= 1'b0;
+                req_eop_reg <= !fkind_rewind_reg;
+                req_drop_reg <= DROP_NONE;
+                req_len_reg <= seg_len_reg;
+                req_ifcs_reg <= 1'b1;
+                req_ic_reg <= txsm_reg;
+                req_css_reg <= ctx_tucss_reg;
+                req_cso_reg <= ctx_tucss_reg + 8'd16;
+            end else if (req_ready) begin
+                req_valid_reg <= 1'b0;
+                req_marker_reg <= 1'b0;
+                if (!fkind_rewind_reg) begin
+                    /* verilator lint_off WIDTHEXPAND */ /* verilator lint_off WIDTHTRUNC */ // a frame's words fit the buffer (space checked when it was opened)
+                    used = used + ((req_len_reg + BYTES - 1) / BYTES);
+                    /* verilator lint_on WIDTHEXPAND */ /* verilator lint_on WIDTHTRUNC */
+                end
+                state_reg <= ST_TDATA;
             end
         end
         ST_MARK: begin
             if (!req_valid_reg) begin
-                // present the marker
+                // present the descriptor's marker
                 req_valid_reg <= 1'b1;
                 req_marker_reg <= 1'b1;
-                req_len_reg <= total_reg[15:0];
-                if (req_eop_reg) begin
-                    too_long = long_reg || (req_ifcs_reg && total_reg > MAX_FRAME_BYTES);
-                    if (desc_data[93]) begin
+                req_addr_reg <= bad_addr_reg;
+                req_rs_reg <= d_cmd[TXD_CMD_RS] | d_cmd[TXD_CMD_RPS];
+                req_ide_reg <= d_cmd[TXD_CMD_IDE];
+                if (tso_reg) begin
+                    // TSO: the EOP descriptor (or one that does not belong) ends the last segment
+                    eop = d_cmd[TXD_CMD_EOP] || end_here_reg;
+                    req_tso_reg <= MARK_DESC;
+                    req_eop_reg <= eop;
+                    req_len_reg <= seg_len_reg;
+                    req_ifcs_reg <= 1'b1;
+                    req_ic_reg <= txsm_reg;
+                    req_css_reg <= ctx_tucss_reg;
+                    req_cso_reg <= ctx_tucss_reg + 8'd16;
+                    if (!eop) begin
+                        req_drop_reg <= DROP_NONE;
+                    end else if (tbad_reg) begin
+                        req_drop_reg <= tbad_drop_reg;
+                    end else if (seg_open_reg && seg_rem_reg == 0 && pay_rem_reg == 0) begin
+                        req_drop_reg <= DROP_NONE;
+                    end else begin
+                        // less data than HDRLEN + PAYLEN
                         req_drop_reg <= DROP_DEXT;
-                    end else if (too_long) begin
-                        req_drop_reg <= DROP_LONG;
-                    end else if (total_reg == 0) begin
-                        req_drop_reg <= DROP_ZERO;
+                        req_addr_reg <= d_ring_addr;
+                    end
+                end else if (!in_frame_reg) begin
+                    // context descriptor
+                    req_tso_reg <= MARK_CTX;
+                    req_eop_reg <= 1'b0;
+                    req_drop_reg <= DROP_NONE;
+                end else begin
+                    req_tso_reg <= MARK_DESC;
+                    req_eop_reg <= d_cmd[TXD_CMD_EOP] | d_cmd[TXD_CMD_DEXT];
+                    req_len_reg <= total_reg[15:0];
+                    req_ifcs_reg <= d_cmd[TXD_CMD_IFCS];
+                    req_ic_reg <= d_cmd[TXD_CMD_IC];
+                    req_css_reg <= d_css;
+                    req_cso_reg <= d_cso;
+                    if (d_cmd[TXD_CMD_EOP] | d_cmd[TXD_CMD_DEXT]) begin
+                        too_long = long_reg || (d_cmd[TXD_CMD_IFCS] && total_reg > MAX_FRAME_BYTES);
+                        if (d_cmd[TXD_CMD_DEXT]) begin
+                            req_drop_reg <= DROP_DEXT;
+                        end else if (too_long) begin
+                            req_drop_reg <= DROP_LONG;
+                        end else if (total_reg == 0) begin
+                            req_drop_reg <= DROP_ZERO;
+                        end else begin
+                            req_drop_reg <= DROP_NONE;
+                        end
                     end else begin
                         req_drop_reg <= DROP_NONE;
                     end
-                end else begin
-                    req_drop_reg <= DROP_NONE;
                 end
             end else if (req_ready) begin
                 req_valid_reg <= 1'b0;
@@ -263,18 +557,25 @@ always @(posedge clk) begin
                 if (req_eop_reg) begin
                     if (req_drop_reg == DROP_NONE) begin
                         /* verilator lint_off WIDTHEXPAND */ /* verilator lint_off WIDTHTRUNC */ // a frame's words fit the buffer (space_ok): no truncation
-                        used = used + ((total_reg + BYTES - 1) / BYTES);
+                        used = used + ((req_len_reg + BYTES - 1) / BYTES);
                         /* verilator lint_on WIDTHEXPAND */ /* verilator lint_on WIDTHTRUNC */
                     end
                     in_frame_reg <= 1'b0;
                     total_reg <= 0;
                     long_reg <= 1'b0;
+                    tso_reg <= 1'b0;
+                    tbad_reg <= 1'b0;
+                    end_here_reg <= 1'b0;
+                    seg_open_reg <= 1'b0;
                 end
                 state_reg <= ST_IDLE;
             end
         end
         default: state_reg <= ST_IDLE;
     endcase
+    if (nb_go) begin
+        set_burst(nb_addr, nb_rem);
+    end
     used_reg <= used;
 
     if (rst) begin
@@ -288,6 +589,12 @@ always @(posedge clk) begin
         desc_ready_reg <= 1'b0;
         req_valid_reg <= 1'b0;
         req_marker_reg <= 1'b0;
+        ctx_valid_reg <= 1'b0;
+        tso_reg <= 1'b0;
+        tbad_reg <= 1'b0;
+        end_here_reg <= 1'b0;
+        seg_open_reg <= 1'b0;
+        tctx_valid_reg <= 1'b0;
     end
 end
 end

@@ -70,7 +70,10 @@ module nic_wb #
     output wire                          err,
     output wire [63:0]                   err_addr,
     output wire                          idle,
-    output wire                          full        // hold new pushes (entries will drain)
+    output wire                          full,       // hold new pushes (entries will drain)
+
+    // the activity gate: the next clock edge may change this block's state (nic_top's `quiet`)
+    output wire                          active
 );
 
 localparam BYTES = DMA_DATA_WIDTH/8;
@@ -78,6 +81,12 @@ localparam integer SIZE = $clog2(BYTES);
 localparam [2:0] AWSIZE = SIZE[2:0];
 localparam Q_DEPTH = 1 << Q_LOG2;
 localparam OUT_LOG2 = 5;
+
+`include "nic_txd.vh"
+// DD write-back: the descriptor's status byte, DD set (the other bits of the byte written 0)
+localparam integer STA_BYTE_I = TXD_STA_LSB / 8;
+localparam [3:0] STA_BYTE = STA_BYTE_I[3:0];
+localparam [7:0] STA_DONE = 8'd1 << TXD_STA_DD;
 
 reg [15:0] q_idx [0:Q_DEPTH-1];
 reg        q_ide [0:Q_DEPTH-1];
@@ -142,6 +151,7 @@ reg [15:0]       li;
 
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
 wire act = rst || push || aw_valid_reg || w_valid_reg || m_axi_bvalid || batch_reg || cm_ptr_reg != rd_ptr_reg || done_reg || err_reg || outst_reg != 0;
+assign active = act;
 
 /* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
@@ -214,9 +224,9 @@ always @(posedge clk) begin
             rd_ptr_reg <= batch_end_reg;
             batch_reg <= 1'b0;
         end else begin
-            a = tdba + {44'd0, q_idx[rd_ptr_reg[Q_LOG2-1:0]], 4'd12};
+            a = tdba + {44'd0, q_idx[rd_ptr_reg[Q_LOG2-1:0]], STA_BYTE};
             /* verilator lint_off WIDTHEXPAND */ // byte lane of a 64-bit address: integer BYTES in 64-bit arithmetic
-            wdata_reg <= {{(DMA_DATA_WIDTH-8){1'b0}}, 8'h01} << (8*(a % BYTES));
+            wdata_reg <= {{(DMA_DATA_WIDTH-8){1'b0}}, STA_DONE} << (8*(a % BYTES));
             wstrb_reg <= {{(BYTES-1){1'b0}}, 1'b1} << (a % BYTES);
             /* verilator lint_on WIDTHEXPAND */
             ide_all_reg <= ide_all_reg & q_ide[rd_ptr_reg[Q_LOG2-1:0]];

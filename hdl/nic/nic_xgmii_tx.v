@@ -1,8 +1,13 @@
 /*
  * hilnic -- 64-bit XGMII transmit MAC. Reads whole frames from the frame buffer
  * (store-and-forward), pads short frames (PSP), inserts the checksum at CSO,
- * appends the FCS (CRC-32 by 16-bit-indexed tables) when IFCS, and frames them:
- * start in lane 0, preamble, SFD, data, FCS, terminate, then >= 12 idle bytes.
+ * appends the FCS (nic_crc32) when IFCS, and frames them: start in lane 0, preamble,
+ * SFD, data, FCS, terminate, then >= 12 idle bytes.
+ *
+ * Stage A reads the frame buffer and builds 64-bit chunks (b_*); nic_crc32 takes them a
+ * cycle later and has the FCS 4 edges after the last one, so the chunks reach stage B (the
+ * wire) through a 4-deep delay line (q*: data, f*: flags) that lines the last chunk up with
+ * its FCS.
  */
 
 `resetall
@@ -23,7 +28,7 @@ module nic_xgmii_tx #
     input  wire                        hold,       // do not start a new frame
     input  wire                        psp,        // pad short frames to 60 bytes
 
-    // frames: {start, len[15:0], ifcs, ic, cso[7:0], csum[15:0]}
+    // frames: the FT_* record of nic_records.vh
     input  wire [FB_ADDR_WIDTH+41:0]   in_data,
     input  wire                        in_valid,
     output wire                        in_ready,
@@ -44,7 +49,10 @@ module nic_xgmii_tx #
     output wire                        busy,
 
     output wire [63:0]                 xgmii_txd,
-    output wire [7:0]                  xgmii_txc
+    output wire [7:0]                  xgmii_txc,
+
+    // the activity gate: the next clock edge may change this block's state, its CRC's included (nic_top's `quiet`)
+    output wire                        active
 );
 
 localparam BYTES = DMA_DATA_WIDTH/8;
@@ -59,60 +67,16 @@ localparam [63:0] XGMII_PRE  = 64'hD5555555555555FB;
 localparam [1:0] ST_IDLE = 2'd0, ST_PRE = 2'd1, ST_DATA = 2'd2, ST_GAP = 2'd3;
 localparam [1:0] K_IDLE = 2'd0, K_PRE = 2'd1, K_DATA = 2'd2;
 
-// CRC-32: byte tables (slice-by-8), combined at start-up into four 16-bit-indexed tables
-// so a 64-bit chunk costs 4 lookups and 4 XORs. Icarus 11 evaluates XOR bit by bit (a
-// 32-bit XOR costs ~4x an OR, AND or SUB), so the per-cycle path writes x ^ y as
-// (x | y) - (x & y).
-reg [31:0] crc_w0 [0:65535];
-reg [31:0] crc_w1 [0:65535];
-reg [31:0] crc_w2 [0:65535];
-reg [31:0] crc_w3 [0:65535];
-reg [31:0] crc_t0 [0:255];
-reg [31:0] crc_t1 [0:255];
-reg [31:0] crc_t2 [0:255];
-reg [31:0] crc_t3 [0:255];
-reg [31:0] crc_t4 [0:255];
-reg [31:0] crc_t5 [0:255];
-reg [31:0] crc_t6 [0:255];
-reg [31:0] crc_t7 [0:255];
+`include "nic_records.vh"
 
-integer ti, tk, tj;
-reg [31:0] tc;
-reg [127:0] thi;
-reg [127:0] tlo [0:255];
-initial begin
-    for (ti = 0; ti < 256; ti = ti + 1) begin
-        tc = ti;
-        for (tk = 0; tk < 8; tk = tk + 1) begin
-            tc = tc[0] ? ((tc >> 1) ^ 32'hEDB88320) : (tc >> 1);
-        end
-        crc_t0[ti] = tc;
-    end
-    for (ti = 0; ti < 256; ti = ti + 1) begin
-        /* verilator lint_off WIDTHEXPAND */ // CRC table construction kept as is (its speed work is a separate issue); 8'hff zero-extends
-        crc_t1[ti] = (crc_t0[ti] >> 8) ^ crc_t0[crc_t0[ti] & 8'hff];
-        crc_t2[ti] = (crc_t1[ti] >> 8) ^ crc_t0[crc_t1[ti] & 8'hff];
-        crc_t3[ti] = (crc_t2[ti] >> 8) ^ crc_t0[crc_t2[ti] & 8'hff];
-        crc_t4[ti] = (crc_t3[ti] >> 8) ^ crc_t0[crc_t3[ti] & 8'hff];
-        crc_t5[ti] = (crc_t4[ti] >> 8) ^ crc_t0[crc_t4[ti] & 8'hff];
-        crc_t6[ti] = (crc_t5[ti] >> 8) ^ crc_t0[crc_t5[ti] & 8'hff];
-        crc_t7[ti] = (crc_t6[ti] >> 8) ^ crc_t0[crc_t6[ti] & 8'hff];
-        /* verilator lint_on WIDTHEXPAND */
-    end
-    // crc_wJ[{hi, lo}] = crc_t(2J+1)[lo] ^ crc_t(2J)[hi], all four tables in one 128-bit
-    // operation per index (start-up time: 64K iterations)
-    for (ti = 0; ti < 256; ti = ti + 1) begin
-        tlo[ti] = {crc_t7[ti], crc_t5[ti], crc_t3[ti], crc_t1[ti]};
-    end
-    tj = 0;
-    for (tk = 0; tk < 256; tk = tk + 1) begin
-        thi = {crc_t6[tk], crc_t4[tk], crc_t2[tk], crc_t0[tk]};
-        for (ti = 0; ti < 256; ti = ti + 1) begin
-            {crc_w3[tj], crc_w2[tj], crc_w1[tj], crc_w0[tj]} = (tlo[ti] | thi) - (tlo[ti] & thi);
-            tj = tj + 1;
-        end
-    end
-end
+// flags of a chunk in the delay line: {kind, last, n, ifcs, bytes}
+localparam LF_BYTES_LSB = 0, LF_BYTES_W = 16;  // frame bytes on the wire (stage B's count)
+localparam LF_IFCS_BIT  = 16;                  // the FCS follows the data
+localparam LF_N_LSB     = 17, LF_N_W = 4;      // data bytes in the chunk (last chunk)
+localparam LF_LAST_BIT  = 21;                  // last data chunk of the frame
+localparam LF_KIND_LSB  = 22, LF_KIND_W = 2;   // K_*
+localparam LF_W         = 24;
+localparam LF_KL_LSB    = LF_LAST_BIT;         // {kind, last}: adjacent, compared as one
 
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [1:0]                 state_reg = ST_IDLE;
@@ -120,6 +84,7 @@ reg [2:0]                 pl_reg = 3'd0;     // pulses: {frame_sent, fb_free, in
 reg [15:0]                fast_cnt_reg = 0;  // chunks left needing no padding / checksum / end handling
 reg                       fast_reg = 1'b0;   // next edge: plain data chunk, stage B streaming plain data
 reg [12:0]                lim_reg = 0;       // chunks before the first one that needs handling at the end
+reg [12:0]                lim0_reg = 0;      // the same, computed when the frame is taken (for the clock: ST_PRE is short)
 
 reg [FB_ADDR_WIDTH-1:0]   raddr_reg = 0;
 reg [15:0]                len_reg = 0;       // data bytes in the buffer
@@ -139,7 +104,9 @@ reg [3:0]                 b_n_reg = 0;
 reg                       b_last_reg = 1'b0;
 reg                       b_ifcs_reg = 1'b0;
 reg [15:0]                b_bytes_reg = 0;
-reg [31:0]                crc_reg = 32'hFFFFFFFF;
+// delay line between stage A (b_*) and stage B: q* data, f* flags (LF_*)
+reg [63:0]                q0_reg = 0, q1_reg = 0, q2_reg = 0, q3_reg = 0;
+reg [LF_W-1:0]            f0_reg = 0, f1_reg = 0, f2_reg = 0, f3_reg = 0;
 reg                       spill_reg = 1'b0;
 reg [63:0]                spill_d_reg = 0;
 reg [7:0]                 spill_c_reg = 0;
@@ -161,52 +128,84 @@ assign fb_free = fb_free_reg;
 assign fb_free_words = fb_free_words_reg;
 assign frame_sent = sent_reg;
 assign frame_bytes = sent_bytes_reg;
-assign busy = state_reg != ST_IDLE || b_kind_reg != K_IDLE || spill_reg;
 assign xgmii_txd = txd_reg;
 assign xgmii_txc = txc_reg;
 
-wire [FB_ADDR_WIDTH-1:0] i_start = in_data[FB_ADDR_WIDTH+41:42];
-wire [15:0] i_len  = in_data[41:26];
-wire        i_ifcs = in_data[25];
-wire        i_ic   = in_data[24];
-wire [7:0]  i_cso  = in_data[23:16];
-wire [15:0] i_csum = in_data[15:0];
+wire [FB_ADDR_WIDTH-1:0] i_start = in_data[FT_START_LSB +: FB_ADDR_WIDTH];
+wire [15:0] i_len  = in_data[FT_LEN_LSB +: FT_LEN_W];
+wire        i_ifcs = in_data[FT_IFCS_BIT];
+wire        i_ic   = in_data[FT_IC_BIT];
+wire [7:0]  i_cso  = in_data[FT_CSO_LSB +: FT_CSO_W];
+wire [15:0] i_csum = in_data[FT_CSUM_LSB +: FT_CSUM_W];
+
+// stage B's chunk: the end of the delay line
+wire [1:0]  o_kind  = f3_reg[LF_KIND_LSB +: LF_KIND_W];
+wire        o_last  = f3_reg[LF_LAST_BIT];
+wire [3:0]  o_n     = f3_reg[LF_N_LSB +: LF_N_W];
+wire        o_ifcs  = f3_reg[LF_IFCS_BIT];
+wire [15:0] o_bytes = f3_reg[LF_BYTES_LSB +: LF_BYTES_W];
+wire        line_busy = f0_reg[LF_KIND_LSB +: LF_KIND_W] != K_IDLE || f1_reg[LF_KIND_LSB +: LF_KIND_W] != K_IDLE
+                        || f2_reg[LF_KIND_LSB +: LF_KIND_W] != K_IDLE || f3_reg[LF_KIND_LSB +: LF_KIND_W] != K_IDLE;
+// plain data (not the last chunk) everywhere from stage A's output to stage B: the fast path
+// may take over from the next edge
+localparam [2:0] PLAIN = {K_DATA, 1'b0};
+wire        all_plain = b_kind_reg == K_DATA && !b_last_reg && f0_reg[LF_KL_LSB +: 3] == PLAIN
+                        && f1_reg[LF_KL_LSB +: 3] == PLAIN && f2_reg[LF_KL_LSB +: 3] == PLAIN
+                        && f3_reg[LF_KL_LSB +: 3] == PLAIN;
+
+assign busy = state_reg != ST_IDLE || b_kind_reg != K_IDLE || line_busy || spill_reg;
+
+// FCS of the chunks stage A produced (b_*), 4 edges after the last one
+wire [31:0] crc_fcs;
+wire        crc_busy;
+nic_crc32 crc_inst (
+    .clk(clk),
+    .rst(rst),
+    .start(b_kind_reg == K_PRE),
+    .pad(3'd0 - tot_reg[2:0]),
+    .in_valid(b_kind_reg == K_DATA),
+    .in_last(b_last_reg),
+    .in_data(b_data_reg),
+    .fcs(crc_fcs),
+    .busy(crc_busy)
+);
 
 reg [63:0]  chunk;
 reg [15:0]  left;
 reg [15:0]  c1;
 reg [3:0]   n;
 reg [4:0]   p;
-reg [31:0]  c, crc;
 reg [127:0] vd;
 reg [12:0]  lim;
 reg [2:0]   pl;
 reg [15:0]  vc;
 reg [31:0]  fcs;
 reg         fset;
-// fast-path temporaries: Icarus loads and stores array words with constant index
-// much faster than variables
-reg [63:0]  tv [0:5];
-integer     bi;
 
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
-wire act = rst || in_valid || in_ready_reg || state_reg != ST_IDLE || b_kind_reg != K_IDLE || spill_reg || dirty_reg || fb_free_reg || sent_reg;
+wire act = rst || in_valid || in_ready_reg || state_reg != ST_IDLE || b_kind_reg != K_IDLE || line_busy || crc_busy
+           || spill_reg || dirty_reg || fb_free_reg || sent_reg;
+assign active = act;
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg dirty_reg = 1'b0; // output not idle yet
 /* verilator lint_on PROCASSINIT */
-// fast path: mid-frame plain data. Stage B outputs the previous chunk (txc is already 0,
-// pulses are clear, dirty_reg is 1), stage A takes the next chunk; off_reg was advanced
-// past the run when fast_cnt_reg was loaded.
+// fast path: mid-frame plain data. Stage B outputs the delay line's chunk (txc is already
+// 0, pulses are clear, dirty_reg is 1, every flag in the line says plain data and stays so),
+// stage A takes the next chunk; off_reg was advanced past the run when fast_cnt_reg was loaded.
 wire fast = fast_reg && !rst;
 /* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
     if (fast) begin
-        txd_reg <= b_data_reg;
+        txd_reg <= q3_reg;
+        q3_reg <= q2_reg;
+        q2_reg <= q1_reg;
+        q1_reg <= q0_reg;
+        q0_reg <= b_data_reg;
         if (SUBS == 1) begin
-            tv[0] = fb_rdata[63:0];
+            b_data_reg <= fb_rdata[63:0];
             raddr_reg <= raddr_reg + 1;
         end else begin
-            tv[0] = fb_rdata[sub_reg*64 +: 64];
+            b_data_reg <= fb_rdata[sub_reg*64 +: 64];
             if (sub_reg == SUB_LAST) begin
                 sub_reg <= 0;
                 raddr_reg <= raddr_reg + 1;
@@ -214,43 +213,31 @@ always @(posedge clk) begin
                 sub_reg <= sub_reg + 1;
             end
         end
-        // x ^ y written as (x | y) - (x & y): Icarus 11 runs XOR bit by bit, OR/AND/SUB by word
-        tv[1] = {32'd0, crc_reg};
-        tv[2] = {32'd0, tv[0][31:0]};
-        tv[1] = (tv[1] | tv[2]) - (tv[1] & tv[2]);
-        tv[2] = {32'd0, crc_w3[tv[1][15:0]]};
-        tv[3] = {32'd0, crc_w2[tv[1][31:16]]};
-        tv[4] = {32'd0, crc_w1[tv[0][47:32]]};
-        tv[5] = {32'd0, crc_w0[tv[0][63:48]]};
-        tv[2] = (tv[2] | tv[3]) - (tv[2] & tv[3]);
-        tv[4] = (tv[4] | tv[5]) - (tv[4] & tv[5]);
-        tv[2] = (tv[2] | tv[4]) - (tv[2] & tv[4]);
-        crc_reg <= tv[2][31:0];
-        b_data_reg <= tv[0];
         fast_cnt_reg <= fast_cnt_reg - 1;
         if (fast_cnt_reg == 1) begin
             fast_reg <= 1'b0;
         end
     end else if (act) begin
-    dirty_reg <= b_kind_reg != K_IDLE || spill_reg;
+    dirty_reg <= o_kind != K_IDLE || spill_reg;
     pl = 3'd0;
 
     // ---------------- stage B: to the wire ----------------
-    case (b_kind_reg)
+    case (o_kind)
         K_PRE: begin
             txd_reg <= XGMII_PRE;
             txc_reg <= 8'h01;
         end
         K_DATA: begin
-            if (!b_last_reg) begin
-                txd_reg <= b_data_reg;
+            if (!o_last) begin
+                txd_reg <= q3_reg;
                 txc_reg <= 8'h00;
             end else begin
-                fcs = ~crc_reg;
-                p = b_n_reg + (b_ifcs_reg ? 5'd4 : 5'd0);
-                vd = {64'd0, b_data_reg} & ~({128{1'b1}} << (8*b_n_reg));
-                if (b_ifcs_reg) begin
-                    vd = vd | ({96'd0, fcs} << (8*b_n_reg));
+                // an empty frame's FCS is that of no bytes (nic_crc32 saw a word)
+                fcs = o_n == 4'd0 ? 32'd0 : crc_fcs;
+                p = {1'b0, o_n} + (o_ifcs ? 5'd4 : 5'd0);
+                vd = {64'd0, q3_reg} & ~({128{1'b1}} << (8*o_n));
+                if (o_ifcs) begin
+                    vd = vd | ({96'd0, fcs} << (8*o_n));
                 end
                 vd = vd | ({120'd0, 8'hFD} << (8*p));
                 vd = vd | ({XGMII_IDLE, XGMII_IDLE} & ({128{1'b1}} << (8*(p+1))));
@@ -261,7 +248,7 @@ always @(posedge clk) begin
                 spill_d_reg <= vd[127:64];
                 spill_c_reg <= vc[15:8];
                 pl[2] = 1'b1;
-                sent_bytes_reg <= b_bytes_reg;
+                sent_bytes_reg <= o_bytes;
             end
         end
         default: begin
@@ -276,6 +263,16 @@ always @(posedge clk) begin
         end
     endcase
 
+    // ---------------- delay line ----------------
+    q3_reg <= q2_reg;
+    q2_reg <= q1_reg;
+    q1_reg <= q0_reg;
+    q0_reg <= b_data_reg;
+    f3_reg <= f2_reg;
+    f2_reg <= f1_reg;
+    f1_reg <= f0_reg;
+    f0_reg <= {b_kind_reg, b_last_reg, b_n_reg, b_ifcs_reg, b_bytes_reg};  // LF_* order
+
     // ---------------- stage A: frame bytes ----------------
     case (state_reg)
         ST_IDLE: begin
@@ -287,6 +284,13 @@ always @(posedge clk) begin
                 raddr_reg <= i_start;
                 len_reg <= i_len;
                 tot_reg <= (psp && i_ifcs && i_len < 60) ? 16'd60 : i_len;
+                // chunks fully inside the buffer and not the last one: min(len / 8, (tot - 1) / 8),
+                // where tot = 60 > len (padded) or tot = len
+                if ((psp && i_ifcs && i_len < 60) || i_len == 16'd0) begin
+                    lim0_reg <= i_len[15:3];
+                end else begin
+                    lim0_reg <= i_len[15:3] - {12'd0, i_len[2:0] == 3'd0};
+                end
                 ifcs_reg <= i_ifcs;
                 ic_reg <= i_ic;
                 cso_reg <= {8'd0, i_cso};
@@ -298,17 +302,11 @@ always @(posedge clk) begin
             b_kind_reg <= K_PRE;
             b_last_reg <= 1'b0;
             raddr_reg <= raddr_reg + 1;
-            crc_reg <= 32'hFFFFFFFF;
             sub_reg <= 0;
             state_reg <= ST_DATA;
             // leading chunks that are plain data: fully inside the buffer, not the last
             // one, not holding checksum bytes
-            lim = len_reg[15:3];
-            /* verilator lint_off WIDTHTRUNC */ // a 16-bit value >> 3 fits the 13-bit chunk count
-            if ((tot_reg - 1) >> 3 < lim) begin
-                lim = (tot_reg - 1) >> 3;
-            end
-            /* verilator lint_on WIDTHTRUNC */
+            lim = lim0_reg;
             lim_reg <= lim;
             if (ic_reg && cso_reg[15:3] < lim) begin
                 lim = cso_reg[15:3];
@@ -329,13 +327,12 @@ always @(posedge clk) begin
             end else begin
                 sub_reg <= sub_reg + 1;
             end
-            c = crc_reg ^ chunk[31:0];
-            crc_reg <= crc_w3[c[15:0]] ^ crc_w2[c[31:16]] ^ crc_w1[chunk[47:32]] ^ crc_w0[chunk[63:48]];
             b_kind_reg <= K_DATA;
             b_data_reg <= chunk;
             fast_cnt_reg <= fast_cnt_reg - 1;
-            // stage B sent plain data this edge (txc now 0): stream from the next edge
-            fast_reg <= fast_cnt_reg != 1 && b_kind_reg == K_DATA && !b_last_reg;
+            // stage B sent plain data this edge (txc now 0) and only plain data follows it:
+            // stream from the next edge
+            fast_reg <= fast_cnt_reg != 1 && all_plain;
         end else begin
             if (SUBS == 1) begin
                 chunk = fb_rdata[63:0];
@@ -365,35 +362,17 @@ always @(posedge clk) begin
                     chunk[c1[2:0]*8 +: 8] = csum_reg[7:0];
                     if ({3'd0, lim_reg} > {3'd0, off_reg[15:3]} + 16'd1) begin
                         fast_cnt_reg <= {3'd0, lim_reg} - {3'd0, off_reg[15:3]} - 16'd1;
-                        fast_reg <= b_kind_reg == K_DATA && !b_last_reg;
+                        fast_reg <= all_plain;
                         fset = 1'b1;
                     end
                 end
             end
             left = tot_reg - off_reg;
-            crc = crc_reg;
             if (left > 8) begin
                 n = 8;
-                c = crc ^ chunk[31:0];
-                crc = crc_w3[c[15:0]] ^ crc_w2[c[31:16]] ^ crc_w1[chunk[47:32]] ^ crc_w0[chunk[63:48]];
             end else begin
                 n = left[3:0];
-                if (ifcs_reg) begin
-                    if (n == 8) begin
-                        c = crc ^ chunk[31:0];
-                        crc = crc_w3[c[15:0]] ^ crc_w2[c[31:16]] ^ crc_w1[chunk[47:32]] ^ crc_w0[chunk[63:48]];
-                    end else begin
-                        for (bi = 0; bi < 8; bi = bi + 1) begin
-                            if (bi < n) begin
-                                /* verilator lint_off WIDTHEXPAND */ // byte-wise CRC kept as is (separate issue); the byte zero-extends, & 8'hff indexes the table
-                                crc = crc_t0[(crc ^ chunk[bi*8 +: 8]) & 8'hff] ^ (crc >> 8);
-                                /* verilator lint_on WIDTHEXPAND */
-                            end
-                        end
-                    end
-                end
             end
-            crc_reg <= crc;
             b_kind_reg <= K_DATA;
             b_data_reg <= chunk;
             b_n_reg <= n;
@@ -441,7 +420,10 @@ always @(posedge clk) begin
         txd_reg <= XGMII_IDLE;
         txc_reg <= 8'hff;
         pl_reg <= 3'd0;
-        crc_reg <= 32'hFFFFFFFF;
+        f0_reg <= 0;
+        f1_reg <= 0;
+        f2_reg <= 0;
+        f3_reg <= 0;
         fast_reg <= 1'b0;
     end
 end

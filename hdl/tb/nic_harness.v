@@ -139,27 +139,32 @@ reg        clk = 1'b0;
 reg        rst = 1'b1;
 reg [63:0] cycle = 0;
 
-// Clock hold: skip cycles in which nothing can happen. Python (hilnic.hw.cocotb_env) sets
+// Clock hold: skip cycles in which nothing can happen, through nic_top's clock-gate ports
+// only (hdl/nic/README.md, "Gating the clock"). Python (hilnic.cosim.cocotb_env) sets
 // clk_hold when the kernel model only waits for its own timers. At a falling edge the clock
-// then stops while the design is quiet (hw_quiet: every nic_top block's activity gate is
-// off, so no state can change on an edge; nothing outstanding on the DMA bus; no MMIO command
-// waiting; the wire decoder between frames with its gap seen), or, when only the interrupt
-// timers of nic_irq count down (hw_counting), for as many cycles as they can count without
-// reaching an event (ff_cycles), after which their counters are moved on by the cycles
-// skipped. Time still passes. The clock restarts when Python clears clk_hold or writes
-// something that makes the design busy (an MMIO command, rst); the next rising edge is the
-// first on the grid after that moment (rising edges stay at c*CLK_PERIOD_PS + half, `cycle`
-// jumps over the skipped ones, counted in clk_skipped).
+// then stops while everything it drives is quiet (hw_quiet: nic_top's `quiet`, no MMIO
+// command waiting, the wire decoder between frames with its gap seen): for good when no
+// interrupt timer runs, else for N - 2 cycles, N the least count of the running timers
+// (nic_top's irq_* ports: nothing but the timers changes before edge N; the contract allows
+// N - 1, the harness has always left two edges to the clock), and the cycles skipped go to
+// nic_top with the edge that restarts the clock (skip_valid, skip_cycles), which counts the
+// timers on by as many. Time still passes. The clock restarts when Python clears clk_hold
+// or writes something that makes the design busy (an MMIO command, rst); the next rising
+// edge is the first on the grid after that moment (rising edges stay at c*CLK_PERIOD_PS +
+// half, `cycle` jumps over the skipped ones, counted in clk_skipped).
 reg        clk_hold = 1'b0;
 reg [63:0] clk_skipped = 0;
 wire       hw_quiet;
-wire       hw_counting;
-// cycles the running counters can lose without reaching an event (a delay expiring at <= 1,
-// the throttle reaching 0): two are left to the clock. Computed by the clock process at a
-// falling edge where it may jump (clk_hold && hw_counting), not as continuous wires, which
-// re-evaluated their compares on every cycle a counter ran.
+wire       irq_tidv_armed, irq_tadv_armed;
+wire [23:0] irq_tidv_count, irq_tadv_count;
+wire [21:0] irq_itr_count;
+reg        skip_valid = 1'b0;
+reg [23:0] skip_cycles = 0;
+// edges before the next timer expires (0: none runs) and the cycles to skip. Computed by the
+// clock process at a falling edge where it may stop (clk_hold && hw_quiet), not as continuous
+// wires, which would re-evaluate their compares on every cycle a counter runs.
+reg [23:0] ff_tidv = 0, ff_tadv = 0, ff_itr = 0, ff_wake = 0;
 reg [23:0] ff_cycles = 0;
-reg [23:0] ff_tidv = 0, ff_tadv = 0, ff_itr = 0, ff_min2 = 0;
 reg        hold_resume = 1'b0;
 reg        hold_count = 1'b0;
 reg [63:0] hold_t_ps = 0;
@@ -170,19 +175,20 @@ reg [63:0] hold_n = 0;
 always begin
     hold_resume = 1'b0;
     hold_count = 1'b0;
-    if (clk_hold) begin
-        if (hw_quiet) begin
+    if (clk_hold && hw_quiet) begin
+        ff_tidv = irq_tidv_armed ? irq_tidv_count : 24'hFFFFFF;
+        ff_tadv = irq_tadv_armed ? irq_tadv_count : 24'hFFFFFF;
+        ff_itr = irq_itr_count != 0 ? {2'b00, irq_itr_count} : 24'hFFFFFF;
+        ff_wake = ff_tidv < ff_tadv ? ff_tidv : ff_tadv;
+        ff_wake = ff_wake < ff_itr ? ff_wake : ff_itr;
+        if (ff_wake == 24'hFFFFFF) begin  // a running count is below 2^24 - 1
             wait (!clk_hold || !hw_quiet);
             hold_resume = 1'b1;
-        end else if (hw_counting) begin
-            ff_tidv = dut.nic_irq_inst.tidv_armed_reg ? (dut.nic_irq_inst.tidv_cnt_reg > 2 ? dut.nic_irq_inst.tidv_cnt_reg - 24'd2 : 24'd0) : 24'hFFFFFF;
-            ff_tadv = dut.nic_irq_inst.tadv_armed_reg ? (dut.nic_irq_inst.tadv_cnt_reg > 2 ? dut.nic_irq_inst.tadv_cnt_reg - 24'd2 : 24'd0) : 24'hFFFFFF;
-            ff_itr  = dut.nic_irq_inst.itr_cnt_reg > 2 ? {2'b0, dut.nic_irq_inst.itr_cnt_reg} - 24'd2 : (dut.nic_irq_inst.itr_cnt_reg != 0 ? 24'd0 : 24'hFFFFFF);
-            ff_min2 = ff_tidv < ff_tadv ? ff_tidv : ff_tadv;
-            ff_cycles = (ff_min2 < ff_itr ? ff_min2 : ff_itr) == 24'hFFFFFF ? 24'd0 : (ff_min2 < ff_itr ? ff_min2 : ff_itr);
+        end else begin
+            ff_cycles = ff_wake > 2 ? ff_wake - 24'd2 : 24'd0;
             if (ff_cycles != 0) begin
                 fork : ff_wait
-                    wait (!clk_hold || !hw_counting);
+                    wait (!clk_hold || !hw_quiet);
                     /* verilator lint_off ZERODLY */ // delay computed at run time by the clock hold (exact timing, unchanged on purpose)
                     #((ff_cycles * CLK_PERIOD_PS) / 1000.0);
                     /* verilator lint_on ZERODLY */
@@ -200,19 +206,16 @@ always begin
         /* verilator lint_off WIDTHEXPAND */ // testbench arithmetic: the implicit extension is intended and the values fit
         hold_rise = (hold_t_ps - HALF_PERIOD_PS) / CLK_PERIOD_PS + 1;
         /* verilator lint_on WIDTHEXPAND */
+        hold_n = hold_rise - cycle;
+        if (hold_count) begin
+            // the edges skipped would each have counted the running timers down (set before
+            // the edge, like any synchronous input)
+            skip_cycles = hold_n[23:0];
+            skip_valid = 1'b1;
+        end
         /* verilator lint_off ZERODLY */ // delay computed at run time by the clock hold (exact timing, unchanged on purpose)
         #((hold_rise * CLK_PERIOD_PS + HALF_PERIOD_PS - hold_t_ps) / 1000.0);
         /* verilator lint_on ZERODLY */
-        hold_n = hold_rise - cycle;
-        if (hold_count) begin
-            // the edges skipped would each have decremented the running counters
-            if (dut.nic_irq_inst.tidv_armed_reg)
-                dut.nic_irq_inst.tidv_cnt_reg = dut.nic_irq_inst.tidv_cnt_reg - hold_n[23:0];
-            if (dut.nic_irq_inst.tadv_armed_reg)
-                dut.nic_irq_inst.tadv_cnt_reg = dut.nic_irq_inst.tadv_cnt_reg - hold_n[23:0];
-            if (dut.nic_irq_inst.itr_cnt_reg != 0)
-                dut.nic_irq_inst.itr_cnt_reg = dut.nic_irq_inst.itr_cnt_reg - hold_n[21:0];
-        end
         clk_skipped = clk_skipped + hold_n;
         clk = 1'b1;
         cycle <= hold_rise + 1;
@@ -221,6 +224,7 @@ always begin
         cycle <= cycle + 1;
     end
     #(HALF_PERIOD_NS) clk = 1'b0;
+    skip_valid = 1'b0;
 end
 
 // ---- memory knobs (Python writes these) ---------------------------------------------------
@@ -305,7 +309,8 @@ wire                        axi_rlast;
 wire                        axi_rvalid;
 wire                        axi_rready;
 
-// ---- wire, interrupt -----------------------------------------------------------------------
+// ---- wire, interrupt, clock gate ------------------------------------------------------------
+wire        dut_quiet, axil_idle, xgmii_quiet;
 wire [63:0] xgmii_txd;
 wire [7:0]  xgmii_txc;
 /* verilator lint_off UNUSEDSIGNAL */ // read or driven by Python through VPI, shown in waveforms, or a bus port this bench does not use
@@ -380,7 +385,15 @@ dut (
     .m_axi_rready(axi_rready),
     .xgmii_txd(xgmii_txd),
     .xgmii_txc(xgmii_txc),
-    .irq(irq)
+    .irq(irq),
+    .quiet(dut_quiet),
+    .irq_tidv_armed(irq_tidv_armed),
+    .irq_tidv_count(irq_tidv_count),
+    .irq_tadv_armed(irq_tadv_armed),
+    .irq_tadv_count(irq_tadv_count),
+    .irq_itr_count(irq_itr_count),
+    .skip_valid(skip_valid),
+    .skip_cycles(skip_cycles)
 );
 
 // ---- MMIO master ---------------------------------------------------------------------------
@@ -409,7 +422,8 @@ u_axil (
     .m_axil_rdata(axil_rdata),
     .m_axil_rresp(axil_rresp),
     .m_axil_rvalid(axil_rvalid),
-    .m_axil_rready(axil_rready)
+    .m_axil_rready(axil_rready),
+    .idle(axil_idle)
 );
 
 // ---- host memory ---------------------------------------------------------------------------
@@ -564,7 +578,8 @@ u_xgmii (
     .rst(rst),
     .cycle(cycle),
     .xgmii_txd(xgmii_txd),
-    .xgmii_txc(xgmii_txc)
+    .xgmii_txc(xgmii_txc),
+    .quiet(xgmii_quiet)
 );
 
 // ---- protocol checker ----------------------------------------------------------------------
@@ -636,24 +651,10 @@ u_check (
     .axil_rready(axil_rready)
 );
 
-// ---- quiet: no clock edge can change the design (see clk_hold) -----------------------------
-// Every clocked block of nic_top runs only while its `act` wire is high; the frame buffer
-// RAM only on its enables. A block waiting for a DMA answer may be gated off, so nothing may
-// be outstanding on the DMA bus either (then tb_axi_mem holds nothing).
-wire others_quiet = !(dut.nic_csr_inst.act || dut.nic_desc_fetch_inst.act || dut.desc_fifo_inst.act
-                      || dut.nic_tx_frame_inst.act || dut.nic_dma_rd_inst.act
-                      || dut.nic_dma_rd_inst.frame_fifo_inst.act || dut.nic_csum_inst.act
-                      || dut.nic_xgmii_tx_inst.act || dut.nic_wb_inst.act
-                      || dut.nic_stats_inst.act || dut.fb_we || dut.fb_ren_a || dut.fb_ren_b)
-                    && dut.rd_idle && dut.wb_idle
-                    && !u_axil.busy && u_axil.cmd_seq == u_axil.cmd_seen
-                    && !u_xgmii.in_frame && (u_xgmii.ifg >= 12 || !u_xgmii.seen_frame);
-assign hw_quiet = others_quiet && !dut.nic_irq_inst.act;
-// nic_irq busy only counting: no reset, no write-back event, no TXDW pulse, and the line
-// settled or held low by the throttle (a cause pending while the ITR interval runs)
-assign hw_counting = others_quiet && !rst && !dut.nic_irq_inst.wb_done && !dut.nic_irq_inst.txdw_set_reg
-                     && (dut.nic_irq_inst.irq_reg == dut.nic_irq_inst.pending
-                         || (!dut.nic_irq_inst.irq_reg && dut.nic_irq_inst.itr_cnt_reg != 0));
+// ---- quiet: no clock edge can change anything (see clk_hold) ------------------------------
+// nic_top idle but for its interrupt timers (irq_*), nothing outstanding on its buses
+// (so tb_axi_mem holds nothing), no MMIO command waiting, the wire decoder past a frame's gap
+assign hw_quiet = dut_quiet && axil_idle && xgmii_quiet;
 
 endmodule
 

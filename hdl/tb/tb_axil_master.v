@@ -42,7 +42,10 @@ module tb_axil_master #
     input  wire [31:0]           m_axil_rdata,
     input  wire [1:0]            m_axil_rresp,
     input  wire                  m_axil_rvalid,
-    output wire                  m_axil_rready
+    output wire                  m_axil_rready,
+
+    // no access in progress and none issued by Python (the harness may stop the clock)
+    output wire                  idle
 );
 
 localparam real HALF_PERIOD_NS = CLK_PERIOD_PS / 2000.0;
@@ -89,6 +92,7 @@ assign m_axil_rready = rready_reg;
 
 // continuous gate: an idle master costs one test per cycle
 wire act = busy | rst | (cmd_seq != cmd_seen);
+assign idle = !busy && cmd_seq == cmd_seen;
 
 always @(posedge clk) if (act) begin
     if (!rst && !busy && cmd_seq != cmd_seen) begin

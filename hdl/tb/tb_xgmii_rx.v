@@ -37,7 +37,10 @@ module tb_xgmii_rx #
     input  wire        rst,
     input  wire [63:0] cycle,
     input  wire [63:0] xgmii_txd,
-    input  wire [7:0]  xgmii_txc
+    input  wire [7:0]  xgmii_txc,
+
+    // between frames with the gap after the last one seen (the harness may stop the clock)
+    output wire        quiet
 );
 
 localparam BUF_BYTES = CHUNKS * 256;
@@ -98,6 +101,7 @@ end
 // everything else (start, terminate, errors, reset) is rare and may cost more.
 // The gates are continuous, re-evaluated only when txc, txd (idle test) or the state change.
 wire xg_data = in_frame & (xgmii_txc == 8'h00) & ~rst;
+assign quiet = !in_frame && (ifg >= 12 || !seen_frame);
 wire xg_idle = ~in_frame & (xgmii_txc == 8'hFF) & (xgmii_txd == IDLE_WORD) & ~rst & (ifg >= 12);
 
 /* verilator lint_off BLKSEQ */ // '=' for this block's temporaries and its ifg count, which only this block and its own xg_idle gate read

@@ -22,7 +22,12 @@ for _p in (_ROOT / "py", Path(__file__).resolve().parent):
 collect_ignore_glob = ["tb_*.py"]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # soak tests are opt-in: `pytest -m soak tests/rtl` (or any -m expression naming soak)
+    run_soak = "soak" in (config.getoption("markexpr", "") or "")
+    skip_soak = pytest.mark.skip(reason="soak test: run with -m soak")
     for item in items:
         if "tests/rtl/" in str(item.fspath).replace("\\", "/"):
             item.add_marker(pytest.mark.rtl)
+            if "soak" in item.keywords and not run_soak:
+                item.add_marker(skip_soak)

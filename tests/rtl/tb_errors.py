@@ -1,4 +1,4 @@
-"""cocotb bench: bad input and recovery (NIC_SPEC §5), CTRL.RST in the middle of traffic.
+"""cocotb bench: bad input and recovery (docs/nic.md §5), CTRL.RST in the middle of traffic.
 
 Run by tests/rtl/test_errors.py. Every row of §5: the required behaviour is checked against
 the spec's words (ERRCAUSE bits, TXDROP, STATUS.TXOFF, ERRADDR, ICR.ERR) and the harness's
@@ -199,8 +199,9 @@ async def err_too_long(dut):
 
 @rtl_test(timeout_us=200)
 async def err_dext(dut):
-    """DEXT = 1: a one-descriptor bad frame: not sent, written back (RS), ERRCAUSE bit 3,
-    TXDROP, ERRADDR = the descriptor's address; neighbours unaffected."""
+    """DEXT = 1 with a DTYP that is neither a context (0) nor TSE data (1): a one-descriptor
+    bad frame: not sent, written back (RS), ERRCAUSE bit 3, TXDROP, ERRADDR = the descriptor's
+    address; neighbours unaffected."""
     tb = NicTB(dut)
     await tb.reset()
     rng = random.Random(6)
@@ -208,7 +209,7 @@ async def err_dext(dut):
     a, b = eth_frame(rng, 100), eth_frame(rng, 120)
     tb.post_frame([a])
     junk = tb.buffer(eth_frame(rng, 90))
-    ibad = tb.put_desc(TxDesc(addr=junk, length=90, cmd=CMD_FRAME | E1000_TXD_CMD_DEXT))
+    ibad = tb.put_desc(TxDesc(addr=junk, length=90, cso=0xF0, cmd=CMD_FRAME | E1000_TXD_CMD_DEXT))  # DTYP 15
     ib = tb.post_frame([b])[0]
     tb.doorbell()
     await tb.wait_frames(2, 30)

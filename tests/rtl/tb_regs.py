@@ -1,4 +1,4 @@
-"""cocotb bench: registers and interrupts of nic_top (NIC_SPEC §2, §4 "Interrupts").
+"""cocotb bench: registers and interrupts of nic_top (docs/nic.md §2, §4 "Interrupts").
 
 Run by tests/rtl/test_regs.py. References: hw/regs.reg_info() (reset values, access types,
 writable masks), the spec's time units (ITR 256 ns, TIDV/TADV 1.024 us).

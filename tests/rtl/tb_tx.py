@@ -1,4 +1,4 @@
-"""cocotb bench: the transmit data path of nic_top (NIC_SPEC §3, §4, §6).
+"""cocotb bench: the transmit data path of nic_top (docs/nic.md §3, §4, §6).
 
 Run by tests/rtl/test_tx.py. Every check is against an independent reference: the bytes
 software put in host memory, scapy (packet building, checksum verification), zlib CRC-32,
@@ -26,8 +26,10 @@ from scapy.packet import Raw  # noqa: E402
 from hilnic.cosim.api import rtl_test, with_sim_timeout  # noqa: E402
 from hilnic.hw.regs import (  # noqa: E402
     DESC_STA_BYTE,
+    E1000_CTRL_RST,
     E1000_ICR_TXQE,
     E1000_STATUS_LU,
+    E1000_STATUS_RST_BUSY,
     E1000_TCTL_EN,
     E1000_TXD_CMD_EOP,
     E1000_TXD_CMD_IC,
@@ -104,6 +106,58 @@ async def tx_sg_frames(dut):
     tb.expect_frames(expected)
     for idx in last:
         await tb.wait_dd(idx)
+    await tb.finish()
+
+
+@rtl_test(timeout_us=600)
+async def tx_burst_limits(dut):
+    """Buffers at the burst limits: 256 bus words (2048 B at 64 bits, which needs 257 beats
+    when not 8-byte aligned) and ±1 byte at every byte offset of a bus word, and buffers that
+    cross a 4 KiB boundary. Every frame byte-exact; the read bursts (ARLEN + 1 beats, as the
+    memory saw them) cover every buffer byte, none is over 256 beats or crosses 4 KiB; then
+    CTRL.RST drains within a bound and the ring works again."""
+    tb = NicTB(dut, record_bursts=True)
+    await tb.reset()
+    bpb = tb.rtl.data_width // 8
+    rng = random.Random(257)
+    tb.setup_ring(64)
+    big = min(256 * bpb, 4096)
+    cases = [(big, off) for off in range(8)]
+    cases += [(big + d, off) for d in (-1, 1) for off in (1, bpb // 2, bpb - 1)]
+    cases += [(big, 4096 - bpb - 3), (4096, 4096 - 1), (5000, 4096 - 2 * bpb + 5)]  # across 4 KiB
+    expected = []
+    for length, off in cases:
+        frame = eth_frame(rng, length)
+        (idx,) = tb.post_frame([frame], offsets=[off])
+        expected.append((wire_image(frame), tb.desc(idx).addr, length))
+    tb.doorbell()
+    await tb.wait_frames(len(expected), 300)
+    tb.expect_frames([e[0] for e in expected])
+    reads = [b for b in tb.rtl.mem_service.bursts if not b.write]
+    for b in reads:
+        end = b.addr - b.addr % b.size + b.length * b.size
+        assert b.length <= 256, f"read burst of {b.length} beats at {b.addr:#x}"
+        assert b.addr >> 12 == (end - 1) >> 12, f"read burst {b.addr:#x}+{b.length}x{b.size} crosses 4 KiB"
+    for _img, addr, length in expected:
+        covered = bytearray(length)
+        for b in reads:
+            lo = max(b.addr, addr)
+            hi = min(b.addr - b.addr % b.size + b.length * b.size, addr + length)
+            for k in range(lo - addr, hi - addr):
+                covered[k] = 1
+        assert all(covered), f"buffer {addr:#x}+{length}: byte {covered.index(0)} was never read"
+    tb.writel(Reg.CTRL, E1000_CTRL_RST)
+
+    async def drained():
+        while await tb.readl(Reg.STATUS) & E1000_STATUS_RST_BUSY:
+            await tb.rtl.wait_cycles(16)
+    await with_sim_timeout(drained(), 50, "CTRL.RST drain")
+    tb.setup_ring(16)
+    frame = eth_frame(rng, big)
+    tb.post_frame([frame], offsets=[bpb - 1])
+    tb.doorbell()
+    await tb.wait_frames(len(expected) + 1, 50)
+    tb.expect_frames([wire_image(frame)], start=len(expected))
     await tb.finish()
 
 
@@ -435,7 +489,7 @@ async def tx_random_mem_timing(dut):
     await tb.finish()
 
 
-# -- line rate (NIC_SPEC §6) ------------------------------------------------------------------
+# -- line rate (docs/nic.md §6) ------------------------------------------------------------------
 
 
 async def _line_rate(dut, frame_len: int, nframes: int, ring: int, min_fraction: float) -> None:
@@ -463,7 +517,7 @@ async def _line_rate(dut, frame_len: int, nframes: int, ring: int, min_fraction:
                   max(b.t_start - a.t_start for a, b in itertools.pairwise(steady)) // period)
     assert fps >= min_fraction * line_fps, (
         f"{frame_len}+4 B frames at {fps:.0f}/s = {100 * fps / line_fps:.2f}% of 10GbE line rate "
-        f"({line_fps:.0f}/s); NIC_SPEC §6 requires >= {100 * min_fraction:.0f}%; largest end-to-start "
+        f"({line_fps:.0f}/s); docs/nic.md §6 requires >= {100 * min_fraction:.0f}%; largest end-to-start "
         f"gap {max(gaps) / 1000:.1f} ns")
     # 12 idle bytes + lane alignment: the terminate cycle to the next start is at most 3 cycles
     worst = max(gaps)
@@ -473,14 +527,14 @@ async def _line_rate(dut, frame_len: int, nframes: int, ring: int, min_fraction:
 
 @rtl_test(timeout_us=300)
 async def tx_line_rate_1514(dut):
-    """NIC_SPEC §6: back-to-back 1514 B frames, descriptors ready, 500 ns memory latency:
+    """docs/nic.md §6: back-to-back 1514 B frames, descriptors ready, 500 ns memory latency:
     >= 99% of 10GbE line rate; gaps = 12 idle bytes + alignment."""
     await _line_rate(dut, 1514, 24, 32, 0.99)
 
 
 @rtl_test(timeout_us=300)
 async def tx_line_rate_64(dut):
-    """NIC_SPEC §6: back-to-back 60 B (+FCS = 64) frames, 500 ns memory latency: >= 95%.
+    """docs/nic.md §6: back-to-back 60 B (+FCS = 64) frames, 500 ns memory latency: >= 95%.
     Needs >= 8 frames in flight (Little: 500 ns x 14.9 Mframes/s + descriptor reads): memory
     must take 16 reads outstanding (MEM_RD_SLOTS=16, the harness default; 8 caps it near 58%)."""
     await _line_rate(dut, 60, 120, 128, 0.95)

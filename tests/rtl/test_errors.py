@@ -1,5 +1,7 @@
-"""Bad input, DMA errors, recovery and CTRL.RST of the RTL NIC (NIC_SPEC §5; cocotb bench
-tests/rtl/tb_errors.py)."""
+"""Bad input, DMA errors, recovery and CTRL.RST of the RTL NIC (docs/nic.md §5; cocotb bench
+tests/rtl/tb_errors.py). The cases that go through the data path (lengths, DEXT, read and
+write errors, the CTRL.RST drain) also run at DMA_DATA_WIDTH 64 and 256; the randomized
+campaign at every width is test_hostile.py."""
 
 from __future__ import annotations
 
@@ -26,3 +28,15 @@ def test_dma_read_error(kind: str) -> None:
     descriptor fetch answered SLVERR; recovery by TCTL.EN 0->1 and by CTRL.RST."""
     run_rtl_test("tb_errors", "err_dma_read", extra_env={"HILNIC_ERR_KIND": kind},
                  run_name=f"tb_errors.err_dma_read.{kind}", wall_timeout_s=300, module_dir=HERE)
+
+
+
+# data-path cases, also at the other widths (128 is the default above); one simulation each
+# (the benches' services are per test: two tests never share a simulator)
+PER_WIDTH = ["err_too_long", "err_dext", "err_dma_read", "err_dma_write", "ctrl_rst_mid_traffic"]
+
+
+@pytest.mark.parametrize("width", [64, 256])
+@pytest.mark.parametrize("testcase", PER_WIDTH)
+def test_errors_widths(testcase: str, width: int) -> None:
+    run_rtl_test("tb_errors", testcase, parameters={"DMA_DATA_WIDTH": width}, wall_timeout_s=300, module_dir=HERE)

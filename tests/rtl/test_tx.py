@@ -13,7 +13,7 @@ from hilnic.cosim.sim import env_sim, run_rtl_test
 HERE = Path(__file__).resolve().parent  # the cocotb modules (tb_*.py) live here
 
 WIDTHS = [64, 128, 256]
-PER_WIDTH = ["tx_sg_frames", "tx_checksum", "tx_ring_wrap"]
+PER_WIDTH = ["tx_sg_frames", "tx_checksum", "tx_ring_wrap", "tx_burst_limits"]
 DEFAULT_ONLY = ["tx_one_frame", "tx_psp_padding", "tx_fcs_xgmii_sink", "tx_dd_rs_only", "tx_head_writeback",
                 "tx_wthresh_batching", "tx_random_mem_timing"]
 
@@ -45,5 +45,5 @@ def test_tx(testcase: str) -> None:
     ("tx_line_rate_64", {"MEM_RD_SLOTS": 16}),
 ])
 def test_tx_line_rate(testcase: str, harness: dict) -> None:
-    """NIC_SPEC §6 in simulated time (default NIC parameters, 500 ns memory latency)."""
+    """docs/nic.md §6 in simulated time (default NIC parameters, 500 ns memory latency)."""
     run_rtl_test("tb_tx", testcase, parameters=harness, wall_timeout_s=300, module_dir=HERE)
