@@ -6,7 +6,7 @@ WAVES   ?= 0
 JOBS    ?= auto
 export SIM WAVES
 
-.PHONY: all demo demo-hw demo-model test test-unit test-rtl lint bench bootstrap clean
+.PHONY: all demo demo-hw demo-model test test-unit test-rtl lint bench synth bootstrap clean
 
 all: demo
 
@@ -41,8 +41,16 @@ test-unit: bootstrap
 test-rtl: bootstrap
 	$(PY) -m pytest -n $(JOBS) tests/rtl
 
+# exits 1 when a target is missed; BENCH_ARGS="--report-only --quick" to explore
 bench: bootstrap
-	$(PY) -m hilnic.bench.all
+	$(PY) -m hilnic.bench.all $(BENCH_ARGS)
+
+# yosys on nic_top at DMA widths 64/128/256 for ECP5 and 7-series, nextpnr-ecp5 place and route
+# (LFE5U-85F -8, 156.25 MHz): sim_build/synth/report.md (SYNTH_ARGS="--widths 64 --no-pnr ...")
+synth: bootstrap
+	@[ -f $(VENV)/.hilnic-synth ] && [ $(VENV)/.hilnic-synth -nt pyproject.toml ] \
+		|| { $(PY) -m pip install -q -e ".[synth]" && touch $(VENV)/.hilnic-synth; }
+	$(PY) scripts/synth.py $(SYNTH_ARGS)
 
 clean:
 	rm -rf sim_build .pytest_cache

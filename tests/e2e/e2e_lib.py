@@ -13,9 +13,12 @@ from __future__ import annotations
 import json
 import os
 import struct
+import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from scapy.layers.l2 import Ether
 
 from hilnic.drivers.net.ethernet.intel.e1000 import e1000_main as e1000_mod
 from hilnic.hw.regs import (
@@ -30,6 +33,9 @@ from hilnic.hw.regs import (
 )
 from hilnic.net.core import netdevice as nd
 from hilnic.net.core.skbuff import CHECKSUM_PARTIAL
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rtl"))  # tso_ref: shared with the RTL benches
+from tso_ref import scapy_segments
 
 RESULT_FILE = "e2e_result.json"
 _DESC = struct.Struct("<QHBBBBH")  # addr, len, cso, cmd, sta, css, special
@@ -74,7 +80,9 @@ class WireLog:
 class BuiltFrames:
     """Every frame the stack handed to the driver (ndo_start_xmit), to prove that each frame
     on the wire is one of them: same bytes, except the checksum field the NIC fills (CSO of
-    a CHECKSUM_PARTIAL skb), the zero padding to 60 bytes (TCTL.PSP) and the FCS."""
+    a CHECKSUM_PARTIAL skb), the zero padding to 60 bytes (TCTL.PSP) and the FCS. A GSO skb
+    (TSO) stands for its segments as scapy builds them from it (tests/rtl/tso_ref.py: IP
+    length, ID + n, sequence, FIN/PSH on the last, both checksums): exact bytes."""
 
     def __init__(self, tb: Any) -> None:
         self.by_len: dict[int, set[bytes]] = {}
@@ -86,6 +94,11 @@ class BuiltFrames:
 
         def ndo_start_xmit(skb: Any, dev: Any) -> int:
             data = bytearray(skb.to_bytes())
+            if skb.shinfo.gso_size:
+                for seg in scapy_segments(Ether(bytes(data)), skb.shinfo.gso_size):
+                    self.by_len.setdefault(len(seg), set()).add(seg + (-1).to_bytes(2, "little", signed=True))
+                self.count += 1
+                return orig(skb, dev)
             if skb.ip_summed == CHECKSUM_PARTIAL:
                 cso = skb.csum_start - skb.data + skb.csum_offset
                 data[cso : cso + 2] = b"\0\0"
@@ -134,9 +147,11 @@ class BuiltFrames:
 class DriverLog:
     """What the driver saw, in order: ("icr", value) for every ICR read (e1000_intr), and
     ("wb", index, len, cso, cmd, sta, css) for every EOP descriptor the driver found written
-    back (DD set) while reclaiming (e1000_clean_tx_irq reads the STA byte from host memory).
+    back (DD set) while reclaiming (e1000_clean_tx_irq reads the STA byte from host memory);
+    and `posted`: the EOP descriptor index of every packet the driver queued.
 
-    Hooks: the backend's `readl` and HostMemory's `read` (instance attributes)."""
+    Hooks: the backend's `readl`, HostMemory's `read` (instance attributes) and the driver's
+    `e1000_tx_queue` (looked up at call time)."""
 
     def __init__(self, tb: Any) -> None:
         self.events: list[tuple] = []
@@ -167,10 +182,20 @@ class DriverLog:
 
         nic.readl = readl
         mem.read = read
+        self.posted: list[int] = []
+        self._orig_queue = orig_queue = e1000_mod.e1000_tx_queue
+        posted = self.posted
+
+        def tx_queue(adapter: Any, first: Any, descs: list, start: int, *args: Any, **kw: Any) -> None:
+            posted.append((start + len(descs) - 1) % adapter.tx_ring.count)
+            orig_queue(adapter, first, descs, start, *args, **kw)
+
+        e1000_mod.e1000_tx_queue = tx_queue
 
     def uninstall(self) -> None:
         for obj, name in ((self._nic, "readl"), (self._mem, "read")):
             obj.__dict__.pop(name, None)
+        e1000_mod.e1000_tx_queue = self._orig_queue
 
     def icr_values(self) -> list[int]:
         return [e[1] for e in self.events if e[0] == "icr"]
@@ -198,7 +223,7 @@ class QueueStops:
 
 
 class BqlWatch:
-    """BQL as LINUX_TX_SPEC §7 has it. The qdisc hands the driver a batch (one
+    """BQL as docs/linux-tx-path.md §7 has it. The qdisc hands the driver a batch (one
     dev_hard_start_xmit call: a bulk-dequeued list, or the segments software GSO made of one
     TCP skb) only while the queue is not XOFF, i.e. inflight <= limit; STACK_XOFF set by a
     post (netdev_tx_sent_queue) does not stop the rest of that batch (only DRV_XOFF does). So
@@ -345,10 +370,13 @@ DIFF = dict(tcp_bytes=256 << 10, udp_sizes=[3000, 8000, 200])  # the differentia
 async def diff_scenario(tb: Any, tcp_bytes: int, udp_sizes: list[int]) -> dict[str, Any]:
     """The differential scenario (process context, after setup): UDP datagrams (fragmented
     and not), then a TCP bulk transfer. TCP timestamps are off so no option carries the
-    clock (timing is what model and RTL may differ in)."""
+    clock (timing is what model and RTL may differ in), and the congestion control is reno:
+    the default cubic's HyStart leaves slow start on the spacing of the ACKs, which is timing."""
+    from hilnic.net.ipv4.tcp_cong import tcp_set_default_congestion_control
     from hilnic.testbed import tcp_bulk, udp_send
 
     tb.host.sysctl.tcp_timestamps = 0
+    assert tcp_set_default_congestion_control(tb.host, "reno") == 0
     sent = await udp_send(tb, udp_sizes, port=9000)
     res = await tcp_bulk(tb, tcp_bytes, port=5001)
     return {"udp_sent": sent, "tcp_payload": res["payload"]}

@@ -36,7 +36,7 @@ def run(cmd: list[str], timeout: float = 120) -> None:
 
 
 def test_ruff() -> None:
-    run([tool("ruff"), "check", "--no-cache", "py", "tests", "scripts"])
+    run([tool("ruff"), "check", "--no-cache", "py", "tests", "scripts", "examples"])
 
 
 def test_mypy() -> None:

@@ -153,7 +153,7 @@ class Rig:
                payload: bytes = b"", options: list | None = None) -> None:
         sk = self.sk
         if options is None:
-            options = [("Timestamp", (self.peer_ts, self._last_tsval()))]
+            options = [("Timestamp", (self.peer_ts, self._last_tsval()))] if getattr(self, "ts", True) else []
         seg = TCP(sport=PEER_PORT, dport=sk.inet_sport, seq=self.peer_seq if seq is None else seq,
                   ack=sk.snd_nxt if ack is None else ack, flags=flags, window=window, options=options)
         raw = bytes(IP(src=PEER, dst=LOCAL) / seg / Raw(payload)) if payload else bytes(IP(src=PEER, dst=LOCAL) / seg)
@@ -173,13 +173,19 @@ class Rig:
         return 0
 
     def connect(self, window: int = 65535, wscale: int | None = 7, mss: int = 1460, rtt_ms: float = 0.0,
-                window_update: int | None = None) -> None:
+                window_update: int | None = None, sack: bool = False, ts: bool = True) -> None:
+        """The handshake; the SYN-ACK offers SACK only when asked (sack=True), so the default
+        connection recovers with NewReno."""
         task = self.spawn(self.sock.connect((PEER, PEER_PORT)))
         self.run(rtt_ms)
         syn = self.ip.sent[-1]
         assert syn.tcp.flags == "S"
-        opts = [("MSS", mss)] + ([("WScale", wscale)] if wscale is not None else []) + [
-            ("Timestamp", (self.peer_ts, dict(syn.tcp.options)["Timestamp"][0]))]
+        self.ts = ts
+        opts = [("MSS", mss)] + ([("WScale", wscale)] if wscale is not None else [])
+        if ts:
+            opts.append(("Timestamp", (self.peer_ts, dict(syn.tcp.options)["Timestamp"][0])))
+        if sack:
+            opts.append(("SAckOK", b""))
         self.inject("SA", ack=syn.tcp.seq + 1, window=window, options=opts)
         self.peer_seq += 1
         self.env.run_until_complete(task, 10 * MS)
@@ -191,3 +197,9 @@ class Rig:
 
     def ack_all(self, window: int = 65535) -> None:
         self.inject("A", ack=self.sk.snd_nxt, window=window)
+
+    def sack(self, ack: int, blocks: list[tuple[int, int]], window: int = 65535) -> None:
+        """An ACK with SACK blocks (a D-SACK first when it lies below `ack`)."""
+        opts = [("Timestamp", (self.peer_ts, self._last_tsval()))] if getattr(self, "ts", True) else []
+        flat: tuple[int, ...] = tuple(x & 0xFFFFFFFF for b in blocks for x in b)
+        self.inject("A", ack=ack, window=window, options=opts + [("SAck", flat)])

@@ -1,4 +1,4 @@
-"""docs/linux-behaviours.md maps each LINUX_TX_SPEC behaviour to tests: keep it true."""
+"""docs/linux-behaviours.md maps each transmit-path behaviour to tests: keep it true."""
 
 import re
 from pathlib import Path

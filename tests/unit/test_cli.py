@@ -72,3 +72,28 @@ def test_parser_defaults():
     assert a.frames == 120 and a.seed == 1 and a.mem_latency_ns == 500.0 and a.waves is None
     a = build_parser().parse_args(["bench"])
     assert a.which == "all" and not a.quick
+
+
+def test_version_is_the_package_version(capsys):
+    from hilnic import __version__
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out.strip() == f"hilnic {__version__}"
+
+
+def test_build_root_checkout_cache_and_overrides(monkeypatch, tmp_path, capsys):
+    import hilnic.cosim.sim as sim
+
+    monkeypatch.delenv("HILNIC_SIM_BUILD", raising=False)
+    assert sim.sim_build_root() == sim.CHECKOUT / "sim_build"  # a source checkout
+    monkeypatch.setattr(sim, "CHECKOUT", None)  # as installed: the user's cache folder
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert sim.sim_build_root() == tmp_path / "xdg" / "hilnic"
+    monkeypatch.setenv("HILNIC_SIM_BUILD", str(tmp_path / "b"))
+    assert sim.sim_build_root() == tmp_path / "b"
+    # --build-dir sets it for the command (and its simulator); the model run writes to --out
+    rc = main(["run", "--sim", "model", "--bytes", "4K", "--build-dir", str(tmp_path / "c"), "--no-trace",
+               "--out", str(tmp_path / "out")])
+    capsys.readouterr()
+    assert rc == 0 and sim.sim_build_root() == tmp_path / "c"

@@ -1,6 +1,6 @@
 """Device layer and qdisc: dev_queue_xmit, pfifo_fast, __qdisc_run, requeue, BQL, xmit_more.
 
-LINUX_TX_SPEC behaviours 8, 9, 12, 13, 14, 15 and the device half of 22, driven through a
+Behaviours 8, 9, 12, 13, 14, 15 and the device half of 22, driven through a
 fake driver (test_gso.FakeDriver) in virtual time.
 """
 

@@ -1,6 +1,6 @@
 """The e1000/igb-style driver (drivers/net/ethernet/intel/e1000/e1000_main.py) on the behavioral NIC and the real device layer.
 
-Behaviours (LINUX_TX_SPEC "Observable behaviours") checked here: 10 ring stop, 11 ring wake
+Behaviours (docs/linux-behaviours.md) checked here: 10 ring stop, 11 ring wake
 and restart counters, 14 (the doorbell half: one TDT write per xmit_more batch), 16 NAPI TX
 cleaning limits, 17 driver stats with software GSO, 22 (driver half: CHECKSUM_PARTIAL → IC/CSS/CSO,
 the NIC's checksum checked by scapy). Plus: DMA mappings and skbs all released after close, a
@@ -8,6 +8,8 @@ wrong DMA address caught by the IOMMU model and the NIC, mapping-error unwind, T
 """
 
 import struct
+import sys
+from pathlib import Path
 
 import pytest
 from scapy.layers.inet import IP, TCP, UDP
@@ -34,16 +36,25 @@ from hilnic.hw.model import ModelNic
 from hilnic.hw.regs import (
     E1000_ICR_TXDW,
     E1000_TCTL_EN,
+    E1000_TXD_CMD_DEXT,
     E1000_TXD_CMD_EOP,
     E1000_TXD_CMD_IC,
     E1000_TXD_CMD_IFCS,
+    E1000_TXD_CMD_IP,
     E1000_TXD_CMD_RS,
+    E1000_TXD_CMD_TCP,
+    E1000_TXD_CMD_TSE,
+    E1000_TXD_POPTS_IXSM,
+    E1000_TXD_POPTS_TXSM,
     E1000_TXD_STAT_DD,
     ERR_DMA_READ,
     TX_DESC_SIZE,
     Reg,
+    TxContextDesc,
+    TxDataDesc,
     TxDesc,
 )
+from hilnic.include.uapi.linux.if_ether import ETH_P_IP
 from hilnic.kernel.env import MS, SEC, US, VirtualEnv
 from hilnic.kernel.softirq import NET_TX_SOFTIRQ
 from hilnic.lib.checksum import csum_partial
@@ -53,11 +64,15 @@ from hilnic.net.core.net_namespace import Host
 from hilnic.net.core.skbuff import (
     CHECKSUM_NONE,
     CHECKSUM_PARTIAL,
+    SKB_GSO_TCPV4,
     Page,
     alloc_skb,
     live_skbs,
     skb_add_data_frag,
 )
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rtl"))  # tso_ref: shared with the RTL bench
+from tso_ref import scapy_segments
 
 MAC_DST, MAC_SRC = "02:00:00:00:00:02", "02:00:00:00:00:01"
 IP_SRC, IP_DST = "10.0.0.1", "10.0.0.2"
@@ -129,7 +144,7 @@ class Rig:
         skb.transport_header = skb.data + 34
         off = 0
         for size in payload_frags:
-            page = Page()
+            page = Page(max(4096, size))  # a compound page for a large frag
             page.write(0, payload[off : off + size])
             skb_add_data_frag(skb, page, 0, size, 4096)
             off += size
@@ -144,7 +159,9 @@ def test_probe_identifies_the_nic_and_registers_eth0():
     r = Rig()
     assert r.dev.name == "eth0" and r.host.devices["eth0"] is r.dev
     assert r.dev.features & nd.NETIF_F_SG and r.dev.features & nd.NETIF_F_HW_CSUM
-    assert not r.dev.features & nd.NETIF_F_TSO  # the NIC cannot segment
+    assert r.dev.features & nd.NETIF_F_TSO  # on by default, as e1000 (82544 and later)
+    assert not nd.ethtool_set_features(r.dev, off=nd.NETIF_F_TSO) & nd.NETIF_F_TSO  # ethtool -K eth0 tso off
+    assert nd.ethtool_set_features(r.dev, on=nd.NETIF_F_TSO) & nd.NETIF_F_TSO
     assert r.adapter.hid == 0x484E4943 and r.dev.watchdog_timeo == 5000
     assert nd.netif_carrier_ok(r.dev) and not nd.netif_xmit_stopped(r.txq)
     assert r.nic.peek(Reg.TCTL) & E1000_TCTL_EN
@@ -180,7 +197,7 @@ def test_probe_rejects_bad_parameters():
         coro = e1000_probe(host, nic, **kw)
         with pytest.raises(ValueError):
             coro.send(None)
-    # igb's constants (LINUX_TX_SPEC §8)
+    # igb's constants (docs/linux-tx-path.md §8)
     assert (DESC_NEEDED, TX_WAKE_THRESHOLD, E1000_MAX_DATA_PER_TXD) == (21, 42, 32768)
     assert (e1000.E1000_DEFAULT_TX_WORK, e1000.E1000_NAPI_WEIGHT, E1000_DEFAULT_TXD) == (128, 64, 256)
 
@@ -406,13 +423,86 @@ def test_software_gso_segments_count_as_packets_and_bytes():
     assert r.dev.stats.tx_packets == segs
 
 
-def test_a_gso_skb_reaching_the_driver_is_a_stack_bug():
+def _gso_skb(r: Rig, frags: tuple[int, ...], mss: int = MSS):
+    """A GSO skb as TCP hands it down (headers linear, CHECKSUM_PARTIAL, gso_size/segs/type)."""
+    skb, good = r.tcp_skb(frags, flags="PA")
+    payload = sum(frags)
+    skb.shinfo.gso_size, skb.shinfo.gso_segs, skb.shinfo.gso_type = mss, -(-payload // mss), SKB_GSO_TCPV4
+    skb.protocol = ETH_P_IP
+    return skb, good
+
+
+def test_tso_context_descriptor_as_linux_e1000_tso_and_segments_on_the_wire():
+    """A GSO skb with TSO on: one context descriptor with e1000_tso()'s fields, TSE data
+    descriptors (IXSM|TXSM); the NIC's segments are the ones scapy builds from the packet;
+    BQL and the ring counters count segments and their header bytes (igb_tso)."""
     r = Rig()
-    skb, _ = r.tcp_skb((MSS, MSS))
-    skb.shinfo.gso_size, skb.shinfo.gso_segs = MSS, 2
-    with pytest.raises(RuntimeError, match="no TSO"):
-        r.xmit(skb)
-    e1000.kfree_skb(skb)
+    skb, good = _gso_skb(r, (MSS, 20000, 3000))
+    segs = -(-(len(good) - HDR_LEN) // MSS)
+    assert r.xmit(skb) == nd.NETDEV_TX_OK
+    ring = r.adapter.tx_ring
+    ctx = TxContextDesc.unpack(r.host.mem.read(ring.dma, TX_DESC_SIZE))
+    assert ctx == TxContextDesc(ipcss=14, ipcso=24, ipcse=33, tucss=34, tucso=50, tucse=0, paylen=len(good) - HDR_LEN,
+                                tucmd=E1000_TXD_CMD_TCP | E1000_TXD_CMD_IP | E1000_TXD_CMD_TSE | E1000_TXD_CMD_DEXT,
+                                hdrlen=HDR_LEN, mss=MSS)
+    data = [TxDataDesc.unpack(r.host.mem.read(ring.dma + TX_DESC_SIZE * i, TX_DESC_SIZE)) for i in range(1, 5)]
+    assert [d.length for d in data] == [HDR_LEN, MSS, 20000, 3000]
+    assert all(d.dcmd & (E1000_TXD_CMD_DEXT | E1000_TXD_CMD_TSE | E1000_TXD_CMD_IFCS) == 0x26 for d in data)
+    assert all(d.popts == E1000_TXD_POPTS_IXSM | E1000_TXD_POPTS_TXSM for d in data)
+    assert data[-1].dcmd & E1000_TXD_CMD_EOP and not data[0].dcmd & E1000_TXD_CMD_EOP
+    # the header the NIC got: IP total length and checksum 0, the pseudo-header sum without length
+    hdr = skb.read_at(skb.data, HDR_LEN)
+    assert hdr[16:18] == b"\0\0" and hdr[24:26] == b"\0\0"
+    pseudo = struct.pack(">4s4sBBH", bytes(map(int, IP_SRC.split("."))), bytes(map(int, IP_DST.split("."))), 0, 6, 0)
+    assert hdr[50:52] == csum_partial(pseudo).to_bytes(2, "big")
+    r.run()
+    assert [f.data[:-4] for f in r.wire] == scapy_segments(Ether(good), MSS)
+    st = e1000_get_ethtool_stats(r.dev)
+    assert st["tx_queue_0_packets"] == segs == r.dev.stats.tx_packets
+    assert st["tx_queue_0_bytes"] == len(good) + (segs - 1) * HDR_LEN
+    assert r.txq.dql.num_completed == len(good) + (segs - 1) * HDR_LEN
+
+
+def test_tso_off_the_stack_segments_and_the_wire_is_the_same():
+    """ethtool -K eth0 tso off: validate_xmit_skb segments the GSO skb in software and the
+    driver sends legacy descriptors; the wire carries the same segments as with TSO."""
+    wires = {}
+    for tso in (True, False):
+        r = Rig()
+        if not tso:
+            nd.ethtool_set_features(r.dev, off=nd.NETIF_F_TSO)
+        r.seq = 1000
+        skb, good = _gso_skb(r, (MSS, 7000, 100))
+        assert dev_queue_xmit(skb) == nd.NET_XMIT_SUCCESS
+        r.run()
+        wires[tso] = [f.data for f in r.wire]
+        descs = [TxDesc.unpack(r.host.mem.read(r.adapter.tx_ring.dma + TX_DESC_SIZE * i, TX_DESC_SIZE))
+                 for i in range(r.adapter.tx_ring.next_to_use)]
+        assert any(d.cmd & E1000_TXD_CMD_DEXT for d in descs) == tso
+    assert wires[True] == wires[False] and len(wires[True]) == -(-(len(good) - HDR_LEN) // MSS)
+
+
+def test_tso_mapping_error_puts_next_to_use_back_on_the_context_descriptor(monkeypatch):
+    r = Rig()
+    mem = r.host.mem
+    orig = mem.dma_map
+    calls = {"n": 0}
+
+    def failing(addr, length, direction, owner=""):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise IndexError("IOMMU out of space")
+        return orig(addr, length, direction, owner)
+
+    monkeypatch.setattr(mem, "dma_map", failing)
+    skb, _ = _gso_skb(r, (MSS, MSS))
+    assert r.xmit(skb) == nd.NETDEV_TX_OK
+    assert r.adapter.tx_ring.next_to_use == 0 and r.adapter.stats.tx_dma_failed == 1
+    monkeypatch.setattr(mem, "dma_map", orig)
+    skb, good = _gso_skb(r, (MSS, MSS))
+    r.xmit(skb)
+    r.run()
+    assert [f.data[:-4] for f in r.wire] == scapy_segments(Ether(good), MSS)
 
 
 def test_through_dev_queue_xmit_and_ethtool_reads_the_nic():

@@ -37,6 +37,43 @@ def test_virtual_env_orders_events_and_times_out():
         env.run_until_complete(env.spawn(forever()), timeout=1 * MS)
 
 
+def test_run_until_complete_stops_between_events_when_asked():
+    env = VirtualEnv()
+    ticks: list[int] = []
+
+    async def ticker():
+        while True:
+            ticks.append(env.now())
+            await env.sleep(1 * US)
+
+    task = env.spawn(ticker())
+    assert env.run_until_complete(task, 1 * MS, stop=lambda: len(ticks) >= 5) is None
+    assert ticks == [0, 1 * US, 2 * US, 3 * US, 4 * US] and not task.done
+
+
+def test_close_runs_a_stopped_task_s_clean_up_now():
+    env = VirtualEnv()
+    cleaned: list[str] = []
+
+    async def holder():
+        try:
+            await env.sleep(1 * MS)
+        finally:
+            cleaned.append("released")
+
+    async def never_started():
+        cleaned.append("ran")  # pragma: no cover - closed before its first step
+
+    t1 = env.spawn(holder())
+    env.run(until=10 * US)
+    t2 = env.spawn(never_started())
+    assert cleaned == [] and not t1.done
+    env.close()
+    assert cleaned == ["released"] and t1.done and t2.done
+    env.run()  # nothing left: no event, no task
+    assert cleaned == ["released"]
+
+
 def test_crashed_task_fails_the_run():
     env = VirtualEnv()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import struct
 import zlib
@@ -77,3 +78,33 @@ def test_write_packet_for_return_traffic():
     buf.seek(0)
     (p,) = rdpcap(buf)
     assert raw(p) == ack and Decimal(p.time) == Decimal("0.005000007") and w.count == 1
+
+
+def test_records_out_of_order_are_written_in_time_order():
+    """The MAC reports a frame after it has left the wire, the peer an answer before it reaches
+    the host: with the clock given, the writer holds records for its horizon and sorts them."""
+    now = [0]
+    buf = io.BytesIO()
+    w = PcapWriter(buf, now=lambda: now[0], horizon_ps=1_000_000)
+    ack = raw(Ether() / IP() / TCP(flags="A"))
+    f0, f1, _ = sample_frames()
+    now[0] = 2_000_000
+    w.write_packet(ack, 2_500_000)  # an answer stamped in the future
+    assert buf.getvalue()[24:] == b""  # held
+    now[0] = 3_000_000
+    w.write_frame(dataclasses.replace(f1, t_start=1_500_000))  # a frame that started before it
+    w.write_frame(dataclasses.replace(f0, t_start=2_600_000))
+    now[0] = 3_550_000
+    w.flush()  # due: up to 2.55 us
+    assert len(rdpcap(io.BytesIO(buf.getvalue()))) == 2
+    w.close()  # the rest
+    pkts = rdpcap(io.BytesIO(buf.getvalue()))
+    assert [Decimal(p.time) * 10**12 for p in pkts] == [1_500_000, 2_500_000, 2_600_000]
+    assert raw(pkts[1]) == ack and w.count == 3 and w.late == 0
+    # a record older than one already written still goes in, counted as late
+    buf = io.BytesIO()
+    w = PcapWriter(buf, now=lambda: now[0], horizon_ps=0)
+    w.write_packet(ack, 3_000_000)
+    w.write_packet(ack, 1_000_000)
+    w.close()
+    assert w.late == 1 and len(rdpcap(io.BytesIO(buf.getvalue()))) == 2

@@ -24,18 +24,14 @@ def _main(*argv: str) -> int:
 
 
 def _pcap_frames(path: Path) -> list[bytes]:
-    """Frames without FCS, whichever way the pcap was written (plain or with FCS)."""
-    try:
-        from hilnic.wire.pcap import read_pcap
-    except ImportError:
-        from scapy.utils import rdpcap
+    """The host's frames (source MAC 02:..:01) in the pcap, without FCS (it also holds the peer's)."""
+    from hilnic.wire.pcap import read_pcap
 
-        return [bytes(p) for p in rdpcap(str(path))]
-    return [r.frame for r in read_pcap(str(path))]
+    return [r.frame for r in read_pcap(str(path)) if r.frame[6:12] == bytes.fromhex("020000000001")]
 
 
-def _run_ok(capsys, tmp_path: Path, *argv: str) -> dict:
-    out = tmp_path / "run"
+def _run_ok(capsys, tmp_path: Path, *argv: str, name: str = "run") -> dict:
+    out = tmp_path / name
     rc = _main("run", "--sim", "model", "--out", str(out), *argv)
     cap = capsys.readouterr()
     assert rc == 0, cap.out + cap.err
@@ -73,14 +69,14 @@ def test_run_help_lists_every_option_with_defaults(capsys):
 
 def test_tcp_run_outputs_and_numbers(capsys, tmp_path):
     n = 64 << 10
-    s = _run_ok(capsys, tmp_path, "--bytes", "64K", "--seed", "7")
+    s = _run_ok(capsys, tmp_path, "--bytes", "64K", "--seed", "7", "--trace")
     out = s["_out"]
     for name in ("wire.pcap", "trace.txt", "stats.txt", "summary.json"):
         assert (out / name).stat().st_size > 0, name
     assert not (out / "waves.fst").exists()
     # the summary adds up
     assert s["payload_bytes"] == s["nbytes"] == n
-    assert s["frames"] == s["nic"]["gptc"] == s["files"]["pcap_frames"]
+    assert s["frames"] == s["nic"]["gptc"] == s["files"]["pcap_frames"] - s["files"]["pcap_peer_frames"]
     assert s["wire_bytes"] == s["nic"]["gotc"]
     assert s["data_payload_bytes"] >= n and s["data_frames"] <= s["frames"]
     assert 0 < s["line_rate_pct"] <= 100.0 and s["throughput_gbps"] > 0
@@ -122,7 +118,7 @@ def test_tcp_run_outputs_and_numbers(capsys, tmp_path):
 
 
 def test_udp_run(capsys, tmp_path):
-    s = _run_ok(capsys, tmp_path, "--proto", "udp", "--bytes", "40000", "--mtu", "1000", "--no-trace")
+    s = _run_ok(capsys, tmp_path, "--proto", "udp", "--bytes", "40000", "--mtu", "1000")
     out = s["_out"]
     assert not (out / "trace.txt").exists() and (out / "stats.txt").exists()
     assert s["payload_bytes"] == 40000 and s["datagram"] == 972
@@ -131,15 +127,14 @@ def test_udp_run(capsys, tmp_path):
     from scapy.layers.l2 import Ether
 
     frames = _pcap_frames(out / "wire.pcap")
-    assert len(frames) == s["frames"] == s["files"]["pcap_frames"]
+    assert len(frames) == s["frames"] == s["files"]["pcap_frames"] - s["files"]["pcap_peer_frames"]
     udp = [Ether(f) for f in frames if Ether(f).haslayer(UDP)]
     assert len(udp) == s["data_frames"]
     assert all(p[IP].dst == PEER_IP and p[UDP].dport == 9000 and len(p[IP]) <= 1000 for p in udp)
 
 
 def test_tcp_with_loss_retransmits(capsys, tmp_path):
-    s = _run_ok(capsys, tmp_path, "--bytes", "64K", "--loss", "0.05", "--itr", "20000", "--ring", "64",
-                "--no-trace")
+    s = _run_ok(capsys, tmp_path, "--bytes", "64K", "--loss", "0.05", "--itr", "20000", "--ring", "64")
     assert s["payload_bytes"] == 64 << 10
     assert s["peer"]["dropped_by_loss"] > 0 and s["tcp"]["retrans_segs"] > 0
     assert s["data_payload_bytes"] > s["payload_bytes"]
@@ -148,9 +143,9 @@ def test_tcp_with_loss_retransmits(capsys, tmp_path):
 
 def test_jumbo_mtu_and_small_mss(capsys, tmp_path):
     ts = 12  # the timestamp option takes 12 bytes of every segment
-    s = _run_ok(capsys, tmp_path, "--bytes", "32K", "--mtu", "9000", "--no-trace")
+    s = _run_ok(capsys, tmp_path, "--bytes", "32K", "--mtu", "9000")
     assert s["mss"] == 8960 and s["data_frames"] == -(-(32 << 10) // (8960 - ts))
-    s = _run_ok(capsys, tmp_path, "--bytes", "16K", "--mss", "536", "--no-trace")
+    s = _run_ok(capsys, tmp_path, "--bytes", "16K", "--mss", "536", name="run2")
     assert s["mss"] == 536 and s["data_frames"] == -(-(16 << 10) // (536 - ts))
 
 
@@ -174,7 +169,6 @@ def test_jumbo_mtu_and_small_mss(capsys, tmp_path):
     ["--loss", "-0.1"],
     ["--loss", "x"],
     ["--waves"],  # no signals in the model
-    ["--verbose"],
     ["--seed", "-1"],
     ["--mem-latency-ns", "-5"],
     ["--sim-limit-ms", "0"],
@@ -214,7 +208,7 @@ def test_sim_from_env(capsys, tmp_path, monkeypatch):
     assert "SIM='ghdl'" in capsys.readouterr().err
     monkeypatch.setenv("SIM", "model")
     monkeypatch.setenv("WAVES", "1")  # ignored for the model
-    assert _main("run", "--bytes", "8K", "--no-trace", "--out", str(tmp_path / "o")) == 0
+    assert _main("run", "--bytes", "8K", "--out", str(tmp_path / "o")) == 0
 
 
 def test_failed_run_exit_1_one_line(capsys, tmp_path):

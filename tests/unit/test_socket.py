@@ -5,7 +5,9 @@ import errno
 import pytest
 from tcp_rig import Rig
 
-from hilnic.net.core.sock import SOCK_MIN_SNDBUF, TCP_CLOSE, TCP_FIN_WAIT1, TCP_FIN_WAIT2, TCP_LAST_ACK
+from hilnic.net.core.sock import SOCK_MIN_SNDBUF, TCP_CLOSE, TCP_FIN_WAIT1, TCP_FIN_WAIT2, TCP_LAST_ACK, TCP_TIME_WAIT
+from hilnic.net.ipv4 import tcp_ipv4
+from hilnic.net.ipv4.inet_hashtables import __inet_lookup_established
 from hilnic.net.socket import (
     AF_INET,
     IP_MTU_DISCOVER,
@@ -92,10 +94,17 @@ def test_close_sends_fin_after_data_and_epipe_after(monkeypatch):
     data, fin = rig.ip.sent[-2].tcp, rig.ip.sent[-1].tcp
     assert bytes(data.payload) == b"tail" and fin.flags == "FA" and fin.seq == data.seq + 4
     assert sk.write_seq == fin.seq + 1
+    replies = []
+    monkeypatch.setattr(tcp_ipv4, "ip_send_unicast_reply", lambda host, s, d, tos, proto, th, prio=0: replies.append(th))
     rig.ack_all(window=1024)
-    assert sk.sk_state == TCP_FIN_WAIT2 and sk.snd_una == sk.write_seq
-    rig.inject("FA", ack=sk.snd_nxt, window=1024)  # peer's FIN: TIME_WAIT, short-circuited
-    assert sk.sk_state == TCP_CLOSE and rig.ip.sent[-1].tcp.ack == rig.peer_seq + 1
+    # close() orphaned the sock: once the FIN is ACKed a timewait sock (substate FIN_WAIT2)
+    # takes its place (tcp_rcv_state_process → tcp_time_wait) and the sock itself is CLOSE
+    assert sk.sk_state == TCP_CLOSE and sk.snd_una == sk.write_seq
+    tw = __inet_lookup_established(rig.host, sk.inet_daddr, sk.inet_dport, sk.inet_saddr, sk.inet_sport)
+    assert tw is not None and tw.sk_state == TCP_TIME_WAIT and tw.tw_substate == TCP_FIN_WAIT2
+    rig.inject("FA", ack=sk.snd_nxt, window=1024)  # peer's FIN: the timewait sock ACKs it
+    assert tw.tw_substate == TCP_TIME_WAIT and len(replies) == 1
+    assert int.from_bytes(replies[0][8:12], "big") == rig.peer_seq + 1
     with pytest.raises(OSError) as e:
         rig.do(rig.sock.send(b"late"))
     assert e.value.errno == errno.EPIPE
@@ -107,8 +116,13 @@ def test_passive_close_last_ack(monkeypatch):
     rig.connect(window_update=1024)
     sk = rig.sk
     rig.inject("FA", window=1024)
+    # tcp_fin puts a CLOSE_WAIT socket in pingpong mode: the ACK is delayed (the reply may
+    # carry it), by ato = 0 jiffies here, i.e. to the next tick (Linux 6.18 captured: the ACK of
+    # a peer's FIN 1.25 ms later at HZ 250)
+    assert not rig.ip.sent
+    rig.run(2)
     ack = rig.ip.sent[-1].tcp
-    assert ack.ack == rig.peer_seq + 1
+    assert ack.ack == rig.peer_seq + 1 and rig.host.mib["TcpExt"]["DelayedACKs"] == 1
     rig.do(rig.sock.close())
     assert sk.sk_state == TCP_LAST_ACK and "F" in rig.ip.sent[-1].tcp.flags
     rig.inject("A", seq=rig.peer_seq + 1, ack=sk.snd_nxt, window=1024)

@@ -18,6 +18,7 @@ from hilnic.net.ipv4.tcp_cong import (
     tcp_set_default_congestion_control,
     tcp_unregister_congestion_control,
 )
+from hilnic.net.ipv4.tcp_cubic import cubictcp
 from hilnic.net.socket import SOL_TCP, TCP_CONGESTION, socket
 
 
@@ -42,12 +43,14 @@ def halving_by_four():
     assert tcp_ca_find("quarter") is None
 
 
-def test_reno_is_registered_and_the_default(monkeypatch):
+def test_cubic_is_the_default_reno_and_bbr_registered(monkeypatch):
+    """net.ipv4.tcp_congestion_control is cubic on Linux 6.x (CONFIG_DEFAULT_TCP_CONG)."""
     rig = Rig(monkeypatch)
     assert tcp_ca_find("reno") is tcp_reno
-    assert tcp_get_default_congestion_control(rig.host) == "reno"
-    assert rig.sk.icsk_ca_ops is tcp_reno
-    assert rig.sock.getsockopt(SOL_TCP, TCP_CONGESTION) == "reno"
+    assert tcp_ca_find("cubic") is cubictcp
+    assert tcp_get_default_congestion_control(rig.host) == "cubic"
+    assert rig.sk.icsk_ca_ops is cubictcp
+    assert rig.sock.getsockopt(SOL_TCP, TCP_CONGESTION) == "cubic"
 
 
 def test_register_refuses_duplicates_and_incomplete_ops(halving_by_four):
@@ -87,7 +90,7 @@ def test_unknown_algorithm_is_enoent(monkeypatch):
     with pytest.raises(OSError) as e:
         rig.sock.setsockopt(SOL_TCP, TCP_CONGESTION, "no-such-cc")
     assert e.value.errno == errno.ENOENT
-    assert rig.sk.icsk_ca_ops is tcp_reno
+    assert rig.sk.icsk_ca_ops is cubictcp
     assert tcp_set_congestion_control(rig.sk, "no-such-cc", True) == -errno.ENOENT
     assert tcp_set_default_congestion_control(rig.host, "no-such-cc") == -errno.ENOENT
     assert rig.sk.icsk_ca_state == TCP_CA_Open
@@ -99,5 +102,5 @@ def test_default_applies_to_new_sockets_of_the_netns(monkeypatch, halving_by_fou
     assert tcp_set_default_congestion_control(rig.host, "quarter") == 0
     assert tcp_get_default_congestion_control(rig.host) == "quarter"
     assert socket(rig.host).sk.icsk_ca_ops is ca
-    assert rig.sk.icsk_ca_ops is tcp_reno  # existing sockets keep theirs
+    assert rig.sk.icsk_ca_ops is cubictcp  # existing sockets keep theirs
     assert tcp_set_default_congestion_control(rig.host, "reno") == 0

@@ -1,4 +1,4 @@
-"""tcp_sendmsg / tcp_write_xmit behaviours 1–7 (LINUX_TX_SPEC), checked on the segments the
+"""tcp_sendmsg / tcp_write_xmit behaviours 1–7 (docs/linux-behaviours.md), checked on the segments the
 stack hands to ip_queue_xmit, parsed with scapy."""
 
 from scapy.layers.inet import IP, TCP
@@ -27,11 +27,15 @@ def test_handshake_syn_options_and_established_state(monkeypatch):
     ack = rig.ip.sent[1].tcp
     assert ack.flags == "A" and ack.seq == syn.seq + 1 and ack.ack == rig.peer_seq + 1
     assert dict(ack.options)["Timestamp"][1] == 5  # TSecr echoes the peer's TSval
-    assert ack.window == 64240 >> 7
+    # __tcp_select_window aligns the window UP to the scale unit: 64240 → 64256 >> 7 = 502,
+    # what Linux 6.18 sends with wscale 7 (captured; the old 501 rounded down)
+    assert ack.window == 502
     sk = rig.sk
     assert sk.mss_cache == MSS and sk.snd_cwnd == 10 and rig.host.mib["Tcp"]["CurrEstab"] == 1
-    assert sk.sk_sndbuf == 87040  # tcp_init_buffer_space → tcp_sndbuf_expand
-    assert sk.sk_gso_max_size == 65536 - 321
+    # tcp_init_buffer_space → tcp_sndbuf_expand with MAX_TCP_HEADER 192: 2·10·2304, Linux's
+    # SO_SNDBUF after connect (was 87040 with a distribution kernel's 320)
+    assert sk.sk_sndbuf == 46080
+    assert sk.sk_gso_max_size == 65536 - (192 + 1)
 
 
 def test_checksum_partial_and_headers(monkeypatch):

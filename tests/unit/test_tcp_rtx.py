@@ -6,6 +6,7 @@ from hilnic.kernel.env import MS
 from hilnic.net.core.skbuff import alloc_skb
 from hilnic.net.core.sock import ICSK_TIME_PROBE0, TCP_CA_CWR, TCP_CA_Loss, TCP_CA_Recovery
 from hilnic.net.ipv4.tcp_ipv4 import tcp_v4_err
+from hilnic.net.socket import SOL_TCP, TCP_CONGESTION
 
 MSS = 1448
 
@@ -59,8 +60,8 @@ def test_19_rto_backoff_doubles_with_cwnd_one(monkeypatch):
     assert all(s.tcp.seq == rig.ip.sent[0].tcp.seq and len(s.payload) == MSS for s in rtx)
     mib = rig.host.mib
     assert mib["TcpExt"]["TCPTimeouts"] == len(rtx) == mib["Tcp"]["RetransSegs"]
-    # ssthresh is cut once (cwnd 10 → 5); repeated timeouts in Loss leave it.
-    assert sk.snd_cwnd == 1 and sk.icsk_ca_state == TCP_CA_Loss and sk.snd_ssthresh == 5
+    # ssthresh is cut once (cubic, the default: 10·717/1024 → 7); repeated timeouts in Loss leave it.
+    assert sk.snd_cwnd == 1 and sk.icsk_ca_state == TCP_CA_Loss and sk.snd_ssthresh == 7
     assert (rtx[0].t - t0) // MS == 210
 
 
@@ -87,6 +88,7 @@ def test_rto_cap_and_recovery_after_ack(monkeypatch):
 
 def test_fast_retransmit_after_three_dupacks_reno(monkeypatch):
     rig = Rig(monkeypatch)
+    rig.sock.setsockopt(SOL_TCP, TCP_CONGESTION, "reno")  # ssthresh = cwnd/2
     rig.connect(window_update=1024)
     sk = rig.sk
     rig.do(rig.sock.send(bytes(10 * MSS)))
@@ -108,7 +110,7 @@ def test_qdisc_drop_enters_cwr(monkeypatch):
     rig.ip.ret = 1  # NET_XMIT_DROP from the qdisc
     rig.do(rig.sock.send(bytes(500)))
     sk = rig.sk
-    assert sk.icsk_ca_state == TCP_CA_CWR and sk.snd_ssthresh == 5
+    assert sk.icsk_ca_state == TCP_CA_CWR and sk.snd_ssthresh == 7  # cubic: 10·717/1024
     # The error stops tcp_write_xmit: the skb stays at the send head, nothing is in flight,
     # so __tcp_push_pending_frames arms the probe timer, which sends it later.
     assert sk.packets_out == 0 and len(sk.sk_write_queue) == 1 and sk.icsk_pending == ICSK_TIME_PROBE0

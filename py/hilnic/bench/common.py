@@ -6,6 +6,7 @@ import json
 import os
 import shlex
 import sys
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,12 +42,37 @@ def reproduce(module: str, *args: str) -> str:
     return " ".join(["python -m", module, *[shlex.quote(a) for a in args]])
 
 
-def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
+TABLE_WIDTH = 100  # every table fits a 100-column terminal
+PASS, FAIL = "PASS", "FAIL"  # the one spelling of a verdict
+
+
+def verdict(ok: bool) -> str:
+    return PASS if ok else FAIL
+
+
+def table(rows: Sequence[Sequence[Any]], header: Sequence[str], width: int = TABLE_WIDTH) -> str:
+    """Rows under a header, columns two spaces apart, numbers right-aligned. Wider than
+    `width`: the widest text columns are narrowed and their cells wrapped onto more lines."""
     cells = [[str(c) for c in header]] + [[str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    n = len(header)
+    widths = [max(len(r[i]) for r in cells) for i in range(n)]
+    floor = [max(10, max((len(w) for r in cells for w in r[i].split()), default=0)) for i in range(n)]
+    while sum(widths) + 2 * (n - 1) > width:
+        wrappable = [i for i in range(n) if widths[i] > floor[i]
+                     and not all(_numeric(r[i]) for r in cells[1:] if r[i])]
+        if not wrappable:
+            break
+        widths[max(wrappable, key=lambda k: widths[k])] -= 1  # one at a time: the wide ones even out
     out = []
     for k, r in enumerate(cells):
-        out.append("  ".join(c.rjust(w) if k and _numeric(c) else c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip())
+        parts = [textwrap.wrap(c, widths[i]) or [""] for i, c in enumerate(r)]
+        right = [bool(k) and _numeric(c) for c in r]
+        for line in range(max(len(p) for p in parts)):
+            texts = []
+            for i, p in enumerate(parts):
+                c = p[line] if line < len(p) else ""
+                texts.append(c.rjust(widths[i]) if right[i] else c.ljust(widths[i]))
+            out.append("  ".join(texts).rstrip())
         if k == 0:
             out.append("  ".join("-" * w for w in widths))
     return "\n".join(out)
@@ -58,6 +84,19 @@ def _numeric(s: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+def add_report_only(ap: Any) -> None:
+    ap.add_argument("--report-only", action="store_true",
+                    help="exit 0 even when a target is missed (to explore; by default a missed target exits 1)")
+
+
+def exit_status(missed: bool, report_only: bool = False) -> int:
+    """1 when a target was missed (a FAIL verdict, a problem), unless only reporting."""
+    if missed and report_only:
+        print("(--report-only: a target was missed; exit status 0)")
+        return 0
+    return int(missed)
 
 
 def sim_name(sim: str | None) -> str:
@@ -101,7 +140,7 @@ def verilator_binary(top: str, srcs: Sequence[Path], params: Mapping[str, Any], 
            "--timescale", "1ns/1ps", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--build-jobs",
            str(hwsim.build_jobs()), "-MAKEFLAGS", " ".join(make_vars)]
     cmd += [f"-G{k}={v}" for k, v in params.items()]
-    cmd += [str(s) for s in srcs]
+    cmd += [f"-I{hwsim.HDL_NIC}"] + [str(s) for s in srcs]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0 or not exe.exists():
         raise RuntimeError(f"verilator failed ({' '.join(cmd)}):\n{r.stdout[-4000:]}{r.stderr[-4000:]}")

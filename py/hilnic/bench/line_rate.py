@@ -1,4 +1,4 @@
-"""Simulated transmit rate per frame size against 10GbE line rate (NIC_SPEC §6).
+"""Simulated transmit rate per frame size against 10GbE line rate (docs/nic.md §6).
 
 Frames of 64, 128, 256, 512, 1024, 1518 and 9018 bytes on the wire (60..9014 + FCS), ring
 kept full (descriptors always ready, RS on every frame), memory read latency 500 ns, host
@@ -38,7 +38,7 @@ def measure(sizes=SIZES, frames: int | None = None, quick: bool = False, mem_lat
         pct = 100.0 * r["sim_frames_per_s"] / line_rate_fps(L)
         req = REQUIRED.get(L)
         out.append({**r, "wire_len": L, "line_rate_fps": line_rate_fps(L), "pct": pct, "required": req,
-                    "verdict": ("PASS" if pct >= req else "FAIL") if req else "-"})
+                    "verdict": common.verdict(pct >= req) if req else "-"})
     return out
 
 
@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mem-latency-ns", type=float, default=500.0, help="memory read latency (default 500)")
     ap.add_argument("--quick", action="store_true", help="fewer frames per size")
     ap.add_argument("--sim", default=None, help="icarus (default) or verilator")
+    common.add_report_only(ap)
     a = ap.parse_args(argv)
     try:
         sizes = [int(x) for x in a.sizes.split(",") if x]
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     print(common.table(rows(res), HEADER))
     args = [f"--sizes={a.sizes}", f"--mem-latency-ns={a.mem_latency_ns:g}"] + (["--quick"] if a.quick else [])
     print(f"reproduce: {common.reproduce(MODULE, *args)}")
-    return 1 if any(r["verdict"] == "FAIL" for r in res) else 0
+    return common.exit_status(any(r["verdict"] == common.FAIL for r in res), a.report_only)
 
 
 if __name__ == "__main__":

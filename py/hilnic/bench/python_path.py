@@ -12,6 +12,7 @@ import argparse
 import gc
 import time
 
+from hilnic.bench import common
 from hilnic.kernel.env import SEC
 from hilnic.testbed import TestbedConfig, model_testbed, pattern, tcp_bulk
 
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mib", type=int, default=16, help="MiB sent per run (default 16)")
     ap.add_argument("--repeat", type=int, default=3, help="runs; the best is reported (default 3)")
     ap.add_argument("--quick", action="store_true", help="4 MiB, 2 runs")
+    common.add_report_only(ap)
     a = ap.parse_args(argv)
     if a.quick:
         a.mib, a.repeat = 4, 2
@@ -63,14 +65,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  wall time           {best['wall_s']:.3f} s   (runs: {walls})")
     print(
         f"  segments per second {best['segments_per_s']:,.0f}   target >= {TARGET:,}  "
-        f"{'PASS' if best['segments_per_s'] >= TARGET else 'FAIL'}"
+        f"{common.verdict(best['segments_per_s'] >= TARGET)}"
     )
     print(
         f"  simulated           {best['sim_s'] * 1e3:.3f} ms at {best['sim_gbps']:.2f} Gb/s; "
         f"slowdown {best['slowdown']:.0f}x real time"
     )
     print(f"  reproduce: python -m hilnic.bench.python_path --mib {a.mib} --repeat {a.repeat}")
-    return 0
+    return common.exit_status(best["segments_per_s"] < TARGET, a.report_only)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,10 @@
 
     python -m hilnic.bench.rtl_speed [--frames N] [--frame-len L] [--mem-latency-ns NS] [--quick]
                                      [--sim icarus|verilator] [--replay-frames N]
+                                     [--against REV [--repeat K]]
+
+--against REV: the replay of this checkout's hdl/nic and of git revision REV's, side by side in
+one run (K alternating runs each, best and median cycles/s of each), to price an RTL change.
 
 On Verilator the replay runs at millions of cycles per second, so it replays more frames than
 the bridge run (--replay-frames, default: enough for about VERILATOR_REPLAY_CYCLES cycles) to
@@ -42,21 +46,55 @@ TARGET_CYCLES_PER_S = 100_000
 VERILATOR_REPLAY_CYCLES = 20_000_000
 
 
-def _sources() -> list[Path]:
+def _sources(hdl_nic: Path | None = None) -> list[Path]:
+    """hdl/nic/*.v (of this checkout or `hdl_nic`) and the replay bench: the bench of the same
+    revision as the NIC (rev_hdl keeps it next to hdl/nic), so the ports always match."""
     from hilnic.cosim.sim import HDL_NIC, HDL_TB
 
-    return sorted(HDL_NIC.glob("*.v")) + [HDL_TB / "nic_replay_tb.v"]
+    nic = hdl_nic or HDL_NIC
+    tb = nic.parent / "tb" / "nic_replay_tb.v" if hdl_nic else HDL_TB / "nic_replay_tb.v"
+    return sorted(nic.glob("*.v")) + [tb]
 
 
-def compile_replay(params: dict[str, Any], out_dir: Path) -> Path:
+def _key_files(hdl_nic: Path | None = None) -> list[Path]:
+    """What a cached build depends on: the sources and the include files."""
+    from hilnic.cosim.sim import HDL_NIC, headers
+
+    return _sources(hdl_nic) + headers(hdl_nic or HDL_NIC)
+
+
+def rev_hdl(rev: str) -> Path:
+    """hdl/nic of git revision `rev` (its .v and .vh files) and its hdl/tb/nic_replay_tb.v,
+    extracted under the bench's results directory."""
+    from hilnic.cosim.sim import CHECKOUT
+
+    if CHECKOUT is None:
+        raise SystemExit("rtl_speed: --against needs a git checkout of hilnic (this is an installed package)")
+    ROOT = CHECKOUT
+    sha = subprocess.run(["git", "rev-parse", "--short=10", rev], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    d = common.results_dir() / f"rev-{sha}" / "hdl" / "nic"
+    if not (d.parent / "tb" / "nic_replay_tb.v").is_file():
+        names = subprocess.run(["git", "ls-tree", "--name-only", sha, "hdl/nic/"], cwd=ROOT, capture_output=True,
+                               text=True, check=True).stdout.split()
+        d.mkdir(parents=True, exist_ok=True)
+        (d.parent / "tb").mkdir(exist_ok=True)
+        for name in [n for n in names if n.endswith((".v", ".vh"))] + ["hdl/tb/nic_replay_tb.v"]:
+            text = subprocess.run(["git", "show", f"{sha}:{name}"], cwd=ROOT, capture_output=True,
+                                  text=True, check=True).stdout
+            (d.parent / ("tb" if name.startswith("hdl/tb/") else "nic") / Path(name).name).write_text(text)
+    return d
+
+
+def compile_replay(params: dict[str, Any], out_dir: Path, hdl_nic: Path | None = None) -> Path:
     """iverilog the replay bench with `params`; returns the .vvp (rebuilt when sources change)."""
-    srcs = _sources()
-    key = repr(sorted(params.items())) + "".join(f"{p}:{p.stat().st_mtime_ns}" for p in srcs)
+    srcs = _sources(hdl_nic)
+    key = repr(sorted(params.items())) + "".join(f"{p}:{p.stat().st_mtime_ns}" for p in _key_files(hdl_nic))
     vvp = out_dir / f"replay-{hashlib.sha1(key.encode()).hexdigest()[:10]}.vvp"
     if vvp.exists():
         return vvp
     out_dir.mkdir(parents=True, exist_ok=True)
-    cmd = ["iverilog", "-g2012", "-o", str(vvp) + ".tmp", "-s", "nic_replay_tb"]
+    cmd = ["iverilog", "-g2012", "-o", str(vvp) + ".tmp", "-s", "nic_replay_tb", f"-I{srcs[0].parent}"]
     cmd += [f"-Pnic_replay_tb.{k}={v}" for k, v in params.items()]
     cmd += [str(s) for s in srcs]
     r = subprocess.run(cmd, capture_output=True, text=True)
@@ -75,7 +113,7 @@ def compile_replay_verilator(params: dict[str, Any], out_dir: Path) -> Path:
     srcs = _sources()
     make_vars = hwsim._verilator_make_vars(hwsim._verilator_env())
     key = (repr(sorted(params.items())) + repr(make_vars)
-           + "".join(f"{p}:{p.stat().st_mtime_ns}" for p in srcs))
+           + "".join(f"{p}:{p.stat().st_mtime_ns}" for p in _key_files()))
     tag = f"replay-vl-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
     exe = out_dir / tag / "Vnic_replay_tb"
     if exe.exists():
@@ -115,7 +153,7 @@ def check_dump(path: Path, traffic: Traffic) -> tuple[int, list[str]]:
 
 def run_replay(frames: int = 2000, frame_len: int = 1514, mem_latency_ns: float = 500, ring_n: int = 256,
                batch: int = 16, data_width: int = 128, mark: int | None = None,
-               timeout_s: float = 600, sim: str = "icarus") -> dict[str, Any]:
+               timeout_s: float = 600, sim: str = "icarus", hdl_nic: Path | None = None) -> dict[str, Any]:
     """Build the image, compile, run vvp (or the Verilator executable); return the figures."""
     traffic = Traffic(frame_len, ring_n=ring_n)
     out = common.results_dir() / "replay"
@@ -132,7 +170,7 @@ def run_replay(frames: int = 2000, frame_len: int = 1514, mem_latency_ns: float 
     if sim == "verilator":
         cmd = [str(compile_replay_verilator(params, out))]
     elif sim == "icarus":
-        cmd = ["vvp", "-n", str(compile_replay(params, out))]
+        cmd = ["vvp", "-n", str(compile_replay(params, out, hdl_nic))]
     else:
         raise ValueError(f"replay bench: unsupported simulator {sim!r} (icarus or verilator)")
     t_compile = time.perf_counter() - t0
@@ -212,11 +250,26 @@ def measure(frames: int, frame_len: int, mem_latency_ns: float, sim: str | None 
     return out
 
 
+def compare(rev: str, frames: int, frame_len: int, mem_latency_ns: float, repeat: int = 3) -> dict[str, Any]:
+    """Icarus replay of this checkout and of `rev`, alternating, `repeat` runs each."""
+    old = rev_hdl(rev)
+    runs: dict[str, list[float]] = {"this": [], rev: []}
+    for _ in range(repeat):
+        for name, hdl in (("this", None), (rev, old)):
+            r = run_replay(frames, frame_len, mem_latency_ns, hdl_nic=hdl)
+            if r["problems"]:
+                raise RuntimeError(f"replay of {name}: " + "; ".join(r["problems"]))
+            runs[name].append(r["cycles_per_s"])
+    return {"rev": rev, "frames": frames, "frame_len": frame_len, "runs": runs,
+            "best": {k: max(v) for k, v in runs.items()},
+            "median": {k: sorted(v)[len(v) // 2] for k, v in runs.items()}}
+
+
 def report(res: dict[str, Any], args: list[str]) -> tuple[list[list[Any]], list[str]]:
     rep = res["replay"]
     rows = [[f"replay (Verilog only, {rep.get('sim', 'icarus')}), {rep['frame_len'] + 4} B", f"{rep['cycles_per_s']:,.0f}",
              f"{rep['good']}/{rep['frames']}",
-             "PASS" if rep["cycles_per_s"] >= TARGET_CYCLES_PER_S else "FAIL"]]
+             common.verdict(rep["cycles_per_s"] >= TARGET_CYCLES_PER_S)]]
     if "bridge" in res:
         br = res["bridge"]
         rows.append([f"bridge (RtlNic, py mem), {br['frame_len'] + 4} B", f"{br['cycles_per_s']:,.0f}",
@@ -240,10 +293,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--replay-frames", type=int, default=None,
                     help="frames of the replay run (default: --frames on Icarus; on Verilator at "
                          f"least {VERILATOR_REPLAY_CYCLES / 1e6:g}M cycles' worth)")
+    common.add_report_only(ap)
+    ap.add_argument("--against", metavar="REV", default=None,
+                    help="also replay git revision REV's hdl/nic on Icarus, alternating with this checkout's")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each side with --against (default 3)")
     a = ap.parse_args(argv)
     frames = a.frames or (600 if a.quick else 2000)
     if not 60 <= a.frame_len <= 9216:
         ap.error("--frame-len must be in [60, 9216]")
+    if a.against:
+        cmp_ = compare(a.against, frames, a.frame_len, a.mem_latency_ns, a.repeat)
+        common.save("rtl_speed_compare", cmp_)
+        rows = [[name, f"{cmp_['best'][name]:,.0f}", f"{cmp_['median'][name]:,.0f}",
+                 " ".join(f"{v:,.0f}" for v in cmp_["runs"][name])] for name in cmp_["runs"]]
+        print(common.table(rows, ["hdl/nic", "best cycles / wall s", "median", "runs"]))
+        ratio = cmp_["best"]["this"] / cmp_["best"][a.against]
+        print(f"this / {a.against}: {ratio:.2f}x (best of {a.repeat}, Icarus replay, {a.frame_len + 4} B frames)")
+        print("reproduce: " + common.reproduce(MODULE, f"--against={a.against}", f"--frames={frames}",
+                                               f"--repeat={a.repeat}", f"--frame-len={a.frame_len}"))
+        return 0
     res = measure(frames, a.frame_len, a.mem_latency_ns, sim=a.sim, bridge=not a.no_bridge,
                   replay_frames=a.replay_frames)
     common.save("rtl_speed" if not a.sim or a.sim == "icarus" else f"rtl_speed_{a.sim}", res)
@@ -256,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     print(common.table(rows, ["run", "sim cycles / wall s", "frames ok", "verdict (target >= 100k)"]))
     for n in notes:
         print(n)
-    return 1 if res["replay"]["problems"] else 0
+    missed = res["replay"]["cycles_per_s"] < TARGET_CYCLES_PER_S
+    return common.exit_status(bool(res["replay"]["problems"]) or missed, a.report_only)
 
 
 if __name__ == "__main__":

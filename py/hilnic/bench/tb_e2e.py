@@ -6,7 +6,8 @@ MTU 1500: 1514-byte frames) and the bulk phase is timed on the wall clock: from 
 tcp_bulk (connect included) to its return (the peer has every byte and the socket is
 closed). Build, simulator start-up, reset, `tb.setup()` (probe, open) and the teardown after
 the phase are outside the window. Config (JSON): nbytes, mem_model ("py" | "axiram"), hold
-(clock hold on/off), mem_latency_ns, record (bool: write the replay trace, see below).
+(clock hold on/off), mem_latency_ns, tso (bool, default on), record (bool: write the replay
+trace, see below). With HILNIC_BENCH_PROFILE=<path> the bulk phase runs under cProfile.
 
 Per frame the listener keeps (wall time, t_start, t_end, length) so the host side can cut a
 line-rate window out of the phase. Writes bench_result.json into the run directory.
@@ -126,7 +127,9 @@ async def bulk(dut):
 
     start_soon(watch_rst())
     lat = float(cfg.get("mem_latency_ns", 500.0))
-    tb = await rtl_testbed(dut, TestbedConfig(), mem_latency_ns=lat, hold_clock=hold, mem_model=model)
+    tb = await rtl_testbed(dut, TestbedConfig(tso=bool(cfg.get("tso", True))), mem_latency_ns=lat, hold_clock=hold,
+                           mem_model=model,
+                           setup=False)  # set up below, with the recorders attached
     nic, env, k = tb.nic, tb.env, tb.host.kernel
     t_hold = env.now()
     rec = Recorder(nic) if record else None
@@ -143,15 +146,33 @@ async def bulk(dut):
     payload = pattern(nbytes)
     gc.collect()
     f0, b0 = tb.frames, tb.wire_bytes
-    c0, s0 = int(dut.cycle.value), env.skipped_cycles(dut)
+    def cycles_now() -> tuple[int, int]:
+        """(cycles elapsed, cycles skipped): `cycle` counts a clock hold only once it ends,
+        skipped_cycles counts one in progress too, so add that part to the elapsed count."""
+        skipped = env.skipped_cycles(dut)
+        held = getattr(dut, "clk_skipped", None)
+        in_progress = skipped - int(held.value) if held is not None else 0
+        return int(dut.cycle.value) + in_progress, skipped
+
+    c0, s0 = cycles_now()
     st0 = nic.stats()
     n_stamps0 = len(stamps)
     t0 = env.now()
+    prof_path = os.environ.get("HILNIC_BENCH_PROFILE")  # cProfile stats of the bulk phase
+    prof = None
+    if prof_path:
+        import cProfile
+
+        prof = cProfile.Profile()
+        prof.enable()
     w0 = time.perf_counter()
     res = await env.run_process(k, tcp_bulk(tb, nbytes, data=payload), 2 * SEC)
     wall = time.perf_counter() - w0
+    if prof is not None:
+        prof.disable()
+        prof.dump_stats(prof_path)
     t1 = env.now()
-    c1, s1 = int(dut.cycle.value), env.skipped_cycles(dut)
+    c1, s1 = cycles_now()
     st1 = nic.stats()
     f1, b1 = tb.frames, tb.wire_bytes
     delivered = tb.peer.stream(peer_port=5001) == payload

@@ -57,16 +57,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mem-latency-ns", type=float, default=200.0, help="bridge memory latency (default 200)")
     ap.add_argument("--quick", action="store_true", help="fewer frames")
     ap.add_argument("--sim", default=None, help="icarus (default) or verilator")
+    common.add_report_only(ap)
     a = ap.parse_args(argv)
     frames = a.frames or (200 if a.quick else 600)
     axf = a.axiram_frames or (60 if a.quick else 150)
     res = measure(frames, axf, a.mem_latency_ns, a.sim)
     common.save("wall_speed", res)
     print(common.table(rows(res), HEADER))
-    print(f"bridge / AxiRam: {res['ratio']:.1f}x (target >= {TARGET_RATIO:g}x: "
-          f"{'met' if res['ratio'] >= TARGET_RATIO else 'NOT met'})")
+    ok = res["ratio"] >= TARGET_RATIO
+    print(f"bridge / AxiRam: {res['ratio']:.1f}x (target >= {TARGET_RATIO:g}x: {common.verdict(ok)})")
     print(f"reproduce: {common.reproduce(MODULE, f'--frames={frames}', f'--axiram-frames={axf}')}")
-    return 0
+    return common.exit_status(not ok, a.report_only)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """The cocotb bridge to the RTL NIC: `RtlNic`, a `NicBackend` in simulator time.
 
-Python wakes once per transaction, never per clock (DESIGN.md, "The hardware side and
-speed"): the HDL harness (hdl/tb/nic_harness.v) generates the clock, collects whole AXI
-bursts and whole XGMII frames, and raises a sequence counter half a clock later; the tasks
-here await that counter's value change, answer in zero simulated time, and go back to sleep.
+Python wakes once per transaction, never per clock (that is where the speed comes from):
+the HDL harness (hdl/tb/nic_harness.v) generates the clock, collects whole AXI bursts and
+whole XGMII frames, and raises a sequence counter half a clock later; the tasks here await
+that counter's value change, answer in zero simulated time, and go back to sleep.
 
     rtl = RtlNic(dut, HostMemory(), mem_latency_ns=200, r_gap_prob=0.1, seed=7)
     await rtl.reset()                 # starts the service tasks, pulses rst

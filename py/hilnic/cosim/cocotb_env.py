@@ -62,6 +62,7 @@ class CocotbEnv(Env):
         self._runq: collections.deque[Callable[[], None]] = collections.deque()
         self._draining = False
         self._failed: list[tuple[VirtualTask, BaseException]] = []
+        self._live: set[VirtualTask] = set()  # unfinished tasks (VirtualTask keeps it)
         self._armed: int | None = None  # time the pending simulator callback fires at
         self._cbh: sim_callback | None = None  # that callback (never deregister one that has fired)
         self._due_soon = False  # _fire_timers is scheduled on cocotb's event loop
@@ -106,6 +107,7 @@ class CocotbEnv(Env):
 
     def spawn(self, coro: Coroutine, name: str = "") -> VirtualTask:
         task = VirtualTask(self, coro, name)  # type: ignore[arg-type]
+        self._live.add(task)
         self._ready(task._step)
         return task
 

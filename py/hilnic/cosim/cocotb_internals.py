@@ -12,8 +12,9 @@ Why internals at all:
 * Raw handles. Signal values move through the GPI object under a cocotb handle
   (`handle._handle`: deposit, no cocotb scheduling; ~1/4 the cost of `handle.value`).
 * The runner (cocotb_tools.runner). hilnic.cosim.sim edits the build command (Verilator make
-  variables, VPI visibility), prefixes the simulator command (a wall-clock `timeout`) and sets
-  the simulator's PYTHONPATH, all through private methods of the runner.
+  variables, VPI visibility), runs the runner's commands itself (each in a process group of
+  its own, stopped as a whole on Ctrl-C or past a wall-clock bound) and sets the simulator's
+  PYTHONPATH, all through private methods of the runner.
 
 pyproject.toml pins cocotb>=2.1,<2.2 for these. `INTERNALS` lists each name used here;
 tests/unit/test_cocotb_internals.py checks them against the installed cocotb (no simulator
@@ -23,9 +24,9 @@ needed) and fails naming the one that changed.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cocotb.simulator import sim_callback, sim_obj
@@ -77,7 +78,9 @@ INTERNALS: tuple[Internal, ...] = (
     Internal("cocotb.simulator", "sim_obj.get_num_elems", "callable", ("self",), "swsignals' register widths"),
     # the runner
     Internal("cocotb_tools.runner", "Runner._build_command", "callable", ("self",), "edit_build_command"),
-    Internal("cocotb_tools.runner", "Runner._get_sim_cmd_prefix", "callable", ("self",), "prefix_sim_command"),
+    Internal("cocotb_tools.runner", "Runner._execute_cmds", "callable", ("self", "cmds", "cwd", "stdout"),
+             "run_commands_with"),
+    Internal("cocotb_tools.runner", "Runner.__init__", "assigns", ("self.env",), "run_commands_with: the commands' environment"),
     Internal("cocotb_tools.runner", "Runner._set_env_test", "callable", ("self",), "set_test_pythonpath"),
     Internal("cocotb_tools.runner", "Runner._set_env_common", "assigns", ('self.env["PYTHONPATH"]',),
              "set_test_pythonpath overrides it"),
@@ -220,7 +223,14 @@ class RawValueWake:
             self._guard = None
 
     async def _watch(self) -> None:
-        await self._err_event.wait()
+        try:
+            await self._err_event.wait()
+        except BaseException:
+            # cocotb cancels a test's tasks when the test ends: the wake ends with them, so the
+            # next test of the same simulation gets no callbacks into this one's objects
+            self._guard = None
+            self.stop()
+            raise
         assert self._err is not None
         raise self._err
 
@@ -259,10 +269,18 @@ def edit_build_command(runner: Runner, edit: Callable[[list[Any]], None]) -> Non
     runner._build_command = build_command  # type: ignore[method-assign]
 
 
-def prefix_sim_command(runner: Runner, pre: Sequence[str]) -> None:
-    """Run `runner`'s simulator command behind `pre` (e.g. a wall-clock `timeout`)."""
-    original = runner._get_sim_cmd_prefix
-    runner._get_sim_cmd_prefix = lambda: [*pre, *original()]  # type: ignore[method-assign]
+def run_commands_with(runner: Runner, run: Callable[[list[str], Any, Mapping[str, str], IO[str] | None], int]) -> None:
+    """Have `runner` run each command of its build and test steps as `run(cmd, cwd, env,
+    stdout)`, which returns the exit status (the runner's own `subprocess.run` cannot stop a
+    simulator on Ctrl-C). A non-zero status fails the step as the runner's would."""
+
+    def execute_cmds(cmds: Sequence[Sequence[Any]], cwd: Any, stdout: IO[str] | None = None) -> None:
+        for cmd in cmds:
+            status = run([str(c) for c in cmd], cwd, runner.env, stdout)
+            if status != 0:
+                raise RuntimeError(f"Command failed with return code: {status}")
+
+    runner._execute_cmds = execute_cmds  # type: ignore[method-assign]
 
 
 def set_test_pythonpath(runner: Runner, paths: Sequence[str]) -> None:
@@ -278,6 +296,6 @@ def set_test_pythonpath(runner: Runner, paths: Sequence[str]) -> None:
 
 __all__ = [
     "INTERNALS", "Internal", "RawValueWake", "edit_build_command", "handle_names",
-    "prefix_sim_command", "raw_callback", "raw_handle", "raw_int", "raw_put", "raw_timer_api",
-    "set_test_pythonpath", "soon_scheduler",
+    "raw_callback", "raw_handle", "raw_int", "raw_put", "raw_timer_api",
+    "run_commands_with", "set_test_pythonpath", "soon_scheduler",
 ]

@@ -7,9 +7,10 @@ One call does it all::
     def test_smoke():                         # a plain pytest function
         run_rtl_test("tb_smoke", parameters={"DMA_DATA_WIDTH": 64}, module_dir=Path(__file__).parent)
 
-`run_rtl_test` compiles hdl/nic/*.v + hdl/tb/*.v with toplevel `nic_harness` (or the one
-given) into one build directory per (simulator, toplevel, parameter set, waves) under
-sim_build/, guarded by a file lock so `pytest -n` workers share builds safely, then runs the
+`run_rtl_test` compiles hdl/nic/*.v + hdl/tb/*.v (shipped in the package as hilnic/hdl) with
+toplevel `nic_harness` (or the one given) into one build directory per (simulator, toplevel,
+parameter set, waves) under `sim_build_root()` (sim_build/ in a checkout, else
+$XDG_CACHE_HOME/hilnic or ~/.cache/hilnic), guarded by a file lock so `pytest -n` workers share builds safely, then runs the
 cocotb test module `module` (a hilnic module, or one in `module_dir`: see
 `simulator_pythonpath`) in its own run directory (results XML, log, and with WAVES=1 a
 `waves.fst` there; on Verilator `dump.fst`, or `dump.vcd` when the compiler lacks lz4.h for the FST writer). A failing cocotb test
@@ -21,8 +22,14 @@ Simulated-time bounds (hilnic.cosim.api, inside the simulator): decorate cocotb 
 message. A wall-clock bound for the whole simulator process is
 `run_rtl_test(..., wall_timeout_s=...)`.
 
+Stopping. Every command of a build or a simulation runs in a process group of its own
+(`run_process_group`): a Ctrl-C at the terminal reaches only this process, which then stops
+the whole group -- SIGTERM, STOP_GRACE_S for the simulator to write what it has, then
+SIGKILL -- and waits for it before the KeyboardInterrupt goes on. The wall-clock bound stops
+the group the same way and raises SimulatorWallTimeout.
+
 Environment knobs: SIM=icarus (default) | verilator, WAVES=1 (FST waveforms),
-HILNIC_SIM_BUILD to move the build root, HILNIC_BUILD_JOBS (Verilator C++ compile jobs,
+HILNIC_SIM_BUILD to move the build root (`--build-dir`), HILNIC_BUILD_JOBS (Verilator C++ compile jobs,
 default 2), HILNIC_VERILATOR_OPT (C++ optimisation of the Verilated model, default -O2) and
 HILNIC_VERILATOR_PUBLIC=all|narrow (VPI visibility, see `verilator_public_mode`: by default a
 nic_harness build without waves exposes only what hilnic.cosim.bridge and the tests touch,
@@ -47,22 +54,41 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from hilnic.cosim.cocotb_internals import edit_build_command, prefix_sim_command, set_test_pythonpath
+from hilnic import __version__
+from hilnic.cosim.cocotb_internals import edit_build_command, run_commands_with, set_test_pythonpath
 
 if TYPE_CHECKING:
     from cocotb_tools.runner import Runner
 
-ROOT = Path(__file__).resolve().parents[3]
-HDL_NIC = ROOT / "hdl" / "nic"
-HDL_TB = ROOT / "hdl" / "tb"
-PY_SRC = ROOT / "py"
+PKG_DIR = Path(__file__).resolve().parents[1]  # .../hilnic
+
+
+def _checkout() -> Path | None:
+    """The source checkout this package runs from (py/hilnic beside pyproject.toml), else None."""
+    root = PKG_DIR.parents[1]
+    if PKG_DIR.parent.name == "py" and (root / "pyproject.toml").is_file() and (root / "hdl" / "nic").is_dir():
+        return root
+    return None
+
+
+CHECKOUT = _checkout()
+# The Verilog: package data in a wheel; in a checkout py/hilnic/hdl is a symlink to hdl/
+# (resolved, so paths read hdl/nic/...), with the checkout's hdl/ as the fallback where git
+# made the symlink a plain file.
+HDL = (PKG_DIR / "hdl").resolve() if (PKG_DIR / "hdl" / "nic").is_dir() else (CHECKOUT or PKG_DIR) / "hdl"
+HDL_NIC = HDL / "nic"
+HDL_TB = HDL / "tb"
+GTKW = HDL / "nic.gtkw"  # the GTKWave save file for waves of nic_harness
+PY_SRC = CHECKOUT / "py" if CHECKOUT else None
 
 DEFAULT_TOPLEVEL = "nic_harness"
 # the harness transactors without nic_top (self-test of the harness itself)
@@ -70,8 +96,30 @@ SELFTEST_TOPLEVEL = "tb_selftest"
 SELFTEST_SOURCES = ("tb_selftest.v", "tb_axi_mem.v", "tb_axil_master.v", "tb_xgmii_rx.v", "tb_axi_checker.v")
 
 
+def user_cache_dir() -> Path:
+    """$XDG_CACHE_HOME/hilnic, else ~/.cache/hilnic."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache") / "hilnic"
+
+
 def sim_build_root() -> Path:
-    return Path(os.environ.get("HILNIC_SIM_BUILD", ROOT / "sim_build"))
+    """Where builds (and the default run/demo outputs) go: $HILNIC_SIM_BUILD (`--build-dir`),
+    else sim_build/ in a source checkout, else the user's cache folder: never the installed
+    package's folder."""
+    env = os.environ.get("HILNIC_SIM_BUILD", "").strip()
+    if env:
+        return Path(env).expanduser().resolve()
+    return CHECKOUT / "sim_build" if CHECKOUT else user_cache_dir()
+
+
+@functools.cache
+def _sources_stamp() -> str:
+    """"" in a checkout (the runners' mtime checks see edits); installed, the version and the
+    HDL files' sizes and times, so installs sharing the cache never reuse each other's builds."""
+    if CHECKOUT is not None:
+        return ""
+    st = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(HDL.rglob("*")) if p.is_file()]
+    return f"{__version__}:{st!r}"
 
 
 def env_waves() -> bool:
@@ -82,6 +130,18 @@ def env_sim() -> str:
     return os.environ.get("SIM", "icarus").strip() or "icarus"
 
 
+def headers(hdl_nic: Path = HDL_NIC) -> list[Path]:
+    """The Verilog include files of hdl/nic (record layouts): not compiled on their own, found
+    through the include directory; a build that depends on the sources depends on these too."""
+    return sorted(hdl_nic.glob("*.vh"))
+
+
+def _headers_newer_than(output: Path) -> bool:
+    """An include file changed since `output` was built (cocotb's runner compares only the
+    sources' times)."""
+    return output.exists() and any(h.stat().st_mtime > output.stat().st_mtime for h in headers())
+
+
 def default_sources(toplevel: str = DEFAULT_TOPLEVEL) -> list[Path]:
     """hdl/nic/*.v + hdl/tb/*.v (the self-test toplevel needs only its transactors)."""
     if toplevel == SELFTEST_TOPLEVEL:
@@ -90,16 +150,31 @@ def default_sources(toplevel: str = DEFAULT_TOPLEVEL) -> list[Path]:
 
 
 def build_dir_for(toplevel: str, parameters: Mapping[str, Any], sim: str, waves: bool) -> Path:
-    """sim_build/<toplevel>-<sim>[-waves]-<readable params>-<hash>: one per parameter set."""
+    """<build root>/<toplevel>-<sim>[-waves]-<readable params>-<hash>: one per parameter set."""
     items = sorted(parameters.items())
     readable = "_".join(f"{_short(k)}{v}" for k, v in items)[:60]
-    digest = hashlib.sha1(repr(items).encode()).hexdigest()[:8]
+    digest = hashlib.sha1((repr(items) + _sources_stamp()).encode()).hexdigest()[:8]
     name = "-".join(x for x in (toplevel, sim, "waves" if waves else "", readable, digest) if x)
     return sim_build_root() / re.sub(r"[^A-Za-z0-9_.=-]", "_", name)
 
 
 def _short(name: str) -> str:
     return "".join(part[0] for part in name.split("_")) if "_" in name else name
+
+
+@contextlib.contextmanager
+def _waves_env(waves: bool) -> Iterator[None]:
+    """$WAVES as `waves` for the block: cocotb's runner lets $WAVES override its `waves`
+    argument, so `make test` (WAVES=0 exported) would drop `hilnic run --waves`'s dump."""
+    old = os.environ.get("WAVES")
+    os.environ["WAVES"] = "1" if waves else "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("WAVES", None)
+        else:
+            os.environ["WAVES"] = old
 
 
 @contextlib.contextmanager
@@ -111,6 +186,81 @@ def _locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+# -- running a command as a process group -----------------------------------------------------
+
+STOP_GRACE_S = 5.0  # after SIGTERM, how long the simulator may take to write its files
+
+
+class SimulatorWallTimeout(RuntimeError):
+    """The simulator ran past its wall-clock bound and was stopped."""
+
+
+def run_process_group(cmd: Sequence[str], *, cwd: Any = None, env: Mapping[str, str] | None = None,
+                      stdout: IO[str] | None = None, wall_timeout_s: float | None = None,
+                      grace_s: float = STOP_GRACE_S, pass_fds: Sequence[int] = ()) -> int:
+    """Run `cmd` as the leader of a new process group; return its exit status.
+
+    A new group because the terminal sends Ctrl-C to the foreground group: the simulator must
+    not get it (vvp stops at an interactive prompt on SIGINT), this process decides. On any
+    exception while waiting (KeyboardInterrupt, a SIGTERM handler's) or past `wall_timeout_s`,
+    the whole group is stopped (`stop_process_group`) before the exception goes on. `pass_fds`
+    are inherited by the command (the Linux peer's TAP and pipes)."""
+    proc = subprocess.Popen(list(cmd), cwd=cwd, env=dict(env) if env is not None else None,
+                            stdin=subprocess.DEVNULL, stdout=stdout,
+                            stderr=subprocess.STDOUT if stdout is not None else None, process_group=0,
+                            pass_fds=tuple(pass_fds))
+    try:
+        return proc.wait(timeout=wall_timeout_s)
+    except subprocess.TimeoutExpired:
+        stop_process_group(proc, grace_s)
+        raise SimulatorWallTimeout(f"the simulator ran past its wall-clock bound of {wall_timeout_s:g} s "
+                                   f"and was stopped") from None
+    except BaseException:
+        stop_process_group(proc, grace_s)
+        raise
+
+
+def stop_process_group(proc: subprocess.Popen[Any], grace_s: float = STOP_GRACE_S) -> None:
+    """SIGTERM to `proc`'s group, up to `grace_s` for the leader to exit, SIGKILL to the group,
+    reap the leader. The leader is reaped only after the SIGKILL, so its pid (the group's id)
+    cannot have been reused by then."""
+    pgid = proc.pid
+    try:
+        _signal_group(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and not _exited(proc.pid):
+            time.sleep(0.02)
+    finally:
+        _signal_group(pgid, signal.SIGKILL)
+        while True:
+            try:
+                proc.wait()
+                break
+            except KeyboardInterrupt:  # a second Ctrl-C: the group is being killed already
+                continue
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _exited(pid: int) -> bool:
+    """Whether child `pid` has exited, without reaping it."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
+
+
+def _group_runner(wall_timeout_s: float | None = None, pass_fds: Sequence[int] = ()) -> Any:
+    def run(cmd: list[str], cwd: Any, env: Mapping[str, str], stdout: IO[str] | None) -> int:
+        return run_process_group(cmd, cwd=cwd, env=env, stdout=stdout, wall_timeout_s=wall_timeout_s,
+                                 pass_fds=pass_fds)
+
+    return run
 
 
 VERILATOR_INSTALL_HINT = (
@@ -205,6 +355,15 @@ def _verilator_make_vars(root: Path) -> list[str]:
     opt = os.environ.get("HILNIC_VERILATOR_OPT", "").strip() or "-O2"
     out += [f"OPT_FAST={opt}", f"OPT_GLOBAL={opt}"]
     return out
+
+
+VERILATOR_VCD_REASON = ("waveform is VCD, not FST: Verilator's FST writer needs lz4.h "
+                        "(apt-get install liblz4-dev, or scripts/bootstrap.sh as root)")
+
+
+def verilator_vcd_reason() -> str:
+    """Why a Verilator build with waves writes VCD instead of FST ("" when it writes FST)."""
+    return "" if _have_cxx_header("lz4.h") else VERILATOR_VCD_REASON
 
 
 @functools.cache
@@ -331,21 +490,26 @@ def build_rtl(
     narrow = sim == "verilator" and verilator_public_mode(toplevel, waves) == "narrow"
     if sim == "verilator":
         make_vars = _verilator_make_vars(_verilator_env())
-        # FST needs lz4.h (Verilator 5.48's FST writer); without it the runner's --trace gives VCD
-        fst = waves and _have_cxx_header("lz4.h")
+        # FST needs lz4.h (Verilator 5.48's FST writer); without it the runner's --trace gives VCD.
+        # Verilator reruns on every build, so installing lz4 later switches a cached build to FST.
+        fst = waves and not verilator_vcd_reason()
         args += ["--timing", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--trace-fst" if fst else ""]
         args = [a for a in args if a]
         if narrow:
             # control files apply to the sources read after them: first in the list
             srcs = [harness_public_vlt(build_dir.parent / "hilnic_harness_public.vlt"), *srcs]
+    if sim == "icarus" and _headers_newer_than(build_dir / "sim.vvp"):
+        always = True
     runner = get_runner(sim)
+    run_commands_with(runner, _group_runner())
     if sim == "verilator":
         _patch_verilator_make(runner, make_vars, build_jobs(), narrow=narrow)
-    with _locked(build_dir.with_suffix(".lock")):
+    with _locked(build_dir.with_suffix(".lock")), _waves_env(waves):
         if sim == "verilator":
             _invalidate_if_make_vars_changed(build_dir, make_vars)
         runner.build(
             sources=srcs,
+            includes=[HDL_NIC],
             hdl_toplevel=toplevel,
             parameters=parameters,
             build_dir=build_dir,
@@ -373,6 +537,7 @@ def run_rtl_test(
     wall_timeout_s: float | None = None,
     run_name: str | None = None,
     module_dir: Path | str | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> Path:
     """Build and run cocotb test module `module`; return the run directory.
 
@@ -381,8 +546,9 @@ def run_rtl_test(
     tests/rtl), which goes first on its PYTHONPATH.
 
     Raises AssertionError (with the failing testcases) if any cocotb test fails or the
-    simulator dies; `wall_timeout_s` bounds the simulator's wall time (the process is
-    killed and the test fails). Waves (FST) land in <run dir>/waves.fst.
+    simulator dies; `wall_timeout_s` bounds the simulator's wall time (its process group is
+    stopped and SimulatorWallTimeout raised). Waves (FST) land in <run dir>/waves.fst.
+    `pass_fds` are inherited by the simulator (only it: not by the build).
     """
     sim = sim or env_sim()
     waves = env_waves() if waves is None else waves
@@ -405,34 +571,34 @@ def run_rtl_test(
         "HILNIC_RUN_DIR": str(run_dir),
         # numpy's OpenBLAS workers spin beside the simulator on a small machine; nothing here needs them
         "OPENBLAS_NUM_THREADS": "1",
+        # cocotb rewrites the asserts of every module it imports (COCOTB_REWRITE_ASSERTION_FILES
+        # "*.py") and caches the result beside the source: keep those .pyc files out of an
+        # installed package's folder
+        "PYTHONPYCACHEPREFIX": os.environ.get("PYTHONPYCACHEPREFIX") or str(sim_build_root() / "pycache"),
     }
     env.update(extra_env or {})
     args = list(plusargs)
     if waves and sim == "icarus":
         args.append(f"+dumpfile_path={run_dir / 'waves.fst'}")
-    pre: list[str] = []
-    if wall_timeout_s is not None and shutil.which("timeout"):
-        pre = ["timeout", "--signal=KILL", str(int(wall_timeout_s))]
-
-    if pre:
-        prefix_sim_command(runner, pre)
+    run_commands_with(runner, _group_runner(wall_timeout_s, pass_fds))
     # The runner calls sys.exit() on failure under pytest; turn that into a readable assertion.
     try:
-        runner.test(
-            test_module=module,
-            hdl_toplevel=toplevel,
-            testcase=testcase,
-            seed=seed,
-            build_dir=build_dir,
-            test_dir=run_dir,
-            results_xml=str(results),
-            extra_env=env,
-            plusargs=args,
-            waves=waves,
-            parameters=parameters,
-            log_file=None,
-            timescale=("1ns", "1ps"),
-        )
+        with _waves_env(waves):
+            runner.test(
+                test_module=module,
+                hdl_toplevel=toplevel,
+                testcase=testcase,
+                seed=seed,
+                build_dir=build_dir,
+                test_dir=run_dir,
+                results_xml=str(results),
+                extra_env=env,
+                plusargs=args,
+                waves=waves,
+                parameters=parameters,
+                log_file=None,
+                timescale=("1ns", "1ps"),
+            )
     except SystemExit as exc:
         raise AssertionError(_failure_message(module, results, run_dir, exc.code)) from None
     failed = _failed_tests(results)
@@ -446,14 +612,17 @@ def simulator_pythonpath(module_dir: Path | str | None = None) -> list[str]:
     sys.path (site-packages, the user's PYTHONPATH) without the checkout's root and tests/
     folders (pytest puts every tests/ folder on sys.path; a simulation gets only its own)."""
     first = [str(Path(module_dir).resolve())] if module_dir is not None else []
-    first.append(str(PY_SRC))
-    tests = ROOT / "tests"
+    if PY_SRC is not None:
+        first.append(str(PY_SRC))
 
     def keep(p: str) -> bool:
         if not p or p in first:
             return False
+        if CHECKOUT is None:
+            return True
         path = Path(p).resolve()
-        return path != ROOT and path != tests and tests not in path.parents
+        tests = CHECKOUT / "tests"
+        return path != CHECKOUT and path != tests and tests not in path.parents
 
     return first + [p for p in sys.path if keep(p)]
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hilnic.cosim.sim import ROOT, build_dir_for, display_path, quiet, run_rtl_test, sim_build_root
+from hilnic.cosim.sim import GTKW, build_dir_for, display_path, quiet, run_rtl_test, sim_build_root
 
 MODULE = "hilnic.demo.hw_demo"
 
@@ -65,7 +65,7 @@ def run_demo(frames: int = 120, out: str | Path | None = None, waves: bool = Fal
             fst = out / "waves.fst"
             shutil.move(str(cands[0]), fst)
     summary["fst"] = str(fst) if fst else ""
-    summary["gtkw"] = str(ROOT / "hdl" / "nic.gtkw")
+    summary["gtkw"] = str(GTKW)
     summary["error"] = error
     summary["ok"] = not error and not summary.get("problems") and bool(summary.get("frames_sent"))
     return summary
@@ -103,8 +103,8 @@ def format_summary(s: dict[str, Any]) -> str:
         f"  simulated time     {s['sim_ns'] / 1000:,.2f} us = {s['cycles']:,} cycles at 156.25 MHz",
         f"  wall time          {s['wall_sim_s']:.2f} s for the traffic ({s['cycles_per_wall_s']:,.0f} simulated "
         f"cycles per wall second); {s['wall_incl_build_s']:.1f} s in all incl. build",
-        f"  pcap               {display_path(s['pcap'])} ({s['pcap_frames']} frames with their FCS; "
-        "tshark -o eth.check_fcs:TRUE checks it)",
+        f"  pcap               {display_path(s['pcap'])} ({s['pcap_frames']} frames; Ethernet, FCS "
+        "checked above and stripped: wireshark, tshark, scapy, dpkt)",
     ]
     if s.get("fst"):
         lines.append(f"  waveform           {display_path(s['fst'])}")

@@ -29,7 +29,7 @@ class WireFrame:
 
 
 class NicBackend(ABC):
-    """A NIC per NIC_SPEC.md as seen from software and from the wire."""
+    """A NIC per docs/nic.md as seen from software and from the wire."""
 
     mem: HostMemory
 

@@ -1,4 +1,4 @@
-"""The behavioral NIC: NIC_SPEC.md in virtual time, as a `NicBackend`.
+"""The behavioral NIC: docs/nic.md in virtual time, as a `NicBackend`.
 
 What software sees is exact (every register of §2 with its access type from
 `regs.reg_info()`, the descriptor format of §3, the behaviour of §4 and every row of §5).
@@ -19,6 +19,12 @@ Pipeline (one pass, in ring order):
   MAC               store-and-forward (checksum insertion needs the whole frame); a frame
                     starts on lane 0 of a 6.4 ns XGMII cycle and occupies
                     ceil((8 + L + 12) / 8) cycles (preamble/SFD, frame with FCS, IFG)
+
+TCP segmentation (docs/nic.md §3): a context descriptor loads the TSO context; a packet of
+TSE data descriptors is planned when its last descriptor is, segment by segment (the header
+read once more for the first segment and again for each segment, then its payload), each
+segment a frame of its own on the wire (`_seg_ready` builds it when its reads are done);
+write-backs and TDH follow at the packet's end, as for any frame.
 """
 
 from __future__ import annotations
@@ -50,7 +56,10 @@ from hilnic.hw.regs import (
     E1000_TXD_CMD_IFCS,
     E1000_TXD_CMD_RPS,
     E1000_TXD_CMD_RS,
+    E1000_TXD_CMD_TSE,
     E1000_TXD_CMD_VLE,
+    E1000_TXD_POPTS_IXSM,
+    E1000_TXD_POPTS_TXSM,
     E1000_TXD_STAT_DD,
     ERR_BAD_DESC,
     ERR_DMA_READ,
@@ -118,8 +127,10 @@ ETH_ZLEN = 60  # PSP pads to this before FCS
 VLAN_TPID = 0x8100
 REG_SPACE = 1 << 16  # AXIL_ADDR_WIDTH = 16
 
-# Frame kinds decided when the EOP (or DEXT) descriptor is planned.
-_OK, _TOO_LONG, _BAD_DESC, _ZERO_LEN = 0, 1, 2, 3
+# Frame kinds decided when the EOP (or DEXT) descriptor is planned; _CTX: a context
+# descriptor (no frame: TDH and its write-back only).
+_OK, _TOO_LONG, _BAD_DESC, _ZERO_LEN, _CTX = 0, 1, 2, 3, 4
+_TCP_FIN_PSH = 0x09
 _DROP_CAUSE = {_TOO_LONG: ERR_TOO_LONG, _BAD_DESC: ERR_BAD_DESC, _ZERO_LEN: ERR_ZERO_LEN}
 
 
@@ -139,6 +150,7 @@ class _Frame:
     __slots__ = (
         "descs", "end_idx", "nbytes", "kind", "cmd", "cso", "css", "special", "err_addr",
         "t_ready", "t_start", "t_end", "t_slot_end", "wire_len", "data", "cancelled",
+        "tso", "segs", "drop", "tso_end", "hdr", "pieces",
     )
 
     def __init__(self) -> None:
@@ -154,10 +166,38 @@ class _Frame:
         self.wire_len = 0
         self.data = b""
         self.cancelled = False
+        # TSO packet: its context, its segments (frames of their own), how it ends
+        self.tso: _TsoCtx | None = None
+        self.segs: list[_Frame] = []  # its segments (frames of their own)
+        self.drop: tuple[int, int] | None = None  # (kind, ERRADDR) when the packet ends bad
+        self.tso_end: int | None = None  # a descriptor that does not belong ended it
+        self.hdr = b""  # the header as the first segment read it
+        self.pieces: list[tuple[int, int]] = []  # (addr, len): a segment's payload; a packet's dropped last segment's
+
+
+class _TsoCtx:
+    """The TSO context (a context descriptor's fields) and what the NIC makes of them."""
+
+    __slots__ = ("ipcss", "ipcse", "tucss", "hdrlen", "mss", "paylen", "ok", "long", "ixsm", "txsm")
+
+    def __init__(self, addr: int, length: int, cso: int, cmd: int, css: int, special: int, max_frame: int) -> None:
+        ipcss, ipcso, ipcse = addr & 0xFF, addr >> 8 & 0xFF, addr >> 16 & 0xFFFF
+        tucss, tucso, tucse = addr >> 32 & 0xFF, addr >> 40 & 0xFF, addr >> 48
+        self.ipcss, self.ipcse, self.tucss = ipcss, ipcse, tucss
+        self.hdrlen, self.mss = css, special
+        self.paylen = length | (cso & 0xF) << 16
+        # what the NIC segments with (docs/nic.md §3): TSE, IPv4, TCP; MSS, PAYLEN not 0;
+        # IPv4 header [IPCSS, IPCSE] >= 20 bytes before TUCSS, its checksum at IPCSS + 10;
+        # the TCP checksum at TUCSS + 16 summed to the end; a 20-byte TCP header in HDRLEN
+        self.ok = (cmd & 7 == 7 and self.mss != 0 and self.paylen != 0 and tucse == 0
+                   and ipcss + 20 <= tucss and ipcss + 19 <= ipcse < tucss and ipcso == ipcss + 10
+                   and tucso == tucss + 16 and tucss + 20 <= self.hdrlen)
+        self.long = self.hdrlen + self.mss > max_frame
+        self.ixsm = self.txsm = False
 
 
 class ModelNic(NicBackend):
-    """The NIC of NIC_SPEC.md, simulated at transaction level in `env`'s time (ps)."""
+    """The NIC of docs/nic.md, simulated at transaction level in `env`'s time (ps)."""
 
     def __init__(
         self,
@@ -233,6 +273,7 @@ class ModelNic(NicBackend):
         self._fault_pending = False  # a descriptor fetch failed: plan nothing more
         self._open: _Frame | None = None
         self._open_bytes = 0
+        self._ctx: _TsoCtx | None = None  # the last context descriptor (CTRL.RST, TCTL.EN 0->1 forget it)
         self._planned: deque[_Frame] = deque()  # planned, _frame_ready not run yet
         self._wire_q: deque[_Frame] = deque()  # ready, not yet off the wire
         self._fifo: deque[tuple[int, int]] = deque()  # (release time, bytes) of frames in the FIFO
@@ -242,7 +283,7 @@ class ModelNic(NicBackend):
         self._desc_ar_free = now
         self._ar_free = now
         self._r_free = now
-        self._bus_busy_until = now
+        self._reads: deque[tuple[int, int]] = deque()  # planned reads: (AR issue time, last beat time)
         self._last_ready = now
         self._mac_free = now
         self._pending_wb: list[tuple[int, bool]] = []  # (descriptor addr, IDE)
@@ -385,6 +426,7 @@ class ModelNic(NicBackend):
             now_en = merged & E1000_TCTL_EN
             if now_en and not was:
                 self._txoff = False  # TCTL.EN 0→1 recovers from a DMA error
+                self._ctx = None  # and resets the datapath: the TSO context too
                 self._fetch_ptr = self._tdh
                 self._plan()
             elif was and not now_en:
@@ -505,6 +547,9 @@ class ModelNic(NicBackend):
         clk, wb, mlat = self.clk, self._wbytes, self.mem_latency_ps
         base = self._ring_base
         slot_q = self._slot_q
+        reads = self._reads
+        while reads and reads[0][1] <= now:  # finished: no longer needed for a reset's drain
+            reads.popleft()
         cache = self._desc_cache
         ctr = self._counters
         while self._fetch_ptr != tdt:
@@ -521,8 +566,7 @@ class ModelNic(NicBackend):
             desc_addr = base + ptr * TX_DESC_SIZE
             raw = self.mem.dma_read(desc_addr, n * TX_DESC_SIZE)
             t_avail = t + mlat + -(-(n * TX_DESC_SIZE) // wb) * clk
-            if t_avail > self._bus_busy_until:
-                self._bus_busy_until = t_avail
+            reads.append((t, t_avail))
             ctr["desc_fetches"] += 1
             if raw is None:
                 # The fault takes effect when the burst's response returns.
@@ -534,6 +578,15 @@ class ModelNic(NicBackend):
             for i, (addr, length, cso, cmd, _sta, css, special) in enumerate(_DESC.iter_unpack(raw)):
                 da = desc_addr + i * TX_DESC_SIZE
                 fr = self._open
+                if cmd & E1000_TXD_CMD_DEXT or (fr is not None and fr.tso is not None):
+                    # context and TSE data descriptors, and whatever ends a TSO packet
+                    self._ar_free, self._r_free = ar_free, r_free
+                    done = self._plan_ext(fr, da, addr, length, cso, cmd, css, special, t_avail, (ptr + i + 1) % n_ring)
+                    ar_free, r_free = self._ar_free, self._r_free
+                    if done:
+                        slot_q.append(t_avail)
+                        continue
+                    fr = self._open
                 if fr is None:
                     fr = self._open = _Frame()
                 if t_avail > fr.t_ready:
@@ -556,6 +609,7 @@ class ModelNic(NicBackend):
                         t_done = r_free
                     t_done += beats * clk
                     r_free = t_done
+                    reads.append((t_iss, t_done))
                     self._open_bytes += length
                     if t_done > fr.t_ready:
                         fr.t_ready = t_done
@@ -567,9 +621,201 @@ class ModelNic(NicBackend):
                 if cmd & E1000_TXD_CMD_EOP:
                     self._close_frame(fr, (ptr + i + 1) % n_ring, cmd, cso, css, special)
             self._ar_free, self._r_free = ar_free, r_free
-            if r_free > self._bus_busy_until:
-                self._bus_busy_until = r_free
             self._fetch_ptr = (ptr + n) % n_ring
+
+    def _plan_ext(self, fr: _Frame | None, da: int, addr: int, length: int, cso: int, cmd: int, css: int,
+                  special: int, t_avail: int, end_idx: int) -> bool:
+        """Plan a context or TSE data descriptor, or one that ends a TSO packet; False for a
+        descriptor the legacy path takes (any other DEXT descriptor is a bad one there)."""
+        dtyp = cso >> 4 if cmd & E1000_TXD_CMD_DEXT else -1
+        if fr is None and dtyp == 0:
+            self._ctx = _TsoCtx(addr, length, cso, cmd, css, special, self.max_frame_bytes)
+            cf = _Frame()
+            cf.kind = _CTX
+            cf.t_ready = t_avail
+            cf.descs.append((da, 0, 0, cmd))
+            self._close_frame(cf, end_idx, cmd, 0, 0, 0)
+            return True
+        tdata = dtyp == 1 and bool(cmd & E1000_TXD_CMD_TSE)
+        if fr is None and tdata:
+            fr = self._open = _Frame()
+            ctx = self._ctx
+            len20 = length | (cso & 0xF) << 16
+            if ctx is None or not ctx.ok or len20 < ctx.hdrlen:
+                fr.kind, fr.err_addr = _BAD_DESC, da
+            elif ctx.long:
+                fr.kind = _TOO_LONG
+            tso = _TsoCtx.__new__(_TsoCtx)
+            for k in _TsoCtx.__slots__:
+                setattr(tso, k, getattr(ctx, k) if ctx is not None and k not in ("ixsm", "txsm") else 0)
+            tso.ixsm, tso.txsm = bool(css & E1000_TXD_POPTS_IXSM), bool(css & E1000_TXD_POPTS_TXSM)
+            fr.tso = tso
+        if fr is None or fr.tso is None:
+            return False
+        if t_avail > fr.t_ready:
+            fr.t_ready = t_avail
+        if tdata:
+            fr.descs.append((da, addr, length | (cso & 0xF) << 16, cmd))
+            if cmd & E1000_TXD_CMD_EOP:
+                self._close_tso(fr, end_idx)
+        else:
+            fr.descs.append((da, 0, 0, cmd))  # not read: it ends the packet as a bad one
+            fr.tso_end = da
+            self._close_tso(fr, end_idx)
+        return True
+
+    def _close_tso(self, fr: _Frame, end_idx: int) -> None:
+        """The TSO packet's last descriptor is planned: cut it into segments as the NIC does
+        (a segment is opened when there is payload for it, ended when full; the last one by
+        the EOP descriptor, if the data matches HDRLEN + PAYLEN), plan their reads and MAC
+        slots, and the packet's end (TDH, write-backs, a drop)."""
+        self._open = None
+        fr.end_idx = end_idx
+        fr.cmd = E1000_TXD_CMD_IFCS
+        ctx = fr.tso
+        assert ctx is not None
+        if fr.t_ready < self._last_ready:
+            fr.t_ready = self._last_ready
+        segs: list[list[tuple[int, int]]] = []
+        chunks: list[tuple[int, int]] = []
+        if fr.kind != _OK:
+            fr.drop = (fr.kind, fr.err_addr)
+        else:
+            hdrlen, mss = ctx.hdrlen, ctx.mss
+            pay_rem, seg_open, seg_rem, bad = ctx.paylen, False, 0, None
+            descs = fr.descs[:-1] if fr.tso_end is not None else fr.descs
+            for j, (da, addr, ln, _cmd) in enumerate(descs):
+                cur, rem = (addr + hdrlen, ln - hdrlen) if j == 0 else (addr, ln)
+                while True:
+                    if seg_open and seg_rem == 0 and pay_rem:
+                        segs.append(chunks)  # full, not the last: ends here
+                        seg_open = False
+                    elif rem == 0:
+                        break
+                    elif seg_open and seg_rem == 0:
+                        bad = da  # data beyond HDRLEN + PAYLEN: not read
+                        break
+                    elif not seg_open:
+                        seg_rem = min(mss, pay_rem)
+                        pay_rem -= seg_rem
+                        seg_open, chunks = True, []
+                    else:
+                        n = min(rem, seg_rem)
+                        chunks.append((cur, n))
+                        cur, rem, seg_rem = cur + n, rem - n, seg_rem - n
+                if bad is not None:
+                    break
+            if fr.tso_end is not None or bad is not None:
+                fr.drop = (_BAD_DESC, bad if bad is not None else fr.tso_end or 0)
+            elif seg_open and seg_rem == 0 and pay_rem == 0:
+                segs.append(chunks)
+                seg_open = False
+            else:
+                fr.drop = (_BAD_DESC, fr.descs[-1][0])  # less data than HDRLEN + PAYLEN
+            if seg_open:
+                fr.pieces = chunks
+        # reads (the probe, then per segment its header and payload) and MAC slots
+        clk, wb, mlat = self.clk, self._wbytes, self.mem_latency_ps
+        ar_free, r_free = self._ar_free, self._r_free
+        t = fr.t_ready
+        reads = self._reads
+
+        def read(t0: int, addr: int, n: int) -> int:
+            nonlocal ar_free, r_free
+            t_iss = max(ar_free, t0)
+            ar_free = t_iss + clk
+            beats = (addr + n - 1) // wb - addr // wb + 1
+            t_done = max(t_iss + mlat, r_free) + beats * clk
+            r_free = t_done
+            reads.append((t_iss, t_done))
+            return t_done
+
+        if fr.kind == _OK:
+            hdr_addr = fr.descs[0][1]
+            t_data = read(t, hdr_addr, ctx.hdrlen)
+            for pieces in [*segs, *([fr.pieces] if fr.pieces or fr.drop else [])]:
+                nbytes = ctx.hdrlen + sum(n for _a, n in pieces)
+                t_iss = t
+                if self._fifo_sum + nbytes > self.tx_fifo_bytes:
+                    t_iss = self._fifo_room(t_iss, nbytes)
+                t_data = read(t_iss, hdr_addr, ctx.hdrlen)
+                for a, n in pieces:
+                    t_data = read(t_iss, a, n)
+                if pieces is fr.pieces and fr.drop:
+                    break  # read, then dropped
+                sf = _Frame()
+                sf.pieces = pieces
+                sf.nbytes = nbytes
+                sf.cmd = E1000_TXD_CMD_IFCS
+                sf.t_ready = t_data
+                length = max(nbytes, ETH_ZLEN) if self._regs[_R_TCTL] & E1000_TCTL_PSP else nbytes
+                sf.wire_len = length + FCS_BYTES
+                start = -(-max(t_data, self._mac_free) // clk) * clk
+                sf.t_start = start
+                sf.t_end = start + (PREAMBLE_BYTES + sf.wire_len) * BYTE_TIME_PS
+                sf.t_slot_end = start + wire_slot_cycles(sf.wire_len) * clk
+                self._mac_free = sf.t_slot_end
+                self._fifo.append((sf.t_end, nbytes))
+                self._fifo_sum += nbytes
+                fr.segs.append(sf)
+            fr.t_ready = max(fr.t_ready, t_data)
+        self._ar_free, self._r_free = ar_free, r_free
+        self._last_ready = fr.t_ready
+        ctr = self._counters
+        for sf in fr.segs:
+            ctr["events"] += 1
+            self.env.call_at(sf.t_ready, self._seg_ready, fr, sf)
+        self._planned.append(fr)
+        ctr["events"] += 1
+        self.env.call_at(fr.t_ready, self._frame_ready, fr)
+
+    def _seg_ready(self, fr: _Frame, sf: _Frame) -> None:
+        """A TSO segment's reads are done: build it (docs/nic.md §3) and queue it for the wire."""
+        if fr.cancelled:
+            return
+        ctx = fr.tso
+        assert ctx is not None
+        mem = self.mem
+        if not fr.hdr:
+            hdr = mem.dma_read(fr.descs[0][1], ctx.hdrlen)
+            if hdr is None:
+                self._halt(ERR_DMA_READ, fr.descs[0][1], fr)
+                return
+            fr.hdr = hdr
+        parts = [fr.hdr]
+        for a, n in sf.pieces:
+            chunk = mem.dma_read(a, n)
+            if chunk is None:
+                self._halt(ERR_DMA_READ, a, fr)
+                return
+            parts.append(chunk)
+        k = fr.segs.index(sf)
+        seg = bytearray().join(parts)
+        ipcss, tucss = ctx.ipcss, ctx.tucss
+        seg[ipcss + 2:ipcss + 4] = (len(seg) - ipcss).to_bytes(2, "big")
+        ip_id = int.from_bytes(fr.hdr[ipcss + 4:ipcss + 6], "big")
+        seg[ipcss + 4:ipcss + 6] = ((ip_id + k) & 0xFFFF).to_bytes(2, "big")
+        seq = int.from_bytes(fr.hdr[tucss + 4:tucss + 8], "big") + k * ctx.mss
+        seg[tucss + 4:tucss + 8] = (seq & 0xFFFFFFFF).to_bytes(4, "big")
+        if k != len(fr.segs) - 1 or fr.drop:
+            seg[tucss + 13] &= ~_TCP_FIN_PSH & 0xFF  # FIN and PSH on the last segment only
+        if ctx.txsm:
+            s = int.from_bytes(fr.hdr[tucss + 16:tucss + 18], "big") + len(seg) - tucss  # + the TCP length
+            seg[tucss + 16:tucss + 18] = ((s & 0xFFFF) + (s >> 16)).to_bytes(2, "big")
+            seg[tucss + 16:tucss + 18] = inet_checksum(memoryview(seg)[tucss:]).to_bytes(2, "big")
+        if ctx.ixsm:
+            seg[ipcss + 10:ipcss + 12] = inet_checksum(memoryview(seg)[ipcss:ctx.ipcse + 1]).to_bytes(2, "big")
+        seg += zlib.crc32(seg).to_bytes(4, "little")
+        if len(seg) < ETH_ZLEN + FCS_BYTES and self._regs[_R_TCTL] & E1000_TCTL_PSP:
+            body = bytes(seg[:-4]) + bytes(ETH_ZLEN + FCS_BYTES - len(seg))
+            seg = bytearray(body + zlib.crc32(body).to_bytes(4, "little"))
+        ctr = self._counters
+        ctr["data_reads"] += len(parts)
+        ctr["data_bytes"] += sf.nbytes
+        sf.data = bytes(seg)
+        self._wire_q.append(sf)
+        ctr["events"] += 1
+        self.env.call_at(sf.t_end, self._wire_done, sf)
 
     def _close_frame(self, fr: _Frame, end_idx: int, cmd: int, cso: int, css: int, special: int) -> None:
         """The frame's last descriptor is planned: fix its kind and its MAC slot."""
@@ -579,13 +825,13 @@ class ModelNic(NicBackend):
         if fr.t_ready < self._last_ready:
             fr.t_ready = self._last_ready  # write-backs and TDH move in ring order
         self._last_ready = fr.t_ready
-        if fr.kind == _OK:
-            if fr.nbytes == 0:
-                fr.kind = _ZERO_LEN
-            elif fr.nbytes > self.max_frame_bytes:
+        if fr.kind == _OK:  # (a context descriptor's _CTX stays)
+            # With IFCS=0 the buffers hold the frame's own FCS: 4 bytes more are allowed
+            # (hdl/nic/README.md). Only a bad descriptor (DEXT) sets ERRADDR.
+            if fr.nbytes > self.max_frame_bytes + (0 if cmd & E1000_TXD_CMD_IFCS else FCS_BYTES):
                 fr.kind = _TOO_LONG
-            if fr.kind != _OK:
-                fr.err_addr = fr.descs[-1][0]
+            elif fr.nbytes == 0:
+                fr.kind = _ZERO_LEN
         nb, self._open_bytes = self._open_bytes, 0
         if fr.kind == _OK:
             length = fr.nbytes + (4 if cmd & E1000_TXD_CMD_VLE else 0)
@@ -616,15 +862,37 @@ class ModelNic(NicBackend):
         self._planned.popleft()
         mem = self.mem
         ctr = self._counters
-        if fr.kind == _OK:
-            parts = []
-            for _da, addr, length, _cmd in fr.descs:
-                if length:
-                    chunk = mem.dma_read(addr, length)
-                    if chunk is None:
-                        self._halt(ERR_DMA_READ, addr, fr)
+        if fr.tso is not None or fr.kind == _CTX:
+            if fr.tso is not None and fr.kind == _OK:
+                # reads no segment made: the probe's (no segment was sent), a dropped segment's
+                for a, n in ([] if fr.hdr else [(fr.descs[0][1], fr.tso.hdrlen)]) + fr.pieces:
+                    if mem.dma_read(a, n) is None:
+                        self._halt(ERR_DMA_READ, a, fr)
                         return
-                    parts.append(chunk)
+            if fr.drop is not None:
+                kind, addr = fr.drop
+                self._txdrop += 1
+                ctr["dropped"] += 1
+                self._error(_DROP_CAUSE[kind], addr if kind == _BAD_DESC else None)
+            self._writeback(fr)
+            return
+        # The buffers are read in ring order as the descriptors arrive, before the frame's
+        # end is known: every buffer while the frame, with it, stays within
+        # MAX_FRAME_BYTES + 4 and no DEXT came -- a too-long or DEXT frame's leading buffers
+        # are read too (and may fault), as in the RTL.
+        parts = []
+        total, limit = 0, self.max_frame_bytes + FCS_BYTES
+        for _da, addr, length, dcmd in fr.descs:
+            if dcmd & E1000_TXD_CMD_DEXT or total + length > limit:
+                break
+            total += length
+            if length:
+                chunk = mem.dma_read(addr, length)
+                if chunk is None:
+                    self._halt(ERR_DMA_READ, addr, fr)
+                    return
+                parts.append(chunk)
+        if fr.kind == _OK:
             ctr["data_reads"] += len(parts)
             ctr["data_bytes"] += fr.nbytes
             fr.data = self._build_frame(parts, fr)
@@ -634,7 +902,11 @@ class ModelNic(NicBackend):
         else:
             self._txdrop += 1
             ctr["dropped"] += 1
-            self._error(_DROP_CAUSE[fr.kind], fr.err_addr)
+            self._error(_DROP_CAUSE[fr.kind], fr.err_addr if fr.kind == _BAD_DESC else None)
+        self._writeback(fr)
+
+    def _writeback(self, fr: _Frame) -> None:
+        """The frame's descriptors are done: TDH past them, their write-backs, TXQE."""
         self._tdh = fr.end_idx
         self._regs[_R_TDH] = fr.end_idx
         pending = self._pending_wb
@@ -657,9 +929,11 @@ class ModelNic(NicBackend):
         cmd = fr.cmd
         n = len(buf)
         if cmd & E1000_TXD_CMD_IC:
+            # the sum ends before a software FCS (IFCS=0), as in the RTL (hdl/nic/README.md)
+            end = n if cmd & E1000_TXD_CMD_IFCS else max(n - FCS_BYTES, 0)
             cso, css = fr.cso, fr.css
-            if css < n and cso + 2 <= n:
-                check = inet_checksum(memoryview(buf)[css:])
+            if css < end and cso + 2 <= end:
+                check = inet_checksum(memoryview(buf)[css:end])
                 buf[cso : cso + 2] = check.to_bytes(2, "big")
         if cmd & E1000_TXD_CMD_VLE:
             buf[12:12] = struct.pack(">HH", VLAN_TPID, fr.special)
@@ -677,8 +951,10 @@ class ModelNic(NicBackend):
         wbal = self._regs[_R_TDWBAL]
         delayed = all(ide for _da, ide in pending)
         if wbal & TDWBAL_EN:
+            # the index after the batch's last RS descriptor (not the live TDH), as the RTL
             addr = (self._regs[_R_TDWBAH] << 32) | (wbal & ~3 & 0xFFFFFFFF)
-            if not self.mem.dma_write(addr, self._tdh.to_bytes(4, "little")):
+            head = ((pending[-1][0] - self._ring_base) // TX_DESC_SIZE + 1) % max(self._ndesc, 1)
+            if not self.mem.dma_write(addr, head.to_bytes(4, "little")):
                 self._halt(ERR_DMA_WRITE, addr, None)
                 return False
             ctr["head_writebacks"] += 1
@@ -686,7 +962,7 @@ class ModelNic(NicBackend):
             dma_write = self.mem.dma_write
             for da, _ide in pending:
                 if not dma_write(da + DESC_STA_BYTE, _DD_WORD, _DD_STROBE):
-                    self._halt(ERR_DMA_WRITE, da, None)
+                    self._halt(ERR_DMA_WRITE, da + DESC_STA_BYTE, None)  # ERRADDR: the DD byte
                     return False
             ctr["writebacks"] += len(pending)
         self._txdw(delayed)
@@ -762,7 +1038,11 @@ class ModelNic(NicBackend):
         for fr in self._planned:
             fr.cancelled = True
         self._planned.clear()
-        done = max(now, self._bus_busy_until, self._r_free)
+        # reads already issued complete on the bus; planned ones not issued yet are dropped
+        done = now
+        for t_iss, t_done in self._reads:
+            if t_iss <= now < t_done and t_done > done:
+                done = t_done
         for fr in self._wire_q:
             if fr.t_start < now:
                 done = max(done, fr.t_end)  # the frame being sent completes on the wire

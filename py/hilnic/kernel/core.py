@@ -24,6 +24,13 @@ from hilnic.kernel.softirq import (
     SOFTIRQ_NAMES,
     TIMER_SOFTIRQ,
 )
+from hilnic.kernel.tracepoint import (
+    trace_irq_handler_entry,
+    trace_irq_handler_exit,
+    trace_napi_poll,
+    trace_softirq_entry,
+    trace_softirq_exit,
+)
 
 HZ = 1000
 JIFFY = MS  # ps per jiffy at HZ=1000
@@ -227,8 +234,10 @@ class Kernel:
                     if pending & 1:
                         action = self.softirq_vec[nr]
                         self.softirq_count[nr] += 1
+                        trace_softirq_entry(nr)
                         if action is not None:
                             action()
+                        trace_softirq_exit(nr)
                     pending >>= 1
                     nr += 1
                 if not self.softirq_pending:
@@ -282,7 +291,9 @@ class Kernel:
         prev, self.context = self.context, "hardirq"
         try:
             desc.count += 1
+            trace_irq_handler_entry(desc.irq, desc.name)
             ret = await desc.handler(desc.irq)
+            trace_irq_handler_exit(desc.irq, ret)
             if ret == IRQ_NONE:
                 desc.unhandled += 1
                 if desc.unhandled >= SPURIOUS_LIMIT:
@@ -353,6 +364,7 @@ class Kernel:
             napi = self.poll_list.popleft()
             napi.polls += 1
             work = napi.poll(napi, napi.weight)
+            trace_napi_poll(napi, work, napi.weight)
             if work > napi.weight:
                 raise RuntimeError(f"{napi.name} poll returned {work} > weight {napi.weight}")
             budget -= work

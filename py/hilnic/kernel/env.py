@@ -13,6 +13,7 @@ synchronous code that runs in zero simulated time.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 from abc import ABC, abstractmethod
@@ -200,6 +201,7 @@ class VirtualTask(EnvTask):
 
     def _finish(self, result: Any, exc: BaseException | None) -> None:
         self._done, self._result, self._exc = True, result, exc
+        self._env._live.discard(self)
         if exc is not None:
             self._env._failed.append((self, exc))
         for wake in self._joiners:
@@ -232,6 +234,7 @@ class VirtualEnv(Env):
         self._seq = itertools.count()
         self._failed: list[tuple[VirtualTask, BaseException]] = []
         self._compact_at = _COMPACT_MIN  # heap size above which cancelled entries are purged
+        self._live: set[VirtualTask] = set()  # unfinished tasks, for close()
 
     def now(self) -> int:
         return self._now
@@ -260,8 +263,20 @@ class VirtualEnv(Env):
 
     def spawn(self, coro: Coroutine, name: str = "") -> VirtualTask:
         task = VirtualTask(self, coro, name)
+        self._live.add(task)
         self._ready(task._step)
         return task
+
+    def close(self) -> None:
+        """End the tasks still waiting (a run stopped early): their clean-up (finally, context
+        managers) runs now, against this simulation's state, not whenever the garbage collector
+        gets to them. Events are dropped; the Env is not run again."""
+        self._heap.clear()
+        while self._live:
+            task = self._live.pop()
+            with contextlib.suppress(Exception):  # a coroutine that fights GeneratorExit
+                task._coro.close()
+            task._done = True
 
     def run(self, until: int | None = None, stop: Callable[[], bool] | None = None) -> None:
         """Run events until none are left, `stop()` is true, or time `until` (ps).
@@ -270,7 +285,7 @@ class VirtualEnv(Env):
         """
         self._run(until, stop, None)
 
-    def _run(self, until: int | None, stop: Callable[[], bool] | None, task: VirtualTask | None) -> None:
+    def _run(self, until: int | None, stop: Callable[[], object] | None, task: VirtualTask | None) -> None:
         heap = self._heap
         failed = self._failed
         heappop = heapq.heappop
@@ -310,10 +325,14 @@ class VirtualEnv(Env):
         heapq.heapify(heap)
         self._compact_at = 2 * len(heap) + _COMPACT_MIN
 
-    def run_until_complete(self, task: VirtualTask, timeout: int) -> Any:
-        """Run until `task` finishes; SimulationTimeout if it has not by `timeout` ps from now."""
+    def run_until_complete(self, task: VirtualTask, timeout: int, stop: Callable[[], object] | None = None) -> Any:
+        """Run until `task` finishes; SimulationTimeout if it has not by `timeout` ps from now.
+
+        `stop`, polled before each event, ends the loop early (returns None): the caller asked."""
         deadline = self._now + timeout
-        self._run(deadline, None, task)
+        self._run(deadline, stop, task)
+        if stop is not None and not task.done and stop():
+            return None
         if not task.done:
             raise SimulationTimeout(f"task {task.name} not finished after {timeout / MS:.3f} ms simulated")
         return task.result()

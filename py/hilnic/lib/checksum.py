@@ -87,6 +87,11 @@ def csum_tcpudp_nofold(saddr: int, daddr: int, length: int, proto: int, csum: in
     return s
 
 
+def csum_tcpudp_magic(saddr: int, daddr: int, length: int, proto: int, csum: int = 0) -> int:
+    """The folded, complemented pseudo-header checksum (include/asm-generic/checksum.h)."""
+    return csum_fold(csum_tcpudp_nofold(saddr, daddr, length, proto, csum))
+
+
 def pseudo_sum(src: bytes, dst: bytes, proto: int, length: int) -> int:
     """Word sum of the IPv4 pseudo-header (RFC 793/768), addresses as 4 network-order bytes."""
     return int.from_bytes(src, "big") + int.from_bytes(dst, "big") + proto + length

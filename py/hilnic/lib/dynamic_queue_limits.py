@@ -51,6 +51,10 @@ class Dql:
         self.dql_reset()
 
     def dql_reset(self) -> None:
+        """Reset the dynamic values: the limit restarts at limit_min (0 by default, so a new
+        queue stops after its first packet until the first completion), as mainline since
+        commit 3a17f23f7c36 "dql: Fix dql->limit value when reset" (6.15; before it, 0).
+        adj_limit is left alone, so a reset queue takes a first burst up to the old limit."""
         self.limit = self.min_limit
         self.num_queued = 0
         self.num_completed = 0

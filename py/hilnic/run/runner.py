@@ -7,30 +7,48 @@ simulator's output in <out>/sim.log (unless verbose). The simulator process leav
 <out>/progress.json (polled here for the progress bar) and <out>/summary.json (read back
 here, completed with the wall time including the build, the log and the waveform).
 `format_summary(summary)` is the table the command prints.
+
+The output directory is locked for the run (a second run into it is refused). On SIGINT or
+SIGTERM (see hilnic.run.interrupt) the simulator's process group is stopped and waited for
+(hilnic.cosim.sim.run_process_group); the simulator writes its summary on the way out if it
+can (rtl_main), and this process then completes summary.json with status "interrupted" and
+trims wire.pcap to whole records.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from hilnic.cosim.sim import ROOT, build_dir_for, display_path, quiet, run_rtl_test
+from hilnic.cosim.sim import GTKW, SimulatorWallTimeout, build_dir_for, display_path, quiet, run_rtl_test, verilator_vcd_reason
 from hilnic.kernel.env import NS, SimulationTimeout
-from hilnic.run.config import RunConfig, fmt_size
-from hilnic.run.scenario import Scenario, sim_limit_ps, testbed_config
+from hilnic.run.config import OUTPUT_FILES, RunConfig, RunConfigError, fmt_size
+from hilnic.run.interrupt import Interrupted, at_event_boundaries, signal_name, signum_of
+from hilnic.run.linux_peer import peer_factory, peer_namespace
+from hilnic.run.linux_peer import to_env as linux_peer_env
+from hilnic.run.scenario import Scenario, sim_limit_ps, testbed_config, write_json
+from hilnic.run.schema import SCHEMA_VERSION, STATUS_FAILED, STATUS_INTERRUPTED
 from hilnic.testbed import model_testbed
+from hilnic.trace.waves import WaveError, write_save_file
+from hilnic.wire.netns import PeerNamespace
+from hilnic.wire.pcap_trim import trim_capture
 
 MODULE = "hilnic.run.rtl_main"
 TESTCASE = "run"
 POLL_S = 0.25
+WAVE_LAYOUT = GTKW  # groups and formats; the run's .gtkw adds view, markers, names
 NON_TTY_EVERY_S = 5.0
 
 
@@ -62,6 +80,7 @@ class ProgressBar:
         self.wall0 = time.perf_counter()
         self._last_print = 0.0
         self._last_text = ""
+        self._done = False
         self._lock = threading.Lock()
         self.state: tuple[int, int, int, int] | None = None
 
@@ -97,6 +116,8 @@ class ProgressBar:
                 self._maybe_print(text)
 
     def _maybe_print(self, status: str = "") -> None:
+        if self._done:
+            return
         now = time.perf_counter()
         every = 0.1 if self.tty else NON_TTY_EVERY_S
         if now - self._last_print < every:
@@ -109,10 +130,22 @@ class ProgressBar:
 
     def finish(self, status: str = "") -> None:
         with self._lock:
+            if self._done:
+                return
+            self._done = True
             text = self._text(status)
             if status and self.state is not None:
                 text += f"  {status}"
             self._emit(text, final=True)
+
+    def abort(self) -> None:
+        """No final line (an error message follows); on a TTY end the line the bar is on."""
+        with self._lock:
+            if not self._done and self.tty and self._last_text:
+                with contextlib.suppress(OSError, ValueError):
+                    self.stream.write("\n")
+                    self.stream.flush()
+            self._done = True
 
 
 class _Poller(threading.Thread):
@@ -142,52 +175,151 @@ class _Poller(threading.Thread):
 
 
 def run(rc: RunConfig, progress_stream: IO[str] | None = None) -> dict[str, Any]:
-    """Validate `rc`, run it, return the summary ("ok", "error", "out", "log", ...).
+    """Validate `rc`, run it, return the summary ("ok", "status", "error", "out", "log", ...).
 
-    Raises RunConfigError for a bad configuration; a failed run comes back with ok=false."""
+    Raises RunConfigError for a bad configuration or an output directory it cannot use;
+    Interrupted (a KeyboardInterrupt, with the summary) when SIGINT or SIGTERM stopped the run
+    (inside `stop_signals()`; a plain KeyboardInterrupt counts as SIGINT); OSError when the
+    output cannot be written (a full disk). A failed run comes back with ok=false."""
     rc.validate()
     out = rc.out_dir().resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    rc = dataclasses.replace(rc, out=str(out))
     stream = progress_stream if progress_stream is not None else sys.stderr
-    if rc.sim == "model":
-        return _run_model(rc, out, stream)
-    return _run_rtl(rc, out, stream)
+    with _claim_out(out):
+        rc = dataclasses.replace(rc, out=str(out))
+        # --peer linux: the namespace lives as long as the run, deleted however it ends
+        with peer_namespace(rc) as ns:
+            if rc.sim == "model":
+                return _run_model(rc, out, stream, ns)
+            return _run_rtl(rc, out, stream, ns)
+
+
+LOCK_NAME = ".hilnic-run.lock"
+
+
+@contextlib.contextmanager
+def _claim_out(out: Path) -> Iterator[None]:
+    """Create `out`, hold its lock for the run (a second run into it is refused, not mixed
+    in), remove an earlier run's files."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fh = open(out / LOCK_NAME, "a+")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise RunConfigError(f"--out {out}: cannot write there: {exc.strerror or exc}") from None
+    held = False
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            pid = fh.read().strip()
+            raise RunConfigError(f"--out {out}: another hilnic run{f' (pid {pid})' if pid else ''} is writing "
+                                 f"there") from None
+        held = True
+        with contextlib.suppress(OSError):  # the pid only helps the message above
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"{os.getpid()}\n")
+            fh.flush()
+        for name in OUTPUT_FILES:
+            (out / name).unlink(missing_ok=True)
+        yield
+    finally:
+        if held:
+            with contextlib.suppress(OSError):
+                (out / "progress.json").unlink(missing_ok=True)  # only meaningful while a run goes on
+            with contextlib.suppress(OSError):
+                (out / LOCK_NAME).unlink()
+        with contextlib.suppress(OSError):
+            fh.close()
 
 
 def _label(rc: RunConfig) -> str:
-    return f"hilnic run ({rc.proto}, {rc.sim})"
+    return f"hilnic run ({rc.proto}, {rc.sim}{', Linux peer' if rc.peer == 'linux' else ''})"
 
 
-def _run_model(rc: RunConfig, out: Path, stream: IO[str]) -> dict[str, Any]:
+def _bare_summary(rc: RunConfig, error: str, status: str = STATUS_FAILED) -> dict[str, Any]:
+    """A summary without numbers (the run ended before it had any)."""
+    return {"schema_version": SCHEMA_VERSION, "ok": False, "status": status, "error": error, "sim": rc.sim,
+            "proto": rc.proto, "nbytes": rc.nbytes}
+
+
+def _run_model(rc: RunConfig, out: Path, stream: IO[str], ns: PeerNamespace | None = None) -> dict[str, Any]:
 
     bar = ProgressBar(stream, _label(rc))
     t0 = time.perf_counter()
-    tb = model_testbed(testbed_config(rc), mem_latency_ps=int(rc.mem_latency_ns * NS))
-    sc = Scenario(tb, rc, bar.update, out=out, interval=0.1)
-    task = tb.host.kernel.spawn(sc.run(), "hilnic-run")
+    sc: Scenario | None = None
+    tb: Any = None
     try:
-        summary = tb.env.run_until_complete(task, sim_limit_ps(rc))
-    except SimulationTimeout:
-        summary = sc.fail(f"the run did not finish within {rc.sim_limit_ms:g} ms of simulated time "
-                          f"(raise --sim-limit-ms)")
-    except RuntimeError as exc:  # a kernel task raised (the cause is the error)
-        summary = sc.fail(exc.__cause__ or exc)
-    except (AssertionError, TimeoutError, ValueError, OSError) as exc:
-        summary = sc.fail(exc)
+        make_peer = peer_factory(rc, ns.fds, ns.info()) if ns is not None and ns.fds is not None else None
+        tb = model_testbed(testbed_config(rc), make_peer=make_peer, mem_latency_ps=int(rc.mem_latency_ns * NS))
+        sc = Scenario(tb, rc, bar.update, out=out, interval=0.1)
+        task = tb.host.kernel.spawn(sc.run(), "hilnic-run")
+        try:
+            with at_event_boundaries() as stopped:  # raises Interrupted after the loop stops
+                summary = tb.env.run_until_complete(task, sim_limit_ps(rc), stopped.__len__)
+        except SimulationTimeout:
+            summary = sc.fail(f"the run did not finish within {rc.sim_limit_ms:g} ms of simulated time "
+                              f"(raise --sim-limit-ms)")
+        except RuntimeError as exc:  # a kernel task raised (the cause is the error)
+            if isinstance(exc.__cause__, KeyboardInterrupt):  # the signal landed inside the task
+                raise exc.__cause__ from None
+            summary = sc.fail(exc.__cause__ or exc)
+        except (AssertionError, TimeoutError, ValueError, OSError) as exc:
+            summary = sc.fail(exc)
+    except KeyboardInterrupt as exc:
+        signum = signum_of(exc)
+        summary = _bare_summary(rc, f"interrupted by {signal_name(signum)}", STATUS_INTERRUPTED)
+        if sc is not None:
+            with contextlib.suppress(Exception):
+                summary = sc.interrupt(signal_name(signum))
+        _finish_interrupted(rc, out, summary, signum, time.perf_counter() - t0)
+        bar.finish("interrupted")
+        raise Interrupted(signum, summary) from None
+    except BaseException:
+        bar.abort()
+        raise
+    finally:
+        if tb is not None:  # a run stopped early leaves processes mid-syscall
+            tb.env.close()
     summary["wall_total_s"] = time.perf_counter() - t0
     summary.update(out=str(out), log="", fst="")
-    _write_summary(out, summary)
+    try:
+        _write_summary(out, summary)
+    except BaseException:
+        bar.abort()
+        raise
     bar.finish("done" if summary["ok"] else "FAILED")
     return summary
 
 
-def _run_rtl(rc: RunConfig, out: Path, stream: IO[str]) -> dict[str, Any]:
+def _finish_interrupted(rc: RunConfig, out: Path, summary: dict[str, Any], signum: int, wall: float) -> None:
+    """A stopped run's last words: status, signal, a readable pcap, summary.json (best effort:
+    the signal decides the exit status, not a full disk)."""
+    summary.update(ok=False, status=STATUS_INTERRUPTED, signal=signal_name(signum), wall_total_s=wall, out=str(out))
+    summary.setdefault("schema_version", SCHEMA_VERSION)
+    # the simulator's own error names its phase but the SIGTERM this process sent it
+    phase = re.search(r" \(during \w+\)$", summary.get("error", ""))
+    summary["error"] = f"interrupted by {signal_name(signum)}" + (phase.group(0) if phase else "")
+    summary.setdefault("log", "" if rc.verbose or not rc.rtl else str(out / "sim.log"))
+    summary.setdefault("fst", "")
+    kept = trim_capture(out / "wire.pcap")
+    if kept is not None and isinstance(summary.get("files"), dict):
+        summary["files"]["pcap_frames"] = kept
+    with contextlib.suppress(OSError):
+        _write_summary(out, summary)
+    with contextlib.suppress(OSError):
+        (out / "progress.json").unlink(missing_ok=True)
 
-    for stale in ("summary.json", "progress.json", "waves.fst", "waves.vcd", "sim.log"):
-        (out / stale).unlink(missing_ok=True)
+
+def _run_rtl(rc: RunConfig, out: Path, stream: IO[str], ns: PeerNamespace | None = None) -> dict[str, Any]:
+
     log = out / "sim.log"
-    env = {"HILNIC_RUN_CFG": rc.to_json()}
+    # HILNIC_RUN_PARENT: the simulator stops itself if this process dies (see rtl_main)
+    env = {"HILNIC_RUN_CFG": rc.to_json(), "HILNIC_RUN_PARENT": str(os.getpid())}
+    pass_fds: tuple[int, ...] = ()
+    if ns is not None and ns.fds is not None:  # the simulator inherits the TAP and the receiver's pipes
+        env.update(linux_peer_env(ns))
+        pass_fds = tuple(ns.fds)
     if not rc.verbose:
         env["COCOTB_LOG_LEVEL"] = "WARNING"
     # quiet() points fds 1 and 2 at the log; the bar keeps writing to the terminal's stderr
@@ -200,60 +332,149 @@ def _run_rtl(rc: RunConfig, out: Path, stream: IO[str]) -> dict[str, Any]:
     except (AttributeError, ValueError, OSError):
         pass
     bar = ProgressBar(bar_stream, _label(rc), tty=stream.isatty() if hasattr(stream, "isatty") else False)
+    waves_note = verilator_vcd_reason() if rc.waves and rc.sim == "verilator" else ""
+    if waves_note:  # said before the build, not only in the table after it
+        bar_stream.write(f"hilnic run: {waves_note}\n")
     poller = _Poller(out / "progress.json", bar, rc.sim)
     run_name = "run-" + hashlib.sha1(str(out).encode()).hexdigest()[:8]
     kwargs = dict(waves=rc.waves, sim=rc.sim, seed=rc.seed, extra_env=env, wall_timeout_s=rc.wall_limit_s,
+                  pass_fds=pass_fds,
                   run_name=run_name)
     error = ""
     run_dir: Path | None = None
     t0 = time.perf_counter()
     poller.start()
     try:
-        if rc.verbose:
-            run_dir = run_rtl_test(MODULE, TESTCASE, **kwargs)
-        else:
-            with quiet(log):
-                run_dir = run_rtl_test(MODULE, TESTCASE, **kwargs)
-    except AssertionError as exc:
-        error = _first_reason(str(exc))
-    except (RuntimeError, OSError) as exc:  # the build failed (compiler error, missing simulator)
-        error = f"simulator build/run failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}"
-    finally:
-        poller.stop_event.set()
-        poller.join()
-        poller.poll()
-    wall = time.perf_counter() - t0
-    sj = out / "summary.json"
-    summary: dict[str, Any] = {}
-    if sj.exists():
         try:
-            summary = json.loads(sj.read_text())
-        except ValueError:
-            summary = {}
+            if rc.verbose:
+                run_dir = run_rtl_test(MODULE, TESTCASE, **kwargs)
+            else:
+                with quiet(log):
+                    run_dir = run_rtl_test(MODULE, TESTCASE, **kwargs)
+        except AssertionError as exc:
+            error = _first_reason(str(exc))
+        except SimulatorWallTimeout as exc:
+            error = f"{exc} (--wall-limit-s)"
+        except (RuntimeError, OSError) as exc:  # the build failed (compiler error, missing simulator)
+            error = f"simulator build/run failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}"
+        finally:
+            poller.stop_event.set()
+            poller.join()
+            poller.poll()
+    except KeyboardInterrupt as exc:
+        # run_process_group has stopped the simulator's process group and waited for it
+        signum = signum_of(exc)
+        summary = _read_summary(out) or _bare_summary(rc, f"interrupted by {signal_name(signum)}", STATUS_INTERRUPTED)
+        _progress_into(summary, bar)
+        _finish_interrupted(rc, out, summary, signum, time.perf_counter() - t0)
+        bar.finish("interrupted")
+        _close(dup_stream)
+        raise Interrupted(signum, summary) from None
+    except BaseException:
+        bar.abort()
+        _close(dup_stream)
+        raise
+    wall = time.perf_counter() - t0
+    summary = _read_summary(out)
     if not summary:
-        summary = {"ok": False, "error": error or "the simulation wrote no summary", "sim": rc.sim, "proto": rc.proto,
-                   "nbytes": rc.nbytes}
-    elif error and summary.get("ok"):
-        summary["ok"] = False
-        summary["error"] = error
+        summary = _bare_summary(rc, error or "the simulation wrote no summary")
+    elif error and (summary.get("ok") or summary.get("status") != STATUS_FAILED):
+        # the simulator's summary says ok, or "interrupted" (stopped at the wall-clock bound)
+        summary.update(ok=False, status=STATUS_FAILED, error=error)
     elif error and not summary.get("error"):
         summary["error"] = error
-    if error and "wall-clock" not in summary.get("error", "") and _killed(error):
-        summary["error"] += f" (wall-clock bound {rc.wall_limit_s:g} s, --wall-limit-s)"
+    summary.pop("signal", None)
+    if error:  # the simulator may have been killed mid-write
+        kept = trim_capture(out / "wire.pcap")
+        if kept is not None and isinstance(summary.get("files"), dict):
+            summary["files"]["pcap_frames"] = kept
     summary["wall_total_s"] = wall
     summary["out"] = str(out)
     summary["log"] = "" if rc.verbose else str(log)
-    summary["fst"] = _move_waves(rc, run_dir, run_name, out) if rc.waves else ""
-    _write_summary(out, summary)
-    (out / "progress.json").unlink(missing_ok=True)
+    try:
+        summary["fst"] = _move_waves(rc, run_dir, run_name, out) if rc.waves else ""
+        summary["gtkw"] = ""
+        if summary["fst"]:
+            summary["gtkw"], note = _save_file(Path(summary["fst"]))
+            waves_note = "; ".join(n for n in (waves_note, note) if n)
+        summary["waves_note"] = waves_note
+        _write_summary(out, summary)
+        (out / "progress.json").unlink(missing_ok=True)
+    except BaseException:
+        bar.abort()
+        _close(dup_stream)
+        raise
     bar.finish("done" if summary.get("ok") else "FAILED")
-    if dup_stream is not None:
-        dup_stream.close()
+    _close(dup_stream)
     return summary
 
 
-def _killed(error: str) -> bool:
-    return "exit -9" in error or "exit 137" in error or "died" in error
+def _linux_peer_rows(s: dict[str, Any], lp: dict[str, Any]) -> list[str]:
+    """The Linux peer's rows of the summary table: its socket, its kernel's frames and
+    counters, and how the kernel's wall time met simulated time."""
+    rows = []
+    row = lambda k, v: rows.append(f"  {k:<18} {v}")  # noqa: E731
+    rcv = lp.get("receiver") or {}
+    c = lp.get("counters") or {}
+    where = f"this machine's kernel {rcv.get('kernel', '')} in netns {lp.get('netns')} ({lp.get('tap')} {lp.get('peer_ip')})"
+    if s.get("proto") == "tcp":
+        got = f"its TCP socket received {rcv.get('bytes', 0):,} of {s.get('nbytes', 0):,} bytes"
+    else:
+        got = (f"its UDP socket received {rcv.get('datagrams', 0):,} of {rcv.get('datagrams_expected', 0):,} datagrams, "
+               f"{rcv.get('bytes', 0):,} bytes")
+    row("linux peer", f"{where}: {got}" + (", byte-exact" if rcv.get("match") else "")
+        + (f" ({rcv['error']})" if rcv.get("error") else ""))
+    fk = lp.get("from_kernel") or {}
+    kinds = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in sorted(fk.items(), key=lambda kv: -kv[1]))
+    row("kernel frames", f"{lp.get('frames_from_kernel', 0):,} to the host ({kinds}); {lp.get('frames_to_kernel', 0):,} "
+                         f"from the host" + (f" (+{lp['dropped_by_loss']:,} lost on the wire)"
+                                             if lp.get("dropped_by_loss") else ""))
+    ko, w = lp.get("kernel_options") or {}, lp.get("window") or {}
+    if ko or w:
+        opts = [f"MSS {ko['mss']}"] if "mss" in ko else []
+        opts += [f"wscale {ko['wscale']}"] if "wscale" in ko else ["no window scaling"]
+        opts += ["timestamps" if ko.get("timestamps") else "no timestamps", "SACK" if ko.get("sack_perm") else "no SACK"]
+        win = f"; window {w['first']:,} B at the SYN-ACK, {w['min']:,}..{w['max']:,} B" if w else ""
+        row("kernel tcp", ", ".join(opts) + win + (f"; {lp['sack_blocks']:,} SACK blocks" if lp.get("sack_blocks") else ""))
+    if c:
+        if s.get("proto") == "tcp":
+            names = [("Tcp", "InSegs"), ("Tcp", "InCsumErrors"), ("Tcp", "InErrs"), ("Ip", "InHdrErrors"),
+                     ("TcpExt", "TCPOFOQueue"), ("TcpExt", "DelayedACKs")]
+        else:
+            names = [("Udp", "InDatagrams"), ("Udp", "InCsumErrors"), ("Udp", "InErrors"), ("Ip", "InHdrErrors"),
+                     ("Ip", "ReasmReqds"), ("Ip", "ReasmOKs"), ("Ip", "ReasmFails")]
+        row("kernel counters", ", ".join(f"{g} {n} {c.get(g, {}).get(n, 0):,}" for g, n in names)
+            + " (stats.txt: all)")
+    lat = lp.get("answer_latency_us") or {}
+    delay = lp.get("wire_delay_ps", 0)
+    row("kernel timing", f"answers stamped {fmt_ps(delay)} (wire delay + --rtt) after the frame or poll; "
+                         f"{lp.get('answers_at_once', 0):,} while the simulation waited on a frame"
+                         + (f" (median {lat['median']:.0f} us wall)" if lat.get("median") is not None else "")
+                         + f", {lp.get('answers_later', 0):,} on a later poll; "
+                           f"{lp.get('settle_wall_s', 0) + lp.get('pace_wall_s', 0):.3f} s wall waiting for the kernel "
+                           f"({lp.get('settle_waits', 0):,} waits after a frame, {lp.get('pace_waits', 0):,} paced polls)")
+    return rows
+
+
+def _read_summary(out: Path) -> dict[str, Any]:
+    try:
+        s = json.loads((out / "summary.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return s if isinstance(s, dict) else {}
+
+
+def _progress_into(summary: dict[str, Any], bar: ProgressBar) -> None:
+    """A summary without numbers gets the last progress the simulator reported."""
+    if "frames" not in summary and bar.state is not None:
+        sim_ps, frames, done, _total = bar.state
+        summary.update(progress={"sim_ps": sim_ps, "frames": frames, "bytes_done": done})
+
+
+def _close(f: IO[str] | None) -> None:
+    if f is not None:
+        with contextlib.suppress(OSError):
+            f.close()
 
 
 def _first_reason(text: str) -> str:
@@ -278,8 +499,18 @@ def _move_waves(rc: RunConfig, run_dir: Path | None, run_name: str, out: Path) -
     return ""
 
 
+def _save_file(dump: Path) -> tuple[str, str]:
+    """(path of the run's .gtkw, "") or ("", why there is none): a dump cut short by a killed
+    simulator may not be readable."""
+    try:
+        sf = write_save_file(dump, WAVE_LAYOUT)
+    except (WaveError, OSError) as exc:
+        return "", f"no GTKWave save file: {exc}"
+    return str(sf.path), "" if sf.marks else "no doorbell in the waveform: the save file has no markers"
+
+
 def _write_summary(out: Path, summary: dict[str, Any]) -> None:
-    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    write_json(out / "summary.json", summary)
 
 
 # -- the table ----------------------------------------------------------------------------------
@@ -291,18 +522,26 @@ def format_summary(s: dict[str, Any]) -> str:
     cfg = s.get("config") or {}
     what = (f"{fmt_size(s.get('nbytes', 0))} over {str(s.get('proto', '?')).upper()} "
             f"through {'the behavioral NIC model' if s.get('sim') == 'model' else 'nic_top on ' + str(s.get('sim'))}")
+    failed = "INTERRUPTED" if s.get("status") == STATUS_INTERRUPTED else "FAILED"
     if "frames" not in s:
         lines = [f"hilnic run: {what}: no summary from the simulation"]
+        p = s.get("progress")
+        if p:
+            lines.append(f"  so far             {p['frames']:,} frames, {p['bytes_done']:,} bytes delivered, "
+                         f"sim {fmt_ps(p['sim_ps'])}")
         if s.get("log"):
             lines.append(f"  simulator log      {display_path(s['log'])}")
-        lines.append(f"  result             FAILED: {s.get('error', '')}")
+        lines.append(f"  result             {failed}: {s.get('error', '')}")
         return "\n".join(lines)
     knobs = [f"MTU {s.get('mtu')}"]
     if s.get("proto") == "tcp":
         knobs.append(f"MSS {s.get('mss')}")
     else:
         knobs.append(f"datagrams of {s.get('datagram')} B")
-    knobs += [f"ring {cfg.get('ring_size')}", f"ITR {cfg.get('itr')}", f"loss {cfg.get('loss_rate', 0):g}"]
+    knobs += [f"ring {cfg.get('ring_size')}", f"ITR {cfg.get('itr')}"]
+    if s.get("proto") == "tcp":
+        knobs.append(f"TSO {'on' if cfg.get('tso', True) else 'off'}")
+    knobs.append(f"loss {cfg.get('loss_rate', 0):g}")
     if s.get("sim") != "model" or cfg.get("mem_latency_ns") != 500.0:
         knobs.append(f"memory latency {cfg.get('mem_latency_ns', 500):g} ns")
     lines = [f"hilnic run: {what} ({', '.join(knobs)})"]
@@ -337,7 +576,7 @@ def format_summary(s: dict[str, Any]) -> str:
                     f"(+{r['reprieves']:,} at once; {r['tx_busy']:,} NETDEV_TX_BUSY)")
     c = s.get("copies") or {}
     if c:
-        row("copies (seed 4.5)", f"1. {c.get('user_copy_bytes', 0):,} bytes user -> kernel; "
+        row("copies", f"1. {c.get('user_copy_bytes', 0):,} bytes user -> kernel; "
                                  f"2. {c.get('clones', 0):,} clones ({c.get('fclone_hits', 0):,} fclone), "
                                  f"{c.get('pskb_copies', 0) + c.get('skb_copies', 0):,} deep copies; "
                                  f"3. {c.get('frag_skbs', 0):,} extra skbs")
@@ -351,23 +590,33 @@ def format_summary(s: dict[str, Any]) -> str:
         row("tcp", text)
     elif s.get("peer", {}).get("dropped_by_loss"):
         row("loss", f"{s['peer']['dropped_by_loss']:,} frames dropped by the loss model")
+    lp = s.get("linux_peer")
+    if lp:
+        lines.extend(_linux_peer_rows(s, lp))
     f = s.get("files") or {}
     out = display_path(s.get("out", ""))
-    files = [f"wire.pcap ({f.get('pcap_frames', 0):,} frames{', with FCS' if f.get('pcap_fcs') else ''})"]
+    peer_frames = f.get("pcap_peer_frames", 0)
+    files = [f"wire.pcap ({f.get('pcap_frames', 0) - peer_frames:,} frames out, {peer_frames:,} in"
+             f"{', with FCS' if f.get('pcap_fcs') else ''})"]
     if f.get("trace"):
         files.append("trace.txt")
     if f.get("stats"):
         files.append("stats.txt")
+    if f.get("records"):
+        files.append("records.npz")
     files.append("summary.json")
     row("output", f"{out}/: " + ", ".join(files))
     if s.get("fst"):
-        row("waveform", f"{display_path(s['fst'])}")
-
-        lines.append(f"  {'':<18} gtkwave {display_path(s['fst'])} {display_path(str(ROOT / 'hdl' / 'nic.gtkw'))}")
+        row("waveform", display_path(s["fst"]) + (f" ({s['waves_note']})" if s.get("waves_note") else ""))
+        if s.get("gtkw"):
+            lines.append(f"  {'':<18} gtkwave {display_path(s['gtkw'])}   (first doorbell to first interrupt, "
+                         f"markers A-D)")
+        else:
+            lines.append(f"  {'':<18} gtkwave {display_path(s['fst'])} {display_path(str(WAVE_LAYOUT))}")
     if s.get("log"):
         row("simulator log", display_path(s["log"]))
     if not s.get("ok"):
-        verdict = f"FAILED: {s.get('error', '')}"
+        verdict = f"{failed}: {s.get('error', '')}"
     elif s.get("proto") == "udp" and s["payload_bytes"] != s["nbytes"]:
         verdict = "OK: every datagram that arrived is byte-exact (the rest were lost as configured), nothing leaked"
     else:

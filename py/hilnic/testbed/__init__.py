@@ -12,13 +12,25 @@ behavioral model in virtual time (`model_testbed`), or the RTL through the cocot
 from __future__ import annotations
 
 import dataclasses
-import random
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from hilnic.drivers.net.ethernet.intel.e1000.e1000 import MTU
-from hilnic.drivers.net.ethernet.intel.e1000.e1000_main import e1000_probe, netdev_priv
+from hilnic.drivers.net.ethernet.intel.e1000.e1000 import (
+    INTERRUPT_THROTTLE_RATE,
+    MTU,
+    TX_DESCRIPTORS,
+    loss_problem,
+    tcp_mss_problem,
+    tcp_mtu_problem,
+)
+from hilnic.drivers.net.ethernet.intel.e1000.e1000_main import (
+    E1000_DOWN_SLEEP_MS,
+    E1000_RESET_POLL_MS,
+    E1000_RESET_POLL_TRIES,
+    e1000_probe,
+    netdev_priv,
+)
 from hilnic.drivers.net.loopback import loopback_net_init
 from hilnic.drivers.net.rx import host_receive_frame
 from hilnic.hw.backend import NicBackend, WireFrame
@@ -32,9 +44,17 @@ from hilnic.net.core.sock import TCP_CLOSE, TCP_TIME_WAIT
 from hilnic.net.ipv4.af_inet import inet_init
 from hilnic.net.ipv4.route import inet_ifaddr_add
 from hilnic.net.socket import AF_INET, SOCK_DGRAM, SOCK_STREAM, socket
+from hilnic.wire.payload import PATTERN_CHUNK, pattern
 from hilnic.wire.peer import PeerHost, PeerOptions
 
 E1000_IRQ = 16
+
+# Simulated-time bounds of the driver's own waits, for timeouts that must cover them: probe and
+# open reset the NIC and poll STATUS.RST_BUSY every E1000_RESET_POLL_MS, up to
+# E1000_RESET_POLL_TRIES times (a healthy NIC answers on the first poll: ~1 ms); close sleeps
+# E1000_DOWN_SLEEP_MS in e1000_down. 1 ms of slack each for the MMIO around them.
+SETUP_TIME_PS = (E1000_RESET_POLL_TRIES * E1000_RESET_POLL_MS + 1) * MS
+TEARDOWN_TIME_PS = (E1000_DOWN_SLEEP_MS + 1) * MS
 
 
 def _mac(text: str) -> bytes:
@@ -60,6 +80,7 @@ class TestbedConfig:
     tadv: int = 0
     head_wb: bool = False
     tx_csum_offload: bool = True
+    tso: bool = True  # NETIF_F_TSO on eth0 (the driver's default); False: `ethtool -K eth0 tso off`
     wire_delay_ps: int = 10 * US  # the peer's answers take this long to come back
     loss_rate: float = 0.0
     seed: int = 1
@@ -67,10 +88,21 @@ class TestbedConfig:
     strict_peer: bool = False  # the peer also checks every frame with scapy
 
     def __post_init__(self) -> None:
-        if not MTU.valid(self.mtu):
-            raise ValueError(f"mtu must be {MTU.min}..{MTU.max}, got {self.mtu}")
-        if not 0.0 <= self.loss_rate < 1.0:
-            raise ValueError(f"loss rate must be in [0, 1), got {self.loss_rate}")
+        # the limits table's checks and messages, as `hilnic run` applies them (RunConfig)
+        for name, problem in (("mtu", MTU.problem(self.mtu)), ("ring_size", TX_DESCRIPTORS.problem(self.ring_size)),
+                              ("itr", INTERRUPT_THROTTLE_RATE.problem(self.itr)),
+                              ("loss_rate", loss_problem(self.loss_rate))):
+            if problem:
+                raise ValueError(f"{name} {problem}")
+        if "mss" in self.peer:
+            problem = tcp_mss_problem(self.peer["mss"], self.mtu)
+            if problem:
+                raise ValueError(f"peer mss {problem}")
+
+
+# builds the peer in place of PeerHost: (env, config, send_to_host) -> an object with PeerHost's
+# receive_frame, tx_listeners, counters() and delivered_bytes() (hilnic.wire.linux_peer.LinuxPeer)
+PeerFactory = Callable[[Env, "TestbedConfig", Callable[[bytes], None]], Any]
 
 
 class Testbed:
@@ -78,13 +110,15 @@ class Testbed:
 
     __test__ = False
 
-    def __init__(self, env: Env, nic: NicBackend, cfg: TestbedConfig | None = None) -> None:
+    def __init__(self, env: Env, nic: NicBackend, cfg: TestbedConfig | None = None,
+                 make_peer: PeerFactory | None = None) -> None:
         self.env = env
         self.nic = nic
         self.cfg = cfg or TestbedConfig()
-        self.host = Host(env, mem=nic.mem)
+        self.host = Host(env, mem=nic.mem, seed=self.cfg.seed)
         self.dev: Any = None
-        self.peer: PeerHost | None = None
+        self.peer: Any = None  # PeerHost, or what make_peer built
+        self.make_peer = make_peer
         self.frames = 0
         self.wire_bytes = 0
         self.last_frame_end = 0
@@ -103,7 +137,10 @@ class Testbed:
         return netdev_priv(self.dev)
 
     async def setup(self) -> None:
-        """Probe and open the NIC, configure IP, attach the peer (process context)."""
+        """Probe and open the NIC, configure IP, attach the peer (process context). Once:
+        a second call returns at once (rtl_testbed has usually done it)."""
+        if self.dev is not None:
+            return
         cfg, host = self.cfg, self.host
         loopback_net_init(host)
         inet_init(host)
@@ -116,14 +153,23 @@ class Testbed:
             nd.dev_set_mtu(self.dev, cfg.mtu)
         if not cfg.tx_csum_offload:
             nd.ethtool_set_features(self.dev, off=nd.NETIF_F_HW_CSUM | nd.NETIF_F_IP_CSUM)
+        if not cfg.tso:
+            nd.ethtool_set_features(self.dev, off=nd.NETIF_F_TSO)  # the stack segments GSO skbs in software
         await nd.dev_open_async(self.dev)
         inet_ifaddr_add(host, self.dev, cfg.host_ip, cfg.prefix_len)
-        opts = dataclasses.replace(PeerOptions(), loss_rate=cfg.loss_rate, seed=cfg.seed, strict=cfg.strict_peer, **cfg.peer)
-        self.peer = PeerHost(
-            self.env, cfg.peer_mac, cfg.peer_ip, cfg.host_mac, cfg.host_ip,
-            send_to_host=self._to_host, wire_delay_ps=cfg.wire_delay_ps, options=opts,
-        )
+        if self.make_peer is not None:
+            self.peer = self.make_peer(self.env, cfg, self._to_host)
+        else:
+            opts = dataclasses.replace(PeerOptions(), loss_rate=cfg.loss_rate, seed=cfg.seed, strict=cfg.strict_peer,
+                                       **cfg.peer)
+            self.peer = PeerHost(
+                self.env, cfg.peer_mac, cfg.peer_ip, cfg.host_mac, cfg.host_ip,
+                send_to_host=self._to_host, wire_delay_ps=cfg.wire_delay_ps, options=opts,
+            )
         self.nic.on_frame(self.peer.receive_frame)
+        start = getattr(self.peer, "start", None)  # a peer with timers of its own (LinuxPeer's poll)
+        if start is not None:
+            start()
 
     def _to_host(self, frame: bytes) -> None:
         host_receive_frame(self.host, self.dev, frame)
@@ -133,6 +179,12 @@ class Testbed:
         await nd.dev_close_async(self.dev)
 
     def socket(self, kind: int = SOCK_STREAM) -> Any:
+        """A socket on the host. TCP refuses an MTU too small for it (the limits table's
+        tcp_mtu_problem): such a transfer would never finish."""
+        if kind == SOCK_STREAM:
+            problem = tcp_mtu_problem(self.cfg.mtu)
+            if problem:
+                raise ValueError(f"mtu {problem}")
         return socket(self.host, AF_INET, kind)
 
     def run(self, main: Coroutine, timeout: int = 10 * SEC) -> Any:
@@ -148,6 +200,15 @@ class Testbed:
 
         task = self.host.kernel.spawn(whole(), "testbed")
         return self.env.run_until_complete(task, timeout)
+
+    async def process(self, main: Coroutine, timeout: int = 1 * SEC) -> Any:
+        """Simulator time (under cocotb): run `main` as a process-context task of this host,
+        at most `timeout` ps of simulated time; return its result. SimulationTimeout past the
+        bound; a failure of any kernel task is raised here."""
+        run_process = getattr(self.env, "run_process", None)
+        if run_process is None:
+            raise TypeError("Testbed.process needs a simulator env (rtl_testbed); on the model use tb.run")
+        return await run_process(self.host.kernel, main, timeout)
 
     async def quiesce(self, timeout: int = 1 * SEC) -> None:
         """Wait until the driver has reclaimed every descriptor and the qdisc is empty."""
@@ -173,21 +234,17 @@ class Testbed:
         assert not self.host.mem.violations, f"IOMMU violations: {self.host.mem.violations[:3]}"
 
 
-def model_testbed(cfg: TestbedConfig | None = None, **nic_args: Any) -> Testbed:
+def model_testbed(cfg: TestbedConfig | None = None, make_peer: PeerFactory | None = None, **nic_args: Any) -> Testbed:
     """A testbed on the behavioral NIC in virtual time."""
 
     env = VirtualEnv()
     mem = HostMemory()
-    return Testbed(env, ModelNic(env, mem, **nic_args), cfg)
+    return Testbed(env, ModelNic(env, mem, **nic_args), cfg, make_peer)
 
 
 # -- scenarios (process context) ---------------------------------------------------------
 
 
-def pattern(n: int, seed: int = 0) -> bytes:
-    """n bytes that make misordering or corruption visible (not a repeating short cycle)."""
-
-    return random.Random(seed).randbytes(n)
 
 
 async def tcp_bulk(
@@ -204,21 +261,27 @@ async def tcp_bulk(
         sent += await s.send(mv[sent : sent + chunk])
     info = s.tcp_info()
     await s.close()
-    conn_done = tb.host.kernel.env.event("peer_done")
+    await tcp_finished(tb, s, len(payload), port)
+    return {"bytes": sent, "elapsed_ps": tb.env.now() - t0, "payload": payload, "tcp_info": info}
+
+
+async def tcp_finished(tb: Testbed, s: Any, nbytes: int, port: int = 5001, timeout: int = 120 * SEC) -> None:
+    """After `s.close()`: wait until the peer has `nbytes` on `port` and the socket has closed
+    (its FIN acknowledged), so nothing of the connection is left in flight for a teardown."""
+    done = tb.host.kernel.env.event("peer_done")
 
     def poll() -> None:
-        if tb.peer.delivered_bytes(peer_port=port) >= len(payload) and s.sk.sk_state in (TCP_CLOSE, TCP_TIME_WAIT):
-            conn_done.set()
+        if tb.peer.delivered_bytes(peer_port=port) >= nbytes and s.sk.sk_state in (TCP_CLOSE, TCP_TIME_WAIT):
+            done.set()
         else:
             tb.env.call_later(100 * US, poll)
 
     poll()
-    if not await tb.host.kernel.wait_event(conn_done, timeout=120 * SEC):
+    if not await tb.host.kernel.wait_event(done, timeout=timeout):
         raise TimeoutError(
-            f"tcp_bulk: after 120 s simulated the peer has {tb.peer.delivered_bytes(peer_port=port)} of "
-            f"{len(payload)} bytes and the socket is in state {s.sk.sk_state}"
+            f"after {timeout / SEC:g} s simulated the peer has {tb.peer.delivered_bytes(peer_port=port)} of "
+            f"{nbytes} bytes on port {port} and the socket is in state {s.sk.sk_state}"
         )
-    return {"bytes": sent, "elapsed_ps": tb.env.now() - t0, "payload": payload, "tcp_info": info}
 
 
 async def udp_send(tb: Testbed, sizes: list[int], port: int = 9000) -> list[bytes]:
@@ -234,4 +297,5 @@ async def udp_send(tb: Testbed, sizes: list[int], port: int = 9000) -> list[byte
     return sent
 
 
-__all__ = ["MS", "SEC", "US", "Testbed", "TestbedConfig", "model_testbed", "pattern", "tcp_bulk", "udp_send"]
+__all__ = ["MS", "PATTERN_CHUNK", "SEC", "SETUP_TIME_PS", "TEARDOWN_TIME_PS", "US", "PeerFactory", "Testbed",
+           "TestbedConfig", "model_testbed", "pattern", "tcp_bulk", "tcp_finished", "udp_send"]

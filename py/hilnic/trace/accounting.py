@@ -1,4 +1,4 @@
-"""The copy accounting of seed §4.5, from `hilnic.net.core.skbuff.skb_stats`."""
+"""The copy accounting of docs/linux-tx-path.md ("Copies"), from `hilnic.net.core.skbuff.skb_stats`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hilnic.trace._access import num
 
 
 def copy_accounting(stats: Any) -> str:
-    """Where the transmit path copied memory, in the seed's three points plus checksums.
+    """Where the transmit path copied memory, at its three points plus checksums.
 
     1. user → kernel: every byte written is copied once into the socket's page frags;
     2. for retransmission the skb is cloned (shallow: new sk_buff, shared data; usually the
@@ -29,7 +29,7 @@ def copy_accounting(stats: Any) -> str:
         ("skbs allocated / freed / live", f"{g('allocs')} / {g('frees')} / {g('live')}"),
     ]
     w = max(len(k) for k, _ in rows)
-    return "copy accounting (seed 4.5)\n" + "".join(f"  {k:<{w}}  {v}\n" for k, v in rows)
+    return "copy accounting\n" + "".join(f"  {k:<{w}}  {v}\n" for k, v in rows)
 
 
 __all__ = ["copy_accounting"]

@@ -49,13 +49,137 @@ def _qdisc_text(q: Any, where: str) -> str:
         head += f" bands {num(q, 'bands', default=3)} priomap " + " ".join(str(b) for b in prio)
     elif callable(getattr(q, "tc_params", None)):
         head += " " + q.tc_params()
+    elif callable(getattr(q, "dump_opts", None)) and kind in _PRINT_QOPT:
+        head += " " + _PRINT_QOPT[kind](q.dump_opts()).rstrip()
     b, qs = _stats(q)
     drops, overlimits, requeues = num(qs, "drops"), num(qs, "overlimits"), num(qs, "requeues")
     qlen = num(qs, "qlen") if qs is not None and getattr(qs, "qlen", None) is not None else num(q, "q.qlen", "qlen")
+    xstats = ""
+    if callable(getattr(q, "dump_xstats", None)) and kind in _PRINT_XSTATS:
+        xstats = _PRINT_XSTATS[kind](q.dump_xstats()) + "\n"
     return (f"{head}\n"
             f" Sent {num(b, 'bytes')} bytes {num(b, 'packets')} pkt "
             f"(dropped {drops}, overlimits {overlimits} requeues {requeues})\n"
-            f" backlog {sprint_size(num(qs, 'backlog'))} {qlen}p requeues {requeues}\n")
+            f" backlog {sprint_size(num(qs, 'backlog'))} {qlen}p requeues {requeues}\n"
+            f"{xstats}")
+
+
+# -- iproute2's qdisc modules (tc/q_fq_codel.c, tc/q_fq.c) and unit printers (lib/utils.c) ----------
+
+
+def sprint_time(us: int) -> str:
+    """print_time: a time in us (%.3gs, %.3gms, %uus)."""
+    if us >= 1_000_000:
+        return f"{us / 1_000_000:.3g}s"
+    if us >= 1000:
+        return f"{us / 1000:.3g}ms"
+    return f"{us}us"
+
+
+def sprint_time64(ns: int) -> str:
+    """print_time64: a time in ns."""
+    if ns >= 1_000_000_000:
+        return f"{ns / 1_000_000_000:.3g}s"
+    if ns >= 1_000_000:
+        return f"{ns / 1_000_000:.3g}ms"
+    if ns >= 1000:
+        return f"{ns / 1000:.3g}us"
+    return f"{ns}ns"
+
+
+def sprint_rate(rate: int) -> str:
+    """print_rate: bytes/s shown in bit/s with SI prefixes, divided while exact (or >= 1000 k)."""
+    rate <<= 3
+    units = ("", "K", "M", "G", "T")
+    i = 0
+    while i < len(units) - 1:
+        if rate < 1000 or (rate % 1000 and rate < 1000 * 1000):
+            break
+        rate //= 1000
+        i += 1
+    return f"{rate}{units[i]}bit"
+
+
+def fq_codel_print_opt(o: Mapping[str, int]) -> str:
+    out = f"limit {o['limit']}p flows {o['flows']} quantum {o['quantum']} target {sprint_time(o['target'])} "
+    if "ce_threshold" in o:
+        out += f"ce_threshold {sprint_time(o['ce_threshold'])} "
+    out += f"interval {sprint_time(o['interval'])} memory_limit {sprint_size(o['memory_limit'])} "
+    if o["ecn"]:
+        out += "ecn "
+    if o["drop_batch_size"]:
+        out += f"drop_batch {o['drop_batch_size']} "
+    return out
+
+
+def fq_codel_print_xstats(st: Mapping[str, int]) -> str:
+    out = (f"  maxpacket {st['maxpacket']} drop_overlimit {st['drop_overlimit']} "
+           f"new_flow_count {st['new_flow_count']} ecn_mark {st['ecn_mark']}")
+    if st["ce_mark"]:
+        out += f" ce_mark {st['ce_mark']}"
+    if st["memory_usage"]:
+        out += f" memory_used {st['memory_usage']}"
+    if st["drop_overmemory"]:
+        out += f" drop_overmemory {st['drop_overmemory']}"
+    return out + f"\n  new_flows_len {st['new_flows_len']} old_flows_len {st['old_flows_len']}"
+
+
+def fq_print_opt(o: Mapping[str, Any]) -> str:
+    out = (f"limit {o['plimit']}p flow_limit {o['flow_plimit']}p buckets {1 << o['buckets_log']} "
+           f"orphan_mask {o['orphan_mask']} ")
+    if not o["rate_enable"]:
+        out += "nopacing "
+    bands, priomap = o["priomap"]
+    out += f"bands {bands} priomap " + "".join(f"{b} " for b in priomap)
+    out += "weights " + "".join(f"{w} " for w in o["weights"])
+    out += f"quantum {sprint_size(o['quantum'])} initial_quantum {sprint_size(o['initial_quantum'])} "
+    if o["flow_max_rate"] != 0xFFFFFFFF:
+        out += f"maxrate {sprint_rate(o['flow_max_rate'])} "
+    if o["low_rate_threshold"]:
+        out += f"low_rate_threshold {sprint_rate(o['low_rate_threshold'])} "
+    out += f"refill_delay {sprint_time(o['flow_refill_delay'])} "
+    if o["ce_threshold"] != 0xFFFFFFFF:
+        out += f"ce_threshold {sprint_time(o['ce_threshold'])} "
+    out += f"timer_slack {sprint_time64(o['timer_slack'])} horizon {sprint_time(o['horizon'])} "
+    out += "horizon_drop " if o["horizon_drop"] else "horizon_cap "
+    out += f"offload_horizon {sprint_time(o['offload_horizon'])} "
+    return out
+
+
+def fq_print_xstats(st: Mapping[str, Any]) -> str:
+    out = f"  flows {st['flows']} (inactive {st['inactive_flows']} throttled {st['throttled_flows']})"
+    out += "".join(f" band{i}_pkts {n}" for i, n in enumerate(st["band_pkt_count"]))
+    if st["time_next_delayed_flow"] > 0:
+        out += f" next_packet_delay {sprint_time64(st['time_next_delayed_flow'])}"
+    out += f"\n  gc {st['gc_flows']} highprio {st['highprio_packets']}"
+    if st["fastpath_packets"]:
+        out += f" fastpath {st['fastpath_packets']}"
+    if st["tcp_retrans"]:
+        out += f" retrans {st['tcp_retrans']}"
+    out += f" throttled {st['throttled']}"
+    if st["unthrottle_latency_ns"]:
+        out += f" latency {sprint_time64(st['unthrottle_latency_ns'])}"
+    if st["ce_mark"]:
+        out += f" ce_mark {st['ce_mark']}"
+    if st["flows_plimit"]:
+        out += f" flows_plimit {st['flows_plimit']}"
+    if (st["pkts_too_long"] or st["allocation_errors"] or st["horizon_drops"] or st["horizon_caps"]
+            or any(st["band_drops"])):
+        out += "\n"
+        if st["pkts_too_long"]:
+            out += f" pkts_too_long {st['pkts_too_long']}"
+        if st["allocation_errors"]:
+            out += f" alloc_errors {st['allocation_errors']}"
+        if st["horizon_drops"]:
+            out += f" horizon_drops {st['horizon_drops']}"
+        if st["horizon_caps"]:
+            out += f"  horizon_caps {st['horizon_caps']}"
+        out += "".join(f" band{i}_drops {n}" for i, n in enumerate(st["band_drops"]) if n)
+    return out
+
+
+_PRINT_QOPT = {"fq_codel": fq_codel_print_opt, "fq": fq_print_opt}
+_PRINT_XSTATS = {"fq_codel": fq_codel_print_xstats, "fq": fq_print_xstats}
 
 
 def tc_s_qdisc(dev: Any, qdisc: Any = None) -> str:
@@ -103,4 +227,4 @@ def bql(dev: Any, sysfs: bool = True) -> str:
     return "".join(out)
 
 
-__all__ = ["bql", "ethtool_S", "sprint_size", "tc_s_qdisc"]
+__all__ = ["bql", "ethtool_S", "sprint_rate", "sprint_size", "sprint_time", "sprint_time64", "tc_s_qdisc"]

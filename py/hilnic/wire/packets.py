@@ -39,6 +39,7 @@ TCPOPT_NOP = 1
 TCPOPT_MSS = 2
 TCPOPT_WINDOW = 3
 TCPOPT_SACK_PERM = 4
+TCPOPT_SACK = 5
 TCPOPT_TIMESTAMP = 8
 
 ARPOP_REQUEST = 1
@@ -145,6 +146,14 @@ def tcp_synack_options(mss: int, wscale: int | None, ts: tuple[int, int] | None,
         out += struct.pack("!BBBB", TCPOPT_NOP, TCPOPT_NOP, TCPOPT_SACK_PERM, 2)
     if wscale is not None:
         out += struct.pack("!BBBB", TCPOPT_NOP, TCPOPT_WINDOW, 3, wscale)
+    return out
+
+
+def tcp_sack_option(blocks: tuple[tuple[int, int], ...] | list[tuple[int, int]]) -> bytes:
+    """NOP, NOP, SACK with the blocks (a D-SACK first), as tcp_options_write puts it after TS."""
+    out = struct.pack("!BBBB", TCPOPT_NOP, TCPOPT_NOP, TCPOPT_SACK, 2 + 8 * len(blocks))
+    for start, end in blocks:
+        out += struct.pack("!II", start & 0xFFFFFFFF, end & 0xFFFFFFFF)
     return out
 
 

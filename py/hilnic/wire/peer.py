@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 from zlib import crc32 as zlib_crc32
 
-from hilnic.kernel.env import MS, SEC, Env, TimerHandle
+from hilnic.kernel.env import MS, SEC, US, Env, TimerHandle
 from hilnic.lib.checksum import csum_ok, csum_words, pseudo_sum
 from hilnic.wire.loss import LossConfig, LossModel
 from hilnic.wire.packets import (
@@ -61,6 +61,7 @@ from hilnic.wire.packets import (
     ip_str,
     mac_bytes,
     parse_tcp_options,
+    tcp_sack_option,
     tcp_synack_options,
     tcp_ts_option,
 )
@@ -79,15 +80,26 @@ ETH_MIN_FRAME = 64  # with FCS; shorter is a runt, which a MAC discards
 
 @dataclass
 class PeerOptions:
-    """How the peer behaves. Defaults: a Linux 6.9 receiver with a large buffer."""
+    """How the peer behaves. Defaults: a Linux 6.18 receiver with its default sysctls (those
+    of tests/linux_ref's captures), whose application reads with recv(65536) until EOF and
+    then closes."""
 
-    mss: int = 1460  # advertised in the SYN-ACK
-    wscale: int = 7
-    rcvbuf: int = 6 << 20  # receive buffer: the window advertised (tcp_rmem max)
-    autoread: bool = True  # the application reads at once; False: `read()` frees the buffer
-    timestamps: bool = True  # answer TS when the SYN offers it
-    delack_ps: int = 40 * MS  # delayed-ACK timeout (TCP_ATO_MIN)
-    quickack: int = 0  # ACK the first N data segments at once (Linux: up to 16)
+    mss: int = 1460  # the route's advmss, advertised in the SYN-ACK
+    rmem: tuple[int, int, int] = (4096, 131072, 33554432)  # net.ipv4.tcp_rmem
+    rmem_max: int = 4194304  # net.core.rmem_max (with tcp_rmem[2], it sets the window scale)
+    rcvbuf: int | None = None  # SO_RCVBUF's sk_rcvbuf (locked: no autotuning); None: tcp_rmem[1]
+    moderate_rcvbuf: bool = True  # net.ipv4.tcp_moderate_rcvbuf (receive-buffer autotuning)
+    window_scaling: bool = True  # net.ipv4.tcp_window_scaling
+    timestamps: bool = True  # net.ipv4.tcp_timestamps: answer TS when the SYN offers it
+    sack: bool = True  # net.ipv4.tcp_sack: SACK when the SYN offers it
+    dsack: bool = True  # net.ipv4.tcp_dsack
+    comp_sack_nr: int = 44  # net.ipv4.tcp_comp_sack_nr
+    comp_sack_delay_ns: int = 1_000_000  # net.ipv4.tcp_comp_sack_delay_ns
+    # truesize of a received segment beyond its payload: the small head (skb_small_head_cache)
+    # of a segment the sender's software GSO built, as veth hands it over
+    rx_head_truesize: int = 832
+    autoread: bool = True  # the application reads (recv(65536) until EOF, then close); False: `read()`
+    app_delay_ps: int = 30 * US  # from the data's arrival until the woken reader runs (the captures' receiver)
     listen_ports: Collection[int] | None = None  # None: accept a SYN to any port
     iss: int = 0x5EED0000  # first connection's initial sequence number (+0x01000000 per connection)
     ttl: int = 64
@@ -194,6 +206,11 @@ class PeerHost:
                  "malformed", "not_for_us", "other_rx", "arp_requests", "arp_replies", "reassembled", "udp_rx",
                  "acks_sent", "dupacks_sent", "delayed_acks", "synacks_sent", "rsts_sent", "frames_tx"]
         out = {n: getattr(self, n) for n in names}
+        # the TCP receivers' SACK side: out-of-order segments queued, ACKs carrying SACK blocks
+        # (D-SACKs among them), ACKs not sent because tcp_comp_sack compressed them
+        conns = self._all_conns()
+        for n in ("ofo_segments", "sack_acks", "dsacks_sent", "acks_compressed"):
+            out[n] = sum(getattr(c, n) for c in conns)
         out["reasm_fails"] = self.reasm.fails
         out["reasm_timeouts"] = self.reasm.timeouts
         return out
@@ -405,9 +422,7 @@ class PeerHost:
                 o = self.options
                 iss = o.iss + 0x01000000 * self._nconn
                 self._nconn += 1
-                conn = TcpReceiver(TcpSegment(seq, ack, flags, window, b"", opts), now, iss, mss=o.mss,
-                                   rcvbuf=o.rcvbuf, wscale=o.wscale, delack_ps=o.delack_ps, quickack=o.quickack,
-                                   autoread=o.autoread, timestamps=o.timestamps)
+                conn = TcpReceiver(TcpSegment(seq, ack, flags, window, b"", opts), now, iss, o)
                 self.connections[key] = conn
                 self._flush(key, conn)
             elif not flags & TCP_RST and conn is None:
@@ -428,10 +443,12 @@ class PeerHost:
             for r in conn.outbox:
                 if r.syn_options:
                     self.synacks_sent += 1
-                    opts = tcp_synack_options(o.mss, o.wscale if conn.wscale_ok else None,
-                                              (tsval, r.tsecr) if conn.ts_ok else None)
+                    opts = tcp_synack_options(o.mss, conn.rcv_wscale if conn.wscale_ok else None,
+                                              (tsval, r.tsecr) if conn.ts_ok else None, conn.sack_ok)
                 else:
                     opts = tcp_ts_option(tsval, r.tsecr) if conn.ts_ok else b""
+                    if r.sacks:
+                        opts += tcp_sack_option(r.sacks)
                 tcp = build_tcp(self.ip, host_ip, pport, hport, r.seq, r.ack, r.flags, r.window, opts)
                 self._send_ip(host_ip, IPPROTO_TCP, tcp)
             conn.outbox.clear()
@@ -448,7 +465,7 @@ class PeerHost:
         self._delack.pop(key, None)
         conn = self.connections.get(key)
         if conn is not None:
-            conn.on_delack_timer(self.env.now())
+            conn.on_timer(self.env.now())
             self._flush(key, conn)
 
     def _send_rst(self, dst: bytes, sport: int, dport: int, seq: int, ack: int, flags: int, dlen: int) -> None:

@@ -30,6 +30,7 @@ from typing import Any
 from hilnic.include.net import pkt_sched
 from hilnic.include.net.ip import IP_DF
 from hilnic.include.net.sch_generic import TCQ_F_CAN_BYPASS
+from hilnic.include.trace.events.net import trace_net_dev_xmit
 from hilnic.kernel.ftrace import traced
 from hilnic.kernel.softirq import NET_TX_SOFTIRQ
 from hilnic.net.core.gso import skb_gso_segment
@@ -191,9 +192,11 @@ def validate_xmit_skb_list(skb: SkBuff | None, dev: NetDevice) -> SkBuff | None:
 def xmit_one(skb: SkBuff, dev: NetDevice, txq: NetdevQueue, more: bool) -> int:
     """netdev_start_xmit: set softnet xmit.more, call the driver, stamp trans_start on OK."""
     softnet_xmit.more = more
+    length = skb.len
     rc = dev.netdev_ops.ndo_start_xmit(skb, dev)  # type: ignore[misc]  # set by every driver
     if rc == NETDEV_TX_OK:
         txq.trans_start = dev.kernel.jiffies  # txq_trans_update
+    trace_net_dev_xmit(skb, rc, dev, length)
     return rc
 
 

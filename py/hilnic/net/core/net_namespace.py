@@ -1,11 +1,12 @@
 """A host: one kernel (CPU), its memory, sysctls, SNMP counters and network objects.
 
 Every socket, device and table hangs off one `Host`, like a network namespace. The
-defaults are Linux 6.9's (LINUX_TX_SPEC.md).
+defaults are Linux 6.9's (docs/linux-tx-path.md).
 """
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,9 +29,16 @@ class Sysctl:
     tcp_tso_win_divisor: int = 3
     tcp_retries2: int = 15
     tcp_early_retrans: int = 3
-    tcp_sack: int = 0  # the peer model does not do SACK; TLP therefore stays off
+    tcp_sack: int = 1
+    tcp_dsack: int = 1
+    tcp_recovery: int = 1  # TCP_RACK_LOSS_DETECTION
+    tcp_frto: int = 2
+    tcp_reordering: int = 3
+    tcp_max_reordering: int = 300
     tcp_timestamps: int = 1
     tcp_window_scaling: int = 1
+    tcp_pacing_ss_ratio: int = 200  # % of cwnd·mss/srtt paced in slow start
+    tcp_pacing_ca_ratio: int = 120  # ... and in congestion avoidance
     tcp_max_skb_frags: int = 17  # net.core.max_skb_frags
     ip_default_ttl: int = 64
     dev_weight: int = 64
@@ -71,11 +79,36 @@ class Host:
     ext: dict[str, Any] = field(default_factory=dict)  # per-subsystem state (routes, arp_tbl, ...)
     # net->loopback_dev: set by drivers/net/loopback.py's loopback_net_init (a driver, above net: Any)
     loopback_dev: Any = None
+    # Seeds every random choice the kernel makes (get_random_*, the boot-time secrets behind
+    # secure_tcp_ts_off and __ip_select_ident), so a run is reproducible: the run's --seed.
+    seed: int = 1
+    prandom: random.Random = field(init=False)  # the host's entropy pool, seeded from `seed`
 
     def __post_init__(self) -> None:
         self.mem.clock = self.env
         self.kernel = Kernel(self.env)
+        self.prandom = random.Random(f"hilnic-host-{self.seed}")
         skb_init(self.mem)
 
     def snmp_inc(self, group: str, name: str, n: int = 1) -> None:
         self.mib[group][name] += n
+
+
+# -- randomness (drivers/char/random.c's interface), reproducible per host ------------------------
+
+
+def get_random_u32(host: Host) -> int:
+    return host.prandom.getrandbits(32)
+
+
+def get_random_u16(host: Host) -> int:
+    return host.prandom.getrandbits(16)
+
+
+def get_random_u32_below(host: Host, ceil: int) -> int:
+    """A uniform value in [0, ceil); ceil 0 gives 0 (as the kernel's callers never pass)."""
+    return host.prandom.randrange(ceil) if ceil > 0 else 0
+
+
+def get_random_bytes(host: Host, n: int) -> bytes:
+    return host.prandom.randbytes(n)

@@ -6,7 +6,7 @@ maps those addresses for DMA, and the NIC reads the real bytes. Offsets `data`, 
 `end`, `*_header` and `csum_start` are relative to `head`, like Linux's with
 NET_SKBUFF_DATA_USES_OFFSET.
 
-`skb_stats` counts the copies the seed text (§4.5) talks about: bytes copied from user
+`skb_stats` counts the copies of docs/linux-tx-path.md ("Copies"): bytes copied from user
 space, shallow clones, deep copies, extra skbs made by fragmentation, bytes summed in
 software.
 """
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
+from hilnic.include.net.tcp import MAX_TCP_HEADER
 from hilnic.kernel.ftrace import traced
 from hilnic.lib.checksum import csum_fold, csum_partial
 from hilnic.mm.hostmem import HostMemory
@@ -40,6 +41,23 @@ def SKB_DATA_ALIGN(x: int) -> int:
 
 def SKB_TRUESIZE(x: int) -> int:
     return x + SKB_DATA_ALIGN(SIZEOF_SK_BUFF) + SKB_DATA_ALIGN(SIZEOF_SKB_SHARED_INFO)
+
+
+def SKB_HEAD_ALIGN(x: int) -> int:
+    return SKB_DATA_ALIGN(x) + SKB_DATA_ALIGN(SIZEOF_SKB_SHARED_INFO)
+
+
+# kmalloc_reserve: heads up to SKB_HEAD_ALIGN(MAX_TCP_HEADER) come from skb_small_head_cache,
+# whose objects are one cache line longer when that size is a power of two (so that it is
+# not merged with kmalloc-512): 576 bytes with MAX_TCP_HEADER 192, i.e. skb_end_offset 256
+# and truesize 832 for every small skb, TCP's among them (Linux 6.18 reports w932 in
+# `ss -tm` for a 100-byte write: 832 + 100). Larger heads would round up to a kmalloc size;
+# that is not modelled (their truesize is SKB_TRUESIZE of the aligned request).
+SKB_SMALL_HEAD_SIZE = SKB_HEAD_ALIGN(MAX_TCP_HEADER)
+SKB_SMALL_HEAD_CACHE_SIZE = (
+    SKB_SMALL_HEAD_SIZE + SMP_CACHE_BYTES if SKB_SMALL_HEAD_SIZE & (SKB_SMALL_HEAD_SIZE - 1) == 0 else SKB_SMALL_HEAD_SIZE
+)
+SKB_SMALL_HEAD_HEADROOM = SKB_SMALL_HEAD_CACHE_SIZE - SKB_DATA_ALIGN(SIZEOF_SKB_SHARED_INFO)  # SKB_WITH_OVERHEAD
 
 
 class ChecksumKind(IntEnum):
@@ -72,7 +90,7 @@ SKB_GSO_UDP_L4 = 1 << 17  # Linux 6.9 numbering (SKB_GSO_DODGY is 1 << 1)
 
 @dataclass
 class SkbStats:
-    """Per-run copy accounting (seed §4.5) and skb lifetime counters."""
+    """Per-run copy accounting (docs/linux-tx-path.md, "Copies") and skb lifetime counters."""
 
     user_copy_bytes: int = 0  # user → kernel (tcp_sendmsg / ip_append_data)
     clones: int = 0  # skb_clone: new sk_buff, shared data
@@ -137,9 +155,13 @@ class Page:
             raise RuntimeError(f"put_page on freed page {self.addr:#x}")
 
     def write(self, offset: int, data: bytes) -> None:
+        if offset < 0 or offset + len(data) > self.size:
+            raise IndexError(f"page write {offset}+{len(data)} outside a page of {self.size}")
         host_mem().write(self.addr + offset, data)
 
     def read(self, offset: int, length: int) -> bytes:
+        if offset < 0 or offset + length > self.size:
+            raise IndexError(f"page read {offset}+{length} outside a page of {self.size}")
         return host_mem().read(self.addr + offset, length)
 
 
@@ -350,6 +372,8 @@ _TRUESIZE_OVERHEAD = SKB_TRUESIZE(0)
 
 def _attach_head(skb: SkBuff, size: int) -> None:
     size = (size + SMP_CACHE_BYTES - 1) & ~(SMP_CACHE_BYTES - 1)  # SKB_DATA_ALIGN
+    if size <= SKB_SMALL_HEAD_HEADROOM:  # kmalloc_reserve: skb_small_head_cache
+        size = SKB_SMALL_HEAD_HEADROOM
     mem = _mem if _mem is not None else host_mem()
     skb.head = Head(mem.alloc(size + SIZEOF_SKB_SHARED_INFO, SMP_CACHE_BYTES), size)
     skb.end = size
@@ -361,6 +385,8 @@ def alloc_skb(size: int) -> SkBuff:
     skb = SkBuff()
     # _attach_head and _track, inlined (every packet, both directions, comes through here).
     size = (size + SMP_CACHE_BYTES - 1) & ~(SMP_CACHE_BYTES - 1)  # SKB_DATA_ALIGN
+    if size <= SKB_SMALL_HEAD_HEADROOM:  # kmalloc_reserve: skb_small_head_cache
+        size = SKB_SMALL_HEAD_HEADROOM
     mem = _mem if _mem is not None else host_mem()
     skb.head = Head(mem.alloc(size + SIZEOF_SKB_SHARED_INFO, SMP_CACHE_BYTES), size)
     skb.end = size
@@ -522,6 +548,37 @@ def skb_copy(skb: SkBuff) -> SkBuff:
     skb_stats.skb_copies += 1
     skb_stats.copy_bytes += skb.len
     return _track(n)
+
+
+@traced
+def skb_cow_head(skb: SkBuff, headroom: int) -> int:
+    """Make the header area writable (a driver about to edit headers): a private copy of
+    the linear part when it is shared with a clone or the headroom is short
+    (pskb_expand_head); the frags stay shared. Returns 0 (the allocation does not fail here)."""
+    if not skb.skb_header_cloned() and skb.data >= headroom:
+        return 0
+    room = max(headroom, skb.data)
+    linear = skb.linear_bytes()
+    old_data = skb.data
+    sh = skb.shinfo
+    frags = [SkbFrag(f.page, f.offset, f.size) for f in sh.frags]
+    for f in frags:
+        f.page.get_page()
+    gso = (sh.gso_size, sh.gso_segs, sh.gso_type)
+    _release_data(skb)
+    _attach_head(skb, room + len(linear))
+    skb.data, skb.tail = room, room + len(linear)
+    skb.write_at(room, linear)
+    skb.shinfo = SkbSharedInfo(frags=frags, gso_size=gso[0], gso_segs=gso[1], gso_type=gso[2])
+    skb.truesize += sum(f.size for f in frags)
+    shift = room - old_data
+    for name in ("mac_header", "network_header", "transport_header", "csum_start"):
+        v = getattr(skb, name)
+        if v >= 0:
+            setattr(skb, name, v + shift)
+    skb.cloned = skb.nohdr = False
+    skb_stats.copy_bytes += len(linear)
+    return 0
 
 
 def __skb_header_release(skb: SkBuff) -> None:

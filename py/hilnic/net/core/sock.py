@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hilnic.include.linux.socket import SOL_SOCKET
+from hilnic.include.net.tcp import MAX_TCP_HEADER
 from hilnic.kernel.ftrace import traced
 from hilnic.net.core.netdev_features import (
     NETIF_F_GSO,
@@ -53,15 +54,17 @@ SOCK_MIN_SNDBUF = 2 * TCP_SKB_MIN_TRUESIZE  # 4608
 
 SEND_SHUTDOWN = 2
 
+# sk_pacing_status (enum sk_pacing): NEEDED is TCP's internal pacing (a congestion control
+# that paces, BBR, without fq below it); FQ once the fq qdisc has seen the socket's packets.
 SK_PACING_NONE = 0
+SK_PACING_NEEDED = 1
+SK_PACING_FQ = 2
 
 SKB_FRAG_PAGE_ORDER = 3  # get_order(32768): sk_page_frag is a 32 KiB compound page
 SKB_FRAG_PAGE_SIZE = 4096 << SKB_FRAG_PAGE_ORDER
 
 GSO_LEGACY_MAX_SIZE = 65536
 GSO_MAX_SEGS = 65535
-# L1_CACHE_ALIGN(128 + MAX_HEADER) with MAX_HEADER = LL_MAX_HEADER(128) + 48 (tunnels on).
-MAX_TCP_HEADER = 320
 
 # TCP states (include/net/tcp_states.h)
 TCP_ESTABLISHED = 1
@@ -80,16 +83,19 @@ TCP_STATE_NAMES = {
     7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN", 11: "CLOSING",
 }
 
-# sk_tsq_flags (enum tsq_enum)
+# sk_tsq_flags (enum tsq_enum, include/linux/tcp.h), as the TCPF_* masks: bit n of the enum
 TSQ_THROTTLED = 1 << 0
 TSQ_QUEUED = 1 << 1
-TCP_TSQ_DEFERRED = 1 << 2
-TCP_WRITE_TIMER_DEFERRED = 1 << 3
-TCP_MTU_REDUCED_DEFERRED = 1 << 5
+TCP_TSQ_DEFERRED = 1 << 2  # tcp_tasklet_func found the socket owned by user
+TCP_WRITE_TIMER_DEFERRED = 1 << 3  # tcp_write_timer found the socket owned by user
+TCP_DELACK_TIMER_DEFERRED = 1 << 4  # tcp_delack_timer found the socket owned by user
+TCP_MTU_REDUCED_DEFERRED = 1 << 5  # tcp_v4_err could not call tcp_v4_mtu_reduced
+TCP_DEFERRED_ALL = TCP_TSQ_DEFERRED | TCP_WRITE_TIMER_DEFERRED | TCP_DELACK_TIMER_DEFERRED | TCP_MTU_REDUCED_DEFERRED
 
 # sock flags
 SOCK_ZEROCOPY = "SOCK_ZEROCOPY"
 SOCK_NOSPACE = "SOCK_NOSPACE"
+SOCK_DEAD = "SOCK_DEAD"  # sock_orphan: close() let go of it
 
 
 class PageFrag:
@@ -138,8 +144,30 @@ class Proto:
     getsockopt: Callable[[Any, int, int], Any]
     init: Callable[[Any], None] | None = None
     connect: Callable[[Any, int, int], None] | None = None
+    get_port: Callable[[Any, int], int] | None = None  # bind a port (0: an ephemeral one)
     backlog_rcv: Callable[[Any, SkBuff], int] | None = None
     release_cb: Callable[[Any], None] | None = None
+
+
+class SkBacklog:
+    """sk->sk_backlog: the skbs softirq input left while the user owned the socket, in arrival
+    order (`head[-1]` is the tail), and `len`, the truesize they charge (sk_add_backlog)."""
+
+    __slots__ = ("head", "len")
+
+    def __init__(self) -> None:
+        self.head: list[SkBuff] = []
+        self.len = 0
+
+    @property
+    def tail(self) -> SkBuff | None:
+        return self.head[-1] if self.head else None
+
+    def __len__(self) -> int:
+        return len(self.head)
+
+    def __bool__(self) -> bool:
+        return bool(self.head)
 
 
 class Sock:
@@ -182,9 +210,10 @@ class Sock:
         self.sk_tsq_flags = 0
         self.sk_dst_cache: Any = None
         self.sk_zckey = 0
-        # lock_sock: while the process owns the socket, softirq input goes to the backlog.
+        # lock_sock: while the process owns the socket (sk_lock.owned), softirq input goes to
+        # the backlog, processed by release_sock.
         self.owned = False
-        self.sk_backlog: list[SkBuff] = []
+        self.sk_backlog = SkBacklog()
         self.sk_backlog_rcv: Callable[[Any, SkBuff], int] | None = None  # sk_prot->backlog_rcv
         self.sk_write_space: Callable[[Sock], None] | None = None
         self.sk_wq = host.env.event("sk_wq")  # wait queue: write space / state change
@@ -294,37 +323,103 @@ def sock_setsockopt(sk: Sock, optname: int, value: int | str | bytes) -> None:
     raise OSError(errno.ENOPROTOOPT, f"option {SOL_SOCKET}/{optname} not supported")
 
 
-# -- socket lock (lock_sock / release_sock) ------------------------------------------------------
+# -- socket lock (lock_sock / release_sock, net/core/sock.c) --------------------------------------
+
+
+def sock_owned_by_user(sk: Sock) -> bool:
+    return sk.owned
 
 
 def lock_sock(sk: Sock) -> None:
-    """The process owns the socket: softirq input is queued on sk_backlog meanwhile."""
+    """The process owns the socket: softirq input is queued on sk_backlog meanwhile.
+
+    One process per socket here: a second owner would sleep in __lock_sock in Linux; the
+    model's callers never contend, so that is an error."""
     if sk.owned:
         raise RuntimeError(f"lock_sock: {sk!r} already owned (recursive lock)")
     sk.owned = True
 
 
-def release_sock(sk: Sock) -> None:
-    """__release_sock: process the backlog, then the protocol's deferred work (release_cb).
+def sk_rcvqueues_full(sk: Sock, limit: int) -> bool:
+    # sk_rmem_alloc is 0: TCP's receive queue holds payload bytes, not charged skbs
+    return sk.sk_backlog.len > limit
 
-    Runs with BH disabled as in Linux, so softirqs raised meanwhile run at the end.
-    """
+
+def sk_add_backlog(sk: Sock, skb: SkBuff, limit: int) -> int:
+    """Queue softirq input behind the socket's owner; -ENOBUFS past `limit` bytes of truesize."""
+    if sk_rcvqueues_full(sk, limit):
+        return -errno.ENOBUFS
+    sk.sk_backlog.head.append(skb)  # __sk_add_backlog
+    sk.sk_backlog.len += skb.truesize
+    return 0
+
+
+def sk_backlog_rcv(sk: Sock, skb: SkBuff) -> int:
+    backlog_rcv = sk.sk_backlog_rcv
+    assert backlog_rcv is not None  # only a protocol with backlog_rcv queues input
+    return backlog_rcv(sk, skb)
+
+
+def __release_sock(sk: Sock) -> None:
+    """Process the backlog, batch by batch, in process context with BH enabled (softirqs
+    pending run first, and what they bring while the socket is still owned joins the next
+    batch). Entered and left with BH disabled (spin_lock_bh on sk_lock.slock)."""
     k = sk.kernel
-    k.local_bh_disable()
+    backlog = sk.sk_backlog
+    while backlog.head:
+        batch, backlog.head = backlog.head, []
+        k.local_bh_enable()  # spin_unlock_bh
+        try:
+            for skb in batch:
+                sk_backlog_rcv(sk, skb)
+        finally:
+            k.local_bh_disable()  # spin_lock_bh
+    # Zeroed only here, so a flood of input cannot keep us looping forever.
+    backlog.len = 0
+
+
+def release_sock(sk: Sock) -> None:
+    """The owner lets go: __release_sock runs the backlog (tcp_v4_do_rcv for TCP), then the
+    protocol's deferred work (sk_prot->release_cb: tcp_release_cb), then the ownership ends.
+    Softirqs raised meanwhile run at the final spin_unlock_bh."""
+    k = sk.kernel
+    k.local_bh_disable()  # spin_lock_bh(&sk->sk_lock.slock)
     try:
-        while sk.sk_backlog:
-            backlog, sk.sk_backlog = sk.sk_backlog, []
-            backlog_rcv = sk.sk_backlog_rcv
-            assert backlog_rcv is not None  # only a protocol with backlog_rcv queues input
-            for skb in backlog:
-                backlog_rcv(sk, skb)
+        if sk.sk_backlog.tail is not None:
+            __release_sock(sk)
         prot = sk.sk_prot
         if prot is not None and prot.release_cb is not None:
             prot.release_cb(sk)
-        sk.owned = False
     finally:
-        sk.owned = False
+        sk.owned = False  # sock_release_ownership
         k.local_bh_enable()
+
+
+def __sk_flush_backlog(sk: Sock) -> None:
+    k = sk.kernel
+    k.local_bh_disable()
+    try:
+        __release_sock(sk)
+        prot = sk.sk_prot
+        if prot is not None and prot.release_cb is not None:
+            prot.release_cb(sk)
+    finally:
+        k.local_bh_enable()
+
+
+def sk_flush_backlog(sk: Sock) -> bool:
+    """Process the backlog without giving up ownership (tcp_sendmsg_locked every 16 skbs);
+    True when there was something to process."""
+    if sk.sk_backlog.tail is not None:
+        __sk_flush_backlog(sk)
+        return True
+    return False
+
+
+def sock_orphan(sk: Sock) -> None:
+    """close() is done with it: the sock lives on for the protocol (FIN states, TIME_WAIT)."""
+    sk.sk_flags.add(SOCK_DEAD)
+    sk.sk_socket = None
 
 
 # -- stream memory (net/core/stream.c) ---------------------------------------------------------
@@ -502,6 +597,7 @@ def msg_zerocopy_callback(uarg: UbufInfo) -> None:
 
 # icsk_pending (include/net/inet_connection_sock.h)
 ICSK_TIME_RETRANS = 1
+ICSK_TIME_DACK = 2
 ICSK_TIME_PROBE0 = 3
 ICSK_TIME_LOSS_PROBE = 5
 ICSK_TIME_REO_TIMEOUT = 6
@@ -543,6 +639,30 @@ class AckSample:
     in_flight: int
 
 
+@dataclass(slots=True)
+class RateSample:
+    """struct rate_sample (include/net/tcp.h): one delivery-rate sample, filled by tcp_ack
+    through tcp_rate_skb_delivered and tcp_rate_gen (net/ipv4/tcp_rate.py), read by a
+    congestion control's cong_control (BBR). Times in us; -1 = no valid value."""
+
+    prior_mstamp: int = 0  # starting timestamp for interval
+    prior_delivered: int = 0  # tp->delivered at "prior_mstamp"
+    prior_delivered_ce: int = 0
+    delivered: int = 0  # number of packets delivered over interval
+    delivered_ce: int = 0
+    interval_us: int = 0  # time for tp->delivered to incr "delivered"
+    snd_interval_us: int = 0
+    rcv_interval_us: int = 0
+    rtt_us: int = -1  # RTT of last (S)ACKed packet (or -1)
+    losses: int = 0  # number of packets marked lost upon ACK
+    acked_sacked: int = 0  # number of packets newly (S)ACKed upon ACK
+    prior_in_flight: int = 0  # in flight before this ACK
+    last_end_seq: int = 0  # end_seq of most recently ACKed packet
+    is_app_limited: bool = False
+    is_retrans: bool = False
+    is_ack_delayed: bool = False
+
+
 @dataclass(slots=True, eq=False)
 class TcpCongestionOps:
     """struct tcp_congestion_ops: one congestion control algorithm (net/ipv4/tcp_cong.c
@@ -555,16 +675,66 @@ class TcpCongestionOps:
     set_state: Callable[[TcpSock, int], None] | None = None
     cwnd_event: Callable[[TcpSock, int], None] | None = None
     pkts_acked: Callable[[TcpSock, AckSample], None] | None = None
-    cong_control: Callable[[TcpSock, int, int, int], None] | None = None
+    cong_control: Callable[[TcpSock, int, int, RateSample], None] | None = None  # (sk, ack, flag, rs)
     init: Callable[[TcpSock], None] | None = None
     release: Callable[[TcpSock], None] | None = None
+    sndbuf_expand: Callable[[TcpSock], int] | None = None  # send-buffer multiplier (default 2)
+    min_tso_segs: Callable[[TcpSock], int] | None = None  # overrides sysctl tcp_min_tso_segs
     flags: int = 0
+
+
+# icsk_ack.pending (enum inet_csk_ack_state_t)
+ICSK_ACK_SCHED = 1
+ICSK_ACK_TIMER = 2
+ICSK_ACK_PUSHED = 4
+ICSK_ACK_PUSHED2 = 8
+ICSK_ACK_NOW = 16  # send the next ACK immediately (once)
+ICSK_ACK_NOMEM = 32
+
+
+class IcskAck:
+    """inet_connection_sock.icsk_ack: the delayed-ACK engine's state."""
+
+    __slots__ = ("ato", "lrcvtime", "pending", "pingpong", "quick", "rcv_mss", "retry", "timeout")
+
+    def __init__(self) -> None:
+        self.pending = 0  # ICSK_ACK_* bits
+        self.quick = 0  # scheduled number of quick acks
+        self.pingpong = 0  # interactive session: delay ACKs to piggyback them
+        self.retry = 0
+        self.ato = 0  # predicted tick of the soft clock (jiffies); 0 until data arrives
+        self.timeout = 0  # jiffies the delack timer is due
+        self.lrcvtime = 0
+        self.rcv_mss = 0  # MSS guessed for the peer's data (tcp_initialize_rcv_mss)
+
+
+# rx_opt.sack_ok bits (include/net/tcp.h)
+TCP_SACK_SEEN = 1 << 0  # the peer is SACK capable
+TCP_DSACK_SEEN = 1 << 2  # the peer has sent a D-SACK
+
+
+class TcpRack:
+    """tcp_sock.rack: RACK's state (net/ipv4/tcp_recovery.py). mstamp is in us."""
+
+    __slots__ = ("advanced", "dsack_seen", "end_seq", "last_delivered", "mstamp", "reo_wnd_persist",
+                 "reo_wnd_steps", "rtt_us")
+
+    def __init__(self) -> None:
+        self.mstamp = 0  # (re)sent time of the most recently (s)acked skb
+        self.rtt_us = 0  # its RTT
+        self.end_seq = 0  # its end_seq
+        self.last_delivered = 0  # tp->delivered when reo_wnd was last adjusted
+        self.reo_wnd_steps = 1  # allowed reordering window, in min_rtt/4 steps
+        self.reo_wnd_persist = 0  # recoveries left before reo_wnd resets to one step
+        self.dsack_seen = False  # a D-SACK asks reo_wnd to grow
+        self.advanced = False  # mstamp advanced since the last loss detection
 
 
 class TcpRxOpt:
     """struct tcp_options_received."""
 
     __slots__ = (
+        "dsack",
         "mss_clamp",
         "rcv_tsecr",
         "rcv_tsval",
@@ -583,7 +753,8 @@ class TcpRxOpt:
         self.saw_tstamp = False
         self.tstamp_ok = False
         self.wscale_ok = False
-        self.sack_ok = False
+        self.sack_ok = 0  # TCP_SACK_SEEN | TCP_DSACK_SEEN
+        self.dsack = 0  # a D-SACK block is to be sent
         self.snd_wscale = 0
         self.rcv_wscale = 0
         self.mss_clamp = 0
@@ -615,8 +786,10 @@ class TcpSock(Sock):
         self.icsk_ca_state = TCP_CA_Open
         self.icsk_pmtu_cookie = 0
         self.icsk_ext_hdr_len = 0
-        self.icsk_ack_pending = False
+        self.icsk_ack = IcskAck()
         self.icsk_retransmit_timer: TimerList
+        self.icsk_delack_timer: TimerList
+        self.icsk_delack_handler: Callable[[TcpSock], None]  # tcp_delack_timer_handler
         self.icsk_retransmit_handler: Callable[[TcpSock], None]  # tcp_write_timer_handler
         self.mtu_info = 0  # ICMP FRAG_NEEDED's MTU, for tcp_v4_mtu_reduced
         self.tcp_rtx_queue: list[SkBuff] = []
@@ -634,6 +807,7 @@ class TcpSock(Sock):
         self.rcv_nxt = 0
         self.rcv_wnd = 0
         self.rcv_wup = 0
+        self.rcv_ssthresh = 0  # current window clamp (tcp_connect_init: the initial rcv_wnd)
         self.copied_seq = 0
         self.window_clamp = 0
         self.rx_opt = TcpRxOpt()
@@ -661,7 +835,18 @@ class TcpSock(Sock):
         self.delivered = 0
         self.high_seq = 0
         self.undo_marker = 0
+        self.undo_retrans = -1  # retransmits not yet D-SACKed since undo_marker (-1: none sent)
         self.reordering = 3
+        self.reord_seen = 0  # reordering events seen
+        self.lost = 0  # total data packets lost incl. rexmits (tcp_notify_skb_loss_event)
+        # loss recovery: SACK scoreboard, RACK, TLP, F-RTO (net/ipv4/tcp_input.py, tcp_recovery.py)
+        self.highest_sack: SkBuff | None = None  # skb after the highest SACKed one (None: snd_nxt)
+        self.is_sack_reneg = False  # the receiver reneged on SACKs: recovering from it
+        self.dsack_dups = 0  # segments D-SACKed
+        self.rack = TcpRack()
+        self.tlp_high_seq = 0  # snd_nxt when a loss probe was sent (0: none outstanding)
+        self.tlp_retrans = False  # that probe was a retransmission
+        self.frto = False  # F-RTO (RFC 5682) running after this RTO
         self.is_cwnd_limited = False
         self.max_packets_out = 0
         self.cwnd_usage_seq = 0
@@ -674,10 +859,18 @@ class TcpSock(Sock):
         self.rttvar_us = 0
         self.rtt_seq = 0
         self.min_rtt_us = 0  # 0 = no sample yet (minmax_get of an empty filter is ~0U)
-        # clocks (ns)
+        # clocks: tcp_mstamp in us, the others in ns
         self.tcp_mstamp = 0
         self.tcp_clock_cache = 0
-        self.tcp_wstamp_ns = 0
+        self.tcp_wstamp_ns = 0  # earliest departure time of the next packet (EDT)
+        self.pacing_timer: Any = None  # hrtimer running tcp_pace_kick (tcp_init_xmit_timers)
+        # delivery-rate sampling (net/ipv4/tcp_rate.py); stamps in us
+        self.delivered_mstamp = 0  # time we reached "delivered"
+        self.first_tx_mstamp = 0  # start of window send phase
+        self.app_limited = 0  # limited until "delivered" reaches this val
+        self.rate_delivered = 0  # saved rate sample: packets delivered
+        self.rate_interval_us = 0  # saved rate sample: time elapsed
+        self.rate_app_limited = False
         self.retrans_stamp = 0
         self.lsndtime = 0
         # counters (tcp_info)

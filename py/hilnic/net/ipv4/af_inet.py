@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hilnic.include.linux.socket import MSG_OOB
-from hilnic.include.net.tcp_states import TCP_CLOSE, TCP_ESTABLISHED
+from hilnic.include.net.tcp_states import TCP_CLOSE
 from hilnic.include.uapi.linux.in_ import IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP
 from hilnic.kernel.ftrace import traced
 from hilnic.net.core.dev import dev_add_pack, netif_receive_skb
@@ -57,7 +57,6 @@ def inet_init(host: Host) -> None:
     arp_init(host)
     udp_init(host)
     icmp_init()
-    host.ext["ip_ident"] = 0  # __ip_select_ident state (one bucket)
     inet_add_protocol(host, NetProtocol(tcp_v4_rcv, tcp_v4_err), IPPROTO_TCP)
     inet_add_protocol(host, NetProtocol(udp_rcv, udp_err), IPPROTO_UDP)
     inet_add_protocol(host, NetProtocol(icmp_rcv, None), IPPROTO_ICMP)
@@ -125,10 +124,14 @@ async def inet_stream_connect(sock: Socket, addr: tuple[int, int], file_flags: i
 
 
 async def inet_dgram_connect(sock: Socket, addr: tuple[int, int], file_flags: int) -> None:
-    """Fix the peer; the model routes each datagram at send time (no ip4_datagram_connect)."""
+    """Bind a port if the socket has none (inet_autobind), then sk_prot->connect
+    (ip4_datagram_connect for UDP: route, source address, cached dst, random inet_id)."""
     sk = sock.sk
-    sk.inet_daddr, sk.inet_dport = addr
-    sk.sk_state = TCP_ESTABLISHED
+    prot = sk.sk_prot
+    assert prot is not None and prot.connect is not None and prot.get_port is not None
+    if not sk.inet_sport:
+        prot.get_port(sk, 0)  # inet_autobind
+    prot.connect(sk, addr[0], addr[1])
 
 
 @traced

@@ -76,7 +76,7 @@ def icmp_push_reply(host: Host, saddr: int, daddr: int, tos: int, icmp_type: int
     skb.network_header = off
     skb.transport_header = off + IPHDR_LEN
     src = saddr or rt.rt_src
-    ident = __ip_select_ident(host, 1)  # the ICMP socket does not set DF: a hashed IP ID
+    ident = __ip_select_ident(host, daddr, src, IPPROTO_ICMP, 1)  # the ICMP socket sets no DF: a hashed ID
     skb.write_at(off, build_iphdr(IPHDR_LEN + len(icmp), ident, 0, IPDEFTTL, IPPROTO_ICMP, src, daddr, tos) + icmp)
     skb.dst = rt
     skb.priority = 6  # TC_PRIO_CONTROL via icmp socket sk_priority

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import random
+from typing import Protocol
 
 from hilnic.net.core.net_namespace import Host
 from hilnic.net.core.sock import TcpSock
@@ -11,11 +12,30 @@ from hilnic.net.core.sock import TcpSock
 IP_LOCAL_PORT_RANGE = (32768, 60999)  # net.ipv4.ip_local_port_range
 
 
-def _ehash(host: Host) -> dict[tuple[int, int, int, int], TcpSock]:
-    tbl: dict[tuple[int, int, int, int], TcpSock] | None = host.ext.get("tcp_ehash")
+class SockCommon(Protocol):
+    """struct sock_common: what the established hash reads of its entries, full socks
+    (TcpSock) and the timewait socks that replace them (inet_timewait_sock.py, above)."""
+
+    host: Host
+    sk_state: int
+    inet_saddr: int
+    inet_daddr: int
+    inet_sport: int
+    inet_dport: int
+
+
+EhashSock = TcpSock | SockCommon
+
+
+def _ehash(host: Host) -> dict[tuple[int, int, int, int], EhashSock]:
+    tbl: dict[tuple[int, int, int, int], EhashSock] | None = host.ext.get("tcp_ehash")
     if tbl is None:
         tbl = host.ext["tcp_ehash"] = {}
     return tbl
+
+
+def _key(sk: EhashSock) -> tuple[int, int, int, int]:
+    return (sk.inet_daddr, sk.inet_dport, sk.inet_saddr, sk.inet_sport)
 
 
 def __inet_hash_connect(sk: TcpSock) -> None:
@@ -35,8 +55,21 @@ def __inet_hash_connect(sk: TcpSock) -> None:
 
 
 def inet_unhash(sk: TcpSock) -> None:
-    _ehash(sk.host).pop((sk.inet_daddr, sk.inet_dport, sk.inet_saddr, sk.inet_sport), None)
+    """Remove sk from the established hash (nothing if a timewait sock has replaced it)."""
+    inet_ehash_remove(sk)
 
 
-def __inet_lookup_established(host: Host, saddr: int, sport: int, daddr: int, dport: int) -> TcpSock | None:
+def inet_ehash_remove(sk: EhashSock) -> None:
+    tbl = _ehash(sk.host)
+    key = _key(sk)
+    if tbl.get(key) is sk:
+        del tbl[key]
+
+
+def inet_ehash_replace(osk: TcpSock, nsk: EhashSock) -> None:
+    """inet_twsk_hashdance's sk_nulls_replace_node_init_rcu: nsk takes osk's slot."""
+    _ehash(osk.host)[_key(osk)] = nsk
+
+
+def __inet_lookup_established(host: Host, saddr: int, sport: int, daddr: int, dport: int) -> EhashSock | None:
     return _ehash(host).get((saddr, sport, daddr, dport))

@@ -7,6 +7,7 @@ negative errno. Every fragment is a separate skb and a separate dev_queue_xmit.
 from __future__ import annotations
 
 import errno
+import hashlib
 import struct
 from collections.abc import Callable
 
@@ -18,7 +19,7 @@ from hilnic.kernel.ftrace import traced
 from hilnic.lib.checksum import ip_fast_csum
 from hilnic.net.core.gso import skb_gso_segment
 from hilnic.net.core.neighbour import neigh_output
-from hilnic.net.core.net_namespace import Host
+from hilnic.net.core.net_namespace import Host, get_random_bytes, get_random_u32, get_random_u32_below
 from hilnic.net.core.netdevice import LL_RESERVED_SPACE, NET_XMIT_CN, NETIF_F_GSO_SOFTWARE, NETIF_F_TSO
 from hilnic.net.core.skbuff import (
     CHECKSUM_NONE,
@@ -32,9 +33,19 @@ from hilnic.net.core.skbuff import (
 )
 from hilnic.net.core.sock import Sock, sk_setup_caps, skb_set_owner_w, sock_wfree
 from hilnic.net.ipv4.arp import ip_neigh_gw4
-from hilnic.net.ipv4.route import RTN_LOCAL, Rtable, __sk_dst_check, dst_mtu, ip_icmp, ip_mtu_locked, ip_route_output_ports
+from hilnic.net.ipv4.route import (
+    RTN_LOCAL,
+    Rtable,
+    __sk_dst_check,
+    dst_mtu,
+    ip_icmp,
+    ip_mtu_locked,
+    ip_route_output,
+    ip_route_output_ports,
+)
 
 _IPHDR = struct.Struct("!BBHHHBBHII")
+_3U32 = struct.Struct("!III")
 _IPHDR_NOCSUM = struct.Struct("!BBHHHBB")  # the first 10 bytes
 
 
@@ -62,22 +73,57 @@ def ip_skb_dst_mtu(sk: Sock | None, skb: SkBuff) -> int:
     return min(dst.dev.mtu, IP_MAX_MTU)
 
 
-def __ip_select_ident(host: Host, segs: int) -> int:
-    """A hashed IP ID for datagrams without a connected socket (one bucket, no random skew)."""
-    ident = host.ext.get("ip_ident", 0)
-    host.ext["ip_ident"] = (ident + segs) & 0xFFFF
-    return ident
+IP_IDENTS_SZ = 2048  # ip_idents_mask + 1: alloc_large_system_hash's minimum, 2048 buckets
 
 
-def ip_select_ident_segs(host: Host, sk: Sock | None, df: bool, ignore_df: bool, segs: int) -> int:
-    """A connected socket numbers its own packets (inet_id += segs); DF-only packets get 0."""
+def ip_idents_reserve(host: Host, hash_: int, segs: int) -> int:
+    """Reserve `segs` IDs in the hash's bucket (net/ipv4/route.c). Buckets start at random
+    values (ip_rt_init fills ip_idents with get_random_bytes) and, each jiffy a bucket is
+    used after being idle, skip a random amount below the idle time (so IDs are not a
+    global counter an observer could read traffic from)."""
+    st: tuple[dict[int, int], dict[int, int]] | None = host.ext.get("ip_idents")
+    if st is None:
+        st = host.ext["ip_idents"] = ({}, {})  # bucket → id, bucket → last jiffy (ip_tstamps)
+    idents, tstamps = st
+    bucket = hash_ & (IP_IDENTS_SZ - 1)
+    p_id = idents.get(bucket)
+    if p_id is None:
+        p_id = get_random_u32(host)
+    now = host.kernel.jiffies & 0xFFFFFFFF
+    old = tstamps.get(bucket, 0)
+    delta = 0
+    if old != now:
+        tstamps[bucket] = now
+        delta = get_random_u32_below(host, (now - old) & 0xFFFFFFFF)
+    idents[bucket] = (p_id + segs + delta) & 0xFFFFFFFF  # atomic_add_return(segs + delta) - segs
+    return (p_id + delta) & 0xFFFFFFFF
+
+
+def __ip_select_ident(host: Host, daddr: int, saddr: int, protocol: int, segs: int) -> int:
+    """The IP ID of a packet no connected socket numbers: from the bucket of a keyed hash of
+    (daddr, saddr, protocol), the key drawn at first use (net->ipv4.ip_id_key)."""
+    key: bytes | None = host.ext.get("ip_id_key")
+    if key is None:
+        key = host.ext["ip_id_key"] = get_random_bytes(host, 16)
+    hash_ = int.from_bytes(hashlib.blake2b(_3U32.pack(daddr, saddr, protocol), key=key, digest_size=4).digest(), "big")
+    return ip_idents_reserve(host, hash_, segs) & 0xFFFF
+
+
+def ip_select_ident_segs(host: Host, sk: Sock | None, df: bool, ignore_df: bool, segs: int,
+                         daddr: int = 0, saddr: int = 0, protocol: int = 0) -> int:
+    """include/net/ip.h: a connected socket numbers its own packets from inet_id (TCP takes
+    the value before adding segs, other protocols after: atomic_add_return); a DF packet
+    that may not be fragmented locally gets 0; anything else a hashed ID (__ip_select_ident)."""
     if sk is not None and sk.inet_daddr:
-        val = sk.inet_id
-        sk.inet_id = (val + segs) & 0xFFFF
+        if sk.sk_protocol == IPPROTO_TCP:  # sk_is_tcp: the socket lock is held
+            val = sk.inet_id
+            sk.inet_id = (val + segs) & 0xFFFF
+        else:
+            val = sk.inet_id = (sk.inet_id + segs) & 0xFFFF
         return val & 0xFFFF
     if df and not ignore_df:
         return 0
-    return __ip_select_ident(host, segs)
+    return __ip_select_ident(host, daddr, saddr, protocol, segs)
 
 
 def _write_iphdr(
@@ -124,8 +170,8 @@ def __ip_queue_xmit(sk: Sock, skb: SkBuff, tos: int = 0) -> int:
     skb.network_header = off
     df = ip_dont_fragment(sk, rt) and not skb.ignore_df
     segs = skb.shinfo.gso_segs or 1
-    ident = ip_select_ident_segs(host, sk, df, skb.ignore_df, segs)
     saddr = sk.inet_saddr or rt.rt_src
+    ident = ip_select_ident_segs(host, sk, df, skb.ignore_df, segs, sk.inet_daddr, saddr, sk.sk_protocol)
     _write_iphdr(skb, off, tos & 0xFF, ident, IP_DF if df else 0, IPDEFTTL, sk.sk_protocol, saddr, sk.inet_daddr)
     skb.priority = sk.sk_priority
     return ip_local_out(host, sk, skb)
@@ -428,3 +474,31 @@ def ip_send_skb(host: Host, skb: SkBuff) -> int:
         if err:
             host.snmp_inc("Ip", "OutDiscards")
     return err
+
+
+@traced
+def ip_send_unicast_reply(host: Host, saddr: int, daddr: int, tos: int, protocol: int, transport: bytes,
+                          priority: int = 0) -> int:
+    """Send a reply no full socket owns (TCP's RST, and its ACKs from TIME_WAIT) through the
+    per-netns control socket: the transport header and payload come ready (checksum filled,
+    CHECKSUM_NONE); the control socket's pmtudisc is IP_PMTUDISC_DO, so the packet has DF and,
+    not being connected, IP ID 0 (ip_select_ident); TTL is net.ipv4.ip_default_ttl."""
+    try:
+        rt = ip_route_output(host, daddr, saddr)
+    except OSError:
+        host.snmp_inc("Ip", "OutNoRoutes")
+        return -errno.ENETUNREACH
+    hh = LL_RESERVED_SPACE(rt.dev)
+    skb = alloc_skb(hh + IPHDR_LEN + len(transport))
+    skb.skb_reserve(hh)
+    off = skb.skb_put(IPHDR_LEN + len(transport))
+    skb.network_header = off
+    skb.transport_header = off + IPHDR_LEN
+    ident = ip_select_ident_segs(host, None, True, False, 1, daddr, saddr, protocol)
+    ttl = getattr(host.sysctl, "ip_default_ttl", IPDEFTTL)
+    _write_iphdr(skb, off, tos & 0xFF, ident, IP_DF, ttl, protocol, saddr or rt.rt_src, daddr)
+    skb.write_at(off + IPHDR_LEN, transport)
+    skb.ip_summed = CHECKSUM_NONE
+    skb.dst = rt
+    skb.priority = priority
+    return ip_local_out(host, None, skb)

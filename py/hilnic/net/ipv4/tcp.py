@@ -24,6 +24,7 @@ from hilnic.include.uapi.linux.tcp import (
     TCP_INFO,
     TCP_NODELAY,
 )
+from hilnic.kernel.cost import tcp_sendmsg_call_ps, tcp_sendmsg_copy_ps
 from hilnic.kernel.ftrace import traced
 from hilnic.net.core.netdev_features import NETIF_F_SG
 from hilnic.net.core.skbuff import (
@@ -44,6 +45,7 @@ from hilnic.net.core.sock import (
     TCP_CLOSE_WAIT,
     TCP_ESTABLISHED,
     TCP_FIN_WAIT1,
+    TCP_FIN_WAIT2,
     TCP_LAST_ACK,
     TCP_STATE_NAMES,
     TCP_SYN_RECV,
@@ -52,21 +54,25 @@ from hilnic.net.core.sock import (
     TCP_CA_Open,
     TcpSock,
     UbufInfo,
+    __release_sock,
     lock_sock,
     msg_zerocopy_realloc,
     release_sock,
+    sk_flush_backlog,
     sk_page_frag_refill,
     sk_stream_memory_free,
     sk_stream_wait_memory,
     sk_stream_write_space,
+    sock_orphan,
 )
-from hilnic.net.ipv4.inet_hashtables import inet_unhash
 from hilnic.net.ipv4.ip_sockglue import ip_getsockopt, ip_setsockopt
 from hilnic.net.ipv4.tcp_cong import (
     tcp_assign_congestion_control,
     tcp_set_congestion_control,
 )
+from hilnic.net.ipv4.tcp_minisocks import tcp_time_wait
 from hilnic.net.ipv4.tcp_output import (
+    TCP_FIN_TIMEOUT,
     TCP_INFINITE_SSTHRESH,
     TCP_INIT_CWND,
     TCP_MSS_DEFAULT,
@@ -74,6 +80,7 @@ from hilnic.net.ipv4.tcp_output import (
     TCP_NAGLE_OFF,
     TCP_NAGLE_PUSH,
     TCP_TIMEOUT_INIT,
+    TCP_TIMEWAIT_LEN,
     TCPHDR_ACK,
     TCPHDR_PSH,
     U32,
@@ -82,12 +89,15 @@ from hilnic.net.ipv4.tcp_output import (
     after,
     tcp_bound_to_half_wnd,
     tcp_current_mss,
+    tcp_done,
     tcp_push_one,
     tcp_push_pending_frames,
     tcp_rtx_queue_unlink_and_free,
     tcp_send_fin,
+    tcp_set_state,
     tcp_stream_alloc_skb,
 )
+from hilnic.net.ipv4.tcp_rate import tcp_rate_check_app_limited
 
 
 class MsgIter:
@@ -148,28 +158,6 @@ def tcp_init_sock(sk: TcpSock) -> None:
     tp.autocorking = 1
     sk.tcp_rtx_queue = []
     sk.sk_write_space = sk_stream_write_space
-
-
-def tcp_set_state(sk: TcpSock, state: int) -> None:
-    old = sk.sk_state
-    if state == TCP_ESTABLISHED and old != TCP_ESTABLISHED:
-        sk.host.mib["Tcp"]["CurrEstab"] += 1
-    elif old in (TCP_ESTABLISHED, TCP_CLOSE_WAIT) and state not in (TCP_ESTABLISHED, TCP_CLOSE_WAIT):
-        sk.host.mib["Tcp"]["CurrEstab"] -= 1
-    sk.sk_state = state
-
-
-@traced
-def tcp_done(sk: TcpSock) -> None:
-    """The connection is gone: CLOSE, timers stopped, unhashed, waiters woken."""
-    if sk.sk_state in (TCP_SYN_SENT,):
-        sk.host.mib["Tcp"]["AttemptFails"] += 1
-    tcp_set_state(sk, TCP_CLOSE)
-    sk.sk_shutdown = 3
-    sk.icsk_retransmit_timer.del_timer()
-    sk.icsk_pending = 0
-    inet_unhash(sk)
-    sk.sk_wake()
 
 
 def tcp_write_queue_purge(sk: TcpSock) -> None:
@@ -339,7 +327,7 @@ def skb_zerocopy_iter_stream(sk: TcpSock, skb: SkBuff, it: MsgIter, copy: int, u
 
 @traced
 async def tcp_sendmsg_locked(sk: TcpSock, bufs: list[memoryview], flags: int) -> int:
-    """Copy user data into the write queue's page frags and push (LINUX_TX_SPEC §2)."""
+    """Copy user data into the write queue's page frags and push (docs/linux-tx-path.md §2)."""
     tp = sk
     it = MsgIter(bufs)
     size = it.left
@@ -356,6 +344,7 @@ async def tcp_sendmsg_locked(sk: TcpSock, bufs: list[memoryview], flags: int) ->
         else:
             uarg.zerocopy = False
     copied = 0
+    tcp_rate_check_app_limited(sk)  # is sending application-limited?
     try:
         if sk.sk_state not in (TCP_ESTABLISHED, TCP_CLOSE_WAIT):
             await sk_stream_wait_connect(sk, nonblock)
@@ -365,15 +354,24 @@ async def tcp_sendmsg_locked(sk: TcpSock, bufs: list[memoryview], flags: int) ->
         pfrag = sk.sk_page_frag
         max_frags = sk.host.sysctl.tcp_max_skb_frags
         wq = sk.sk_write_queue
+        process_backlog = 0
         while it.left:
             skb = wq[-1] if wq else None
             copy = size_goal - skb.len if skb is not None else 0
             new_segment = skb is None or copy <= 0 or bool(skb.cb["eor"])  # tcp_skb_can_collapse_to
+            restart = False
             while True:
                 if new_segment:
                     if not sk_stream_memory_free(sk):
                         break  # wait_for_space
+                    if process_backlog >= 16:
+                        # Every 16 new skbs, let the ACKs that queued up meanwhile in.
+                        process_backlog = 0
+                        if sk_flush_backlog(sk):
+                            restart = True
+                            break
                     skb = tcp_stream_alloc_skb(sk)
+                    process_backlog += 1
                     tcp_skb_entail(sk, skb)
                     copy = size_goal
                     new_segment = False
@@ -413,6 +411,11 @@ async def tcp_sendmsg_locked(sk: TcpSock, bufs: list[memoryview], flags: int) ->
                         continue
                     copy = err
                 break
+            if restart:
+                mss_now, size_goal = tcp_send_mss(sk, flags)
+                if sk.sk_err or sk.sk_shutdown & SEND_SHUTDOWN:
+                    raise OSError(errno.EPIPE, "Broken pipe")
+                continue
             if new_segment:
                 # wait_for_space: push what we have, then block (or EAGAIN)
                 sk.sk_flags.add(SOCK_NOSPACE)
@@ -430,6 +433,10 @@ async def tcp_sendmsg_locked(sk: TcpSock, bufs: list[memoryview], flags: int) ->
             cb["end_seq"] = (cb["end_seq"] + copy) & U32
             cb["pcount"] = 0
             copied += copy
+            if zc == 0:
+                # The copy takes CPU time with the socket owned: what arrives meanwhile
+                # waits on the backlog (kernel/cost.py).
+                await _charge(sk, tcp_sendmsg_copy_ps(copy))
             if not it.left:
                 if flags & MSG_EOR:
                     cb["eor"] = 1
@@ -456,11 +463,23 @@ async def tcp_sendmsg_locked(sk: TcpSock, bufs: list[memoryview], flags: int) ->
     return copied
 
 
+async def _charge(sk: TcpSock, ps: int) -> None:
+    """The process spends `ps` of CPU time in the kernel: simulated time passes; interrupts
+    and softirqs still run, and find the socket owned."""
+    if ps > 0:
+        await sk.kernel.sleep_ps(ps)
+
+
 @traced
 async def tcp_sendmsg(sk: TcpSock, bufs: list[memoryview], flags: int, _msg_name: object = None) -> int:
-    """sk_prot->sendmsg; msg_name (a sendto address) is ignored on a stream, as in Linux."""
+    """sk_prot->sendmsg; msg_name (a sendto address) is ignored on a stream, as in Linux.
+
+    The socket is owned for the whole call (lock_sock .. release_sock), which takes the
+    time kernel/cost.py gives a send(): per call, plus per byte copied. ACKs arriving in that
+    time are queued on the backlog (tcp_add_backlog) and processed by release_sock."""
     lock_sock(sk)
     try:
+        await _charge(sk, tcp_sendmsg_call_ps())
         return await tcp_sendmsg_locked(sk, bufs, flags)
     finally:
         release_sock(sk)
@@ -479,21 +498,45 @@ def tcp_close_state(sk: TcpSock) -> bool:
     return nxt[1]
 
 
+def tcp_fin_time(sk: TcpSock) -> int:
+    """How long an orphaned FIN_WAIT2 waits for the peer's FIN (jiffies): tcp_fin_timeout,
+    at least 3.5 RTOs."""
+    fin_timeout = getattr(sk.host.sysctl, "tcp_fin_timeout", TCP_FIN_TIMEOUT)
+    rto = sk.icsk_rto
+    return max(fin_timeout, (rto << 2) - (rto >> 1))
+
+
 @traced
 def tcp_close(sk: TcpSock) -> None:
-    """close(): shut both directions, send FIN behind the queued data; returns at once."""
+    """close(): shut both directions, send FIN behind the queued data; returns at once.
+
+    The sock is orphaned (SOCK_DEAD) and lives on for the protocol: FIN_WAIT1 until the FIN
+    is ACKed, then (FIN_WAIT2, or TIME_WAIT once the peer's FIN came) a timewait sock
+    (tcp_time_wait) replaces it, as in __tcp_close."""
     lock_sock(sk)
     try:
         sk.sk_shutdown = 3
         sk.sk_receive_queue.clear()
-        if sk.sk_state == TCP_CLOSE:
-            return
-        was_syn_sent = sk.sk_state == TCP_SYN_SENT
-        if tcp_close_state(sk):
-            tcp_send_fin(sk)
-        elif was_syn_sent:
-            tcp_write_queue_purge(sk)
-            tcp_done(sk)
+        state = sk.sk_state
+        if state != TCP_CLOSE:
+            if tcp_close_state(sk):
+                tcp_send_fin(sk)
+            elif state == TCP_SYN_SENT:
+                tcp_write_queue_purge(sk)
+                tcp_done(sk)
+        # adjudge_to_death
+        sock_orphan(sk)
+        k = sk.kernel
+        k.local_bh_disable()
+        try:
+            __release_sock(sk)  # the backlog, without releasing ownership
+            if sk.sk_state == TCP_FIN_WAIT2:
+                tmo = tcp_fin_time(sk)
+                if tmo <= TCP_TIMEWAIT_LEN:
+                    tcp_time_wait(sk, TCP_FIN_WAIT2, tmo)
+                # else inet_csk_reset_keepalive_timer(tmo - TCP_TIMEWAIT_LEN): not modelled
+        finally:
+            k.local_bh_enable()
     finally:
         release_sock(sk)
 

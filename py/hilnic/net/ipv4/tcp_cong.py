@@ -1,6 +1,7 @@
 """Pluggable congestion control (net/ipv4/tcp_cong.c): the tcp_congestion_ops registry, the
-per-netns default (sysctl net.ipv4.tcp_congestion_control), the per-socket choice
-(setsockopt TCP_CONGESTION) and Reno, the algorithm every kernel has built in.
+per-netns default (sysctl net.ipv4.tcp_congestion_control; cubic, as Linux's), the per-socket
+choice (setsockopt TCP_CONGESTION) and Reno, the algorithm every kernel has built in. CUBIC
+(tcp_cubic.py) and BBR (tcp_bbr.py) register themselves when hilnic.net.ipv4 is loaded.
 
 The stack reaches the algorithm only through sk.icsk_ca_ops (ssthresh, cong_avoid,
 undo_cwnd, set_state, cwnd_event, pkts_acked), so another algorithm registers here and
@@ -20,6 +21,8 @@ from hilnic.net.core.sock import (
     TcpSock,
 )
 from hilnic.net.ipv4.tcp_output import tcp_in_slow_start, tcp_is_cwnd_limited
+
+CONFIG_DEFAULT_TCP_CONG = "cubic"  # what tcp_congestion_default sets at boot on Linux 6.x
 
 # tcp_cong_list: every registered algorithm, by name (the kernel keeps a list; names are unique)
 _tcp_cong_list: dict[str, TcpCongestionOps] = {}
@@ -57,8 +60,12 @@ def tcp_get_default_congestion_control(net: Host) -> str:
 
 
 def _default_ca(net: Host) -> TcpCongestionOps:
+    """net->ipv4.tcp_congestion_control: the kernel's built-in default (CONFIG_DEFAULT_TCP_CONG,
+    cubic) until the sysctl sets another; reno if the default is not registered."""
     ca: TcpCongestionOps | None = net.ext.get("tcp_congestion_control")
-    return ca if ca is not None else tcp_reno
+    if ca is None:
+        ca = tcp_ca_find(CONFIG_DEFAULT_TCP_CONG) or tcp_reno
+    return ca
 
 
 def tcp_set_default_congestion_control(net: Host, name: str) -> int:

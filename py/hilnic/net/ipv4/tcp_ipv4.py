@@ -15,8 +15,9 @@ from typing import Any
 
 from hilnic.include.uapi.linux.in_ import IP_PMTUDISC_DONT
 from hilnic.kernel.ftrace import traced
-from hilnic.lib.checksum import csum_partial, csum_tcpudp_nofold
+from hilnic.lib.checksum import csum_fold, csum_partial, csum_tcpudp_nofold
 from hilnic.net.core.net_namespace import Host
+from hilnic.net.core.secure_seq import secure_tcp_ts_off
 from hilnic.net.core.skbuff import SKB_GSO_TCPV4, SkBuff, kfree_skb
 from hilnic.net.core.sock import (
     ICSK_TIME_RETRANS,
@@ -25,17 +26,20 @@ from hilnic.net.core.sock import (
     TCP_ESTABLISHED,
     TCP_MTU_REDUCED_DEFERRED,
     TCP_SYN_SENT,
+    TCP_TIME_WAIT,
     InetConnectionSockAfOps,
     Proto,
     TcpSock,
     dst_mtu,
+    sk_add_backlog,
     sk_setup_caps,
 )
 from hilnic.net.ipv4.inet_hashtables import (
     __inet_hash_connect,
     __inet_lookup_established,
 )
-from hilnic.net.ipv4.ip_output import ip_queue_xmit
+from hilnic.net.ipv4.inet_timewait_sock import InetTimewaitSock, inet_twsk_deschedule_put
+from hilnic.net.ipv4.ip_output import ip_queue_xmit, ip_send_unicast_reply
 from hilnic.net.ipv4.route import Rtable, ip_route_output, ipv4_sk_update_pmtu
 from hilnic.net.ipv4.tcp import (
     tcp_close,
@@ -49,18 +53,32 @@ from hilnic.net.ipv4.tcp_input import (
     tcp_rcv_state_process,
     tcp_simple_retransmit,
 )
+from hilnic.net.ipv4.tcp_minisocks import (
+    TCP_TW_ACK,
+    TCP_TW_ACK_OOW,
+    TCP_TW_RST,
+    TCP_TW_SYN,
+    tcp_timewait_state_process,
+)
 from hilnic.net.ipv4.tcp_output import (
     TCP_RTO_MAX,
+    TCPHDR_ACK,
+    TCPHDR_CWR,
+    TCPHDR_ECE,
     TCPHDR_FIN,
+    TCPHDR_RST,
     TCPHDR_SYN,
+    TCPHDR_URG,
     U32,
     __skb_header_release,
+    before,
     inet_csk_reset_xmit_timer,
     tcp_init_nondata_skb,
     tcp_mstamp_refresh,
     tcp_release_cb,
     tcp_stream_alloc_skb,
     tcp_sync_mss,
+    tcp_time_stamp_ts,
     tcp_transmit_skb,
 )
 from hilnic.net.ipv4.tcp_timer import tcp_init_xmit_timers
@@ -69,6 +87,7 @@ ICMP_DEST_UNREACH = 3
 ICMP_FRAG_NEEDED = 4
 
 _TH = struct.Struct("!HHIIHHHH")
+_SACK_BLOCK = struct.Struct("!II")
 
 
 def tcp_v4_send_check(sk: TcpSock, skb: SkBuff) -> int:
@@ -119,7 +138,9 @@ def tcp_v4_connect(sk: TcpSock, daddr: int, dport: int) -> None:
     sk_setup_caps(sk, dst)
     rng: random.Random = sk.host.ext.setdefault("tcp_isn_rng", random.Random(0x15A))
     sk.write_seq = rng.getrandbits(32)  # secure_tcp_seq
-    sk.tsoffset = 0  # secure_tcp_ts_off: 0 keeps TSval readable in traces
+    # TSval = the ms clock + a random offset per address pair (a fresh TSval says nothing of
+    # the host's uptime), as the peer sees on the wire.
+    sk.tsoffset = secure_tcp_ts_off(sk.host, sk.inet_saddr, sk.inet_daddr)
     sk.inet_id = rng.getrandbits(16)
     tcp_connect(sk)
 
@@ -151,6 +172,7 @@ def tcp_connect_init(sk: TcpSock) -> None:
     # tcp_full_space(rcvbuf): half of sk_rcvbuf with the default scaling ratio.
     space = sk.sk_rcvbuf >> 1
     tp.rcv_wnd, tp.window_clamp, tp.rx_opt.rcv_wscale = tcp_select_initial_window(sk, space, tp.advmss)
+    tp.rcv_ssthresh = tp.rcv_wnd
     tp.rx_opt.wscale_ok = bool(sk.host.sysctl.tcp_window_scaling)
     tp.snd_una = tp.write_seq
     tp.snd_sml = tp.write_seq
@@ -203,7 +225,7 @@ def tcp_parse_segment(skb: SkBuff, th: bytes) -> dict[str, Any]:
         "source": sport, "dest": dport, "seq": seq, "ack_seq": ack_seq, "tcp_flags": flags,
         "window": window, "saw_tstamp": False, "tsval": 0, "tsecr": 0, "payload": payload,
         "end_seq": (seq + len(payload) + (1 if flags & TCPHDR_SYN else 0) + (1 if flags & TCPHDR_FIN else 0)) & U32,
-        "sacked": 0, "pcount": 1, "tcp_gso_size": 0, "eor": 0,
+        "sacked": 0, "pcount": 1, "tcp_gso_size": 0, "eor": 0, "options": th[20:doff],
     }
     i, end = 20, doff
     while i < end:
@@ -222,6 +244,11 @@ def tcp_parse_segment(skb: SkBuff, th: bytes) -> dict[str, Any]:
             cb["mss"] = int.from_bytes(th[i + 2:i + 4], "big")
         elif kind == 3 and olen == 3 and flags & TCPHDR_SYN:
             cb["wscale"] = th[i + 2]
+        elif kind == 4 and olen == 2 and flags & TCPHDR_SYN:
+            cb["sack_ok"] = True  # TCPOPT_SACK_PERM
+        elif kind == 5 and olen >= 10 and not (olen - 2) % 8:
+            # TCPOPT_SACK: the blocks, taken only on a SACK connection (tcp_ack checks sack_ok)
+            cb["sack"] = [_SACK_BLOCK.unpack_from(th, j) for j in range(i + 2, i + olen, 8)]
         elif kind == 8 and olen == 10:
             cb["saw_tstamp"] = True
             cb["tsval"], cb["tsecr"] = struct.unpack_from("!II", th, i + 2)
@@ -262,11 +289,64 @@ def tcp_v4_rcv(host: Host, skb: SkBuff) -> int:
         kfree_skb(skb)
         return 0
     host.mib["Tcp"]["InSegs"] += 1
-    if sk.owned:
-        sk.sk_backlog.append(skb)  # tcp_add_backlog
-        return 0
-    tcp_v4_do_rcv(sk, skb)
+    if sk.sk_state == TCP_TIME_WAIT:
+        assert isinstance(sk, InetTimewaitSock)
+        return do_time_wait(host, sk, skb)
+    assert isinstance(sk, TcpSock)
+    if not sk.owned:
+        tcp_v4_do_rcv(sk, skb)
+    elif tcp_add_backlog(sk, skb):
+        kfree_skb(skb, "SOCKET_BACKLOG")  # discard_and_relse
     return 0
+
+
+def do_time_wait(host: Host, tw: InetTimewaitSock, skb: SkBuff) -> int:
+    """tcp_v4_rcv's do_time_wait: act on tcp_timewait_state_process's verdict."""
+    verdict = tcp_timewait_state_process(tw, skb)
+    if verdict in (TCP_TW_ACK, TCP_TW_ACK_OOW, TCP_TW_SYN):  # no listener: a SYN is ACKed too
+        tcp_v4_timewait_ack(tw, skb)
+    elif verdict == TCP_TW_RST:
+        host.mib["Tcp"]["OutRsts"] += 1  # tcp_v4_send_reset: the RST itself is not modelled
+        inet_twsk_deschedule_put(tw)
+    kfree_skb(skb)
+    return 0
+
+
+def tcp_add_backlog(sk: TcpSock, skb: SkBuff) -> bool:
+    """The user owns the socket: queue the segment for release_sock, coalescing it into the
+    backlog's tail when it continues it with the same flags and options (so a train of pure
+    ACKs becomes one, carrying the latest ack_seq and window). True: drop it (backlog full)."""
+    cb = skb.cb
+    tail = sk.sk_backlog.tail
+    if tail is not None:
+        tcb = tail.cb
+        if (tcb["end_seq"] == cb["seq"]
+                and tcb.get("ip_dsfield", 0) == cb.get("ip_dsfield", 0)
+                and not (tcb["tcp_flags"] | cb["tcp_flags"]) & (TCPHDR_SYN | TCPHDR_RST | TCPHDR_URG)
+                and (tcb["tcp_flags"] & cb["tcp_flags"]) & TCPHDR_ACK
+                and not (tcb["tcp_flags"] ^ cb["tcp_flags"]) & (TCPHDR_ECE | TCPHDR_CWR)
+                and tcb["options"] == cb["options"]):
+            # skb_try_coalesce: the payload joins the tail's (a pure ACK adds nothing)
+            delta = 0
+            if cb["payload"]:
+                tcb["payload"] = tcb["payload"] + cb["payload"]
+                delta = skb.truesize  # the head is stolen, its truesize moves to the tail
+            tcb["end_seq"] = cb["end_seq"]
+            if not before(cb["ack_seq"], tcb["ack_seq"]):
+                tcb["ack_seq"] = cb["ack_seq"]
+                tcb["window"] = cb["window"]
+            tcb["tcp_flags"] |= cb["tcp_flags"]
+            sk.sk_backlog.len += delta
+            sk.host.mib["TcpExt"]["TCPBacklogCoalesce"] += 1
+            kfree_skb(skb)
+            return False
+    # Linux 6.10+: twice the receive buffer (the backlog's len is only zeroed at the end of
+    # __release_sock), half the send buffer, and some headroom.
+    limit = min((sk.sk_rcvbuf << 1) + (sk.sk_sndbuf >> 1) + 64 * 1024, U32)
+    if sk_add_backlog(sk, skb, limit):
+        sk.host.mib["TcpExt"]["TCPBacklogDrop"] += 1
+        return True
+    return False
 
 
 def tcp_v4_do_rcv(sk: TcpSock, skb: SkBuff) -> int:
@@ -278,6 +358,30 @@ def tcp_v4_do_rcv(sk: TcpSock, skb: SkBuff) -> int:
     finally:
         kfree_skb(skb)
     return 0
+
+
+def tcp_v4_send_ack(host: Host, skb: SkBuff, seq: int, ack: int, win: int, tsval: int, tsecr: int,
+                    tos: int, priority: int) -> None:
+    """A bare ACK in answer to `skb`, from no full socket (TIME_WAIT): TCP header with the
+    timestamp option when there is one to echo, checksummed here, sent by
+    ip_send_unicast_reply (IP ID 0, as Linux's control socket sends it)."""
+    cb = skb.cb
+    opts = b""
+    if tsecr:
+        opts = struct.pack("!BBBBII", 1, 1, 8, 10, tsval & U32, tsecr & U32)
+    doff = (20 + len(opts)) // 4
+    saddr, daddr = cb["daddr"], cb["saddr"]
+    th = _TH.pack(cb["dest"], cb["source"], seq & U32, ack & U32, (doff << 12) | TCPHDR_ACK, win, 0, 0) + opts
+    check = csum_fold(csum_partial(th, csum_tcpudp_nofold(saddr, daddr, len(th), IPPROTO_TCP))) or 0xFFFF
+    th = th[:16] + check.to_bytes(2, "big") + th[18:]
+    host.mib["Tcp"]["OutSegs"] += 1
+    ip_send_unicast_reply(host, saddr, daddr, tos, IPPROTO_TCP, th, priority)
+
+
+def tcp_v4_timewait_ack(tw: InetTimewaitSock, skb: SkBuff) -> None:
+    tsval = (tcp_time_stamp_ts(tw) + tw.tw_ts_offset) & U32  # tcp_tw_tsval
+    tcp_v4_send_ack(tw.host, skb, tw.tw_snd_nxt, tw.tw_rcv_nxt, tw.tw_rcv_wnd >> tw.tw_rcv_wscale,
+                    tsval, tw.tw_ts_recent, tw.tw_tos, tw.tw_priority)
 
 
 # -- ICMP errors and PMTU -------------------------------------------------------------------------
@@ -297,6 +401,9 @@ def tcp_v4_err(host: Host, skb: SkBuff, info: int) -> int:
     sk = __inet_lookup_established(host, daddr, dport, saddr, sport)
     if sk is None:
         return -errno.ENOENT
+    if sk.sk_state == TCP_TIME_WAIT:
+        return 0  # inet_twsk_put: nothing left to adjust
+    assert isinstance(sk, TcpSock)
     if icmp_type == ICMP_DEST_UNREACH and icmp_code == ICMP_FRAG_NEEDED:
         if sk.sk_state in (TCP_SYN_SENT, TCP_CLOSE):
             return 0

@@ -16,12 +16,29 @@ from __future__ import annotations
 
 import errno
 import struct
+from typing import TYPE_CHECKING
 
+from hilnic.include.net.tcp import (
+    TCPCB_EVER_RETRANS,
+    TCPCB_LOST,
+    TCPCB_RETRANS,
+    TCPCB_SACKED_ACKED,
+    TCPCB_SACKED_RETRANS,
+    U32,
+    after,
+    before,
+    tcp_packets_in_flight,
+    tcp_skb_timestamp_us,
+)
 from hilnic.kernel.ftrace import traced
+from hilnic.kernel.hrtimer import HRTIMER_MODE_ABS_PINNED_SOFT, HRTIMER_NORESTART, Hrtimer
 from hilnic.kernel.softirq import TASKLET_SOFTIRQ
 from hilnic.net.core.netdevice import NET_XMIT_CN
 from hilnic.net.core.skbuff import (
     CHECKSUM_PARTIAL,
+    SIZEOF_SK_BUFF,
+    SIZEOF_SKB_SHARED_INFO,
+    SKB_DATA_ALIGN,
     SkbFrag,
     SkbSharedInfo,
     SkBuff,
@@ -39,11 +56,16 @@ from hilnic.net.core.skbuff import (
 )
 from hilnic.net.core.sock import (
     CA_EVENT_TX_START,
+    ICSK_ACK_PUSHED,
+    ICSK_ACK_SCHED,
+    ICSK_ACK_TIMER,
+    ICSK_TIME_DACK,
     ICSK_TIME_LOSS_PROBE,
     ICSK_TIME_PROBE0,
     ICSK_TIME_REO_TIMEOUT,
     ICSK_TIME_RETRANS,
     MAX_TCP_HEADER,
+    SK_PACING_NEEDED,
     SK_PACING_NONE,
     SOCK_NOSPACE,
     SOCK_SNDBUF_LOCK,
@@ -51,20 +73,29 @@ from hilnic.net.core.sock import (
     TCP_CLOSE,
     TCP_CLOSE_WAIT,
     TCP_CLOSING,
+    TCP_DEFERRED_ALL,
+    TCP_DELACK_TIMER_DEFERRED,
     TCP_ESTABLISHED,
     TCP_FIN_WAIT1,
     TCP_LAST_ACK,
     TCP_MTU_REDUCED_DEFERRED,
+    TCP_SYN_SENT,
     TCP_TSQ_DEFERRED,
     TCP_WRITE_TIMER_DEFERRED,
     TSQ_QUEUED,
     TSQ_THROTTLED,
     TCP_CA_Loss,
+    TCP_CA_Open,
     TCP_CA_Recovery,
     TcpSock,
     dst_mtu,
     sk_stream_write_space,
 )
+from hilnic.net.ipv4.inet_hashtables import inet_unhash
+from hilnic.net.ipv4.tcp_rate import tcp_rate_skb_sent
+
+if TYPE_CHECKING:
+    from hilnic.net.ipv4.inet_timewait_sock import InetTimewaitSock
 
 # -- constants (include/net/tcp.h) --------------------------------------------------------------
 
@@ -73,13 +104,9 @@ TCPHDR_SYN = 0x02
 TCPHDR_RST = 0x04
 TCPHDR_PSH = 0x08
 TCPHDR_ACK = 0x10
+TCPHDR_URG = 0x20
 TCPHDR_ECE = 0x40
-
-TCPCB_SACKED_ACKED = 0x01
-TCPCB_SACKED_RETRANS = 0x02
-TCPCB_LOST = 0x04
-TCPCB_EVER_RETRANS = 0x80
-TCPCB_RETRANS = TCPCB_SACKED_RETRANS | TCPCB_EVER_RETRANS
+TCPHDR_CWR = 0x80
 
 TCP_NAGLE_OFF = 1
 TCP_NAGLE_CORK = 2
@@ -87,6 +114,7 @@ TCP_NAGLE_PUSH = 4
 
 TCP_MSS_DEFAULT = 536
 TCP_MIN_SND_MSS = 48
+TCP_MIN_MSS = 88  # minimal accepted MSS (the rcv_mss floor)
 TCP_INIT_CWND = 10
 TCP_INFINITE_SSTHRESH = 0x7FFFFFFF
 TCPOLEN_TSTAMP_ALIGNED = 12
@@ -94,25 +122,22 @@ HZ = 1000
 TCP_RTO_MAX = 120 * HZ  # jiffies
 TCP_RTO_MIN = HZ // 5
 TCP_TIMEOUT_INIT = 1 * HZ
+TCP_TIMEOUT_MIN = 2  # jiffies: the shortest TCP timer (TLP, RACK reordering timer)
 TCP_RESOURCE_PROBE_INTERVAL = HZ // 2
 TCP_RTO_MIN_US = TCP_RTO_MIN * 1_000_000 // HZ
+TCP_DELACK_MAX = HZ // 5  # maximal time to delay before sending an ACK
+TCP_DELACK_MIN = HZ // 25  # minimal time to delay before sending an ACK (= TCP_ATO_MIN)
+TCP_ATO_MIN = HZ // 25
+TCP_TIMEWAIT_LEN = 60 * HZ  # how long to wait to destroy TIME-WAIT state
+TCP_FIN_TIMEOUT = TCP_TIMEWAIT_LEN  # net.ipv4.tcp_fin_timeout
+TCP_RMEM_TO_WIN_SCALE = 8
+TCP_DEFAULT_SCALING_RATIO = 1 << (TCP_RMEM_TO_WIN_SCALE - 1)  # half of the buffer is window
 
 TCP_FRAG_IN_WRITE_QUEUE = 0
 TCP_FRAG_IN_RTX_QUEUE = 1
 
-U32 = 0xFFFFFFFF
-
 _TH = struct.Struct("!HHIIHHHH")
 _TS_OPT = struct.Struct("!BBBBII")
-
-
-def before(a: int, b: int) -> bool:
-    """(s32)(a - b) < 0"""
-    return ((a - b) & U32) > 0x7FFFFFFF
-
-
-def after(a: int, b: int) -> bool:
-    return ((b - a) & U32) > 0x7FFFFFFF
 
 
 def usecs_to_jiffies(us: int) -> int:
@@ -141,8 +166,16 @@ def tcp_wnd_end(tp: TcpSock) -> int:
     return (tp.snd_una + tp.snd_wnd) & U32
 
 
-def tcp_packets_in_flight(tp: TcpSock) -> int:
-    return tp.packets_out - (tp.sacked_out + tp.lost_out) + tp.retrans_out
+def tcp_is_sack(tp: TcpSock) -> bool:
+    return bool(tp.rx_opt.sack_ok)
+
+
+def tcp_is_reno(tp: TcpSock) -> bool:
+    return not tp.rx_opt.sack_ok
+
+
+def tcp_in_cwnd_reduction(sk: TcpSock) -> bool:
+    return sk.icsk_ca_state in (TCP_CA_CWR, TCP_CA_Recovery)
 
 
 def tcp_in_slow_start(tp: TcpSock) -> bool:
@@ -182,7 +215,7 @@ def tcp_mstamp_refresh(tp: TcpSock) -> None:
     tp.tcp_mstamp = ns // 1000
 
 
-def tcp_time_stamp_ts(tp: TcpSock) -> int:
+def tcp_time_stamp_ts(tp: TcpSock | InetTimewaitSock) -> int:
     """TSval clock: milliseconds (tcp_usec_ts off); options add tsoffset."""
     return (tp.kernel.env.now() // 1_000_000_000) & U32
 
@@ -288,15 +321,21 @@ def tcp_current_mss(sk: TcpSock) -> int:
     return mss_now
 
 
-def tcp_tso_segs(sk: TcpSock, mss_now: int) -> int:
-    """tcp_tso_autosize: about 1 ms of data at the pacing rate, at least tcp_min_tso_segs."""
+def tcp_tso_autosize(sk: TcpSock, mss_now: int, min_tso_segs: int) -> int:
+    """About 1 ms of data at the pacing rate (sk_pacing_shift 10), more on a short RTT."""
     bytes_ = sk.sk_pacing_rate >> sk.sk_pacing_shift
     r = sk.min_rtt_us >> 9 if sk.min_rtt_us else 0xFFFFFFFF >> 9  # tcp_tso_rtt_log = 9
     if r < 32:
         bytes_ += sk.sk_gso_max_size >> r
     bytes_ = min(bytes_, sk.sk_gso_max_size)
-    tso_segs = max(bytes_ // mss_now, sk.host.sysctl.tcp_min_tso_segs)
-    return min(tso_segs, sk.sk_gso_max_segs)
+    return max(bytes_ // mss_now, min_tso_segs)
+
+
+def tcp_tso_segs(sk: TcpSock, mss_now: int) -> int:
+    """Segments per TSO/GSO packet: the algorithm's min_tso_segs (BBR's) or the sysctl's floor."""
+    min_tso_op = sk.icsk_ca_ops.min_tso_segs
+    min_tso = min_tso_op(sk) if min_tso_op is not None else sk.host.sysctl.tcp_min_tso_segs
+    return min(tcp_tso_autosize(sk, mss_now, min_tso), sk.sk_gso_max_segs)
 
 
 # -- timers (inet_csk_reset_xmit_timer) -----------------------------------------------------------
@@ -304,6 +343,12 @@ def tcp_tso_segs(sk: TcpSock, mss_now: int) -> int:
 
 def inet_csk_reset_xmit_timer(sk: TcpSock, what: int, when: int, max_when: int = TCP_RTO_MAX) -> None:
     when = min(when, max_when)
+    if what == ICSK_TIME_DACK:
+        ack = sk.icsk_ack
+        ack.pending |= ICSK_ACK_TIMER
+        ack.timeout = sk.kernel.jiffies + when
+        sk.icsk_delack_timer.mod_timer(ack.timeout)
+        return
     sk.icsk_pending = what
     sk.icsk_timeout = sk.kernel.jiffies + when
     sk.icsk_retransmit_timer.mod_timer(sk.icsk_timeout)
@@ -313,6 +358,22 @@ def inet_csk_clear_xmit_timer(sk: TcpSock, what: int) -> None:
     if what in (ICSK_TIME_RETRANS, ICSK_TIME_PROBE0, ICSK_TIME_LOSS_PROBE, ICSK_TIME_REO_TIMEOUT):
         sk.icsk_pending = 0
         sk.icsk_retransmit_timer.del_timer()
+    elif what == ICSK_TIME_DACK:
+        sk.icsk_ack.pending = 0
+        sk.icsk_ack.retry = 0
+        sk.icsk_delack_timer.del_timer()
+
+
+def inet_csk_schedule_ack(sk: TcpSock) -> None:
+    sk.icsk_ack.pending |= ICSK_ACK_SCHED
+
+
+def inet_csk_ack_scheduled(sk: TcpSock) -> bool:
+    return bool(sk.icsk_ack.pending & ICSK_ACK_SCHED)
+
+
+def inet_csk_in_pingpong_mode(sk: TcpSock) -> bool:
+    return bool(sk.icsk_ack.pingpong)
 
 
 def tcp_reset_xmit_timer(sk: TcpSock, what: int, when: int, max_when: int = TCP_RTO_MAX) -> None:
@@ -336,22 +397,103 @@ def tcp_check_probe_timer(sk: TcpSock) -> None:
 # -- __tcp_transmit_skb ---------------------------------------------------------------------------
 
 
+def tcp_win_from_space(sk: TcpSock, space: int) -> int:
+    """The part of `space` bytes of buffer offered as window (scaling_ratio: half, until
+    receive-side autotuning measures the real ratio, which the model does not do)."""
+    return (space * TCP_DEFAULT_SCALING_RATIO) >> TCP_RMEM_TO_WIN_SCALE
+
+
+def tcp_space(sk: TcpSock) -> int:
+    """Free receive space: what the backlog charges counts as used (TCP keeps no rmem)."""
+    return tcp_win_from_space(sk, sk.sk_rcvbuf - sk.sk_backlog.len)
+
+
+def tcp_full_space(sk: TcpSock) -> int:
+    return tcp_win_from_space(sk, sk.sk_rcvbuf)
+
+
+def tcp_receive_window(tp: TcpSock) -> int:
+    """What is left of the window advertised last (rcv_wup + rcv_wnd - rcv_nxt, at least 0)."""
+    win = tp.rcv_wup + tp.rcv_wnd - tp.rcv_nxt
+    win = (win + (1 << 31)) % (1 << 32) - (1 << 31)  # s32
+    return max(win, 0)
+
+
+def ALIGN(x: int, a: int) -> int:
+    return (x + a - 1) & ~(a - 1)
+
+
+def __tcp_select_window(sk: TcpSock) -> int:
+    """The window to offer now: the free space, clamped to rcv_ssthresh, rounded UP to a
+    multiple of the window-scale unit ("advertise enough space so that it won't get scaled
+    away"), or, without scaling, kept at a multiple of the peer's MSS. Linux 6.x
+    net/ipv4/tcp_output.c, with net.ipv4.tcp_shrink_window = 0 (the default)."""
+    tp = sk
+    mss = sk.icsk_ack.rcv_mss
+    free_space = tcp_space(sk)
+    allowed_space = tcp_full_space(sk)
+    full_space = min(tp.window_clamp, allowed_space)
+    wscale = tp.rx_opt.rcv_wscale
+    if mss > full_space:
+        mss = full_space
+        if mss <= 0:
+            return 0
+    if free_space < (full_space >> 1):
+        sk.icsk_ack.quick = 0
+        free_space = free_space & ~((1 << wscale) - 1)  # round_down: never grown by wscale
+        if free_space < (allowed_space >> 4) or free_space < mss:
+            return 0
+    if free_space > tp.rcv_ssthresh:
+        free_space = tp.rcv_ssthresh
+    if wscale:
+        window = ALIGN(free_space, 1 << wscale)
+    else:
+        window = tp.rcv_wnd
+        if window <= free_space - mss or window > free_space:
+            window = free_space // mss * mss
+        elif mss == full_space and free_space > window + (full_space >> 1):
+            window = free_space
+    return window
+
+
 def tcp_select_window(sk: TcpSock) -> int:
-    """The advertised window. The receive window is kept at its initial value (docs/deviations.md)."""
-    new_win = sk.rcv_wnd
-    sk.rcv_wup = sk.rcv_nxt
-    new_win = min(new_win, 65535 << sk.rx_opt.rcv_wscale)
-    return new_win >> sk.rx_opt.rcv_wscale
+    """The window field of an outgoing segment: never shrink what was offered (the current
+    window, aligned up to the scale unit), remember it in rcv_wnd/rcv_wup, then scale."""
+    tp = sk
+    old_win = tp.rcv_wnd
+    cur_win = tcp_receive_window(tp)
+    new_win = __tcp_select_window(sk)
+    wscale = tp.rx_opt.rcv_wscale
+    if new_win < cur_win:
+        # Danger Will Robinson! Never shrink the offered window (tcp_shrink_window = 0).
+        if new_win == 0:
+            sk.host.mib["TcpExt"]["TCPWantZeroWindowAdv"] += 1
+        new_win = ALIGN(cur_win, 1 << wscale)
+    tp.rcv_wnd = new_win
+    tp.rcv_wup = tp.rcv_nxt
+    new_win = min(new_win, 65535 << wscale)
+    new_win >>= wscale
+    if new_win == 0:
+        if old_win:
+            sk.host.mib["TcpExt"]["TCPToZeroWindowAdv"] += 1
+    elif old_win == 0:
+        sk.host.mib["TcpExt"]["TCPFromZeroWindowAdv"] += 1
+    return new_win
 
 
 def _tcp_options(sk: TcpSock, flags: int) -> bytes:
     opt = sk.rx_opt
     if flags & TCPHDR_SYN:
-        # tcp_syn_options + tcp_options_write: MSS, NOP NOP TS (no SACK), NOP WSCALE.
+        # tcp_syn_options + tcp_options_write: MSS, SACK_PERM+TS (or NOP NOP TS, or NOP NOP
+        # SACK_PERM), NOP WSCALE.
+        sysctl = sk.host.sysctl
         out = struct.pack("!BBH", 2, 4, sk.advmss)
-        if sk.host.sysctl.tcp_timestamps:
-            out += _TS_OPT.pack(1, 1, 8, 10, (tcp_time_stamp_ts(sk) + sk.tsoffset) & U32, opt.ts_recent)
-        if sk.host.sysctl.tcp_window_scaling:
+        if sysctl.tcp_timestamps:
+            kind = (4, 2) if sysctl.tcp_sack else (1, 1)  # TCPOPT_SACK_PERM shares the TS word
+            out += _TS_OPT.pack(*kind, 8, 10, (tcp_time_stamp_ts(sk) + sk.tsoffset) & U32, opt.ts_recent)
+        elif sysctl.tcp_sack:
+            out += struct.pack("!BBBB", 1, 1, 4, 2)
+        if sysctl.tcp_window_scaling:
             out += struct.pack("!BBBB", 1, 3, 3, opt.rcv_wscale)
         return out
     if opt.tstamp_ok:
@@ -361,8 +503,12 @@ def _tcp_options(sk: TcpSock, flags: int) -> bytes:
 
 @traced
 def __tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: int, rcv_nxt: int) -> int:
-    """Clone (or pskb_copy) the kept skb, push and fill the TCP header, hand it to IP."""
+    """Clone (or pskb_copy) the kept skb, push and fill the TCP header, hand it to IP. The
+    skb leaves with its earliest departure time (EDT) in skb->tstamp: tcp_wstamp_ns, which
+    pacing moves on after each send (tcp_update_skb_after_send)."""
+    prior_wstamp = sk.tcp_wstamp_ns
     sk.tcp_wstamp_ns = max(sk.tcp_wstamp_ns, sk.tcp_clock_cache)
+    skb.tstamp = sk.tcp_wstamp_ns  # skb_set_delivery_time: the clone inherits it
     oskb = None
     if clone_it:
         oskb = skb
@@ -401,7 +547,7 @@ def __tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: int, rcv_nxt: int) ->
                                     ((tcp_header_size >> 2) << 12) | flags, window, check, 0) + options)
 
     if flags & TCPHDR_ACK:
-        sk.icsk_ack_pending = False  # tcp_event_ack_sent
+        tcp_event_ack_sent(sk)
     if skb.len != tcp_header_size:  # tcp_event_data_sent
         if sk.icsk_ca_ops.cwnd_event is not None and not tcp_packets_in_flight(sk):
             tcp_ca_event(sk, CA_EVENT_TX_START)
@@ -414,7 +560,6 @@ def __tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: int, rcv_nxt: int) ->
     skb.shinfo.gso_segs = pcount
     skb.shinfo.gso_size = tcb["tcp_gso_size"]
     skb.priority = sk.sk_priority
-    skb.tstamp = sk.tcp_wstamp_ns
     skb.cb = {}  # cleanup our debris for the IP layer
 
     err = af_ops.queue_xmit(sk, skb)
@@ -422,12 +567,39 @@ def __tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: int, rcv_nxt: int) ->
         tcp_enter_cwr(sk)
         err = 0 if err == NET_XMIT_CN else err
     if not err and oskb is not None:
-        oskb.tstamp = sk.tcp_wstamp_ns  # tcp_update_skb_after_send: the send time for RTT
+        tcp_update_skb_after_send(sk, oskb, prior_wstamp)
+        tcp_rate_skb_sent(sk, oskb)
     return err
+
+
+def tcp_update_skb_after_send(sk: TcpSock, skb: SkBuff, prior_wstamp: int) -> None:
+    """EDT pacing: the next packet may leave len/sk_pacing_rate later (less what the previous
+    send left unused, at most half, for OS jitter) — once a qdisc (fq) or the stack paces
+    this socket, and after the first 10 segments, which the original sch_fq never paced."""
+    tp = sk
+    if sk.sk_pacing_status != SK_PACING_NONE:
+        rate = sk.sk_pacing_rate
+        if rate != (1 << 64) - 1 and rate and tp.data_segs_out >= 10:
+            len_ns = skb.len * 1_000_000_000 // rate
+            credit = tp.tcp_wstamp_ns - prior_wstamp
+            len_ns -= min(len_ns // 2, credit)
+            tp.tcp_wstamp_ns += len_ns
 
 
 def tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: int) -> int:
     return __tcp_transmit_skb(sk, skb, clone_it, sk.rcv_nxt)
+
+
+def tcp_dec_quickack_mode(sk: TcpSock) -> None:
+    ack = sk.icsk_ack
+    if ack.quick:
+        ack.quick -= 1
+
+
+def tcp_event_ack_sent(sk: TcpSock) -> None:
+    """Any segment carrying an ACK acknowledges what a delayed ACK would have."""
+    tcp_dec_quickack_mode(sk)
+    inet_csk_clear_xmit_timer(sk, ICSK_TIME_DACK)
 
 
 # -- TSQ -----------------------------------------------------------------------------------------
@@ -479,18 +651,68 @@ def tcp_tsq_write(sk: TcpSock) -> None:
 
 
 def tcp_release_cb(sk: TcpSock) -> None:
-    """sk_prot->release_cb: work deferred while the process owned the socket (TSQ, the write
-    timer, PMTU). The timer's handler is the one tcp_init_xmit_timers installed."""
-    flags = sk.sk_tsq_flags & (TCP_TSQ_DEFERRED | TCP_WRITE_TIMER_DEFERRED | TCP_MTU_REDUCED_DEFERRED)
+    """sk_prot->release_cb, run by release_sock (and sk_flush_backlog) once the backlog is
+    processed: the work softirq context deferred because the user owned the socket, in the
+    kernel's order — TSQ (tcp_tsq_write), the write timer, the delayed-ACK timer, a PMTU
+    reduction. The timers' handlers are the ones tcp_init_xmit_timers installed."""
+    flags = sk.sk_tsq_flags & TCP_DEFERRED_ALL
     if not flags:
         return
-    sk.sk_tsq_flags &= ~flags
+    sk.sk_tsq_flags &= ~TCP_DEFERRED_ALL
     if flags & TCP_TSQ_DEFERRED:
         tcp_tsq_write(sk)
     if flags & TCP_WRITE_TIMER_DEFERRED:
         sk.icsk_retransmit_handler(sk)
+    if flags & TCP_DELACK_TIMER_DEFERRED:
+        sk.icsk_delack_handler(sk)
     if flags & TCP_MTU_REDUCED_DEFERRED:
         sk.icsk_af_ops.mtu_reduced(sk)
+
+
+# -- internal pacing (when no fq below paces the socket) -------------------------------------------
+
+
+def tcp_needs_internal_pacing(sk: TcpSock) -> bool:
+    return sk.sk_pacing_status == SK_PACING_NEEDED
+
+
+def tcp_pacing_check(sk: TcpSock) -> bool:
+    """True when TCP paces itself and the next departure time is still ahead: arm the pacing
+    hrtimer for it (tcp_pace_kick sends then), and send nothing now."""
+    tp = sk
+    if not tcp_needs_internal_pacing(sk):
+        return False
+    if tp.tcp_wstamp_ns <= tp.tcp_clock_cache:
+        return False
+    timer = tp.pacing_timer
+    if not timer.hrtimer_is_queued():
+        timer.hrtimer_start(tp.tcp_wstamp_ns, HRTIMER_MODE_ABS_PINNED_SOFT)
+    return True
+
+
+def tcp_tsq_handler(sk: TcpSock) -> None:
+    if not sk.owned:
+        tcp_tsq_write(sk)
+    else:
+        sk.sk_tsq_flags |= TCP_TSQ_DEFERRED  # tcp_release_cb runs it
+
+
+class TcpPacingTimer(Hrtimer):
+    """tp->pacing_timer; `sk` stands for container_of(timer, struct tcp_sock, pacing_timer)."""
+
+    __slots__ = ("sk",)
+
+    def __init__(self, sk: TcpSock) -> None:
+        super().__init__(sk.kernel, tcp_pace_kick, HRTIMER_MODE_ABS_PINNED_SOFT, "tcp_pace_kick")
+        self.sk = sk
+
+
+@traced
+def tcp_pace_kick(timer: Hrtimer) -> int:
+    """The pacing hrtimer (HRTIMER_SOFTIRQ): the departure time has come, send again."""
+    assert isinstance(timer, TcpPacingTimer)
+    tcp_tsq_handler(timer.sk)
+    return HRTIMER_NORESTART
 
 
 def tcp_small_queue_check(sk: TcpSock, skb: SkBuff, factor: int) -> bool:
@@ -682,11 +904,13 @@ def tso_fragment(sk: TcpSock, skb: SkBuff, len_: int, mss_now: int) -> int:
 def tcp_adjust_pcount(sk: TcpSock, skb: SkBuff, decr: int) -> None:
     sk.packets_out -= decr
     sacked = skb.cb["sacked"]
+    if sacked & TCPCB_SACKED_ACKED:
+        sk.sacked_out -= decr
     if sacked & TCPCB_SACKED_RETRANS:
         sk.retrans_out -= decr
     if sacked & TCPCB_LOST:
         sk.lost_out -= decr
-    if decr > 0:  # tcp_is_reno: dupacks counted in sacked_out shrink with the pcount
+    if tcp_is_reno(sk) and decr > 0:  # dupacks counted in sacked_out shrink with the pcount
         sk.sacked_out -= min(sk.sacked_out, decr)
 
 
@@ -715,6 +939,8 @@ def tcp_fragment(sk: TcpSock, tcp_queue: int, skb: SkBuff, len_: int, mss_now: i
     old_factor = cb["pcount"]
     tcp_set_skb_tso_segs(skb, mss_now)
     tcp_set_skb_tso_segs(buff, mss_now)
+    if "tx" in cb:
+        bcb["tx"] = cb["tx"]  # update delivered info for the new segment
     if not before(sk.snd_nxt, bcb["end_seq"]):
         diff = old_factor - cb["pcount"] - bcb["pcount"]
         if diff:
@@ -802,6 +1028,8 @@ def tcp_write_xmit(sk: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
     wq = sk.sk_write_queue
     while wq:
         skb = wq[0]
+        if tcp_pacing_check(sk):
+            break
         tso_segs = tcp_init_tso_segs(skb, mss_now)
         cwnd_quota = tcp_cwnd_test(tp, skb)
         if not cwnd_quota:
@@ -837,9 +1065,10 @@ def tcp_write_xmit(sk: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
     if sent_pkts or is_cwnd_limited:
         tcp_cwnd_validate(sk, is_cwnd_limited)
     if sent_pkts:
-        if sk.icsk_ca_state in (TCP_CA_CWR, TCP_CA_Recovery):
+        if tcp_in_cwnd_reduction(sk):
             tp.prr_out += sent_pkts
-        # tcp_schedule_loss_probe needs SACK (tcp_sack=0 here): no TLP, the RTO stays armed.
+        if push_one != 2:  # one loss probe per tail loss episode
+            tcp_schedule_loss_probe(sk, False)
         return False
     return not tp.packets_out and bool(wq)
 
@@ -867,6 +1096,7 @@ def tcp_push_one(sk: TcpSock, mss_now: int) -> None:
 
 def tcp_init_cwnd_reduction(sk: TcpSock) -> None:
     sk.high_seq = sk.snd_nxt
+    sk.tlp_high_seq = 0
     sk.snd_cwnd_cnt = 0
     sk.prior_cwnd = sk.snd_cwnd
     sk.prr_delivered = 0
@@ -883,21 +1113,39 @@ def tcp_enter_cwr(sk: TcpSock) -> None:
         tcp_set_ca_state(sk, TCP_CA_CWR)
 
 
+def tcp_rto_delta_us(sk: TcpSock) -> int:
+    """Time left (us, may be negative) until the RTO of the head skb, counted from its send."""
+    head = tcp_rtx_queue_head(sk)
+    assert head is not None  # only asked while packets are out
+    return tcp_skb_timestamp_us(head) + sk.icsk_rto * (1_000_000 // HZ) - sk.tcp_mstamp
+
+
 @traced
 def tcp_rearm_rto(sk: TcpSock) -> None:
-    """Stop the RTO timer when nothing is in flight, else restart it for a full RTO."""
+    """Stop the RTO timer when nothing is in flight, else restart it for a full RTO (what is
+    left of it, counted from the head's send, when a RACK or TLP timer held its place)."""
     if not sk.packets_out:
         inet_csk_clear_xmit_timer(sk, ICSK_TIME_RETRANS)
     else:
-        tcp_reset_xmit_timer(sk, ICSK_TIME_RETRANS, sk.icsk_rto, TCP_RTO_MAX)
+        rto = sk.icsk_rto
+        if sk.icsk_pending in (ICSK_TIME_REO_TIMEOUT, ICSK_TIME_LOSS_PROBE):
+            rto = usecs_to_jiffies(max(tcp_rto_delta_us(sk), 1))
+        tcp_reset_xmit_timer(sk, ICSK_TIME_RETRANS, rto, TCP_RTO_MAX)
 
 
 def tcp_sndbuf_expand(sk: TcpSock) -> None:
-    """sk_sndbuf = 2 · max(cwnd, 10, reordering+1) · per-MSS truesize, at most tcp_wmem[2]."""
-    per_mss = max(sk.rx_opt.mss_clamp, sk.mss_cache) + MAX_TCP_HEADER + 320
-    per_mss = (1 << (per_mss - 1).bit_length()) + 256
+    """sk_sndbuf = 2 · max(cwnd, 10, reordering+1) · per-MSS truesize, at most tcp_wmem[2]
+    (the algorithm's sndbuf_expand replaces the 2: BBR's is 3).
+
+    The per-MSS truesize is the non-GSO worst case, one skb per segment with a kmalloc'd,
+    power-of-two head: with MSS 1460 and MAX_TCP_HEADER 192, roundup_pow_of_two(1460 + 192 +
+    320) + 256 = 2304, so 46080 (69120 for BBR), the figures Linux 6.18 reports in SO_SNDBUF
+    after connect on the reference machine."""
+    per_mss = max(sk.rx_opt.mss_clamp, sk.mss_cache) + MAX_TCP_HEADER + SKB_DATA_ALIGN(SIZEOF_SKB_SHARED_INFO)
+    per_mss = (1 << (per_mss - 1).bit_length()) + SKB_DATA_ALIGN(SIZEOF_SK_BUFF)  # roundup_pow_of_two
     nr_segs = max(TCP_INIT_CWND, sk.snd_cwnd, sk.reordering + 1)
-    sndmem = 2 * nr_segs * per_mss
+    expand = sk.icsk_ca_ops.sndbuf_expand
+    sndmem = (expand(sk) if expand is not None else 2) * nr_segs * per_mss
     if sk.sk_sndbuf < sndmem:
         sk.sk_sndbuf = min(sndmem, sk.host.sysctl.tcp_wmem[2])
 
@@ -920,7 +1168,63 @@ def tcp_check_space(sk: TcpSock) -> None:
         tcp_new_space(sk)
 
 
+# -- from tcp.c: state changes (tcp_minisocks' tcp_time_wait ends in tcp_done) -------------------
+
+
+def tcp_set_state(sk: TcpSock, state: int) -> None:
+    old = sk.sk_state
+    if state == TCP_ESTABLISHED and old != TCP_ESTABLISHED:
+        sk.host.mib["Tcp"]["CurrEstab"] += 1
+    elif old in (TCP_ESTABLISHED, TCP_CLOSE_WAIT) and state not in (TCP_ESTABLISHED, TCP_CLOSE_WAIT):
+        sk.host.mib["Tcp"]["CurrEstab"] -= 1
+    sk.sk_state = state
+
+
+@traced
+def tcp_done(sk: TcpSock) -> None:
+    """The connection is gone: CLOSE, timers stopped, unhashed, waiters woken."""
+    if sk.sk_state in (TCP_SYN_SENT,):
+        sk.host.mib["Tcp"]["AttemptFails"] += 1
+    tcp_set_state(sk, TCP_CLOSE)
+    sk.sk_shutdown = 3
+    sk.icsk_retransmit_timer.del_timer()  # tcp_clear_xmit_timers
+    sk.icsk_pending = 0
+    if sk.pacing_timer is not None:
+        sk.pacing_timer.hrtimer_cancel()
+    inet_csk_clear_xmit_timer(sk, ICSK_TIME_DACK)
+    inet_unhash(sk)
+    sk.sk_wake()
+
+
 # -- control segments -----------------------------------------------------------------------------
+
+
+def tcp_send_delayed_ack(sk: TcpSock) -> None:
+    """Arm the delayed-ACK timer ato jiffies out (bounded by the RTT, 200 ms in pingpong
+    mode), keeping an earlier deadline; ACK at once if the timer is about to fire anyway."""
+    ack = sk.icsk_ack
+    ato = ack.ato
+    k = sk.kernel
+    if ato > TCP_DELACK_MIN:
+        max_ato = HZ // 2
+        if ack.pingpong or ack.pending & ICSK_ACK_PUSHED:
+            max_ato = TCP_DELACK_MAX
+        if sk.srtt_us:
+            rtt = max(usecs_to_jiffies(sk.srtt_us >> 3), TCP_DELACK_MIN)
+            if rtt < max_ato:
+                max_ato = rtt
+        ato = min(ato, max_ato)
+    timeout = k.jiffies + ato
+    if ack.pending & ICSK_ACK_TIMER:
+        # The timer was blocked or is about to expire: send now.
+        if ack.timeout - (k.jiffies + (ato >> 2)) <= 0:  # time_before_eq
+            tcp_send_ack(sk)
+            return
+        if not timeout < ack.timeout:  # !time_before
+            timeout = ack.timeout
+    ack.pending |= ICSK_ACK_SCHED | ICSK_ACK_TIMER
+    ack.timeout = timeout
+    sk.icsk_delack_timer.mod_timer(timeout)  # sk_reset_timer
 
 
 @traced
@@ -963,15 +1267,22 @@ def tcp_send_fin(sk: TcpSock) -> None:
 # -- retransmission -----------------------------------------------------------------------------
 
 
-@traced
-def __tcp_retransmit_skb(sk: TcpSock, skb: SkBuff, segs: int) -> int:
-    """Re-send the kept original, unless its previous clone is still in qdisc/driver."""
-    tp = sk
+def skb_still_in_host_queue(sk: TcpSock, skb: SkBuff) -> bool:
+    """The previous clone of `skb` is still in the qdisc or driver: resending is pointless."""
     if skb_fclone_busy(skb):
         sk.sk_tsq_flags |= TSQ_THROTTLED  # tcp_wfree will retry through the TSQ tasklet
         if skb_fclone_busy(skb):
             sk.host.mib["TcpExt"]["TCPSpuriousRtxHostQueues"] += 1
-            return -errno.EBUSY
+            return True
+    return False
+
+
+@traced
+def __tcp_retransmit_skb(sk: TcpSock, skb: SkBuff, segs: int) -> int:
+    """Re-send the kept original, unless its previous clone is still in qdisc/driver."""
+    tp = sk
+    if skb_still_in_host_queue(sk, skb):
+        return -errno.EBUSY
     cb = skb.cb
     while before(cb["seq"], tp.snd_una):
         if cb["tcp_flags"] & TCPHDR_SYN:
@@ -1022,12 +1333,16 @@ def tcp_retransmit_skb(sk: TcpSock, skb: SkBuff, segs: int) -> int:
         sk.retrans_out += skb.cb["pcount"]
     if not sk.retrans_stamp:
         sk.retrans_stamp = skb.tstamp // 1_000_000 or tcp_time_stamp_ts(sk)  # ms
+    if sk.undo_retrans < 0:
+        sk.undo_retrans = 0
+    sk.undo_retrans += skb.cb["pcount"]  # each must be D-SACKed before an undo
     return err
 
 
 @traced
 def tcp_xmit_retransmit_queue(sk: TcpSock) -> None:
-    """Retransmit the skbs marked lost while cwnd allows (no SACK: no holes to skip)."""
+    """Retransmit the skbs marked lost while cwnd allows, skipping SACKed and already
+    retransmitted ones; the RTO restarts when the head was resent."""
     tp = sk
     if not tp.packets_out:
         return
@@ -1035,6 +1350,8 @@ def tcp_xmit_retransmit_queue(sk: TcpSock) -> None:
     max_segs = tcp_tso_segs(sk, tcp_current_mss(sk))
     rearm_timer = False
     for skb in list(sk.tcp_rtx_queue):
+        if tcp_pacing_check(sk):
+            break
         segs = tp.snd_cwnd - tcp_packets_in_flight(tp)
         if segs <= 0:
             break
@@ -1052,12 +1369,72 @@ def tcp_xmit_retransmit_queue(sk: TcpSock) -> None:
         if tcp_retransmit_skb(sk, skb, segs):
             break
         sk.host.mib["TcpExt"][mib] += skb.cb["pcount"]
-        if sk.icsk_ca_state in (TCP_CA_CWR, TCP_CA_Recovery):
+        if tcp_in_cwnd_reduction(sk):
             tp.prr_out += skb.cb["pcount"]
         if skb is rtx_head and sk.icsk_pending != ICSK_TIME_REO_TIMEOUT:
             rearm_timer = True
     if rearm_timer:
         tcp_reset_xmit_timer(sk, ICSK_TIME_RETRANS, sk.icsk_rto, TCP_RTO_MAX)
+
+
+# -- tail loss probe (TLP, RFC 8985) -------------------------------------------------------------
+
+
+def tcp_schedule_loss_probe(sk: TcpSock, advancing_rto: bool) -> bool:
+    """Arm the loss probe timer 2·srtt out (plus 200 ms when one packet is out, for its
+    delayed ACK), never later than the RTO would fire. Only with SACK, in Open or CWR."""
+    tp = sk
+    early_retrans = sk.host.sysctl.tcp_early_retrans
+    if (early_retrans not in (3, 4) or not tp.packets_out or not tcp_is_sack(tp)
+            or sk.icsk_ca_state not in (TCP_CA_Open, TCP_CA_CWR)):
+        return False
+    if tp.srtt_us:
+        timeout = usecs_to_jiffies(tp.srtt_us >> 2)
+        timeout += TCP_RTO_MIN if tp.packets_out == 1 else TCP_TIMEOUT_MIN
+    else:
+        timeout = TCP_TIMEOUT_INIT
+    rto_delta_us = sk.icsk_rto * (1_000_000 // HZ) if advancing_rto else tcp_rto_delta_us(sk)
+    if rto_delta_us > 0:
+        timeout = min(timeout, usecs_to_jiffies(rto_delta_us))
+    tcp_reset_xmit_timer(sk, ICSK_TIME_LOSS_PROBE, timeout, TCP_RTO_MAX)
+    return True
+
+
+@traced
+def tcp_send_loss_probe(sk: TcpSock) -> None:
+    """The loss probe timer fired: send new data if the window allows, else retransmit the
+    last segment; then the RTO is rearmed. At most one probe is outstanding (tlp_high_seq)."""
+    tp = sk
+    mss = tcp_current_mss(sk)
+    if not tp.tlp_high_seq:
+        tp.tlp_retrans = False
+        skb = tcp_send_head(sk)
+        sent = False
+        if skb is not None and tcp_snd_wnd_test(tp, skb, mss):
+            pcount = tp.packets_out
+            tcp_write_xmit(sk, mss, TCP_NAGLE_OFF, 2)
+            sent = tp.packets_out > pcount
+        elif sk.tcp_rtx_queue:
+            skb = sk.tcp_rtx_queue[-1]
+            if not skb_still_in_host_queue(sk, skb):
+                pcount = skb.cb["pcount"]
+                if pcount > 1 and skb.len > (pcount - 1) * mss:
+                    # probe with the last MSS only
+                    if not tcp_fragment(sk, TCP_FRAG_IN_RTX_QUEUE, skb, (pcount - 1) * mss, mss):
+                        skb = sk.tcp_rtx_queue[-1]
+                    else:
+                        skb = None
+                if skb is not None and not __tcp_retransmit_skb(sk, skb, 1):
+                    tp.tlp_retrans = True
+                    sent = True
+        else:
+            sk.icsk_pending = 0  # invalid inflight: nothing to probe with
+            return
+        if sent:
+            tp.tlp_high_seq = tp.snd_nxt  # recorded for loss detection
+            sk.host.mib["TcpExt"]["TCPLossProbes"] += 1
+            sk.icsk_pending = 0  # so tcp_rearm_rto restarts the timer from now
+    tcp_rearm_rto(sk)
 
 
 # -- zero-window probes ---------------------------------------------------------------------------

@@ -1,8 +1,10 @@
-"""TCP timers (net/ipv4/tcp_timer.c): the retransmit timer and the zero-window probe timer.
+"""TCP timers (net/ipv4/tcp_timer.c): the retransmit timer, RACK's reordering timer, the tail
+loss probe, the zero-window probe timer, and the delayed-ACK timer.
 
-One timer per socket (icsk_retransmit_timer) serves both, dispatched on icsk_pending, as
-in the kernel. It fires in TIMER_SOFTIRQ; if the process owns the socket the work is
-deferred to release_sock (TCP_WRITE_TIMER_DEFERRED).
+One timer per socket (icsk_retransmit_timer) serves the first four, dispatched on
+icsk_pending, as in the kernel; icsk_delack_timer is the delayed ACK's. They fire in
+TIMER_SOFTIRQ; if the process owns the socket the work is deferred to release_sock
+(TCP_WRITE_TIMER_DEFERRED, TCP_DELACK_TIMER_DEFERRED: tcp_release_cb runs the handlers).
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import errno
 from hilnic.kernel.core import TimerList
 from hilnic.kernel.ftrace import traced
 from hilnic.net.core.sock import (
+    ICSK_ACK_TIMER,
     ICSK_TIME_LOSS_PROBE,
     ICSK_TIME_PROBE0,
     ICSK_TIME_REO_TIMEOUT,
     ICSK_TIME_RETRANS,
     TCP_CLOSE,
+    TCP_DELACK_TIMER_DEFERRED,
     TCP_SYN_RECV,
     TCP_SYN_SENT,
     TCP_WRITE_TIMER_DEFERRED,
@@ -25,21 +29,30 @@ from hilnic.net.core.sock import (
     TCP_CA_Recovery,
     TcpSock,
 )
-from hilnic.net.ipv4.tcp import tcp_done, tcp_write_queue_purge
+from hilnic.net.ipv4.tcp import tcp_write_queue_purge
 from hilnic.net.ipv4.tcp_input import tcp_enter_loss
 from hilnic.net.ipv4.tcp_output import (
+    TCP_ATO_MIN,
     TCP_RESOURCE_PROBE_INTERVAL,
     TCP_RTO_MAX,
     TCP_RTO_MIN,
     TCP_TIMEOUT_INIT,
     U32,
+    TcpPacingTimer,
+    inet_csk_ack_scheduled,
+    inet_csk_in_pingpong_mode,
     inet_csk_reset_xmit_timer,
+    tcp_done,
+    tcp_is_sack,
     tcp_mstamp_refresh,
     tcp_retransmit_skb,
     tcp_rtx_queue_head,
+    tcp_send_ack,
+    tcp_send_loss_probe,
     tcp_send_probe0,
     tcp_time_stamp_ts,
 )
+from hilnic.net.ipv4.tcp_recovery import tcp_rack_reo_timeout
 
 TCP_SYN_RETRIES = 6
 
@@ -62,6 +75,47 @@ def tcp_write_timer(timer: TimerList) -> None:
     tcp_write_timer_handler(sk)
 
 
+class DelackTimer(TimerList):
+    """icsk_delack_timer."""
+
+    def __init__(self, sk: TcpSock) -> None:
+        super().__init__(sk.kernel, tcp_delack_timer, "tcp_delack_timer")
+        self.sk = sk
+
+
+def tcp_delack_timer(timer: TimerList) -> None:
+    """The delayed ACK is due (softirq): send it, or leave it to release_sock."""
+    assert isinstance(timer, DelackTimer)
+    sk = timer.sk
+    if sk.owned:
+        sk.host.mib["TcpExt"]["DelayedACKLocked"] += 1
+        sk.sk_tsq_flags |= TCP_DELACK_TIMER_DEFERRED  # delegate our work to tcp_release_cb()
+        return
+    tcp_delack_timer_handler(sk)
+
+
+@traced
+def tcp_delack_timer_handler(sk: TcpSock) -> None:
+    ack = sk.icsk_ack
+    if sk.sk_state == TCP_CLOSE:
+        return
+    if not ack.pending & ICSK_ACK_TIMER:
+        return
+    if ack.timeout > sk.kernel.jiffies:  # time_after: re-armed for later
+        sk.icsk_delack_timer.mod_timer(ack.timeout)
+        return
+    ack.pending &= ~ICSK_ACK_TIMER
+    if inet_csk_ack_scheduled(sk):
+        if not inet_csk_in_pingpong_mode(sk):
+            ack.ato = min(ack.ato << 1, sk.icsk_rto)  # delayed ACK missed: inflate ATO
+        else:
+            ack.pingpong = 0  # delayed ACK missed: leave pingpong mode, deflate ATO
+            ack.ato = TCP_ATO_MIN
+        tcp_mstamp_refresh(sk)
+        tcp_send_ack(sk)
+        sk.host.mib["TcpExt"]["DelayedACKs"] += 1
+
+
 @traced
 def tcp_write_timer_handler(sk: TcpSock) -> None:
     if sk.sk_state == TCP_CLOSE or not sk.icsk_pending:
@@ -71,13 +125,15 @@ def tcp_write_timer_handler(sk: TcpSock) -> None:
         return
     tcp_mstamp_refresh(sk)
     event = sk.icsk_pending
-    if event in (ICSK_TIME_REO_TIMEOUT, ICSK_TIME_LOSS_PROBE):
+    if event == ICSK_TIME_REO_TIMEOUT:
+        tcp_rack_reo_timeout(sk)  # these two leave icsk_pending to tcp_rearm_rto
+    elif event == ICSK_TIME_LOSS_PROBE:
+        tcp_send_loss_probe(sk)
+    elif event == ICSK_TIME_RETRANS:
         sk.icsk_pending = 0
-        return  # RACK reordering timer and TLP need SACK: never armed here
-    sk.icsk_pending = 0
-    if event == ICSK_TIME_RETRANS:
         tcp_retransmit_timer(sk)
     elif event == ICSK_TIME_PROBE0:
+        sk.icsk_pending = 0
         tcp_probe_timer(sk)
 
 
@@ -140,12 +196,13 @@ def tcp_retransmit_timer(sk: TcpSock) -> None:
             return
         if sk.icsk_retransmits == 0:
             state = sk.icsk_ca_state
+            sack = tcp_is_sack(tp)
             if state == TCP_CA_Recovery:
-                sk.host.mib["TcpExt"]["TCPRenoRecoveryFail"] += 1
+                sk.host.mib["TcpExt"]["TCPSackRecoveryFail" if sack else "TCPRenoRecoveryFail"] += 1
             elif state == TCP_CA_Loss:
                 sk.host.mib["TcpExt"]["TCPLossFailures"] += 1
             elif state == TCP_CA_Disorder or tp.sacked_out:
-                sk.host.mib["TcpExt"]["TCPRenoFailures"] += 1
+                sk.host.mib["TcpExt"]["TCPSackFailures" if sack else "TCPRenoFailures"] += 1
         tcp_enter_loss(sk)
         sk.icsk_retransmits += 1
         head = tcp_rtx_queue_head(sk)
@@ -172,13 +229,18 @@ def tcp_probe_timer(sk: TcpSock) -> None:
 
 
 def tcp_init_xmit_timers(sk: TcpSock) -> None:
-    """inet_csk_init_xmit_timers: the timer and its handler, which tcp_release_cb also runs
-    for an expiry deferred while the socket was owned."""
+    """inet_csk_init_xmit_timers: the timers and their handlers, which tcp_release_cb also
+    runs for an expiry deferred while the socket was owned."""
     sk.icsk_retransmit_timer = IcskTimer(sk)
     sk.icsk_retransmit_handler = tcp_write_timer_handler
+    sk.icsk_delack_timer = DelackTimer(sk)
+    sk.icsk_delack_handler = tcp_delack_timer_handler
+    sk.pacing_timer = TcpPacingTimer(sk)  # tcp_init_xmit_timers: tcp_pace_kick, soft hrtimer
 
 
 __all__ = [
+    "tcp_delack_timer",
+    "tcp_delack_timer_handler",
     "tcp_init_xmit_timers",
     "tcp_probe_timer",
     "tcp_retransmit_timer",

@@ -30,6 +30,7 @@ from hilnic.net.core.netdev_features import NETIF_F_HW_CSUM, NETIF_F_IP_CSUM
 from hilnic.net.core.netdevice import NetDevice
 from hilnic.net.core.skbuff import CHECKSUM_NONE, CHECKSUM_PARTIAL, SkBuff, alloc_skb, kfree_skb, skb_stats
 from hilnic.net.core.sock import SOCK_NOSPACE, Proto, Sock, skb_set_owner_w, sock_wait_for_wmem, sock_wfree
+from hilnic.net.ipv4.datagram import ip4_datagram_connect
 from hilnic.net.ipv4.icmp import icmp_send
 from hilnic.net.ipv4.ip_output import ip_dont_fragment, ip_select_ident_segs, ip_send_skb, ip_sk_ignore_df, ip_sk_use_pmtu
 from hilnic.net.ipv4.ip_sockglue import ip_getsockopt, ip_setsockopt
@@ -279,7 +280,7 @@ def __ip_make_skb(sk: Sock, rt: Rtable, queue: list[SkBuff], saddr: int, daddr: 
         tmp.sk = None
     skb.ignore_df = ip_sk_ignore_df(sk)
     df = sk.pmtudisc in (IP_PMTUDISC_DO, IP_PMTUDISC_PROBE) or (skb.len <= dst_mtu(rt) and ip_dont_fragment(sk, rt))
-    ident = ip_select_ident_segs(sk.host, sk, df, skb.ignore_df, 1)
+    ident = ip_select_ident_segs(sk.host, sk, df, skb.ignore_df, 1, daddr, saddr, IPPROTO_UDP)
     skb.write_at(skb.network_header, _IPHDR.pack(0x45, getattr(sk, "tos", 0), 0, ident, IP_DF if df else 0, IPDEFTTL,
                                                  IPPROTO_UDP, 0, saddr, daddr))
     skb.priority = sk.sk_priority
@@ -452,6 +453,8 @@ udp_prot = Proto(
     name="UDP",
     obj_type=Sock,
     close=udp_lib_close,
+    connect=ip4_datagram_connect,
+    get_port=udp_v4_get_port,
     sendmsg=udp_sendmsg_wait,
     setsockopt=udp_setsockopt,
     getsockopt=udp_getsockopt,

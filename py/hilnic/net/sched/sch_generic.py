@@ -12,7 +12,7 @@ Qdiscs are chosen by name from a registry (`register_qdisc`); pfifo_fast, noqueu
 mq are here. The root of a single-queue device is its default qdisc flagged ONETXQUEUE;
 a multiqueue device gets mq with one default child (ONETXQUEUE) per TX queue, as Linux.
 
-Simplification (LINUX_TX_SPEC §13, one CPU): pfifo_fast is TCQ_F_NOLOCK in Linux; here
+Simplification (docs/linux-tx-path.md, "Scope": one CPU): pfifo_fast is TCQ_F_NOLOCK in Linux; here
 "empty" for the bypass test is qlen == 0 and a run that must be repeated reschedules via
 __netif_schedule instead of the MISSED/DRAINING bits (the observable order is the same).
 """

@@ -1,13 +1,20 @@
-"""An e1000/igb-style transmit driver for the hilnic NIC (NIC_SPEC.md).
+"""An e1000/igb-style transmit driver for the hilnic NIC (docs/nic.md).
 
 Hold it beside drivers/net/ethernet/intel/igb/igb_main.c (Linux 6.9): the transmit path
 is igb's (`igb_xmit_frame_ring`, `igb_tx_map`, `igb_maybe_stop_tx`, `igb_clean_tx_irq`,
 BQL, xmit_more doorbell batching) under e1000 names, adapted to the legacy descriptors this
 NIC has (e1000_main.c's `e1000_intr` / `e1000_clean` shape for the interrupt):
 
-- no context descriptors: the checksum request rides on the EOP data descriptor (IC, CSS,
-  CSO), so `e1000_maybe_stop_tx(count + 2)` instead of igb's `count + 3`;
-- no TSO: the stack segments GSO skbs in software (validate_xmit_skb) before they get here;
+- checksum offload without a context descriptor: the request rides on the EOP legacy data
+  descriptor (IC, CSS, CSO), so `e1000_maybe_stop_tx(count + 2)` for such a packet;
+- TSO as e1000's: `e1000_tso` writes the TCP/IP context descriptor as Linux's e1000_tso()
+  does (header prepared: IP total length and checksum 0, the pseudo-header sum without length
+  in the TCP checksum), the data descriptors are TSE data descriptors with IXSM|TXSM, and the
+  context costs one more descriptor (`count + 3`, as igb). NETIF_F_TSO is on by default
+  (`ethtool -K eth0 tso off`: `nd.ethtool_set_features(dev, off=NETIF_F_TSO)`, then the stack
+  segments in software); BQL and the counters see the segments (igb: gso_segs, bytecount +=
+  (gso_segs - 1) * hdr_len). Descriptors are cut at 32 KiB as igb does (e1000's
+  `min(mss << 2, ...)` limit is a FIFO rule of the 8254x this NIC does not have);
 - one legacy interrupt line, cause read from ICR (an awaited MMIO read), masked with IMC and
   unmasked by the NAPI poll with an IMS write (igb's EIMS write);
 - the hardware reset (CTRL.RST), flushes and `msleep` of e1000_down/reset run in process
@@ -44,11 +51,18 @@ from hilnic.hw.regs import (
     E1000_STATUS_RST_BUSY,
     E1000_TCTL_EN,
     E1000_TCTL_PSP,
+    E1000_TXD_CMD_DEXT,
     E1000_TXD_CMD_EOP,
     E1000_TXD_CMD_IC,
     E1000_TXD_CMD_IDE,
     E1000_TXD_CMD_IFCS,
+    E1000_TXD_CMD_IP,
     E1000_TXD_CMD_RS,
+    E1000_TXD_CMD_TCP,
+    E1000_TXD_CMD_TSE,
+    E1000_TXD_DTYP_D,
+    E1000_TXD_POPTS_IXSM,
+    E1000_TXD_POPTS_TXSM,
     E1000_TXD_STAT_DD,
     ERR_DMA_READ,
     ERR_DMA_WRITE,
@@ -59,14 +73,25 @@ from hilnic.hw.regs import (
     TX_DESC_SIZE,
     TXDCTL_WTHRESH_SHIFT,
     Reg,
+    TxContextDesc,
 )
+from hilnic.include.uapi.linux.if_ether import ETH_P_IP
 from hilnic.kernel.core import HZ, IRQ_HANDLED, IRQ_NONE, NapiStruct
 from hilnic.kernel.ftrace import trace_mark, traced
+from hilnic.lib.checksum import csum_tcpudp_magic
 from hilnic.mm.hostmem import DmaDir
 from hilnic.net.core import netdevice as nd
 from hilnic.net.core.net_namespace import Host
 from hilnic.net.core.netdevice import NetDevice, NetdevQueue
-from hilnic.net.core.skbuff import CHECKSUM_PARTIAL, MAX_SKB_FRAGS, SkBuff, kfree_skb, napi_consume_skb, skb_checksum_help
+from hilnic.net.core.skbuff import (
+    CHECKSUM_PARTIAL,
+    MAX_SKB_FRAGS,
+    SkBuff,
+    kfree_skb,
+    napi_consume_skb,
+    skb_checksum_help,
+    skb_cow_head,
+)
 from hilnic.net.ethernet.eth import alloc_etherdev
 
 # Enum members bound once: class-attribute lookup on an Enum is slow in hot paths.
@@ -123,6 +148,12 @@ E1000_ERR_FATAL = ERR_DMA_READ | ERR_DMA_WRITE
 _DESC = struct.Struct("<QHBBBBH")
 _CMD_BASE = E1000_TXD_CMD_IFCS
 _CMD_EOP = E1000_TXD_CMD_EOP | E1000_TXD_CMD_IFCS | E1000_TXD_CMD_RS
+# TSO data descriptors (e1000_tx_queue with E1000_TX_FLAGS_TSO): DEXT, DTYP_D, TSE; POPTS
+# IXSM|TXSM (an IPv4 packet); byte 10 holds DTYP above the length's bits 19:16
+_CMD_TSO = E1000_TXD_CMD_DEXT | E1000_TXD_CMD_TSE
+_B10_TSO = E1000_TXD_DTYP_D << 4
+_POPTS_TSO = E1000_TXD_POPTS_IXSM | E1000_TXD_POPTS_TXSM
+IPPROTO_TCP = 6
 
 
 def TXD_USE_COUNT(size: int) -> int:
@@ -288,7 +319,7 @@ async def e1000_probe(host: Host, backend: NicBackend, irq: int = E1000_IRQ_DEFA
         ndo_start_xmit=e1000_xmit_frame,
         ndo_tx_timeout=e1000_tx_timeout,
     )
-    netdev.features = nd.NETIF_F_SG | nd.NETIF_F_HW_CSUM  # no TSO: the NIC does not segment
+    netdev.features = nd.NETIF_F_SG | nd.NETIF_F_HW_CSUM | nd.NETIF_F_TSO  # e1000_probe: TSO on
     netdev.hw_features = netdev.features
     netdev.watchdog_timeo = E1000_WATCHDOG_TIMEO
     max_frame = (hcaps >> 16) * 16
@@ -503,13 +534,13 @@ def _skb_put_padto(skb: SkBuff, length: int) -> bool:
 def e1000_xmit_frame_ring(skb: SkBuff, adapter: E1000Adapter) -> int:
     ring = adapter.tx_ring
     shinfo = skb.shinfo
-    if shinfo.gso_size:
-        # This NIC has no TSO; validate_xmit_skb must have segmented the skb (a stack bug).
-        raise RuntimeError(f"GSO skb (gso_size {shinfo.gso_size}) reached {adapter.netdev.name}, which has no TSO")
+    mss = shinfo.gso_size
     count = -(-(skb.len - skb.data_len) // E1000_MAX_DATA_PER_TXD)  # TXD_USE_COUNT(skb_headlen(skb))
     for f in shinfo.frags:
         count += -(-f.size // E1000_MAX_DATA_PER_TXD)  # TXD_USE_COUNT(skb_frag_size(frag))
-    # e1000_maybe_stop_tx(adapter, count + 2), its inline fast path first: +2 gap (igb: +3 with a context descriptor)
+    if mss:
+        count += 1  # reserve a descriptor for the offload context
+    # e1000_maybe_stop_tx(adapter, count + 2), its inline fast path first: count + 2 gap
     ntc, ntu = ring.next_to_clean, ring.next_to_use
     if (0 if ntc > ntu else ring.count) + ntc - ntu - 1 < count + 2 and __e1000_maybe_stop_tx(adapter, count + 2):
         adapter.stats.tx_busy += 1
@@ -518,15 +549,58 @@ def e1000_xmit_frame_ring(skb: SkBuff, adapter: E1000Adapter) -> int:
     first.skb = skb
     first.bytecount = skb.len
     first.gso_segs = 1
+    first_idx = ring.next_to_use
     cmd = 0
     css = cso = 0
-    if skb.ip_summed == CHECKSUM_PARTIAL:
+    tso = e1000_tso(adapter, first, skb)
+    if tso < 0:
+        first.skb = None
+        kfree_skb(skb, "e1000_tso")
+        return nd.NETDEV_TX_OK
+    if not tso and skb.ip_summed == CHECKSUM_PARTIAL:
         css, cso = e1000_tx_csum(skb)
         if css >= 0:
             cmd = E1000_TXD_CMD_IC
-    if e1000_tx_map(adapter, first, cmd, css, cso) < 0:
+    if e1000_tx_map(adapter, first, cmd, css, cso, bool(tso), first_idx) < 0:
         adapter.stats.tx_dma_failed += 1
     return nd.NETDEV_TX_OK
+
+
+@traced
+def e1000_tso(adapter: E1000Adapter, first: E1000TxBuffer, skb: SkBuff) -> int:
+    """e1000_tso(): for a GSO skb, prepare the headers as the NIC wants them and write the
+    TCP/IP context descriptor at next_to_use. 1: done (TSO), 0: not a GSO skb, < 0: error."""
+    shinfo = skb.shinfo
+    if not shinfo.gso_size:
+        return 0
+    err = skb_cow_head(skb, 0)
+    if err < 0:
+        return err
+    nh, th = skb.network_header, skb.transport_header
+    hdr_len = th - skb.data + (skb.read_at(th + 12, 1)[0] >> 4) * 4  # skb_tcp_all_headers
+    mss = shinfo.gso_size
+    if skb.protocol != ETH_P_IP:
+        return -1  # -EINVAL: only IPv4 here (e1000_tso's IPv6 branch: no IPv6 stack)
+    # iph->tot_len = 0; iph->check = 0; tcp_hdr(skb)->check = ~csum_tcpudp_magic(saddr, daddr, 0, IPPROTO_TCP, 0)
+    skb.write_at(nh + 2, b"\0\0")
+    skb.write_at(nh + 10, b"\0\0")
+    addrs = skb.read_at(nh + 12, 8)
+    saddr, daddr = int.from_bytes(addrs[:4], "big"), int.from_bytes(addrs[4:], "big")
+    skb.write_at(th + 16, (~csum_tcpudp_magic(saddr, daddr, 0, IPPROTO_TCP, 0) & 0xFFFF).to_bytes(2, "big"))
+    ipcss = nh - skb.data  # skb_network_offset
+    tucss = th - skb.data  # skb_transport_offset
+    ctx = TxContextDesc(ipcss=ipcss, ipcso=ipcss + 10, ipcse=tucss - 1, tucss=tucss, tucso=tucss + 16, tucse=0,
+                        paylen=skb.len - hdr_len, tucmd=E1000_TXD_CMD_IP | E1000_TXD_CMD_TSE | E1000_TXD_CMD_TCP,
+                        hdrlen=hdr_len, mss=mss)
+    ring = adapter.tx_ring
+    i = ring.next_to_use
+    adapter.mem.write(ring.dma + i * TX_DESC_SIZE, ctx.pack())
+    # igb_tso: the packet's segments and the bytes they put on the wire (BQL, counters)
+    first.gso_segs = shinfo.gso_segs
+    first.bytecount += (first.gso_segs - 1) * hdr_len
+    i += 1
+    ring.next_to_use = 0 if i == ring.count else i
+    return 1
 
 
 def e1000_tx_csum(skb: SkBuff) -> tuple[int, int]:
@@ -544,8 +618,11 @@ def e1000_tx_csum(skb: SkBuff) -> tuple[int, int]:
 
 
 @traced
-def e1000_tx_map(adapter: E1000Adapter, first: E1000TxBuffer, cmd_csum: int, css: int, cso: int) -> int:
-    """Map the head and every frag (split at 32 KiB per descriptor), then e1000_tx_queue."""
+def e1000_tx_map(adapter: E1000Adapter, first: E1000TxBuffer, cmd_csum: int, css: int, cso: int, tso: bool = False,
+                 first_idx: int | None = None) -> int:
+    """Map the head and every frag (split at 32 KiB per descriptor), then e1000_tx_queue.
+    `first_idx`: the packet's first descriptor (its context descriptor with TSO), where
+    next_to_use goes back to when a mapping fails."""
     ring = adapter.tx_ring
     skb = first.skb
     assert skb is not None and skb.head is not None
@@ -565,7 +642,7 @@ def e1000_tx_map(adapter: E1000Adapter, first: E1000TxBuffer, cmd_csum: int, css
         try:  # dma_map_single / skb_frag_dma_map
             dma = dma_map(addr, size, _DMA_TO_DEVICE, owner)
         except (ValueError, IndexError, MemoryError):  # dma_mapping_error
-            return _tx_map_unwind(adapter, first, start, i)
+            return _tx_map_unwind(adapter, first, start, i, first_idx)
         tx_buffer = bufs[i]
         tx_buffer.dma, tx_buffer.len = dma, size
         while size > E1000_MAX_DATA_PER_TXD:
@@ -579,28 +656,33 @@ def e1000_tx_map(adapter: E1000Adapter, first: E1000TxBuffer, cmd_csum: int, css
         i += 1
         if i == count:
             i = 0
-    e1000_tx_queue(adapter, first, descs, start, i, cmd_csum, css, cso)
+    e1000_tx_queue(adapter, first, descs, start, i, cmd_csum, css, cso, tso)
     return 0
 
 
 @traced
 def e1000_tx_queue(adapter: E1000Adapter, first: E1000TxBuffer, descs: list[tuple[int, int]], start: int, i: int,
-                   cmd_csum: int, css: int, cso: int) -> None:
+                   cmd_csum: int, css: int, cso: int, tso: bool = False) -> None:
     """Write the data descriptors, account BQL, stop if needed, ring the doorbell."""
     ring = adapter.tx_ring
     count = ring.count
     # All but the last carry only IFCS; the last gets EOP|IFCS|RS and the checksum request.
+    # TSO: every one is a TSE data descriptor (DEXT, DTYP_D, TSE, POPTS IXSM|TXSM).
     n = len(descs)
     raw = bytearray(n * TX_DESC_SIZE)
     last_cmd = _CMD_EOP | cmd_csum | (E1000_TXD_CMD_IDE if adapter.tidv else 0)
+    base, b10, b13 = (_CMD_BASE | _CMD_TSO, _B10_TSO, _POPTS_TSO) if tso else (_CMD_BASE, 0, 0)
     pack_into = _DESC.pack_into
     last = n - 1
     for k in range(last):
         dma, length = descs[k]
-        pack_into(raw, k * TX_DESC_SIZE, dma, length, 0, _CMD_BASE, 0, 0, 0)
+        pack_into(raw, k * TX_DESC_SIZE, dma, length, b10, base, 0, b13, 0)
     if n:
         dma, length = descs[last]
-        pack_into(raw, last * TX_DESC_SIZE, dma, length, cso, last_cmd, 0, css, 0)
+        if tso:
+            pack_into(raw, last * TX_DESC_SIZE, dma, length, b10, last_cmd | _CMD_TSO, 0, b13, 0)
+        else:
+            pack_into(raw, last * TX_DESC_SIZE, dma, length, cso, last_cmd, 0, css, 0)
     mem = adapter.mem
     first_part = count - start
     if first_part >= n:
@@ -618,8 +700,9 @@ def e1000_tx_queue(adapter: E1000Adapter, first: E1000TxBuffer, descs: list[tupl
         adapter.wr32(_R_TDT, i)  # the doorbell
 
 
-def _tx_map_unwind(adapter: E1000Adapter, first: E1000TxBuffer, start: int, i: int) -> int:
-    """dma_error: unmap what was mapped, free the skb, leave next_to_use alone."""
+def _tx_map_unwind(adapter: E1000Adapter, first: E1000TxBuffer, start: int, i: int, first_idx: int | None) -> int:
+    """dma_error: unmap what was mapped, free the skb; next_to_use back to the packet's first
+    descriptor (its context descriptor, never handed to the NIC)."""
     ring = adapter.tx_ring
     bufs = ring.tx_buffer_info
     mem = adapter.mem
@@ -629,6 +712,8 @@ def _tx_map_unwind(adapter: E1000Adapter, first: E1000TxBuffer, start: int, i: i
         if b.len:
             mem.dma_unmap(b.dma, b.len)
             b.dma = b.len = 0
+    if first_idx is not None:
+        ring.next_to_use = first_idx
     skb = first.skb
     first.skb = None
     kfree_skb(skb, "e1000_tx_map dma_error")
@@ -863,6 +948,7 @@ __all__ = [
     "e1000_maybe_stop_tx",
     "e1000_open",
     "e1000_probe",
+    "e1000_tso",
     "e1000_tx_map",
     "e1000_tx_queue",
     "e1000_tx_timeout",

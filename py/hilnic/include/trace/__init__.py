@@ -1,0 +1,1 @@
+"""include/trace/: tracepoint definitions (the events themselves are in events/)."""

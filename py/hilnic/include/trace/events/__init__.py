@@ -1,0 +1,1 @@
+"""include/trace/events/: the stack's tracepoints, one file per Linux header."""
