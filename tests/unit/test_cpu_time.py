@@ -23,6 +23,7 @@ from hilnic.kernel.core import (
     CPUTIME_USER,
     SCHED_BASE_SLICE_PS,
     Kernel,
+    sched_base_slice,
 )
 from hilnic.kernel.env import MS, NS, US, VirtualEnv
 from hilnic.kernel.softirq import MAX_SOFTIRQ_RESTART, MAX_SOFTIRQ_TIME_MS, NET_RX_SOFTIRQ, NET_TX_SOFTIRQ
@@ -278,3 +279,67 @@ def test_cputime_sy_for_tcp_sendmsg_si_for_ack_processing_and_tx_reclaim(sender)
     assert k.cpustat[CPUTIME_SYSTEM] >= copy and k.cpustat[CPUTIME_SOFTIRQ] > 0 and k.cpustat[CPUTIME_IRQ] > 0
     assert k.cpustat[CPUTIME_USER] == 0  # no think time
     assert sum(ps for _, c, ps in charges if c == "softirq") == k.cpustat[CPUTIME_SOFTIRQ]
+
+
+# -- --cpus N: the application on CPU 0, the NIC's interrupt on another ----------------------------
+
+
+def test_sched_base_slice_scales_with_log2_of_the_cpus():
+    """update_sysctl(), SCHED_TUNABLESCALING_LOG: the 0.75 ms base slice times
+    1 + ilog2(min(ncpus, 8)) — 0.75, 1.5, 2.25, 3 ms for 1, 2, 4, 8+ CPUs."""
+    assert [sched_base_slice(n) for n in (1, 2, 3, 4, 8, 64)] == [
+        750 * US, 1500 * US, 1500 * US, 2250 * US, 3000 * US, 3000 * US]
+    assert Kernel(VirtualEnv(), 2).sched_slice == 1500 * US
+
+
+def test_a_task_stays_on_its_cpu_and_callbacks_enter_on_cpu0():
+    """A process runs on the CPU it was spawned on at every resumption (this_cpu is its
+    CPU's); code entered from outside (a device's callback) runs on CPU 0 unless it moves
+    itself there (run_on), and charges go to the current CPU's /proc/stat."""
+    k = Kernel(VirtualEnv(), 2)
+    k.env.run(until=0)
+    seen: list[tuple[str, int]] = []
+
+    async def task(tag: str) -> None:
+        for _ in range(3):
+            seen.append((tag, k.cpu.index))
+            k.charge(10 * US)
+            await k.sleep_ps(5 * US)
+
+    k.spawn(task("a"))
+    k.run_on(k.cpus[1], lambda: k.spawn(task("b")))
+    k.env.call_later(7 * US, lambda: seen.append(("callback", k.cpu.index)))
+    k.env.run(until=1 * MS)
+    assert sorted(set(seen)) == [("a", 0), ("b", 1), ("callback", 0)]
+    assert [c.cpustat[CPUTIME_SYSTEM] for c in k.cpus] == [30 * US, 30 * US]
+
+
+def test_cpus_2_irq_net_rx_and_reclaim_on_cpu1_tcp_sendmsg_on_cpu0():
+    """--cpus 2: request_irq's line is routed to CPU 1 (smp_affinity), so the hard IRQ, the
+    NAPI poll it schedules (NET_RX: TX reclaim and the peer's ACKs, which arrive through the
+    NIC there) and the wakes of the queue run on CPU 1, while tcp_sendmsg runs in the
+    application's process on CPU 0. /proc/stat then splits as a two-CPU sender's does: CPU 0
+    sy, CPU 1 si and hi."""
+    tb = model_testbed(TestbedConfig(cpus=2))
+    k = tb.host.kernel
+    irqs = []
+
+    async def main():
+        r = await tcp_bulk(tb, 1 << 20)
+        irqs.extend(k.irqs.values())  # before the device closes (free_irq)
+        await tb.quiesce()
+        return r
+
+    tb.run(main(), timeout=10_000 * MS)
+    tb.check_clean()
+    cpu0, cpu1 = k.cpus
+    assert [d.cpu for d in irqs] == [1] and irqs[0].count > 0
+    assert cpu0.softirq_count[NET_RX_SOFTIRQ] == 0 and cpu1.softirq_count[NET_RX_SOFTIRQ] > 100
+    assert cpu0.cpustat[CPUTIME_SYSTEM] >= (1 << 20) * cost.TCP_SENDMSG_BYTE_PS
+    assert cpu0.cpustat[CPUTIME_IRQ] == 0 and cpu1.cpustat[CPUTIME_IRQ] > 0
+    assert cpu1.cpustat[CPUTIME_SOFTIRQ] > cpu0.cpustat[CPUTIME_SOFTIRQ]
+    assert cpu1.cpustat[CPUTIME_SYSTEM] == 0  # no process runs there
+    lines = proc_stat(k).splitlines()
+    assert lines[0].startswith("cpu  ") and lines[1].startswith("cpu0 ") and lines[2].startswith("cpu1 ")
+    total = [int(x) for x in lines[0].split()[1:]]
+    assert total == [a + b for a, b in zip(*(map(int, ln.split()[1:]) for ln in lines[1:3]), strict=True)]

@@ -30,10 +30,13 @@ from hilnic.trace.procfs import TCPEXT_LIST
 def fake_kernel():
     sd = NS(processed=0x1234, dropped=2, time_squeeze=7, received_rps=0, flow_limit_count=0,
             input_pkt_queue=deque([1, 2, 3]))
-    irqs = {19: NS(irq=19, name="eth0-TxRx-0", count=4321, unhandled=0), 0: NS(irq=0, name="timer", count=7, unhandled=0)}
+    irqs = {19: NS(irq=19, name="eth0-TxRx-0", count=4321, unhandled=0, cpu=0),
+            0: NS(irq=0, name="timer", count=7, unhandled=0, cpu=0)}
     # cpustat: ps of us, sy, si, hi; 10 ms have gone
-    return NS(softnet=sd, softirq_count=[0, 11, 222, 3333, 0, 0, 5, 0, 0, 0], irqs=irqs,
-              cpustat=[1_000_000, 2_000_000_000, 3_000_000_000, 500_000_000], env=NS(now=lambda: 10 * 10**9))
+    cpu0 = NS(index=0, softnet=sd, softirq_count=[0, 11, 222, 3333, 0, 0, 5, 0, 0, 0],
+              cpustat=[1_000_000, 2_000_000_000, 3_000_000_000, 500_000_000])
+    return NS(cpus=[cpu0], softnet=sd, softirq_count=cpu0.softirq_count, irqs=irqs, cpustat=cpu0.cpustat,
+              env=NS(now=lambda: 10 * 10**9))
 
 
 def test_proc_stat_cpu_columns_in_kernel_order_and_softirq_line():

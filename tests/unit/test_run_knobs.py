@@ -184,7 +184,19 @@ def test_qdisc_is_the_default_qdisc(capsys, tmp_path):
 
 def test_cpus_one_is_accepted(capsys, tmp_path):
     s, _ = _run(capsys, tmp_path, "--bytes", "1000", "--cpus", "1")
-    assert s["config"]["cpus"] == 1
+    assert s["config"]["cpus"] == 1 and [c["cpu"] for c in s["cpu"]] == [0]
+
+
+def test_cpus_two_puts_the_interrupt_on_cpu1(capsys, tmp_path):
+    """--cpus 2: summary.json's per-CPU figures and stats.txt's /proc files have two CPUs;
+    the NIC's interrupts and NET_RX are CPU 1's, tcp_sendmsg's system time CPU 0's."""
+    s, out = _run(capsys, tmp_path, "--bytes", "200000", "--cpus", "2")
+    cpu0, cpu1 = s["cpu"]
+    assert cpu0["interrupts"] == 0 and cpu1["interrupts"] == s["interrupts"] > 0
+    assert cpu0["softirqs"]["NET_RX"] == 0 and cpu1["softirqs"]["NET_RX"] == s["softirqs"]["NET_RX"] > 0
+    assert cpu0["sy_ns"] > 0 and cpu1["sy_ns"] == 0 and cpu1["hi_ns"] > 0 and cpu0["hi_ns"] == 0
+    stats = (out / "stats.txt").read_text()
+    assert "\ncpu0 " in stats and "\ncpu1 " in stats and "CPU0       CPU1" in stats
 
 
 # -- errors ---------------------------------------------------------------------------------------
@@ -195,7 +207,8 @@ def test_cpus_one_is_accepted(capsys, tmp_path):
     (["--proto", "udp", "--cc", "reno"], ["--cc applies to --proto tcp"]),
     (["--qdisc", "nosuchq"], ["--qdisc 'nosuchq' is not a registered qdisc", "pfifo_fast", "noqueue"]),
     (["--qdisc", "noop"], ["--qdisc noop: drops every packet"]),
-    (["--cpus", "2"], ["--cpus 2", "one CPU", "--cpus 1"]),
+    (["--cpus", "0"], ["--cpus must be 1..64, got 0"]),
+    (["--cpus", "65"], ["--cpus must be 1..64, got 65"]),
     (["--writes", "0"], ["--writes must be 1.."]),
     (["--write-size", "0"], ["--write-size must be 1.."]),
     (["--proto", "udp", "--write-size", "70000"], ["--write-size must be 1..65,507", "UDP"]),
@@ -226,8 +239,8 @@ def test_knobs_cross_into_the_simulator_as_json():
                    rtt_us=10_000.0, peer_mss=536, think_time_us=5.0, cpus=1)
     assert RunConfig.from_json(rc.to_json()) == rc
     rc.validate(check_tools=False)
-    with pytest.raises(RunConfigError, match="--cpus 4"):
-        RunConfig(cpus=4).validate(check_tools=False)
+    with pytest.raises(RunConfigError, match=r"--cpus must be 1\.\.64, got 0"):
+        RunConfig(cpus=0).validate(check_tools=False)
     assert RunConfig().nbytes == DEFAULT_NBYTES and write_sizes(RunConfig()) == [DEFAULT_NBYTES]
 
 

@@ -1,4 +1,4 @@
-"""One CPU: process, softirq and hard-IRQ contexts, softirqs, timers, NAPI, CPU time.
+"""The CPUs: process, softirq and hard-IRQ contexts, softirqs, timers, NAPI, CPU time.
 
 Kernel paths are plain synchronous functions, but they take CPU time: each charges its cost
 from the one table, kernel/cost.py (`Kernel.charge`), which moves the CPU's *cursor*, the
@@ -6,7 +6,8 @@ simulated time the running code has reached, ahead of the event loop's `now`. Wh
 outside world sees happens at the cursor (`Kernel.at_cpu`: the driver's MMIO writes, so the
 doorbell and the frames behind it), an MMIO read first waits for it, and nothing else starts
 on the CPU before it: a process resumes, ksoftirqd or a softirq run raised meanwhile start,
-only once the cursor is reached (`_cpu_wait`). The CPU is one and has Linux's contexts:
+only once the cursor is reached (`_cpu_wait`). Each CPU (`Cpu`; one by default, `--cpus N`)
+has Linux's contexts:
 
 - a hard IRQ preempts whatever runs: its handler runs at once, in real simulated time (its
   MMIO reads are awaited, its charged time slept), and the time it took pushes back the end
@@ -20,6 +21,11 @@ only once the cursor is reached (`_cpu_wait`). The CPU is one and has Linux's co
 
 CPU time is accounted as /proc/stat does with IRQ time accounting: us (user work), sy
 (kernel work in process context), si (softirqs, ksoftirqd included), hi (hard IRQs).
+With several CPUs, the application's process runs on CPU 0 and the NIC's interrupt goes to
+the last CPU; timers fire where they were armed, softirqs run where they were raised. The
+Kernel acts on its current CPU (`Kernel.cpu`): a process's CPU whenever it runs (`_Pinned`),
+the IRQ's or timer's CPU in their handlers, CPU 0 for callbacks from outside.
+
 Approximation: a synchronous section's logic runs when it starts (its state changes are
 visible at once) while its effects are placed at the cursor; a preempting IRQ pushes back
 the end of the interrupted work but not effects that work had already placed.
@@ -64,6 +70,14 @@ NETDEV_MAX_BACKLOG = 1000
 # 1 + ilog2(ncpus) = 1 on one CPU): the CPU time a task runs before need_resched() may be set.
 SCHED_BASE_SLICE_PS = 750 * US
 
+# CPUs a host may have (CONFIG_NR_CPUS is larger; a model host runs an application and a NIC)
+NR_CPUS_MAX = 64
+
+
+def nr_cpus_problem(n: int) -> str | None:
+    """Why `n` is not a CPU count for a host, or None."""
+    return None if 1 <= n <= NR_CPUS_MAX else f"must be 1..{NR_CPUS_MAX}, got {n}"
+
 # /proc/stat columns charged (CPUTIME_USER, _SYSTEM, _SOFTIRQ, _IRQ)
 CPUTIME_USER, CPUTIME_SYSTEM, CPUTIME_SOFTIRQ, CPUTIME_IRQ = 0, 1, 2, 3
 CPUTIME_NAMES = ("us", "sy", "si", "hi")
@@ -97,6 +111,7 @@ class TimerList:
         self.name = name or getattr(function, "__name__", "timer")
         self.expires = 0
         self._handle: TimerHandle | None = None
+        self.cpu: Cpu | None = None  # the CPU it was armed on, where it runs
 
     def pending(self) -> bool:
         return self._handle is not None
@@ -106,6 +121,7 @@ class TimerList:
         was = self.del_timer()
         self.expires = expires
         k = self.kernel
+        self.cpu = k.cpu
         # A timer already due runs at the next tick, as in Linux (never in the same instant).
         when = expires * JIFFY if expires > k.jiffies else (k.jiffies + 1) * JIFFY
         self._handle = k.env.call_at(when, k._timer_fire, self)
@@ -153,47 +169,152 @@ class IrqDesc:
     unhandled: int = 0
     disabled: bool = False
     line: bool = False
+    cpu: int = 0  # the CPU it is delivered to (smp_affinity)
 
 
-class Kernel:
-    """The CPU and its per-CPU state. One per simulated host."""
+class _Pinned:
+    """Runs a coroutine on one CPU: the kernel's current CPU is that CPU whenever the
+    coroutine runs, and what it was before whenever the coroutine is suspended (so code
+    entered from outside, e.g. a device model's callback, never sees a task's CPU)."""
 
-    def __init__(self, env: Env) -> None:
-        self.env = env
+    __slots__ = ("coro", "kernel", "cpu")
+
+    def __init__(self, coro: Any, kernel: Kernel, cpu: Cpu) -> None:
+        self.coro, self.kernel, self.cpu = coro, kernel, cpu
+
+    def __await__(self) -> Any:
+        it = self.coro.__await__()
+        k, cpu = self.kernel, self.cpu
+        send: Any = None
+        exc: BaseException | None = None
+        while True:
+            prev, k.cpu = k.cpu, cpu
+            try:
+                yielded = it.throw(exc) if exc is not None else it.send(send)
+            except StopIteration as stop:
+                return stop.value
+            finally:
+                k.cpu = prev
+            try:
+                send, exc = (yield yielded), None
+            except GeneratorExit:  # closed (at the end of a run, or by GC, in any order)
+                self.coro.close()
+                raise
+            except BaseException as e:  # handed to the coroutine, as await does
+                send, exc = None, e
+
+
+class Cpu:
+    """One CPU's state (per-CPU data in Linux): its context, softirqs, softnet_data, NAPI
+    poll list, CPU-time cursor and /proc/stat counters. The Kernel works on its current CPU."""
+
+    def __init__(self, env: Env, index: int) -> None:
+        self.index = index
         self.context = "process"  # process | softirq | hardirq
         self.preempt_bh = 0  # local_bh_disable depth
         self.softirq_pending = 0
-        self.softirq_vec: list[Callable[[], None] | None] = [None] * NR_SOFTIRQS
         self.softirq_count = [0] * NR_SOFTIRQS  # /proc/softirqs (handler runs)
         self.softirq_raised = [0] * NR_SOFTIRQS
         self.softirq_restart_exhausted = 0
         self.ksoftirqd_runs = 0
         self.softnet = SoftnetData()
         self.poll_list: deque[NapiStruct] = deque()
-        self.irqs: dict[int, IrqDesc] = {}
-        self._timers_expired: deque[TimerList] = deque()
-        self._in_hardirq = False
-        self._cpu_free: EnvEvent = env.event("cpu_free")
-        self._cpu_free.set()
-        self._irq_kick: EnvEvent = env.event("irq_kick")
-        self._ksoftirqd_kick: EnvEvent = env.event("ksoftirqd")
-        self._softirq_scheduled = False
-        self.rx_handler: Callable[[Any], None] | None = None  # __netif_receive_skb, set by net
-        self.backlog = NapiStruct(self, self._process_backlog, NAPI_POLL_WEIGHT, "backlog")
-        self.open_softirq(TIMER_SOFTIRQ, self._run_timer_softirq)
-        self.open_softirq(NET_RX_SOFTIRQ, self.net_rx_action)
-        # CPU time (see the module docstring)
-        self.cost = CpuCosts(1.0)  # the cost table in ps, scaled by --cpu-scale
+        self.timers_expired: deque[TimerList] = deque()
+        self.hrtimer_soft_expired: deque[Any] | None = None  # kernel/hrtimer.py's soft base
+        self.in_hardirq = False
+        self.cpu_free: EnvEvent = env.event(f"cpu{index}_free")
+        self.cpu_free.set()
+        self.irq_kick: EnvEvent = env.event(f"cpu{index}_irq_kick")
+        self.ksoftirqd_kick: EnvEvent = env.event(f"ksoftirqd/{index}")
+        self.softirq_scheduled = False
+        self.backlog: NapiStruct | None = None
         self.cursor = 0  # ps: where the code running on the CPU has got to
         self.cpustat = [0, 0, 0, 0]  # ps of us, sy, si, hi (/proc/stat)
         self.task_runtime = 0  # ps the current task has run since it was last scheduled in
         self.nr_waiting = 0  # tasks waiting for the CPU (runnable, not running)
-        self.sched_slice = SCHED_BASE_SLICE_PS
         self.resched_count = 0  # need_resched() answered true
-        self._effect_t = 0  # when the last effect placed by at_cpu happens
-        self._sirq_end = 0  # a softirq run started from an interrupt or ksoftirqd ends then
-        self._ksoftirqd_runnable = False
-        self._tasks = [env.spawn(self._cpu_irq_loop(), "cpu_irq"), env.spawn(self._ksoftirqd(), "ksoftirqd/0")]
+        self.effect_t = 0  # when the last effect placed by at_cpu happens
+        self.sirq_end = 0  # a softirq run started from an interrupt or ksoftirqd ends then
+        self.ksoftirqd_runnable = False
+
+
+def _percpu(name: str) -> property:
+    """A Kernel attribute that is the current CPU's (this_cpu_ptr)."""
+    return property(lambda self: getattr(self.cpu, name), lambda self, v: setattr(self.cpu, name, v))
+
+
+def sched_base_slice(ncpus: int) -> int:
+    """sysctl_sched_base_slice scaled as update_sysctl() does (SCHED_TUNABLESCALING_LOG):
+    0.75 ms * (1 + ilog2(min(ncpus, 8)))."""
+    return SCHED_BASE_SLICE_PS * (1 + (min(ncpus, 8).bit_length() - 1))
+
+
+
+class Kernel:
+    """The host's CPUs (one by default) and the kernel services on them. Kernel paths act on
+    the current CPU (`self.cpu`, this_cpu in Linux): per-CPU state read through the Kernel
+    (`context`, `cursor`, `softnet`, ...) is the current CPU's."""
+
+    # per-CPU state, the current CPU's
+    context = _percpu("context")
+    preempt_bh = _percpu("preempt_bh")
+    softirq_pending = _percpu("softirq_pending")
+    softirq_count = _percpu("softirq_count")
+    softirq_raised = _percpu("softirq_raised")
+    softirq_restart_exhausted = _percpu("softirq_restart_exhausted")
+    ksoftirqd_runs = _percpu("ksoftirqd_runs")
+    softnet = _percpu("softnet")
+    poll_list = _percpu("poll_list")
+    backlog = _percpu("backlog")
+    hrtimer_soft_expired = _percpu("hrtimer_soft_expired")
+    cursor = _percpu("cursor")
+    cpustat = _percpu("cpustat")
+    task_runtime = _percpu("task_runtime")
+    nr_waiting = _percpu("nr_waiting")
+    resched_count = _percpu("resched_count")
+
+    def __init__(self, env: Env, ncpus: int = 1) -> None:
+        problem = nr_cpus_problem(ncpus)
+        if problem:
+            raise ValueError(f"ncpus {problem}")
+        self.env = env
+        self.softirq_vec: list[Callable[[], None] | None] = [None] * NR_SOFTIRQS
+        self.irqs: dict[int, IrqDesc] = {}
+        self.rx_handler: Callable[[Any], None] | None = None  # __netif_receive_skb, set by net
+        self.cost = CpuCosts(1.0)  # the cost table in ps, scaled by --cpu-scale
+        self.cpus = [Cpu(env, i) for i in range(ncpus)]
+        self.cpu = self.cpus[0]  # the current CPU
+        # Where the NIC's interrupt goes (smp_affinity): another CPU than the application's
+        # (CPU 0) when there are two or more, as --cpus N asks.
+        self.irq_cpu = self.cpus[-1] if ncpus > 1 else self.cpus[0]
+        self.sched_slice = sched_base_slice(ncpus)
+        for cpu in self.cpus:
+            cpu.backlog = NapiStruct(self, self._process_backlog, NAPI_POLL_WEIGHT, f"backlog/{cpu.index}")
+        self.open_softirq(TIMER_SOFTIRQ, self._run_timer_softirq)
+        self.open_softirq(NET_RX_SOFTIRQ, self.net_rx_action)
+        self._tasks = []
+        for cpu in self.cpus:
+            self._tasks.append(env.spawn(self._on(cpu, self._cpu_irq_loop(cpu)), f"cpu_irq/{cpu.index}"))
+            self._tasks.append(env.spawn(self._on(cpu, self._ksoftirqd(cpu)), f"ksoftirqd/{cpu.index}"))
+
+    @property
+    def ncpus(self) -> int:
+        return len(self.cpus)
+
+    async def _on(self, cpu: Cpu, coro: Any) -> Any:
+        return await _Pinned(coro, self, cpu)
+
+    def run_on(self, cpu: Cpu, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run `fn(*args)` with `cpu` as the current CPU (a callback entering the kernel there)."""
+        prev, self.cpu = self.cpu, cpu
+        try:
+            return fn(*args)
+        finally:
+            self.cpu = prev
+
+    def cpu_total(self, index: int) -> int:
+        """CPU time (ps) summed over the CPUs, for one /proc/stat column."""
+        return sum(c.cpustat[index] for c in self.cpus)
 
     # -- CPU time -----------------------------------------------------------------------------
 
@@ -203,31 +324,33 @@ class Kernel:
 
     def charge(self, ps: int) -> None:
         """The running code spends `ps` of CPU time (a cost from self.cost) in its context."""
+        cpu = self.cpu
         now = self.env.now()
-        c = self.cursor
-        self.cursor = (c if c > now else now) + ps
-        ctx = self.context
+        c = cpu.cursor
+        cpu.cursor = (c if c > now else now) + ps
+        ctx = cpu.context
         if ctx == "process":
-            self.cpustat[CPUTIME_SYSTEM] += ps
-            self.task_runtime += ps
+            cpu.cpustat[CPUTIME_SYSTEM] += ps
+            cpu.task_runtime += ps
         else:
-            self.cpustat[_CTX_CPUTIME[ctx]] += ps
+            cpu.cpustat[_CTX_CPUTIME[ctx]] += ps
 
     def cpu_clock(self) -> int:
         """The time the running code has reached (trace.txt's and the waveform's clock)."""
         now = self.env.now()
-        c = self.cursor
+        c = self.cpu.cursor
         return c if c > now else now
 
     def at_cpu(self, fn: Callable[..., Any], *args: Any) -> None:
         """Do `fn(*args)`, an effect seen outside the CPU (an MMIO write), when the CPU reaches
         it. Effects keep the order they were made in (a CPU's posted writes are ordered):
         one made by code that preempted earlier work does not overtake that work's."""
-        c = self.cursor
-        if c < self._effect_t:
-            c = self._effect_t
+        cpu = self.cpu
+        c = cpu.cursor
+        if c < cpu.effect_t:
+            c = cpu.effect_t
         if c > self.env.now():
-            self._effect_t = c
+            cpu.effect_t = c
             self.env.call_at(c, fn, *args)
         else:
             fn(*args)
@@ -236,19 +359,21 @@ class Kernel:
         """The calling task spends its charged time: it returns once the CPU's cursor is
         reached (pushed back by interrupts and softirqs that preempt it meanwhile)."""
         env = self.env
+        cpu = self.cpu
         while True:
-            d = self.cursor - env.now()
+            d = cpu.cursor - env.now()
             if d > 0:
                 await env.sleep(d)
-            elif not self._cpu_free.is_set:
-                await self._cpu_free.wait()
+            elif not cpu.cpu_free.is_set:
+                await cpu.cpu_free.wait()
             else:
                 return
 
     async def cpu_reach(self) -> None:
         """The running code (a handler, a task) gets to the cursor in simulated time: what it
         does next (an MMIO read) happens after the work charged and the writes made so far."""
-        c = self.cursor if self.cursor > self._effect_t else self._effect_t
+        cpu = self.cpu
+        c = cpu.cursor if cpu.cursor > cpu.effect_t else cpu.effect_t
         d = c - self.env.now()
         if d > 0:
             await self.env.sleep(d)
@@ -257,25 +382,28 @@ class Kernel:
         """The task computes in user mode for `ps` (us): CPU time, preemptible."""
         if ps <= 0:
             return
+        cpu = self.cpu
         now = self.env.now()
-        c = self.cursor
-        self.cursor = (c if c > now else now) + ps
-        self.cpustat[CPUTIME_USER] += ps
-        self.task_runtime += ps
+        c = cpu.cursor
+        cpu.cursor = (c if c > now else now) + ps
+        cpu.cpustat[CPUTIME_USER] += ps
+        cpu.task_runtime += ps
         await self.cpu_pay()
 
     async def _cpu_wait(self) -> None:
         """A runnable task waits for the CPU: free of IRQs and past the running code."""
-        self.nr_waiting += 1
+        cpu = self.cpu
+        cpu.nr_waiting += 1
         try:
             await self.cpu_pay()
         finally:
-            self.nr_waiting -= 1
+            cpu.nr_waiting -= 1
 
     def need_resched(self) -> bool:
         """TIF_NEED_RESCHED: the task ran its slice and another task waits for the CPU."""
-        if self.task_runtime >= self.sched_slice and (self.nr_waiting or self._ksoftirqd_runnable):
-            self.resched_count += 1
+        cpu = self.cpu
+        if cpu.task_runtime >= self.sched_slice and (cpu.nr_waiting or cpu.ksoftirqd_runnable):
+            cpu.resched_count += 1
             return True
         return False
     # -- time ---------------------------------------------------------------------------
@@ -291,14 +419,21 @@ class Kernel:
         return TimerList(self, function, name)
 
     def _timer_fire(self, timer: TimerList) -> None:
+        """A timer expires on the CPU that armed it (timers are per-CPU)."""
         timer._handle = None
-        self._timers_expired.append(timer)
-        self.raise_softirq(TIMER_SOFTIRQ)
-        self._kick_softirq()
+        cpu = timer.cpu if timer.cpu is not None else self.cpus[0]
+        prev, self.cpu = self.cpu, cpu
+        try:
+            cpu.timers_expired.append(timer)
+            self.raise_softirq(TIMER_SOFTIRQ)
+            self._kick_softirq()
+        finally:
+            self.cpu = prev
 
     def _run_timer_softirq(self) -> None:
-        while self._timers_expired:
-            t = self._timers_expired.popleft()
+        q = self.cpu.timers_expired
+        while q:
+            t = q.popleft()
             if t._handle is None:  # not re-armed meanwhile
                 t.function(t)
 
@@ -308,73 +443,84 @@ class Kernel:
         self.softirq_vec[nr] = action
 
     def raise_softirq(self, nr: int) -> None:
-        """raise_softirq_irqoff: mark pending; it runs at the next irq_exit/bh_enable/kick."""
-        self.softirq_pending |= 1 << nr
-        self.softirq_raised[nr] += 1
-        if self.context == "process" and self.preempt_bh == 0:
+        """raise_softirq_irqoff: mark pending on this CPU; it runs at the next
+        irq_exit/bh_enable/kick there."""
+        cpu = self.cpu
+        cpu.softirq_pending |= 1 << nr
+        cpu.softirq_raised[nr] += 1
+        if cpu.context == "process" and cpu.preempt_bh == 0:
             # Raised from process context with BH enabled: wakeup_softirqd in Linux.
             self._kick_softirq()
 
     def in_interrupt(self) -> bool:
-        return self.context != "process" or self.preempt_bh > 0
+        cpu = self.cpu
+        return cpu.context != "process" or cpu.preempt_bh > 0
 
     def local_bh_disable(self) -> None:
-        self.preempt_bh += 1
+        self.cpu.preempt_bh += 1
 
     def local_bh_enable(self) -> None:
-        self.preempt_bh -= 1
-        assert self.preempt_bh >= 0, "local_bh_enable without disable"
-        if self.preempt_bh == 0 and self.context == "process" and self.softirq_pending:
+        cpu = self.cpu
+        cpu.preempt_bh -= 1
+        assert cpu.preempt_bh >= 0, "local_bh_enable without disable"
+        if cpu.preempt_bh == 0 and cpu.context == "process" and cpu.softirq_pending:
             self.do_softirq()
 
     def _kick_softirq(self) -> None:
-        """Run pending softirqs soon, at the current time, when the CPU is free."""
-        if not self._softirq_scheduled:
-            self._softirq_scheduled = True
-            self.env.call_later(0, self._kicked)
+        """Run this CPU's pending softirqs soon, at the current time, when it is free."""
+        cpu = self.cpu
+        if not cpu.softirq_scheduled:
+            cpu.softirq_scheduled = True
+            self.env.call_later(0, self._kicked, cpu)
 
-    def _kicked(self) -> None:
-        self._softirq_scheduled = False
-        if self._in_hardirq or self.context != "process" or self.preempt_bh:
-            return  # irq_exit / bh_enable will run them
-        now = self.env.now()
-        if self._sirq_end > now:  # a softirq run is going on: they run after it
-            self._softirq_scheduled = True
-            self.env.call_at(self._sirq_end, self._kicked)
-            return
-        if self.softirq_pending:
-            self._softirq_run()
+    def _kicked(self, cpu: Cpu) -> None:
+        prev, self.cpu = self.cpu, cpu
+        try:
+            cpu.softirq_scheduled = False
+            if cpu.in_hardirq or cpu.context != "process" or cpu.preempt_bh:
+                return  # irq_exit / bh_enable will run them
+            now = self.env.now()
+            if cpu.sirq_end > now:  # a softirq run is going on: they run after it
+                cpu.softirq_scheduled = True
+                self.env.call_at(cpu.sirq_end, self._kicked, cpu)
+                return
+            if cpu.softirq_pending:
+                self._softirq_run()
+        finally:
+            self.cpu = prev
 
     def _softirq_run(self) -> None:
         """A softirq run that interrupts the task (irq_exit, a raise from elsewhere): it starts
         now, and the task's charged time not yet spent resumes after it."""
+        cpu = self.cpu
         now = self.env.now()
-        c = self.cursor
+        c = cpu.cursor
         rest = c - now if c > now else 0
-        self.cursor = now
+        cpu.cursor = now
         self.do_softirq()
-        end = self.cursor
-        self._sirq_end = end
-        self.cursor = end + rest
+        end = cpu.cursor
+        cpu.sirq_end = end
+        cpu.cursor = end + rest
 
     def do_softirq(self) -> None:
         """__do_softirq: run pending vectors, restarting up to MAX_SOFTIRQ_RESTART times and
         while less than MAX_SOFTIRQ_TIME of CPU time has gone; then wake ksoftirqd."""
-        if self.context != "process" or self.preempt_bh or not self.softirq_pending:
+        cpu = self.cpu
+        if cpu.context != "process" or cpu.preempt_bh or not cpu.softirq_pending:
             return
-        prev = self.context
-        self.context = "softirq"
+        prev = cpu.context
+        cpu.context = "softirq"
         now = self.env.now()
-        end = (self.cursor if self.cursor > now else now) + MAX_SOFTIRQ_TIME_MS * MS
+        end = (cpu.cursor if cpu.cursor > now else now) + MAX_SOFTIRQ_TIME_MS * MS
         restart = MAX_SOFTIRQ_RESTART
         try:
             while True:
-                pending, self.softirq_pending = self.softirq_pending, 0
+                pending, cpu.softirq_pending = cpu.softirq_pending, 0
                 nr = 0
                 while pending:
                     if pending & 1:
                         action = self.softirq_vec[nr]
-                        self.softirq_count[nr] += 1
+                        cpu.softirq_count[nr] += 1
                         self.charge(self.cost.softirq[nr])
                         trace_softirq_entry(nr)
                         if action is not None:
@@ -382,34 +528,34 @@ class Kernel:
                         trace_softirq_exit(nr)
                     pending >>= 1
                     nr += 1
-                if not self.softirq_pending:
+                if not cpu.softirq_pending:
                     break
                 restart -= 1
-                if self.cursor < end and restart > 0:
+                if cpu.cursor < end and restart > 0:
                     continue
-                self.softirq_restart_exhausted += 1
-                self._ksoftirqd_runnable = True
-                self._ksoftirqd_kick.set()  # wakeup_softirqd
+                cpu.softirq_restart_exhausted += 1
+                cpu.ksoftirqd_runnable = True
+                cpu.ksoftirqd_kick.set()  # wakeup_softirqd
                 break
         finally:
-            self.context = prev
+            cpu.context = prev
 
-    async def _ksoftirqd(self) -> None:
+    async def _ksoftirqd(self, cpu: Cpu) -> None:
         while True:
-            await self._ksoftirqd_kick.wait()
-            self._ksoftirqd_kick.clear()
-            self._ksoftirqd_runnable = True
+            await cpu.ksoftirqd_kick.wait()
+            cpu.ksoftirqd_kick.clear()
+            cpu.ksoftirqd_runnable = True
             await self._cpu_wait()
-            self._ksoftirqd_runnable = False
-            if self.softirq_pending and self.context == "process" and not self.preempt_bh:
-                self.ksoftirqd_runs += 1
-                self.task_runtime = 0  # the task was switched out for ksoftirqd
+            cpu.ksoftirqd_runnable = False
+            if cpu.softirq_pending and cpu.context == "process" and not cpu.preempt_bh:
+                cpu.ksoftirqd_runs += 1
+                cpu.task_runtime = 0  # the task was switched out for ksoftirqd
                 self._softirq_run()
 
     # -- hard IRQs ----------------------------------------------------------------------
 
     def request_irq(self, irq: int, handler: Callable[[int], Awaitable[int]], name: str) -> None:
-        self.irqs[irq] = IrqDesc(irq, name, handler)
+        self.irqs[irq] = IrqDesc(irq, name, handler, cpu=self.irq_cpu.index)
 
     def free_irq(self, irq: int) -> None:
         self.irqs.pop(irq, None)
@@ -421,32 +567,33 @@ class Kernel:
             return
         desc.line = level
         if level:
-            self._irq_kick.set()
+            self.cpus[desc.cpu].irq_kick.set()
 
-    async def _cpu_irq_loop(self) -> None:
+    async def _cpu_irq_loop(self, cpu: Cpu) -> None:
         while True:
-            await self._irq_kick.wait()
-            self._irq_kick.clear()
+            await cpu.irq_kick.wait()
+            cpu.irq_kick.clear()
             for desc in list(self.irqs.values()):
-                while desc.line and not desc.disabled and desc.irq in self.irqs:
+                while desc.cpu == cpu.index and desc.line and not desc.disabled and desc.irq in self.irqs:
                     await self._handle_irq(desc)
 
     async def _handle_irq(self, desc: IrqDesc) -> None:
         env = self.env
+        cpu = self.cpu
         t0 = env.now()
-        hi0 = self.cpustat[CPUTIME_IRQ]
-        preempted = self.cursor  # the interrupted work's end, pushed back by this IRQ
-        self.cursor = t0
-        self._in_hardirq = True
-        self._cpu_free.clear()
-        prev, self.context = self.context, "hardirq"
+        hi0 = cpu.cpustat[CPUTIME_IRQ]
+        preempted = cpu.cursor  # the interrupted work's end, pushed back by this IRQ
+        cpu.cursor = t0
+        cpu.in_hardirq = True
+        cpu.cpu_free.clear()
+        prev, cpu.context = cpu.context, "hardirq"
         try:
             desc.count += 1
             self.charge(self.cost.hardirq)
             trace_irq_handler_entry(desc.irq, desc.name)
             ret = await desc.handler(desc.irq)
             trace_irq_handler_exit(desc.irq, ret)
-            d = self.cursor - env.now()
+            d = cpu.cursor - env.now()
             if d > 0:
                 await env.sleep(d)  # the handler's CPU time: nothing else runs on the CPU
             if ret == IRQ_NONE:
@@ -456,27 +603,28 @@ class Kernel:
             else:
                 desc.unhandled = 0
         finally:
-            self.context = prev
-            self._in_hardirq = False
+            cpu.context = prev
+            cpu.in_hardirq = False
             now = env.now()
             took = now - t0
-            self.cpustat[CPUTIME_IRQ] = hi0 + took  # its MMIO reads stall the CPU too
-            self.cursor = preempted + took if preempted > t0 else now
-            if self._sirq_end > t0:
-                self._sirq_end += took
+            cpu.cpustat[CPUTIME_IRQ] = hi0 + took  # its MMIO reads stall the CPU too
+            cpu.cursor = preempted + took if preempted > t0 else now
+            if cpu.sirq_end > t0:
+                cpu.sirq_end += took
         # irq_exit(): run softirqs raised by the handler, unless it interrupted a softirq run
         # (that run's restart loop takes them: the next round starts when it ends)
-        if self.softirq_pending and not self.preempt_bh:
-            if self._sirq_end > env.now():
+        if cpu.softirq_pending and not cpu.preempt_bh:
+            if cpu.sirq_end > env.now():
                 self._kick_softirq()
             else:
                 self._softirq_run()
-        self._cpu_free.set()
+        cpu.cpu_free.set()
 
     # -- processes ----------------------------------------------------------------------
 
     def spawn(self, coro: Any, name: str = "") -> Any:
-        return self.env.spawn(self._process(coro), name)
+        """A process on the current CPU (the application is spawned on CPU 0); it stays there."""
+        return self.env.spawn(self._on(self.cpu, self._process(coro)), name)
 
     async def _process(self, coro: Any) -> Any:
         await self._cpu_wait()
@@ -588,8 +736,11 @@ __all__ = [
     "IRQ_HANDLED",
     "IRQ_NONE",
     "JIFFY",
+    "NR_CPUS_MAX",
+    "Cpu",
     "Kernel",
     "NapiStruct",
     "SimulationTimeout",
     "TimerList",
+    "nr_cpus_problem",
 ]

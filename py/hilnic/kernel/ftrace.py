@@ -49,6 +49,7 @@ class TraceEvent:
     duration: int = 0  # ps, on exit
     detail: str = ""
     act: int = 0  # activation number (events of one call chain share it; 0: outside any)
+    cpu: int = 0  # the CPU it ran on
 
 
 class Tracer:
@@ -62,14 +63,16 @@ class Tracer:
     not told. Calls nested inside an activation do not notify. `calls` counts entries.
     """
 
-    def __init__(self, clock: Callable[[], int], context: Callable[[], str], limit: int = 2_000_000) -> None:
+    def __init__(self, clock: Callable[[], int], context: Callable[[], str], limit: int = 2_000_000,
+                 cpu: Callable[[], int] | None = None) -> None:
         self.clock = clock
         self.context = context
+        self.cpu = cpu if cpu is not None else (lambda: 0)  # the running CPU's index
         self.events: list[TraceEvent] = []
         self.limit = limit
         self.dropped = 0
         self.calls = 0
-        # frames of the running activation: [name, start ps, context, act]
+        # frames of the running activation: [name, start ps, context, act, cpu]
         self._stack: list[list[Any]] = []
         self._next_act = 1
         self._resumed: list[Any] | None = None  # resumed outermost frame, RUN not yet told
@@ -98,8 +101,9 @@ class Tracer:
             act = self._next_act
             self._next_act = act + 1
         self.calls += 1
-        self._record(TraceEvent(now, ctx, depth, name, "enter", act=act))
-        frame = [name, now, ctx, act]
+        cpu = self.cpu()
+        self._record(TraceEvent(now, ctx, depth, name, "enter", act=act, cpu=cpu))
+        frame = [name, now, ctx, act, cpu]
         st.append(frame)
         if not depth and self.listeners:
             self._notify(name, ctx, RUN)
@@ -121,14 +125,15 @@ class Tracer:
             else:
                 return
         now = self.clock()
-        self._record(TraceEvent(now, frame[2], len(st), name, "exit", now - frame[1], act=frame[3]))
+        self._record(TraceEvent(now, frame[2], len(st), name, "exit", now - frame[1], act=frame[3], cpu=frame[4]))
         if not st and self.listeners:
             self._notify(name, frame[2], EXIT)
 
     def mark(self, text: str) -> None:
         """A comment line in the graph (like trace_printk)."""
         st = self._stack
-        self._record(TraceEvent(self.clock(), self.context(), len(st), text, "mark", act=st[0][3] if st else 0))
+        self._record(TraceEvent(self.clock(), self.context(), len(st), text, "mark", act=st[0][3] if st else 0,
+                                cpu=self.cpu()))
 
     # -- suspension of traced coroutines ------------------------------------------------
 

@@ -51,7 +51,7 @@ class Hrtimer:
     """struct hrtimer: `function(timer)` returns HRTIMER_NORESTART or HRTIMER_RESTART (after
     moving `expires` on with hrtimer_forward)."""
 
-    __slots__ = ("_handle", "expires", "function", "kernel", "mode", "name")
+    __slots__ = ("_handle", "cpu", "expires", "function", "kernel", "mode", "name")
 
     def __init__(self, kernel: Any, function: Callable[[Hrtimer], int], mode: int, name: str = "") -> None:
         self.kernel = kernel
@@ -60,6 +60,7 @@ class Hrtimer:
         self.name = name or getattr(function, "__name__", "hrtimer")
         self.expires = 0  # ns
         self._handle: TimerHandle | _SoftPending | None = None
+        self.cpu: Any = None  # the CPU it was armed on (kernel/core.py's Cpu)
 
     def hrtimer_is_queued(self) -> bool:
         return self._handle is not None
@@ -72,6 +73,7 @@ class Hrtimer:
         if mode & HRTIMER_MODE_REL:
             tim_ns += ktime_get_ns(k)
         self.expires = tim_ns
+        self.cpu = k.cpu  # it fires on the CPU that armed it
         self._handle = k.env.call_at(tim_ns * NS, _hrtimer_interrupt, self)
 
     def hrtimer_start_range_ns(self, tim_ns: int, delta_ns: int, mode: int = HRTIMER_MODE_ABS) -> None:
@@ -101,8 +103,14 @@ def _hrtimer_base(k: Any) -> deque[Hrtimer]:
 
 
 def _hrtimer_interrupt(timer: Hrtimer) -> None:
-    """The clock event: a soft timer is handed to HRTIMER_SOFTIRQ; a hard one runs now, in
-    hard-IRQ context, and what it raises runs at irq_exit."""
+    """The clock event on the timer's CPU."""
+    k = timer.kernel
+    k.run_on(timer.cpu if timer.cpu is not None else k.cpu, _hrtimer_expire, timer)
+
+
+def _hrtimer_expire(timer: Hrtimer) -> None:
+    """A soft timer is handed to HRTIMER_SOFTIRQ; a hard one runs now, in hard-IRQ context,
+    and what it raises runs at irq_exit."""
     k = timer.kernel
     if timer.mode & HRTIMER_MODE_SOFT:
         timer._handle = _SOFT_PENDING

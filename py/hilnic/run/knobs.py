@@ -12,7 +12,8 @@
                                     (SYN-ACK, ACKs) arrive that much later
     --peer-mss N                    the MSS the peer announces in its SYN-ACK (a route's advmss)
     --connect                       UDP: connect() the socket, then send() without an address
-    --cpus N                        CPUs of the host: 1 (the kernel model has one CPU)
+    --cpus N                        CPUs of the host (default 1); with 2 or more the application
+                                    runs on CPU 0 and the NIC's interrupt goes to the last CPU
     --cpu-scale X                   kernel/cost.py's CPU costs times X (0: kernel work is free)
 
 They live in RunConfig as plain values (rtt and think time in microseconds); `check_knobs`
@@ -26,6 +27,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from hilnic.kernel.core import nr_cpus_problem
 from hilnic.kernel.env import MS, NS, SEC, US
 from hilnic.net.core.sock import TCP_CLOSE, TCP_TIME_WAIT
 from hilnic.net.ipv4 import tcp_cong
@@ -41,7 +43,6 @@ THINK_MAX_US = 10 * 1_000_000.0
 PEER_MSS_MAX = 65535
 TCP_MIN_MSS = 88
 CPU_SCALE_MAX = 1000.0
-NR_CPUS = 1  # the kernel model's CPUs (hilnic.kernel: one CPU)
 QDISC_NOT_ROOT = {"noop": "drops every packet", "mq": "is the multiqueue root, not a default qdisc for eth0"}
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ns|us|µs|ms|s)?\s*$", re.I)
@@ -134,9 +135,9 @@ def _check(rc: RunConfig, nbytes_max: int) -> None:
             raise _KnobError(f"--peer-mss must be {TCP_MIN_MSS}..{PEER_MSS_MAX}, got {rc.peer_mss}")
     if not 0.0 <= rc.cpu_scale <= CPU_SCALE_MAX:
         raise _KnobError(f"--cpu-scale must be 0..{CPU_SCALE_MAX:g}, got {rc.cpu_scale:g}")
-    if rc.cpus != NR_CPUS:
-        raise _KnobError(f"--cpus {rc.cpus}: the kernel model has one CPU (no multi-CPU model yet); "
-                             f"use --cpus {NR_CPUS}")
+    problem = nr_cpus_problem(rc.cpus)
+    if problem:
+        raise _KnobError(f"--cpus {problem}")
 
 
 # -- what the run does ----------------------------------------------------------------------------

@@ -186,7 +186,8 @@ def add_knob_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--connect", action="store_true",
                    help="UDP: connect() the socket, then send() without an address")
     g.add_argument("--cpus", type=_int, default=1, metavar="N",
-                   help="CPUs of the host (default 1; the kernel model has one CPU)")
+                   help="CPUs of the host (default 1); with 2 or more the NIC's interrupt goes to the last "
+                        "CPU, the application runs on CPU 0")
     g.add_argument("--cpu-scale", type=float, default=1.0, metavar="X",
                    help="the CPU time kernel functions take (kernel/cost.py, measured on Linux 6.18) "
                         "times X: 2 a CPU twice as slow, 0 a kernel that takes no time (default 1)")

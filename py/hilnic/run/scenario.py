@@ -55,6 +55,7 @@ from hilnic.run.records import RECORDS_NAME, RunRecorder
 from hilnic.run.schema import SCHEMA_VERSION, STATUS_FAILED, STATUS_INTERRUPTED, STATUS_OK
 from hilnic.testbed import E1000_IRQ, TestbedConfig, pattern
 from hilnic.trace import collect_stats, function_graph
+from hilnic.trace.procfs import cpu_times
 from hilnic.wire.linux_peer import LinuxPeer
 from hilnic.wire.netns import HOST_IP, PEER_IP, PREFIX_LEN
 from hilnic.wire.pcap import PcapWriter
@@ -112,7 +113,7 @@ class Scenario:
         self.tracer = tracer
         if self.tracer is None and rc.trace:
             k = self.kernel
-            self.tracer = Tracer(k.cpu_clock, lambda: k.context)
+            self.tracer = Tracer(k.cpu_clock, lambda: k.context, cpu=lambda: k.cpu.index)
         # wire accounting
         self.frames = 0
         self.wire_bytes = 0
@@ -333,7 +334,9 @@ class Scenario:
         peer = tb.peer.counters() if tb.peer is not None else {}
         return {
             "interrupts": desc.count if desc is not None else 0,
-            "softirqs": {"NET_TX": k.softirq_count[NET_TX_SOFTIRQ], "NET_RX": k.softirq_count[NET_RX_SOFTIRQ]},
+            "softirqs": {"NET_TX": sum(c.softirq_count[NET_TX_SOFTIRQ] for c in k.cpus),
+                         "NET_RX": sum(c.softirq_count[NET_RX_SOFTIRQ] for c in k.cpus)},
+            "cpu": self._cpu_times(),
             "qdisc": {"requeues": sum(q.qstats.requeues for q in qdiscs.values()),
                       "drops": sum(q.qstats.drops for q in qdiscs.values())},
             # every stop of the subqueue by __e1000_maybe_stop_tx ends in exactly one of: the
@@ -348,6 +351,20 @@ class Scenario:
             "nic": {"gptc": int(ethtool.get("gptc", 0)), "gotc": int(ethtool.get("gotc", 0)),
                     "txdrop": int(ethtool.get("txdrop", 0))},
         }
+
+    def _cpu_times(self) -> list[dict[str, Any]]:
+        """Per CPU: /proc/stat's us/sy/si/hi/idle (ns of simulated CPU time over the run),
+        /proc/softirqs' NET_TX and NET_RX and the NIC's interrupts (/proc/interrupts)."""
+        k = self.kernel
+        elapsed_ns = self.env.now() // 1000
+        desc = k.irqs.get(E1000_IRQ)
+        out = []
+        for c in k.cpus:
+            t = cpu_times(c, elapsed_ns)
+            out.append({"cpu": c.index, **{f"{name}_ns": v for name, v in t.items()},
+                        "softirqs": {"NET_TX": c.softirq_count[NET_TX_SOFTIRQ], "NET_RX": c.softirq_count[NET_RX_SOFTIRQ]},
+                        "interrupts": desc.count if desc is not None and desc.cpu == c.index else 0})
+        return out
 
     def _cwnd(self) -> dict[str, int]:
         """The connection's congestion window at the end (TCP runs: the socket tcp_probe saw)."""
@@ -584,7 +601,7 @@ def testbed_config(rc: RunConfig) -> Any:
     # the Linux peer's namespace has documentation addresses (hilnic.wire.netns)
     addrs = dict(host_ip=HOST_IP, peer_ip=PEER_IP, prefix_len=PREFIX_LEN) if rc.peer == "linux" else {}
     return TestbedConfig(mtu=rc.mtu, ring_size=rc.ring_size, itr=rc.itr, tso=rc.tso, loss_rate=rc.loss_rate, seed=rc.seed,
-                         peer=peer, wire_delay_ps=peer_wire_delay_ps(rc, TestbedConfig.wire_delay_ps), **addrs)
+                         cpus=rc.cpus, peer=peer, wire_delay_ps=peer_wire_delay_ps(rc, TestbedConfig.wire_delay_ps), **addrs)
 
 
 def sim_limit_ps(rc: RunConfig) -> int:

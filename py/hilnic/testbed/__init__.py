@@ -35,6 +35,7 @@ from hilnic.drivers.net.loopback import loopback_net_init
 from hilnic.drivers.net.rx import host_receive_frame
 from hilnic.hw.backend import NicBackend, WireFrame
 from hilnic.hw.model import ModelNic
+from hilnic.kernel.core import nr_cpus_problem
 from hilnic.kernel.env import MS, SEC, US, Env, VirtualEnv
 from hilnic.mm.hostmem import HostMemory
 from hilnic.net.core import netdevice as nd
@@ -84,6 +85,7 @@ class TestbedConfig:
     wire_delay_ps: int = 10 * US  # the peer's answers take this long to come back
     loss_rate: float = 0.0
     seed: int = 1
+    cpus: int = 1  # the host's CPUs: with 2 or more the NIC interrupts another CPU than the application's
     peer: dict[str, Any] = field(default_factory=dict)  # PeerOptions overrides
     strict_peer: bool = False  # the peer also checks every frame with scapy
 
@@ -91,7 +93,7 @@ class TestbedConfig:
         # the limits table's checks and messages, as `hilnic run` applies them (RunConfig)
         for name, problem in (("mtu", MTU.problem(self.mtu)), ("ring_size", TX_DESCRIPTORS.problem(self.ring_size)),
                               ("itr", INTERRUPT_THROTTLE_RATE.problem(self.itr)),
-                              ("loss_rate", loss_problem(self.loss_rate))):
+                              ("loss_rate", loss_problem(self.loss_rate)), ("cpus", nr_cpus_problem(self.cpus))):
             if problem:
                 raise ValueError(f"{name} {problem}")
         if "mss" in self.peer:
@@ -115,7 +117,7 @@ class Testbed:
         self.env = env
         self.nic = nic
         self.cfg = cfg or TestbedConfig()
-        self.host = Host(env, mem=nic.mem, seed=self.cfg.seed)
+        self.host = Host(env, mem=nic.mem, seed=self.cfg.seed, ncpus=self.cfg.cpus)
         self.dev: Any = None
         self.peer: Any = None  # PeerHost, or what make_peer built
         self.make_peer = make_peer

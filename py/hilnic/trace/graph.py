@@ -48,6 +48,7 @@ def _duration(ps: int | None) -> str:
 
 
 def _line(ev: Any, cpu: int, dur: int | None, text: str, depth: int) -> str:
+    cpu = getattr(ev, "cpu", cpu)
     return f"{_time(ev.time):>14s} | {cpu:3d})  {ev.context:<{_CTX_W}s} | {_duration(dur)}|  {'  ' * depth}{text}\n"
 
 

@@ -1,4 +1,4 @@
-"""/proc files, formatted as Linux 6.9 prints them (one CPU).
+"""/proc files, formatted as Linux 6.9 prints them (a column or a line per CPU).
 
 Each function takes the model's objects and returns the file's text. The format strings
 are those of the kernel: net/core/net-procfs.c (softnet_stat, dev), fs/proc/softirqs.c,
@@ -13,12 +13,17 @@ from typing import Any
 from hilnic.kernel.softirq import NR_SOFTIRQS, SOFTIRQ_NAMES
 from hilnic.trace._access import get, num
 
-NCPUS = 1
+
+def _cpus(kernel: Any) -> list[Any]:
+    return list(kernel.cpus)
 
 
 def softnet_stat(kernel: Any) -> str:
-    """/proc/net/softnet_stat: 15 %08x columns per CPU (softnet_seq_show, 6.9)."""
-    sd = kernel.softnet
+    """/proc/net/softnet_stat: a line of 15 %08x columns per CPU (softnet_seq_show, 6.9)."""
+    return "".join(_softnet_line(cpu.softnet, cpu.index) for cpu in _cpus(kernel))
+
+
+def _softnet_line(sd: Any, index: int) -> str:
     input_qlen = num(sd, "input_pkt_queue")
     process_qlen = num(sd, "process_queue")
     cols = [
@@ -30,7 +35,7 @@ def softnet_stat(kernel: Any) -> str:
         num(sd, "received_rps"),
         num(sd, "flow_limit_count"),
         input_qlen + process_qlen,
-        0,  # the CPU's index
+        index,  # the CPU's index
         input_qlen,
         process_qlen,
     ]
@@ -46,29 +51,43 @@ def proc_stat(kernel: Any) -> str:
     context (tcp_sendmsg, release_sock's backlog), irq the hard-IRQ handlers, softirq every
     softirq run (ksoftirqd's too: IRQ time accounting); idle is the rest of the run.
     """
-    us, sy, si, hi = (v // 1000 for v in kernel.cpustat)
     elapsed = kernel.env.now() // 1000
-    idle = max(0, elapsed - us - sy - si - hi)
-    cols = [us, 0, sy, idle, 0, hi, si, 0, 0, 0]
-    row = " ".join(str(c) for c in cols)
-    lines = [f"cpu  {row}"] + [f"cpu{i} {row}" for i in range(NCPUS)]
-    sirq = list(kernel.softirq_count)
+    cpus = _cpus(kernel)
+    rows = [cpu_times(cpu, elapsed) for cpu in cpus]
+    total = {k: sum(r[k] for r in rows) for k in CPU_TIME_FIELDS}
+
+    def line(name: str, t: dict[str, int]) -> str:
+        cols = [t["us"], 0, t["sy"], t["id"], 0, t["hi"], t["si"], 0, 0, 0]
+        return f"{name} " + " ".join(str(c) for c in cols)
+
+    lines = [line("cpu ", total)] + [line(f"cpu{cpu.index}", r) for cpu, r in zip(cpus, rows, strict=True)]
+    sirq = [sum(cpu.softirq_count[nr] for cpu in cpus) for nr in range(NR_SOFTIRQS)]
     lines.append("softirq " + " ".join(str(c) for c in [sum(sirq), *sirq]))
 
     def pct(v: int) -> str:
         return f"{100.0 * v / elapsed:5.1f}" if elapsed else "  0.0"
 
-    lines.append(f"# top: %Cpu0  : {pct(us)} us, {pct(sy)} sy,   0.0 ni, {pct(idle)} id,   0.0 wa, {pct(hi)} hi, "
-                 f"{pct(si)} si,   0.0 st   (of {elapsed / 1e6:.3f} ms)")
+    for cpu, t in zip(cpus, rows, strict=True):
+        lines.append(f"# top: %Cpu{cpu.index:<3d}: {pct(t['us'])} us, {pct(t['sy'])} sy,   0.0 ni, {pct(t['id'])} id,"
+                     f"   0.0 wa, {pct(t['hi'])} hi, {pct(t['si'])} si,   0.0 st   (of {elapsed / 1e6:.3f} ms)")
     return "\n".join(lines) + "\n"
+
+
+CPU_TIME_FIELDS = ("us", "sy", "si", "hi", "id")
+
+
+def cpu_times(cpu: Any, elapsed_ns: int) -> dict[str, int]:
+    """One CPU's /proc/stat times in ns: us, sy, si, hi and idle (the rest of `elapsed_ns`)."""
+    us, sy, si, hi = (v // 1000 for v in cpu.cpustat)
+    return {"us": us, "sy": sy, "si": si, "hi": hi, "id": max(0, elapsed_ns - us - sy - si - hi)}
 
 
 def proc_softirqs(kernel: Any) -> str:
     """/proc/softirqs: handler runs per vector (kstat_incr_softirqs_this_cpu)."""
-    lines = [" " * 20 + "".join(f"CPU{i:<8d}" for i in range(NCPUS))]
-    counts = list(kernel.softirq_count)
+    cpus = _cpus(kernel)
+    lines = [" " * 20 + "".join(f"CPU{cpu.index:<8d}" for cpu in cpus)]
     for nr in range(NR_SOFTIRQS):
-        lines.append(f"{SOFTIRQ_NAMES[nr]:>12s}:" + f" {counts[nr] if nr < len(counts) else 0:10d}")
+        lines.append(f"{SOFTIRQ_NAMES[nr]:>12s}:" + "".join(f" {cpu.softirq_count[nr]:10d}" for cpu in cpus))
     return "\n".join(lines) + "\n"
 
 
@@ -88,12 +107,14 @@ def proc_interrupts(kernel: Any, chip: str = "IO-APIC", flow: str = "fasteoi") -
     """
     irqs = sorted(kernel.irqs.values(), key=lambda d: d.irq)
     prec = _irq_prec(max((d.irq for d in irqs), default=0) + 1)
-    lines = [" " * (prec + 8) + "".join(f"CPU{i:<8d}" for i in range(NCPUS))]
+    cpus = _cpus(kernel)
+    lines = [" " * (prec + 8) + "".join(f"CPU{cpu.index:<8d}" for cpu in cpus)]
     for d in irqs:
-        lines.append(f"{d.irq:>{prec}d}: " + f"{d.count:10d} " + f" {chip:>8s}" + f" {d.irq:>{prec}d}"
+        counts = "".join(f"{d.count if cpu.index == d.cpu else 0:10d} " for cpu in cpus)
+        lines.append(f"{d.irq:>{prec}d}: " + counts + f" {chip:>8s}" + f" {d.irq:>{prec}d}"
                      + f"-{flow:<8s}" + f"  {d.name}")
     spurious = sum(getattr(d, "unhandled", 0) for d in irqs)
-    lines.append(f"{'ERR':>{prec}s}: {0:10d}")
+    lines.append(f"{'ERR':>{prec}s}: {0:10d}")  # one count for the system, as x86 prints it
     lines.append(f"{'MIS':>{prec}s}: {spurious:10d}")
     return "\n".join(lines) + "\n"
 

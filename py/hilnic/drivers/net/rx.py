@@ -23,4 +23,5 @@ def host_receive_frame(host: Host, dev: NetDevice, frame: bytes) -> int:
     skb = netdev_alloc_skb(len(frame))
     skb.skb_put_data(frame)
     skb.protocol = eth_type_trans(skb, dev)
-    return host.kernel.netif_rx(skb)
+    k = host.kernel
+    return k.run_on(k.irq_cpu, k.netif_rx, skb)  # on the CPU the NIC interrupts

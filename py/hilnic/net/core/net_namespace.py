@@ -82,11 +82,12 @@ class Host:
     # Seeds every random choice the kernel makes (get_random_*, the boot-time secrets behind
     # secure_tcp_ts_off and __ip_select_ident), so a run is reproducible: the run's --seed.
     seed: int = 1
+    ncpus: int = 1  # CPUs of the host (--cpus)
     prandom: random.Random = field(init=False)  # the host's entropy pool, seeded from `seed`
 
     def __post_init__(self) -> None:
         self.mem.clock = self.env
-        self.kernel = Kernel(self.env)
+        self.kernel = Kernel(self.env, self.ncpus)
         self.prandom = random.Random(f"hilnic-host-{self.seed}")
         skb_init(self.mem)
 
