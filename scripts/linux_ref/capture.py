@@ -135,12 +135,33 @@ def scenarios() -> list[Scenario]:
     out += [
         Scenario("tcp_nodelay_10x1000_cubic_rtt0", "10 back-to-back send()s of 1000 B with TCP_NODELAY, cubic",
                  writes=10, write_size=1000, nodelay=True),
+        # With a think time the ACKs are back before the next write, on veth and through a NIC
+        # alike: these patterns come from the send path, not from where the peer runs.
+        Scenario("tcp_nagle_10x100_cubic_think200us", "10 send()s of 100 B with Nagle, 200 us apart, cubic",
+                 writes=10, write_size=100, think_ms=0.2),
+        Scenario("tcp_nagle_10x1000_cubic_think1ms", "10 send()s of 1000 B with Nagle, 1 ms apart, cubic",
+                 writes=10, write_size=1000, think_ms=1.0),
+        Scenario("tcp_nodelay_5x3000_cubic_think1ms", "5 send()s of 3000 B with TCP_NODELAY, 1 ms apart, cubic",
+                 writes=5, write_size=3000, nodelay=True, think_ms=1.0),
+        Scenario("tcp_nagle_3x5000_bbr_think1ms", "3 send()s of 5000 B with Nagle, 1 ms apart, bbr",
+                 writes=3, write_size=5000, cc="bbr", think_ms=1.0),
+        Scenario("tcp_mss536_3x2000_cubic_think1ms", "3 send()s of 2000 B, 1 ms apart, to a peer advertising MSS 536",
+                 writes=3, write_size=2000, peer_mss=536, think_ms=1.0),
+        # Within the initial window: nothing waits for an ACK.
+        Scenario("tcp_bulk_8k_reno_rtt0", "one 8 KiB send(), reno, no path delay", writes=1, write_size=8192,
+                 cc="reno"),
+        Scenario("tcp_mss1000_5000_cubic_rtt0", "one 5000 B send() to a peer advertising MSS 1000, cubic",
+                 writes=1, write_size=5000, peer_mss=1000),
         Scenario("udp_1472x4", "4 UDP datagrams of 1472 B (one full 1500 B packet each), MTU 1500",
                  proto="udp", writes=4, write_size=1472),
         Scenario("udp_4000x2", "2 UDP datagrams of 4000 B, fragmented at MTU 1500", proto="udp", writes=2,
                  write_size=4000),
         Scenario("udp_connect_100x3", "3 UDP datagrams of 100 B from a connected socket", proto="udp", writes=3,
                  write_size=100, connect=True),
+        Scenario("udp_1473x2", "2 UDP datagrams of 1473 B: one byte past the MTU, a 21 B second fragment",
+                 proto="udp", writes=2, write_size=1473),
+        Scenario("udp_8000x2", "2 UDP datagrams of 8000 B, six fragments each", proto="udp", writes=2,
+                 write_size=8000),
     ]
     return out
 
