@@ -60,6 +60,8 @@ SENDER_IP, RECEIVER_IP, PREFIX = "192.0.2.1", "192.0.2.2", 24
 TCP_PORT, UDP_PORT = 5001, 9000  # the ports `hilnic run` uses
 SNAPLEN = 200  # headers only: patterns need the IP and TCP headers, not the payload
 TAG = f"hlref{os.getpid() % 100000}"
+# --sender-tbf: a tbf qdisc on the sender's veth (None: veth's noqueue)
+SENDER_TBF: str | None = None
 
 SENDER_SYSCTLS = [
     "net.ipv4.tcp_congestion_control", "net.ipv4.tcp_sack", "net.ipv4.tcp_dsack", "net.ipv4.tcp_timestamps",
@@ -275,6 +277,11 @@ class Namespaces:
                  "--arg", json.dumps({"a": "m-snd", "b": "m-rcv", "delay_s": sc.rtt_ms / 1000})],
                 stdout=subprocess.PIPE, text=True))
             _wait_line(self.procs[-1], "ready", 5)
+        if SENDER_TBF:
+            # The skbs wait in the qdisc still charged to the socket (veth_xmit orphans them
+            # only when they leave), as a NIC's stay until TX completion; the ACKs come later.
+            sh("tc", "qdisc", "replace", "dev", self.sdev, "root", "tbf", "rate", SENDER_TBF, "burst", "1600",
+               "latency", "100ms", ns=self.s)
         time.sleep(0.2)  # links up (veth carrier)
 
     def describe(self) -> dict[str, Any]:
@@ -608,6 +615,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="+", default=None, metavar="NAME", help="these scenarios (prefixes work)")
     ap.add_argument("--list", action="store_true", help="list the scenarios and their hilnic run arguments")
     ap.add_argument("--cleanup", action="store_true", help="delete namespaces left by a killed run (hlref*)")
+    ap.add_argument("--sender-tbf", metavar="RATE",
+                    help="a tbf qdisc of RATE (e.g. 200mbit) on the sender's veth, so that its skbs stay "
+                         "charged to the socket for a while as a NIC's do until TX completion: what the "
+                         "scenario gives with a NIC in the loop (NAME_tbfRATE; evidence, not a reference)")
     ap.add_argument("--role", choices=("sender", "receiver", "bridge"), help=argparse.SUPPRESS)
     ap.add_argument("--arg", default="{}", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -620,6 +631,12 @@ def main(argv: list[str] | None = None) -> int:
         if not todo:
             print(f"no scenario matches {' '.join(a.only)} (see --list)", file=sys.stderr)
             return 2
+    if a.sender_tbf:
+        global SENDER_TBF
+        SENDER_TBF = a.sender_tbf
+        todo = [dataclasses.replace(s, name=f"{s.name}_tbf{a.sender_tbf}",
+                                    description=f"{s.description}; tbf {a.sender_tbf} on the sender's veth")
+                for s in todo]
     if a.list:
         for s in todo:
             print(f"{s.name:<34} {' '.join(s.hilnic_args())}")
