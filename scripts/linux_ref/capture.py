@@ -149,6 +149,13 @@ def scenarios() -> list[Scenario]:
                  writes=3, write_size=5000, cc="bbr", think_ms=1.0),
         Scenario("tcp_mss536_3x2000_cubic_think1ms", "3 send()s of 2000 B, 1 ms apart, to a peer advertising MSS 536",
                  writes=3, write_size=2000, peer_mss=536, think_ms=1.0),
+        Scenario("tcp_nagle_4x1449_cubic_think1ms", "4 send()s of MSS + 1 B with Nagle, 1 ms apart, cubic",
+                 writes=4, write_size=1449, think_ms=1.0),
+        # Nagle holds the small writes for a whole round trip; the rest of 16 KiB waits for cwnd.
+        Scenario("tcp_nagle_10x100_cubic_rtt10ms", "10 back-to-back send()s of 100 B with Nagle, cubic, 10 ms "
+                 "path delay on the ACKs", writes=10, write_size=100, rtt_ms=10.0),
+        Scenario("tcp_bulk_16k_cubic_rtt10ms", "one 16 KiB send(), cubic, 10 ms path delay on the ACKs", writes=1,
+                 write_size=16384, rtt_ms=10.0),
         # Within the initial window: nothing waits for an ACK.
         Scenario("tcp_bulk_8k_reno_rtt0", "one 8 KiB send(), reno, no path delay", writes=1, write_size=8192,
                  cc="reno"),
@@ -164,6 +171,8 @@ def scenarios() -> list[Scenario]:
                  proto="udp", writes=2, write_size=1473),
         Scenario("udp_8000x2", "2 UDP datagrams of 8000 B, six fragments each", proto="udp", writes=2,
                  write_size=8000),
+        Scenario("udp_connect_3000x2", "2 UDP datagrams of 3000 B from a connected socket, fragmented",
+                 proto="udp", writes=2, write_size=3000, connect=True),
     ]
     return out
 
