@@ -60,6 +60,8 @@ SENDER_IP, RECEIVER_IP, PREFIX = "192.0.2.1", "192.0.2.2", 24
 TCP_PORT, UDP_PORT = 5001, 9000  # the ports `hilnic run` uses
 SNAPLEN = 200  # headers only: patterns need the IP and TCP headers, not the payload
 TAG = f"hlref{os.getpid() % 100000}"
+# --sender-tbf: a tbf qdisc on the sender's veth (None: veth's noqueue)
+SENDER_TBF: str | None = None
 
 SENDER_SYSCTLS = [
     "net.ipv4.tcp_congestion_control", "net.ipv4.tcp_sack", "net.ipv4.tcp_dsack", "net.ipv4.tcp_timestamps",
@@ -135,12 +137,42 @@ def scenarios() -> list[Scenario]:
     out += [
         Scenario("tcp_nodelay_10x1000_cubic_rtt0", "10 back-to-back send()s of 1000 B with TCP_NODELAY, cubic",
                  writes=10, write_size=1000, nodelay=True),
+        # With a think time the ACKs are back before the next write, on veth and through a NIC
+        # alike: these patterns come from the send path, not from where the peer runs.
+        Scenario("tcp_nagle_10x100_cubic_think200us", "10 send()s of 100 B with Nagle, 200 us apart, cubic",
+                 writes=10, write_size=100, think_ms=0.2),
+        Scenario("tcp_nagle_10x1000_cubic_think1ms", "10 send()s of 1000 B with Nagle, 1 ms apart, cubic",
+                 writes=10, write_size=1000, think_ms=1.0),
+        Scenario("tcp_nodelay_5x3000_cubic_think1ms", "5 send()s of 3000 B with TCP_NODELAY, 1 ms apart, cubic",
+                 writes=5, write_size=3000, nodelay=True, think_ms=1.0),
+        Scenario("tcp_nagle_3x5000_bbr_think1ms", "3 send()s of 5000 B with Nagle, 1 ms apart, bbr",
+                 writes=3, write_size=5000, cc="bbr", think_ms=1.0),
+        Scenario("tcp_mss536_3x2000_cubic_think1ms", "3 send()s of 2000 B, 1 ms apart, to a peer advertising MSS 536",
+                 writes=3, write_size=2000, peer_mss=536, think_ms=1.0),
+        Scenario("tcp_nagle_4x1449_cubic_think1ms", "4 send()s of MSS + 1 B with Nagle, 1 ms apart, cubic",
+                 writes=4, write_size=1449, think_ms=1.0),
+        # Nagle holds the small writes for a whole round trip; the rest of 16 KiB waits for cwnd.
+        Scenario("tcp_nagle_10x100_cubic_rtt10ms", "10 back-to-back send()s of 100 B with Nagle, cubic, 10 ms "
+                 "path delay on the ACKs", writes=10, write_size=100, rtt_ms=10.0),
+        Scenario("tcp_bulk_16k_cubic_rtt10ms", "one 16 KiB send(), cubic, 10 ms path delay on the ACKs", writes=1,
+                 write_size=16384, rtt_ms=10.0),
+        # Within the initial window: nothing waits for an ACK.
+        Scenario("tcp_bulk_8k_reno_rtt0", "one 8 KiB send(), reno, no path delay", writes=1, write_size=8192,
+                 cc="reno"),
+        Scenario("tcp_mss1000_5000_cubic_rtt0", "one 5000 B send() to a peer advertising MSS 1000, cubic",
+                 writes=1, write_size=5000, peer_mss=1000),
         Scenario("udp_1472x4", "4 UDP datagrams of 1472 B (one full 1500 B packet each), MTU 1500",
                  proto="udp", writes=4, write_size=1472),
         Scenario("udp_4000x2", "2 UDP datagrams of 4000 B, fragmented at MTU 1500", proto="udp", writes=2,
                  write_size=4000),
         Scenario("udp_connect_100x3", "3 UDP datagrams of 100 B from a connected socket", proto="udp", writes=3,
                  write_size=100, connect=True),
+        Scenario("udp_1473x2", "2 UDP datagrams of 1473 B: one byte past the MTU, a 21 B second fragment",
+                 proto="udp", writes=2, write_size=1473),
+        Scenario("udp_8000x2", "2 UDP datagrams of 8000 B, six fragments each", proto="udp", writes=2,
+                 write_size=8000),
+        Scenario("udp_connect_3000x2", "2 UDP datagrams of 3000 B from a connected socket, fragmented",
+                 proto="udp", writes=2, write_size=3000, connect=True),
     ]
     return out
 
@@ -254,6 +286,11 @@ class Namespaces:
                  "--arg", json.dumps({"a": "m-snd", "b": "m-rcv", "delay_s": sc.rtt_ms / 1000})],
                 stdout=subprocess.PIPE, text=True))
             _wait_line(self.procs[-1], "ready", 5)
+        if SENDER_TBF:
+            # The skbs wait in the qdisc still charged to the socket (veth_xmit orphans them
+            # only when they leave), as a NIC's stay until TX completion; the ACKs come later.
+            sh("tc", "qdisc", "replace", "dev", self.sdev, "root", "tbf", "rate", SENDER_TBF, "burst", "1600",
+               "latency", "100ms", ns=self.s)
         time.sleep(0.2)  # links up (veth carrier)
 
     def describe(self) -> dict[str, Any]:
@@ -587,6 +624,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="+", default=None, metavar="NAME", help="these scenarios (prefixes work)")
     ap.add_argument("--list", action="store_true", help="list the scenarios and their hilnic run arguments")
     ap.add_argument("--cleanup", action="store_true", help="delete namespaces left by a killed run (hlref*)")
+    ap.add_argument("--sender-tbf", metavar="RATE",
+                    help="a tbf qdisc of RATE (e.g. 200mbit) on the sender's veth, so that its skbs stay "
+                         "charged to the socket for a while as a NIC's do until TX completion: what the "
+                         "scenario gives with a NIC in the loop (NAME_tbfRATE; evidence, not a reference)")
     ap.add_argument("--role", choices=("sender", "receiver", "bridge"), help=argparse.SUPPRESS)
     ap.add_argument("--arg", default="{}", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -599,6 +640,12 @@ def main(argv: list[str] | None = None) -> int:
         if not todo:
             print(f"no scenario matches {' '.join(a.only)} (see --list)", file=sys.stderr)
             return 2
+    if a.sender_tbf:
+        global SENDER_TBF
+        SENDER_TBF = a.sender_tbf
+        todo = [dataclasses.replace(s, name=f"{s.name}_tbf{a.sender_tbf}",
+                                    description=f"{s.description}; tbf {a.sender_tbf} on the sender's veth")
+                for s in todo]
     if a.list:
         for s in todo:
             print(f"{s.name:<34} {' '.join(s.hilnic_args())}")
