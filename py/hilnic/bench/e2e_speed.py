@@ -287,6 +287,16 @@ def measure(nbytes: int = DEFAULT_BYTES, sim: str = "icarus", axiram: bool = Tru
     return out
 
 
+def _crossings(r: dict[str, Any]) -> str:
+    """Simulator-to-Python wakes of the phase and the wall time the bridge's handlers took."""
+    bw = r.get("bridge_wall_s")
+    if not bw:
+        return ""
+    return (f"; wakes: {r['rd_bursts']:,} DMA reads ({1e3 * bw['dma_read']:.0f} ms), {r.get('wr_bursts', 0):,} "
+            f"writes, {r['frames']:,} frames ({1e3 * bw['wire']:.0f} ms), {sum(r['mmio']):,} MMIO, "
+            f"{r['irq_edges']:,} IRQ edges, {r['timer_wakes']:,} kernel-timer wakes")
+
+
 def _verdict(ok: bool) -> str:
     return common.verdict(ok)
 
@@ -309,8 +319,8 @@ def rows(res: dict[str, Any], cmd: str) -> list[list[str]]:
                     f"{r['frames']} frames ({r['full_frames']} x 1518 B), {r['wall_s']:.3f} s wall "
                     f"({r['fps_cpu']:,.0f} frames / CPU s), "
                     f"{r['sim_ps'] / 1e6:.3f} us sim, {r['sim_gbps']:.2f} Gb/s goodput, "
-                    f"wire {100 * r['busy_all']:.0f}% busy, {r['cycles']:,} cycles + {r['skipped']:,} skipped",
-                    cmd])
+                    f"wire {100 * r['busy_all']:.0f}% busy, {r['cycles']:,} cycles + {r['skipped']:,} skipped"
+                    + _crossings(r), cmd])
 
     run_row("py_hold", f"full stack, tb_axi_mem (per burst), clock hold on, {sim}")
     run_row("py_nohold", f"full stack, tb_axi_mem, clock hold off, {sim}")

@@ -154,8 +154,15 @@ async def bulk(dut):
         in_progress = skipped - int(held.value) if held is not None else 0
         return int(dut.cycle.value) + in_progress, skipped
 
+    def bridge_wall() -> list[float]:
+        """Wall seconds inside the bridge's handlers (DMA read, DMA write, wire capture)."""
+        ms = nic.mem_service
+        return [ms.wall_rd if ms else 0.0, ms.wall_wr if ms else 0.0, nic.wire.wall]
+
     c0, s0 = cycles_now()
     st0 = nic.stats()
+    bw0 = bridge_wall()
+    tw0 = env.timer_wakes
     n_stamps0 = len(stamps)
     t0 = env.now()
     prof_path = os.environ.get("HILNIC_BENCH_PROFILE")  # cProfile stats of the bulk phase
@@ -175,6 +182,7 @@ async def bulk(dut):
     t1 = env.now()
     c1, s1 = cycles_now()
     st1 = nic.stats()
+    bw1 = bridge_wall()
     f1, b1 = tb.frames, tb.wire_bytes
     delivered = tb.peer.stream(peer_port=5001) == payload
     await env.run_process(k, tb.quiesce(), 50 * MS)
@@ -192,7 +200,9 @@ async def bulk(dut):
         "cycles": (c1 - c0) - (s1 - s0), "skipped": s1 - s0,
         "mmio": [st1["mmio_writes"] - st0["mmio_writes"], st1["mmio_reads"] - st0["mmio_reads"]],
         "rd_bursts": st1.get("rd_bursts", 0) - st0.get("rd_bursts", 0),
-        "irq_edges": st1["irq_edges"] - st0["irq_edges"], "timer_wakes": env.timer_wakes,
+        "irq_edges": st1["irq_edges"] - st0["irq_edges"], "timer_wakes": env.timer_wakes - tw0,
+        "wr_bursts": st1.get("wr_bursts", 0) - st0.get("wr_bursts", 0),
+        "bridge_wall_s": {k: b - a for k, a, b in zip(("dma_read", "dma_write", "wire"), bw0, bw1, strict=True)},
         "elapsed_ps": res["elapsed_ps"],
         "stamps": [[w - w0, a, b, n] for w, a, b, n in stamps[n_stamps0:]],
     }
