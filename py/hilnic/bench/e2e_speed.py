@@ -91,6 +91,7 @@ def run_full(nbytes: int, mem_model: str = "py", hold: bool = True, record: bool
     res["tso"] = tso
     res["log"] = str(log)
     res["fps"] = res["frames"] / res["wall_s"] if res["wall_s"] > 0 else 0.0
+    res["fps_cpu"] = res["frames"] / res["cpu_s"] if res.get("cpu_s") else 0.0
     res["slowdown_all"] = res["wall_s"] / (res["sim_ps"] * 1e-12) if res["sim_ps"] else 0.0
     res["sim_gbps"] = 8 * nbytes / (res["sim_ps"] * 1e-3) if res["sim_ps"] else 0.0  # bits / ps*1e-3 = Gb/s
     res["busy_all"] = busy_fraction(res["stamps"])
@@ -262,7 +263,8 @@ def measure(nbytes: int = DEFAULT_BYTES, sim: str = "icarus", axiram: bool = Tru
     t = time.perf_counter()
     out["py_hold"] = run_full(nbytes, "py", True, record=replay, sim=sim, tso=tso)
     say(f"  full stack, py memory, clock hold on: {out['py_hold']['frames']} frames in "
-        f"{out['py_hold']['wall_s']:.2f} s ({time.perf_counter() - t:.0f} s with build and start-up)")
+        f"{out['py_hold']['wall_s']:.3f} s, {out['py_hold'].get('cpu_s', 0):.3f} s CPU "
+        f"({time.perf_counter() - t:.0f} s with build and start-up)")
     if nohold:
         t = time.perf_counter()
         out["py_nohold"] = run_full(nbytes, "py", False, sim=sim, tso=tso)
@@ -285,6 +287,16 @@ def measure(nbytes: int = DEFAULT_BYTES, sim: str = "icarus", axiram: bool = Tru
     return out
 
 
+def _crossings(r: dict[str, Any]) -> str:
+    """Simulator-to-Python wakes of the phase and the wall time the bridge's handlers took."""
+    bw = r.get("bridge_wall_s")
+    if not bw:
+        return ""
+    return (f"; wakes: {r['rd_bursts']:,} DMA reads ({1e3 * bw['dma_read']:.0f} ms), {r.get('wr_bursts', 0):,} "
+            f"writes, {r['frames']:,} frames ({1e3 * bw['wire']:.0f} ms), {sum(r['mmio']):,} MMIO, "
+            f"{r['irq_edges']:,} IRQ edges, {r['timer_wakes']:,} kernel-timer wakes")
+
+
 def _verdict(ok: bool) -> str:
     return common.verdict(ok)
 
@@ -304,10 +316,11 @@ def rows(res: dict[str, Any], cmd: str) -> list[list[str]]:
         target = f">= {fps_t:,.0f}" if key == "py_hold" else ""
         out.append([f"{label}: frames / wall s", f"{r['fps']:,.0f}", target,
                     _verdict(r["fps"] >= fps_t) if target else "",
-                    f"{r['frames']} frames ({r['full_frames']} x 1518 B), {r['wall_s']:.2f} s wall, "
+                    f"{r['frames']} frames ({r['full_frames']} x 1518 B), {r['wall_s']:.3f} s wall "
+                    f"({r['fps_cpu']:,.0f} frames / CPU s), "
                     f"{r['sim_ps'] / 1e6:.3f} us sim, {r['sim_gbps']:.2f} Gb/s goodput, "
-                    f"wire {100 * r['busy_all']:.0f}% busy, {r['cycles']:,} cycles + {r['skipped']:,} skipped",
-                    cmd])
+                    f"wire {100 * r['busy_all']:.0f}% busy, {r['cycles']:,} cycles + {r['skipped']:,} skipped"
+                    + _crossings(r), cmd])
 
     run_row("py_hold", f"full stack, tb_axi_mem (per burst), clock hold on, {sim}")
     run_row("py_nohold", f"full stack, tb_axi_mem, clock hold off, {sim}")
