@@ -1,6 +1,6 @@
 /*
  * hilnic -- checksum pass. For a completed frame with IC, reads the frame buffer from
- * CSS to the end of the frame (one word per cycle) and computes the 16-bit ones'-
+ * CSS to the end of the frame (one word per cycle the MAC leaves the buffer's bank free) and computes the 16-bit ones'-
  * complement sum; the MAC inserts its complement big-endian at CSO on the fly.
  * Frames without IC pass straight through. One frame of output is held.
  */
@@ -28,6 +28,7 @@ module nic_csum #
     // frame buffer read port
     output wire                        fb_ren,
     output wire [FB_ADDR_WIDTH-1:0]    fb_raddr,
+    input  wire                        fb_gnt,     // the read is done at this edge (the MAC goes first)
     input  wire [DMA_DATA_WIDTH-1:0]   fb_rdata,
 
     // to the MAC: the FT_* record of nic_records.vh
@@ -162,8 +163,8 @@ always @(posedge clk) begin
                 end
             end
         end
-        ST_RUN: begin
-            // fb_ren is high: word at raddr arrives next cycle
+        ST_RUN: if (fb_gnt) begin
+            // fb_ren is high and granted: word at raddr arrives next cycle
             p_valid_reg <= 1'b1;
             p_first_reg <= first_reg;
             p_last_reg <= words_reg == 1;
