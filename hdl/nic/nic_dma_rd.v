@@ -150,7 +150,9 @@ localparam [1:0] K_DESC = 2'd0, K_DATA = 2'd1, K_MARK = 2'd2;
 // ---------------- tag queue (separate arrays per field) ----------------
 reg [1:0]  tq_kind  [0:TAG_DEPTH-1];
 reg [63:0] tq_addr  [0:TAG_DEPTH-1];
-reg [8:0]  tq_beats [0:TAG_DEPTH-1];   // bursts: beats; desc: also count in tq_cnt
+// beat counts precomputed at intake, off the R path's critical path (LUT RAM read -> compare):
+reg [8:0]  tq_blast [0:TAG_DEPTH-1];   // bursts: beats - 1 (index of the last beat)
+reg [8:0]  tq_mid   [0:TAG_DEPTH-1];   // data bursts: middle beats, max(beats - 2, 0)
 reg [8:0]  tq_cnt   [0:TAG_DEPTH-1];
 reg [7:0]  tq_lo    [0:TAG_DEPTH-1];
 reg [7:0]  tq_hi    [0:TAG_DEPTH-1];
@@ -356,7 +358,7 @@ always @(posedge clk) begin
     if (dreq_valid && dreq_ready) begin
         tq_kind[wp] <= K_DESC;
         tq_addr[wp] <= dreq_addr;
-        tq_beats[wp] <= dreq_beats;
+        tq_blast[wp] <= dreq_beats - 9'd1;
         tq_cnt[wp] <= dreq_count;
         tq_wr_reg <= tq_wr_reg + 1;
         ar_valid_reg <= 1'b1;
@@ -365,7 +367,8 @@ always @(posedge clk) begin
     end else if (treq_valid && treq_ready) begin
         tq_kind[wp] <= treq_marker ? K_MARK : K_DATA;
         tq_addr[wp] <= treq_addr;
-        tq_beats[wp] <= treq_beats;
+        tq_blast[wp] <= treq_beats - 9'd1;
+        tq_mid[wp] <= (treq_beats > 9'd2) ? treq_beats - 9'd2 : 9'd0;
         tq_lo[wp] <= treq_lo;
         tq_hi[wp] <= treq_hi;
         tq_mark[wp] <= mk_rec(treq_tso, treq_rs, treq_ide, treq_eop, treq_drop, treq_len, treq_ifcs, treq_ic, treq_css,
@@ -416,7 +419,7 @@ always @(posedge clk) begin
                             pl[1] = !err_reg && !discard && m_axi_rresp == 2'b00;
                         end
                         beat_cnt_reg <= beat_cnt_reg + 1;
-                        if (beat_cnt_reg == tq_beats[hp] - 1) begin
+                        if (beat_cnt_reg == tq_blast[hp]) begin
                             pop = 1'b1;
                         end
                     end else begin
@@ -443,7 +446,7 @@ always @(posedge clk) begin
                         pl[5] = 1'b1;
                         ev_rd_err_addr_reg <= tq_addr[hp];
                     end
-                    last = beat_cnt_reg == tq_beats[hp] - 1;
+                    last = beat_cnt_reg == tq_blast[hp];
                     if (beat_cnt_reg != 0 && !last) begin
                         // middle beat: all bytes valid
                         n = BYTES8;
@@ -476,7 +479,7 @@ always @(posedge clk) begin
                     beat_cnt_reg <= beat_cnt_reg + 1;
                     if (beat_cnt_reg == 0) begin
                         wmode_reg <= tq_mark[hp][MK_TSO_LSB +: MK_TSO_W];
-                        mid_cnt_reg <= (tq_beats[hp] > 2) ? tq_beats[hp] - 2 : 9'd0;
+                        mid_cnt_reg <= tq_mid[hp];
                     end else if (mid_cnt_reg != 0) begin
                         mid_cnt_reg <= mid_cnt_reg - 1;
                     end
