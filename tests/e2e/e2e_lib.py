@@ -371,14 +371,21 @@ async def diff_scenario(tb: Any, tcp_bytes: int, udp_sizes: list[int]) -> dict[s
     """The differential scenario (process context, after setup): UDP datagrams (fragmented
     and not), then a TCP bulk transfer. TCP timestamps are off so no option carries the
     clock (timing is what model and RTL may differ in), and the congestion control is reno:
-    the default cubic's HyStart leaves slow start on the spacing of the ACKs, which is timing."""
+    the default cubic's HyStart leaves slow start on the spacing of the ACKs, which is timing.
+    The socket is corked (TCP_CORK until close) and the kernel takes no CPU time (--cpu-scale
+    0): ACKs, whose timing follows each NIC's DMA, would otherwise land before or after the
+    points where the stack decides whether a partial write-queue tail goes out (tcp_push at
+    the end of a send(), an ACK finding nothing in flight, the push when the send buffer is
+    full), so the segments themselves, not only PSH, would differ. This test compares NICs.
+    """
     from hilnic.net.ipv4.tcp_cong import tcp_set_default_congestion_control
     from hilnic.testbed import tcp_bulk, udp_send
 
+    tb.host.kernel.set_cpu_scale(0)
     tb.host.sysctl.tcp_timestamps = 0
     assert tcp_set_default_congestion_control(tb.host, "reno") == 0
     sent = await udp_send(tb, udp_sizes, port=9000)
-    res = await tcp_bulk(tb, tcp_bytes, port=5001)
+    res = await tcp_bulk(tb, tcp_bytes, port=5001, cork=True)
     return {"udp_sent": sent, "tcp_payload": res["payload"]}
 
 

@@ -114,9 +114,13 @@ def int_to_ip(a: int) -> str:
 
 
 class Rig:
-    def __init__(self, monkeypatch, auto_complete: bool = True, dst: FakeDst | None = None) -> None:
+    def __init__(self, monkeypatch, auto_complete: bool = True, dst: FakeDst | None = None,
+                 cpu_scale: float = 0.0) -> None:
         self.env = VirtualEnv()
         self.host = Host(self.env)
+        # TCP's own timing, exactly: by default the kernel's work takes no CPU time here (the
+        # CPU model is tested in test_kernel.py; the socket backlog tests give it time).
+        self.host.kernel.set_cpu_scale(cpu_scale)
         self.dst = dst or FakeDst()
         monkeypatch.setattr(tcp_ipv4, "ip_route_connect", lambda sk, daddr: self.dst)
         self.ip = FakeIpLayer(self.host, auto_complete)

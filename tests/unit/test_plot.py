@@ -85,7 +85,7 @@ def test_plotted_series_are_the_runs(tcp_run):
     assert np.diff(irq).min() >= interval_ms - 1e-9
     # ring: never more than its size in use, all reclaimed at the end; BQL inflight back to 0
     _, used = _line(fig, "descriptors in use")
-    assert used.max() <= RING and used.max() > RING // 4 and used[-1] == 0
+    assert used.max() <= RING and used.max() > 1 and used[-1] == 0
     _, bql_inflight = _line(fig, "inflight")
     assert bql_inflight[-1] == 0 and bql_inflight.max() > 0
     # the records behind it: TCP never has more than cwnd full segments in flight

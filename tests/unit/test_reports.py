@@ -19,6 +19,7 @@ from hilnic.trace import (
     proc_net_dev,
     proc_net_snmp,
     proc_softirqs,
+    proc_stat,
     softnet_stat,
     sprint_size,
     tc_s_qdisc,
@@ -30,7 +31,23 @@ def fake_kernel():
     sd = NS(processed=0x1234, dropped=2, time_squeeze=7, received_rps=0, flow_limit_count=0,
             input_pkt_queue=deque([1, 2, 3]))
     irqs = {19: NS(irq=19, name="eth0-TxRx-0", count=4321, unhandled=0), 0: NS(irq=0, name="timer", count=7, unhandled=0)}
-    return NS(softnet=sd, softirq_count=[0, 11, 222, 3333, 0, 0, 5, 0, 0, 0], irqs=irqs)
+    # cpustat: ps of us, sy, si, hi; 10 ms have gone
+    return NS(softnet=sd, softirq_count=[0, 11, 222, 3333, 0, 0, 5, 0, 0, 0], irqs=irqs,
+              cpustat=[1_000_000, 2_000_000_000, 3_000_000_000, 500_000_000], env=NS(now=lambda: 10 * 10**9))
+
+
+def test_proc_stat_cpu_columns_in_kernel_order_and_softirq_line():
+    """fs/proc/stat.c: cpu user nice system idle iowait irq softirq steal guest guest_nice
+    (here in ns), then softirq total and one count per vector."""
+    text = proc_stat(fake_kernel())
+    lines = text.splitlines()
+    cpu = [int(c) for c in lines[0].split()[1:]]
+    assert lines[0].startswith("cpu  ") and lines[1].startswith("cpu0 ") and len(cpu) == 10
+    assert cpu == [1_000, 0, 2_000_000, 10_000_000 - 1_000 - 2_000_000 - 3_000_000 - 500_000, 0, 500_000, 3_000_000,
+                   0, 0, 0]
+    sirq = [int(c) for c in lines[2].split()[1:]]
+    assert lines[2].startswith("softirq ") and sirq == [3571, 0, 11, 222, 3333, 0, 0, 5, 0, 0, 0]
+    assert "20.0 sy" in lines[3] and "30.0 si" in lines[3] and "5.0 hi" in lines[3]
 
 
 def test_softnet_stat_15_hex_columns_in_6_9_order():
@@ -198,7 +215,7 @@ def test_collect_stats_has_every_section():
     host = NS(kernel=fake_kernel(), mib={"Tcp": {"OutSegs": 1}}, devices={"eth0": dev}, sysctl=NS(ip_default_ttl=64))
     peer = NS(counters=lambda: {"frames_rx": 1})
     text = collect_stats(host, dev, {"tx_packets": 1}, skb_stats=NS(user_copy_bytes=5), peer=peer)
-    for title in ("/proc/net/softnet_stat", "/proc/softirqs", "/proc/interrupts", "tc -s qdisc show dev eth0",
+    for title in ("/proc/net/softnet_stat", "/proc/stat", "/proc/softirqs", "/proc/interrupts", "tc -s qdisc show dev eth0",
                   "byte_queue_limits", "ethtool -S eth0", "/proc/net/dev", "/proc/net/snmp", "TcpExt",
                   "copy accounting", "peer"):
         assert title in text, title

@@ -44,7 +44,7 @@ def test_tcp_sendmsg_holds_the_socket_for_its_cost():
 
 
 def test_ack_during_tcp_sendmsg_waits_in_backlog_until_release_sock(monkeypatch):
-    rig = Rig(monkeypatch)
+    rig = Rig(monkeypatch, cpu_scale=1.0)
     rig.connect(window_update=1024)
     sk = rig.sk
     rig.do(rig.sock.send(b"a" * 1000))  # in flight, to be ACKed during the next send
@@ -66,7 +66,7 @@ def test_ack_during_tcp_sendmsg_waits_in_backlog_until_release_sock(monkeypatch)
 
 
 def test_tcp_add_backlog_coalesces_pure_acks(monkeypatch):
-    rig = Rig(monkeypatch)
+    rig = Rig(monkeypatch, cpu_scale=1.0)
     rig.connect(window_update=1024)
     sk = rig.sk
     rig.do(rig.sock.send(b"a" * 3000))
@@ -86,7 +86,7 @@ def test_tcp_add_backlog_coalesces_pure_acks(monkeypatch):
 
 
 def test_sk_add_backlog_drops_past_the_limit(monkeypatch):
-    rig = Rig(monkeypatch)
+    rig = Rig(monkeypatch, cpu_scale=1.0)
     rig.connect(window_update=1024)
     sk = rig.sk
     sk.sk_rcvbuf = sk.sk_sndbuf = 0  # limit = 2·rcvbuf + sndbuf/2 + 64 KiB = 65536 bytes
@@ -103,7 +103,7 @@ def test_sk_add_backlog_drops_past_the_limit(monkeypatch):
 def test_sk_flush_backlog_every_16_skbs_inside_one_send(monkeypatch):
     """tcp_sendmsg_locked lets the backlog in every 16 new skbs (sk_flush_backlog), without
     giving up ownership."""
-    rig = Rig(monkeypatch)
+    rig = Rig(monkeypatch, cpu_scale=1.0)
     rig.connect(window_update=1024)
     sk = rig.sk
     rig.do(rig.sock.send(b"a" * 1000))
@@ -124,7 +124,7 @@ def test_sk_flush_backlog_every_16_skbs_inside_one_send(monkeypatch):
 
 def test_tsq_work_deferred_while_owned_runs_in_tcp_release_cb(monkeypatch):
     """tcp_wfree → TSQ tasklet (tcp_tasklet_func) finds the socket owned: TCP_TSQ_DEFERRED."""
-    rig = Rig(monkeypatch, auto_complete=False)
+    rig = Rig(monkeypatch, auto_complete=False, cpu_scale=1.0)
     rig.connect(window_update=1024)
     sk = rig.sk
     rig.sock.setsockopt(6, 1, 1)  # TCP_NODELAY
@@ -140,7 +140,7 @@ def test_tsq_work_deferred_while_owned_runs_in_tcp_release_cb(monkeypatch):
 
 
 def test_write_timer_deferred_while_owned_runs_in_tcp_release_cb(monkeypatch):
-    rig = Rig(monkeypatch)
+    rig = Rig(monkeypatch, cpu_scale=1.0)
     rig.connect(window_update=1024)
     sk = rig.sk
     rig.do(rig.sock.send(b"x" * 1000))
@@ -155,7 +155,7 @@ def test_write_timer_deferred_while_owned_runs_in_tcp_release_cb(monkeypatch):
 def test_delack_timer_deferred_while_owned_runs_in_tcp_release_cb(monkeypatch):
     """The ACK of the peer's FIN is delayed in CLOSE_WAIT (pingpong); its timer finds the
     socket owned: TCP_DELACK_TIMER_DEFERRED, DelayedACKLocked, and release_sock sends it."""
-    rig = Rig(monkeypatch)
+    rig = Rig(monkeypatch, cpu_scale=1.0)
     rig.connect(window_update=1024)
     sk = rig.sk
     rig.inject("FA", window=1024)
@@ -170,7 +170,7 @@ def test_delack_timer_deferred_while_owned_runs_in_tcp_release_cb(monkeypatch):
 
 
 def test_mtu_reduced_deferred_while_owned_runs_in_tcp_release_cb(monkeypatch):
-    rig = Rig(monkeypatch)
+    rig = Rig(monkeypatch, cpu_scale=1.0)
     rig.connect(window_update=1024)
     sk = rig.sk
     rig.do(rig.sock.send(bytes(2 * MSS)))

@@ -81,6 +81,7 @@ def net_tx_action() -> None:
 @pytest.fixture
 def rig():
     k = Kernel(VirtualEnv())
+    k.set_cpu_scale(0)  # the signal's timing at exact times: no CPU costs
     k.env.run(until=0)
     tr = Tracer(clock=k.env.now, context=lambda: k.context)
     ftrace.set_tracer(tr)

@@ -85,6 +85,7 @@ class RunConfig:
     peer_mss: int | None = None  # MSS the peer announces (like --mss; a route's advmss)
     connect: bool = False  # UDP: connected socket
     cpus: int = 1
+    cpu_scale: float = 1.0  # kernel/cost.py's CPU costs times this (0: kernel work takes no time)
     peer: str = "model"  # model: hilnic.wire.peer | linux: this machine's kernel in a netns (hilnic.wire.netns)
 
     # -- derived --------------------------------------------------------------------------------

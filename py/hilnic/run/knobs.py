@@ -2,7 +2,7 @@
 
     --writes N, --write-size SIZE   N back-to-back send()s of SIZE bytes (default: one send()
                                     of --bytes over TCP; UDP: datagrams of MTU - 28 bytes)
-    --think-time DURATION           user time between two writes (the kernel's clock runs on)
+    --think-time DURATION           user time between two writes (the CPU is busy: us)
     --nodelay                       TCP_NODELAY on the socket (Nagle off)
     --cc NAME                       net.ipv4.tcp_congestion_control: an algorithm registered in
                                     net/ipv4/tcp_cong.py (tcp_register_congestion_control)
@@ -13,6 +13,7 @@
     --peer-mss N                    the MSS the peer announces in its SYN-ACK (a route's advmss)
     --connect                       UDP: connect() the socket, then send() without an address
     --cpus N                        CPUs of the host: 1 (the kernel model has one CPU)
+    --cpu-scale X                   kernel/cost.py's CPU costs times X (0: kernel work is free)
 
 They live in RunConfig as plain values (rtt and think time in microseconds); `check_knobs`
 is called by `RunConfig.validate`, which raises its one line as RunConfigError. `apply_host_knobs`
@@ -39,6 +40,7 @@ RTT_MAX_US = 10 * 1_000_000.0  # 10 s
 THINK_MAX_US = 10 * 1_000_000.0
 PEER_MSS_MAX = 65535
 TCP_MIN_MSS = 88
+CPU_SCALE_MAX = 1000.0
 NR_CPUS = 1  # the kernel model's CPUs (hilnic.kernel: one CPU)
 QDISC_NOT_ROOT = {"noop": "drops every packet", "mq": "is the multiqueue root, not a default qdisc for eth0"}
 
@@ -130,6 +132,8 @@ def _check(rc: RunConfig, nbytes_max: int) -> None:
             raise _KnobError("--mss and --peer-mss both set the MSS the peer announces; give one")
         if not TCP_MIN_MSS <= rc.peer_mss <= PEER_MSS_MAX:
             raise _KnobError(f"--peer-mss must be {TCP_MIN_MSS}..{PEER_MSS_MAX}, got {rc.peer_mss}")
+    if not 0.0 <= rc.cpu_scale <= CPU_SCALE_MAX:
+        raise _KnobError(f"--cpu-scale must be 0..{CPU_SCALE_MAX:g}, got {rc.cpu_scale:g}")
     if rc.cpus != NR_CPUS:
         raise _KnobError(f"--cpus {rc.cpus}: the kernel model has one CPU (no multi-CPU model yet); "
                              f"use --cpus {NR_CPUS}")
@@ -163,7 +167,9 @@ def peer_wire_delay_ps(rc: RunConfig, base_ps: int) -> int:
 
 
 def apply_host_knobs(host: Any, rc: RunConfig) -> None:
-    """Sysctls of the host, before the device opens: default qdisc, congestion control."""
+    """Sysctls of the host, before the device opens: default qdisc, congestion control; the
+    CPU's speed (--cpu-scale)."""
+    host.kernel.set_cpu_scale(rc.cpu_scale)
     if rc.qdisc:
         host.sysctl.default_qdisc = rc.qdisc
     if rc.cc:
@@ -191,7 +197,7 @@ async def tcp_writes(tb: Any, rc: RunConfig, payload: bytes, port: int) -> dict[
     off = 0
     for i, n in enumerate(write_sizes(rc)):
         if i and rc.think_time_us:
-            await k.sleep_ps(int(rc.think_time_us * US))
+            await k.user_work(int(rc.think_time_us * US))  # user time: the CPU is busy
         await _send_all(s, mv[off:off + n])
         off += n
     info = s.tcp_info()
@@ -227,7 +233,7 @@ async def udp_writes(tb: Any, rc: RunConfig, payload: bytes, port: int, first_se
     sizes = write_sizes(rc)
     for i, n in enumerate(sizes):
         if i and rc.think_time_us:
-            await k.sleep_ps(int(rc.think_time_us * US))
+            await k.user_work(int(rc.think_time_us * US))  # user time: the CPU is busy
         if rc.connect:
             await s.send(mv[off:off + n])
         else:

@@ -187,6 +187,9 @@ def add_knob_arguments(p: argparse.ArgumentParser) -> None:
                    help="UDP: connect() the socket, then send() without an address")
     g.add_argument("--cpus", type=_int, default=1, metavar="N",
                    help="CPUs of the host (default 1; the kernel model has one CPU)")
+    g.add_argument("--cpu-scale", type=float, default=1.0, metavar="X",
+                   help="the CPU time kernel functions take (kernel/cost.py, measured on Linux 6.18) "
+                        "times X: 2 a CPU twice as slow, 0 a kernel that takes no time (default 1)")
     p.set_defaults(nbytes=None)  # --bytes given or not: knob_kwargs decides
 
 
@@ -196,7 +199,7 @@ def knob_kwargs(a: argparse.Namespace) -> dict[str, Any]:
         a.nbytes = a.writes * a.write_size if a.writes is not None and a.write_size is not None else DEFAULT_NBYTES
     return {"writes": a.writes, "write_size": a.write_size, "think_time_us": a.think_time_us, "nodelay": a.nodelay,
             "cc": a.cc, "qdisc": a.qdisc, "rtt_us": a.rtt_us, "peer_mss": a.peer_mss, "connect": a.connect,
-            "cpus": a.cpus}
+            "cpus": a.cpus, "cpu_scale": a.cpu_scale}
 
 
 def env_waves(environ: Mapping[str, str] | None = None) -> bool:

@@ -44,7 +44,7 @@ async def run(dut):
     tb = await rtl_testbed(dut, testbed_config(rc), mem_latency_ns=rc.mem_latency_ns, hold_clock=rc.clock_hold,
                            setup=False, make_peer=make_peer)  # Scenario sets up, traced
     k = tb.host.kernel
-    tracer = Tracer(k.now, lambda: k.context) if rc.trace or rc.waves else None
+    tracer = Tracer(k.cpu_clock, lambda: k.context) if rc.trace or rc.waves else None
     if rc.waves and tracer is not None:
 
         install_sw_signals(dut, tracer, env=tb.env)

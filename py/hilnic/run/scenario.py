@@ -112,7 +112,7 @@ class Scenario:
         self.tracer = tracer
         if self.tracer is None and rc.trace:
             k = self.kernel
-            self.tracer = Tracer(k.now, lambda: k.context)
+            self.tracer = Tracer(k.cpu_clock, lambda: k.context)
         # wire accounting
         self.frames = 0
         self.wire_bytes = 0

@@ -43,7 +43,7 @@ from hilnic.net.core.skbuff import live_skbs
 from hilnic.net.core.sock import TCP_CLOSE, TCP_TIME_WAIT
 from hilnic.net.ipv4.af_inet import inet_init
 from hilnic.net.ipv4.route import inet_ifaddr_add
-from hilnic.net.socket import AF_INET, SOCK_DGRAM, SOCK_STREAM, socket
+from hilnic.net.socket import AF_INET, SOCK_DGRAM, SOCK_STREAM, SOL_TCP, TCP_CORK, socket
 from hilnic.wire.payload import PATTERN_CHUNK, pattern
 from hilnic.wire.peer import PeerHost, PeerOptions
 
@@ -248,11 +248,15 @@ def model_testbed(cfg: TestbedConfig | None = None, make_peer: PeerFactory | Non
 
 
 async def tcp_bulk(
-    tb: Testbed, nbytes: int, port: int = 5001, chunk: int = 64 << 10, data: bytes | None = None
+    tb: Testbed, nbytes: int, port: int = 5001, chunk: int = 64 << 10, data: bytes | None = None,
+    cork: bool = False,
 ) -> dict[str, Any]:
-    """Connect, send `nbytes` in `chunk`-sized send() calls, close, wait until the peer has all."""
+    """Connect, send `nbytes` in `chunk`-sized send() calls, close, wait until the peer has all.
+    `cork`: TCP_CORK on the socket until close (only full segments leave before the FIN)."""
     payload = data if data is not None else pattern(nbytes)
     s = tb.socket(SOCK_STREAM)
+    if cork:
+        s.setsockopt(SOL_TCP, TCP_CORK, 1)
     await s.connect((tb.cfg.peer_ip, port))
     t0 = tb.env.now()
     sent = 0

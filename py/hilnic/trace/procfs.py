@@ -37,6 +37,32 @@ def softnet_stat(kernel: Any) -> str:
     return " ".join(f"{c & 0xFFFFFFFF:08x}" for c in cols) + "\n"
 
 
+def proc_stat(kernel: Any) -> str:
+    """/proc/stat's cpu lines and softirq line, and top's %Cpu line.
+
+    The columns are /proc/stat's (user nice system idle iowait irq softirq steal guest
+    guest_nice), in ns of simulated CPU time rather than USER_HZ ticks, since a run lasts
+    milliseconds. user is the application's --think-time, system kernel work in process
+    context (tcp_sendmsg, release_sock's backlog), irq the hard-IRQ handlers, softirq every
+    softirq run (ksoftirqd's too: IRQ time accounting); idle is the rest of the run.
+    """
+    us, sy, si, hi = (v // 1000 for v in kernel.cpustat)
+    elapsed = kernel.env.now() // 1000
+    idle = max(0, elapsed - us - sy - si - hi)
+    cols = [us, 0, sy, idle, 0, hi, si, 0, 0, 0]
+    row = " ".join(str(c) for c in cols)
+    lines = [f"cpu  {row}"] + [f"cpu{i} {row}" for i in range(NCPUS)]
+    sirq = list(kernel.softirq_count)
+    lines.append("softirq " + " ".join(str(c) for c in [sum(sirq), *sirq]))
+
+    def pct(v: int) -> str:
+        return f"{100.0 * v / elapsed:5.1f}" if elapsed else "  0.0"
+
+    lines.append(f"# top: %Cpu0  : {pct(us)} us, {pct(sy)} sy,   0.0 ni, {pct(idle)} id,   0.0 wa, {pct(hi)} hi, "
+                 f"{pct(si)} si,   0.0 st   (of {elapsed / 1e6:.3f} ms)")
+    return "\n".join(lines) + "\n"
+
+
 def proc_softirqs(kernel: Any) -> str:
     """/proc/softirqs: handler runs per vector (kstat_incr_softirqs_this_cpu)."""
     lines = [" " * 20 + "".join(f"CPU{i:<8d}" for i in range(NCPUS))]
@@ -299,4 +325,5 @@ def proc_net_dev(devs: Any) -> str:
     return "".join(out)
 
 
-__all__ = ["netstat_TcpExt", "proc_interrupts", "proc_net_dev", "proc_net_snmp", "proc_softirqs", "softnet_stat"]
+__all__ = ["netstat_TcpExt", "proc_interrupts", "proc_net_dev", "proc_net_snmp", "proc_softirqs", "proc_stat",
+           "softnet_stat"]

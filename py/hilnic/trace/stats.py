@@ -8,7 +8,15 @@ from typing import Any
 
 from hilnic.trace.accounting import copy_accounting
 from hilnic.trace.graph import function_graph
-from hilnic.trace.procfs import netstat_TcpExt, proc_interrupts, proc_net_dev, proc_net_snmp, proc_softirqs, softnet_stat
+from hilnic.trace.procfs import (
+    netstat_TcpExt,
+    proc_interrupts,
+    proc_net_dev,
+    proc_net_snmp,
+    proc_softirqs,
+    proc_stat,
+    softnet_stat,
+)
 from hilnic.trace.tools import bql, ethtool_S, tc_s_qdisc
 
 
@@ -58,6 +66,7 @@ def collect_stats(host: Any, dev: Any = None, driver: Any = None, *, skb_stats: 
     name = getattr(dev, "name", "eth0") if dev is not None else "eth0"
     parts = [
         _section("/proc/net/softnet_stat", softnet_stat(k)),
+        _section("/proc/stat (CPU time in ns)", proc_stat(k)),
         _section("/proc/softirqs", proc_softirqs(k)),
         _section("/proc/interrupts", proc_interrupts(k)),
     ]

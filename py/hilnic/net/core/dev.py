@@ -276,6 +276,7 @@ def dev_queue_xmit(skb: SkBuff) -> int:
     if dev is None:
         raise OSError(errno.ENODEV, "dev_queue_xmit: skb.dev is not set")
     kernel = dev.kernel
+    kernel.charge(kernel.cost.dev_queue_xmit)
     kernel.local_bh_disable()
     try:
         return __dev_queue_xmit(skb, dev)

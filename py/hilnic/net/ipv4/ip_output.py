@@ -196,6 +196,8 @@ def ip_local_out(host: Host, sk: Sock | None, skb: SkBuff) -> int:
 
 @traced
 def ip_output(host: Host, sk: Sock | None, skb: SkBuff) -> int:
+    k = host.kernel
+    k.charge(k.cost.ip_output)  # ip_queue_xmit/ip_make_skb .. ip_finish_output2
     skb.dev = skb.dst.dev
     skb.protocol = ETH_P_IP
     return ip_finish_output(host, sk, skb)

@@ -24,7 +24,6 @@ from hilnic.include.uapi.linux.tcp import (
     TCP_INFO,
     TCP_NODELAY,
 )
-from hilnic.kernel.cost import tcp_sendmsg_call_ps, tcp_sendmsg_copy_ps
 from hilnic.kernel.ftrace import traced
 from hilnic.net.core.netdev_features import NETIF_F_SG
 from hilnic.net.core.skbuff import (
@@ -436,7 +435,9 @@ async def tcp_sendmsg_locked(sk: TcpSock, bufs: list[memoryview], flags: int) ->
             if zc == 0:
                 # The copy takes CPU time with the socket owned: what arrives meanwhile
                 # waits on the backlog (kernel/cost.py).
-                await _charge(sk, tcp_sendmsg_copy_ps(copy))
+                k = sk.kernel
+                k.charge(k.cost.copy(copy))
+                await k.cpu_pay()
             if not it.left:
                 if flags & MSG_EOR:
                     cb["eor"] = 1
@@ -463,24 +464,22 @@ async def tcp_sendmsg_locked(sk: TcpSock, bufs: list[memoryview], flags: int) ->
     return copied
 
 
-async def _charge(sk: TcpSock, ps: int) -> None:
-    """The process spends `ps` of CPU time in the kernel: simulated time passes; interrupts
-    and softirqs still run, and find the socket owned."""
-    if ps > 0:
-        await sk.kernel.sleep_ps(ps)
-
-
 @traced
 async def tcp_sendmsg(sk: TcpSock, bufs: list[memoryview], flags: int, _msg_name: object = None) -> int:
     """sk_prot->sendmsg; msg_name (a sendto address) is ignored on a stream, as in Linux.
 
     The socket is owned for the whole call (lock_sock .. release_sock), which takes the
-    time kernel/cost.py gives a send(): per call, plus per byte copied. ACKs arriving in that
-    time are queued on the backlog (tcp_add_backlog) and processed by release_sock."""
+    time kernel/cost.py gives a send(): per call, plus per byte copied, plus the push down to
+    the driver. ACKs arriving in that time are queued on the backlog (tcp_add_backlog) and
+    processed by release_sock."""
+    k = sk.kernel
     lock_sock(sk)
     try:
-        await _charge(sk, tcp_sendmsg_call_ps())
-        return await tcp_sendmsg_locked(sk, bufs, flags)
+        k.charge(k.cost.sendmsg_call)
+        await k.cpu_pay()
+        ret = await tcp_sendmsg_locked(sk, bufs, flags)
+        await k.cpu_pay()  # the push, still owning the socket
+        return ret
     finally:
         release_sock(sk)
 

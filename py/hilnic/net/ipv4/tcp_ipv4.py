@@ -262,6 +262,8 @@ def tcp_v4_rcv(host: Host, skb: SkBuff) -> int:
 
     Looks the socket up by 4-tuple; a socket owned by the process gets it on its backlog.
     """
+    k = host.kernel
+    k.charge(k.cost.tcp_v4_rcv)
     nh = skb.network_header
     if not skb.data_len and skb.shinfo.frag_list is None and nh <= skb.data:
         # Linear skb (every received frame here): IP header through the end in one read.
@@ -350,6 +352,8 @@ def tcp_add_backlog(sk: TcpSock, skb: SkBuff) -> bool:
 
 
 def tcp_v4_do_rcv(sk: TcpSock, skb: SkBuff) -> int:
+    k = sk.kernel
+    k.charge(k.cost.tcp_v4_do_rcv)  # in softirq, or in release_sock's process context (sy)
     try:
         if sk.sk_state == TCP_ESTABLISHED:
             tcp_rcv_established(sk, skb)

@@ -506,6 +506,8 @@ def __tcp_transmit_skb(sk: TcpSock, skb: SkBuff, clone_it: int, rcv_nxt: int) ->
     """Clone (or pskb_copy) the kept skb, push and fill the TCP header, hand it to IP. The
     skb leaves with its earliest departure time (EDT) in skb->tstamp: tcp_wstamp_ns, which
     pacing moves on after each send (tcp_update_skb_after_send)."""
+    k = sk.kernel
+    k.charge(k.cost.tcp_transmit_skb)
     prior_wstamp = sk.tcp_wstamp_ns
     sk.tcp_wstamp_ns = max(sk.tcp_wstamp_ns, sk.tcp_clock_cache)
     skb.tstamp = sk.tcp_wstamp_ns  # skb_set_delivery_time: the clone inherits it

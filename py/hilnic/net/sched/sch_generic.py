@@ -1,7 +1,8 @@
 """Queueing disciplines and the qdisc run loop (net/sched/sch_generic.c, Linux 6.9).
 
 `__qdisc_run` sends until the quota (dev_tx_weight = 64) is spent, counting each dequeued
-skb (a GSO skb too) as one; only the quota ends the loop. `dequeue_skb` serves the requeue
+skb (a GSO skb too) as one, or until `need_resched()` (the task ran its time slice and another
+waits for the CPU, kernel/core.py). `dequeue_skb` serves the requeue
 slot (`gso_skb`) first, returns nothing for a stopped/frozen queue of a ONETXQUEUE qdisc
 (the wake path reschedules), and bulk-dequeues while BQL has room. `sch_direct_xmit`
 validates outside the lock (software GSO, checksum) and requeues whatever the driver did
@@ -399,14 +400,16 @@ def qdisc_run(q: Qdisc) -> None:
 
 @traced
 def __qdisc_run(q: Qdisc) -> None:
-    """Send until the quota is spent; then reschedule. Nothing else ends the loop."""
+    """Send until the quota is spent or the CPU is wanted elsewhere (need_resched: the task
+    ran its slice and another waits); then hand the rest to NET_TX_SOFTIRQ."""
     quota = q.dev.host.sysctl.dev_tx_weight
+    k = q.kernel
     while True:
         ok, packets = qdisc_restart(q)
         if not ok:
             return
         quota -= packets
-        if quota <= 0:
+        if quota <= 0 or k.need_resched():
             __netif_schedule(q)
             return
 
@@ -459,6 +462,8 @@ def qdisc_restart(q: Qdisc) -> tuple[bool, int]:
 def sch_direct_xmit(skb: SkBuff, q: Qdisc, dev: NetDevice, txq: NetdevQueue, validate: bool) -> bool:
     """Validate (GSO/checksum) then hand to the driver; requeue what it did not take.
     Returns False when the caller should stop (requeued)."""
+    k = q.kernel
+    k.charge(k.cost.sch_direct_xmit)
     rc = NETDEV_TX_BUSY
     if validate:
         valid = validate_xmit_skb_list(skb, dev)

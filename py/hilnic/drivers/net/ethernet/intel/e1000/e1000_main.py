@@ -254,9 +254,11 @@ class E1000Adapter:
     # -- register access -------------------------------------------------------------------------
 
     def wr32(self, reg: int, value: int) -> None:
-        self.hw.writel(reg, value & 0xFFFFFFFF)
+        """A posted write, issued when the CPU gets there (after the work charged before it)."""
+        self.kernel.at_cpu(self.hw.writel, reg, value & 0xFFFFFFFF)
 
     async def rd32(self, reg: int) -> int:
+        await self.kernel.cpu_reach()  # issued after the writes and work before it
         return await self.hw.readl(reg)
 
 
@@ -514,6 +516,8 @@ def __e1000_maybe_stop_tx(adapter: E1000Adapter, size: int) -> int:
 def e1000_xmit_frame(skb: SkBuff, netdev: NetDevice) -> int:
     """ndo_start_xmit."""
     adapter = netdev_priv(netdev)
+    k = adapter.kernel
+    k.charge(k.cost.driver_xmit)
     if skb.len < E1000_MIN_TX_LEN and not _skb_put_padto(skb, E1000_MIN_TX_LEN):
         netdev.stats.tx_dropped += 1
         return nd.NETDEV_TX_OK
@@ -842,6 +846,10 @@ def e1000_clean_tx_irq(adapter: E1000Adapter, napi_budget: int) -> bool:
             i = 0
         budget -= 1
     ring.next_to_clean = i
+    reclaimed = adapter.tx_work_limit - budget
+    if reclaimed:
+        k = adapter.kernel
+        k.charge(k.cost.tx_reclaim * reclaimed)  # napi_consume_skb, unmap: per skb
     netdev = adapter.netdev
     nd.netdev_tx_completed_queue(nd.netdev_get_tx_queue(netdev, ring.queue_index), total_packets, total_bytes)
     ring.tx_stats.bytes += total_bytes
