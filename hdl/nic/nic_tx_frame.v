@@ -246,8 +246,12 @@ wire        c_ok = d_cmd[TXC_CMD_TSE] && d_cmd[TXC_CMD_IP] && d_cmd[TXC_CMD_TCP]
 wire        c_long = {9'd0, c_hdrlen} + {1'b0, c_mss} > MAXF;
 
 reg [16:0]             new_total;
-reg [12:0]             blen;
 reg [12:0]             room;
+reg [8:0]              room_beats;
+reg [7:0]              lo;
+reg                    use_win;
+reg [13:0]             rem_end;
+reg                    rem_lt;
 reg [FB_ADDR_WIDTH:0]  used;
 reg [16:0]             idx_next;
 reg                    too_long;
@@ -255,32 +259,40 @@ reg                    eop;
 reg [15:0]             sp;
 reg [19:0]             n20;
 
-// compute the next burst of [a, a+rem)
+// compute the burst of [a, a+rem) starting at a: at most to the end of the 4 KiB page and of
+// 256 beats, at most rem bytes. The three limits and their beat counts are formed side by side
+// and one is picked: one short carry chain deep (the run registers -> the req_* registers).
 task set_burst;
     input [63:0] a;
     input [19:0] rem;
     begin
-        // to the end of the 4 KiB page
-        room = 13'd4096 - a[11:0];
-        blen = room;
-        if (WIN < 4096) begin
-            // to the end of 256 beats: WIN - (a % BYTES), 2041..2048 at 64 bits
-            /* verilator lint_off WIDTHEXPAND */ /* verilator lint_off WIDTHTRUNC */ // WIN < 4096 here: fits 13 bits; a % BYTES < BYTES
-            room = WIN - (a % BYTES);
-            /* verilator lint_on WIDTHEXPAND */ /* verilator lint_on WIDTHTRUNC */
-            if (blen > room) begin
-                blen = room;
-            end
+        /* verilator lint_off WIDTHEXPAND */ /* verilator lint_off WIDTHTRUNC */ // offsets < BYTES, lengths <= 4096, beats <= 256
+        lo = a % BYTES;
+        // 256 beats end before the page when WIN - lo < 4096 - a[11:0] (only on the 64-bit
+        // bus: WIN 2 KiB)
+        use_win = (WIN < 4096) && ({1'b0, a[11:0]} - lo < 13'd4096 - WIN);
+        if (use_win) begin
+            room = WIN - lo;           // its bursts end on a bus word: (lo + room) % BYTES = 0
+            room_beats = 9'd256;
+        end else begin
+            room = 13'd4096 - {1'b0, a[11:0]};
+            room_beats = (13'd4096 - ({1'b0, a[11:0]} - lo)) / BYTES;
         end
-        if ({7'd0, blen} > rem) begin
-            blen = rem[12:0];
-        end
+        // rem < room, from sums that do not wait for room
+        rem_end = {1'b0, rem[12:0]} + lo;
+        rem_lt = rem[19:13] == 7'd0
+                 && (use_win ? rem_end < WIN : {1'b0, rem[12:0]} + {2'd0, a[11:0]} < 14'd4096);
         req_addr_reg <= a;
-        req_blen_reg <= blen;
-        /* verilator lint_off WIDTHEXPAND */ /* verilator lint_off WIDTHTRUNC */ // 64-bit address arithmetic: offsets < BYTES, beats <= 256 fit their registers
-        req_lo_reg <= a % BYTES;
-        req_hi_reg <= (a + blen) % BYTES;
-        req_beats_reg <= ((a % BYTES) + blen + BYTES - 1) / BYTES;
+        if (rem_lt) begin
+            req_blen_reg <= rem[12:0];
+            req_hi_reg <= rem_end % BYTES;
+            req_beats_reg <= (rem_end + BYTES - 1) / BYTES;
+        end else begin
+            req_blen_reg <= room;
+            req_hi_reg <= 8'd0;
+            req_beats_reg <= room_beats;
+        end
+        req_lo_reg <= lo;
         /* verilator lint_on WIDTHEXPAND */ /* verilator lint_on WIDTHTRUNC */
     end
 endtask
