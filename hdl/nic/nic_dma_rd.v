@@ -162,11 +162,24 @@ reg [MK_W-1:0] tq_mark [0:TAG_DEPTH-1];   // markers and bursts' kind: MK_* of n
 reg [TAG_LOG2:0] tq_wr_reg = 0;
 reg [TAG_LOG2:0] tq_rd_reg = 0;
 
-wire tq_empty = tq_wr_reg == tq_rd_reg;
+// the head entry is a register copy (hd_*), loaded from the arrays at tq_rd_reg: the R path
+// starts from flip-flops, not from a 64-deep LUT RAM read. The arrays hold TAG_DEPTH entries
+// besides it.
+wire tq_empty = tq_wr_reg == tq_rd_reg;   // no entry besides the head
 wire tq_full = (tq_wr_reg ^ tq_rd_reg) == {1'b1, {TAG_LOG2{1'b0}}};
 
-wire [1:0] head_kind = tq_kind[tq_rd_reg[TAG_LOG2-1:0]];
-wire [1:0] head_tso = tq_mark[tq_rd_reg[TAG_LOG2-1:0]][MK_TSO_LSB +: MK_TSO_W];
+reg            hd_valid_reg = 1'b0;
+reg [1:0]      hd_kind_reg = 0;
+reg [63:0]     hd_addr_reg = 0;
+reg [8:0]      hd_blast_reg = 0;
+reg [8:0]      hd_mid_reg = 0;
+reg [8:0]      hd_cnt_reg = 0;
+reg [7:0]      hd_lo_reg = 0;
+reg [7:0]      hd_hi_reg = 0;
+reg [MK_W-1:0] hd_mark_reg = 0;
+
+wire [1:0] head_kind = hd_kind_reg;
+wire [1:0] head_tso = hd_mark_reg[MK_TSO_LSB +: MK_TSO_W];
 
 // ---------------- AR channel ----------------
 reg                       ar_valid_reg = 1'b0;
@@ -279,8 +292,8 @@ wire fq_room = fq_count < 15 - fq_push_reg;
 
 // rready: a burst is at the head; for descriptor beats on wide buses hold the beat
 // until all its descriptors are pushed
-wire [8:0] head_cnt = tq_cnt[tq_rd_reg[TAG_LOG2-1:0]];
-wire [5:0] head_dpos = tq_addr[tq_rd_reg[TAG_LOG2-1:0]][9:4];
+wire [8:0] head_cnt = hd_cnt_reg;
+wire [5:0] head_dpos = hd_addr_reg[9:4];
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg r_take = 1'b0;  // initial value: Icarus does not run always @* at time 0
 /* verilator lint_on PROCASSINIT */
@@ -290,7 +303,7 @@ wire r_gate = head_kind == K_DATA && (head_tso == BURST_PROBE || head_tso == BUR
               && (tso_hold || fb_we_reg);
 always @* begin
     r_take = 1'b0;
-    if (!tq_empty) begin
+    if (hd_valid_reg) begin
         if (head_kind == K_DATA) begin
             r_take = !r_gate;
         end else if (head_kind == K_DESC) begin
@@ -306,7 +319,7 @@ always @* begin
 end
 assign m_axi_rready = r_take;
 
-reg [TAG_LOG2-1:0]        hp;
+reg [TAG_LOG2-1:0]        rp;
 reg [2*DMA_DATA_WIDTH-1:0] comb;
 reg [DMA_DATA_WIDTH-1:0]  sh;
 reg [7:0]                 s, e, n;
@@ -322,7 +335,8 @@ reg [5:0]                 dpos;
 reg [TAG_LOG2-1:0]        wp;
 
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
-wire act_main = rst || dreq_valid || treq_valid || ar_valid_reg || (!tq_empty && (m_axi_rvalid || head_kind == K_MARK));
+wire act_main = rst || dreq_valid || treq_valid || ar_valid_reg || (!hd_valid_reg && !tq_empty)
+                || (hd_valid_reg && (m_axi_rvalid || head_kind == K_MARK));
 wire act = act_main || pulse_reg;
 assign active = act || fq_active;
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
@@ -400,15 +414,14 @@ always @(posedge clk) begin
         acc_reg <= m_axi_rdata >> (8*(BYTES - {24'd0, fill_reg}));
         beat_cnt_reg <= beat_cnt_reg + 1;
         mid_cnt_reg <= mid_cnt_reg - 1;
-    end else if (!tq_empty) begin
-        hp = tq_rd_reg[TAG_LOG2-1:0];
+    end else if (hd_valid_reg) begin
         case (head_kind)
             K_DESC: begin
                 if (m_axi_rvalid) begin
                     if (m_axi_rresp != 2'b00 && !err_reg && !discard) begin
                         err_reg <= 1'b1;
                         pl[5] = 1'b1;
-                        ev_rd_err_addr_reg <= tq_addr[hp];
+                        ev_rd_err_addr_reg <= hd_addr_reg;
                     end
                     if (BYTES == 8) begin
                         // two beats per descriptor
@@ -419,18 +432,18 @@ always @(posedge clk) begin
                             pl[1] = !err_reg && !discard && m_axi_rresp == 2'b00;
                         end
                         beat_cnt_reg <= beat_cnt_reg + 1;
-                        if (beat_cnt_reg == tq_blast[hp]) begin
+                        if (beat_cnt_reg == hd_blast_reg) begin
                             pop = 1'b1;
                         end
                     end else begin
                         /* verilator lint_off WIDTHEXPAND */ /* verilator lint_off WIDTHTRUNC */ // integer arithmetic; the result is < DPB <= 2
-                        dpos = (tq_addr[hp][9:4] + d_cnt_reg) % DPB;
+                        dpos = (hd_addr_reg[9:4] + d_cnt_reg) % DPB;
                         /* verilator lint_on WIDTHEXPAND */ /* verilator lint_on WIDTHTRUNC */
                         rdx = {{(256-DMA_DATA_WIDTH){1'b0}}, m_axi_rdata};
                         desc_out_reg <= rdx[dpos*128 +: 128];
                         pl[1] = !err_reg && !discard && m_axi_rresp == 2'b00;
                         d_cnt_reg <= d_cnt_reg + 1;
-                        if (d_cnt_reg == tq_cnt[hp] - 1) begin
+                        if (d_cnt_reg == hd_cnt_reg - 1) begin
                             pop = 1'b1;
                         end
                     end
@@ -444,16 +457,16 @@ always @(posedge clk) begin
                     if (m_axi_rresp != 2'b00 && !err_reg && !discard) begin
                         err_reg <= 1'b1;
                         pl[5] = 1'b1;
-                        ev_rd_err_addr_reg <= tq_addr[hp];
+                        ev_rd_err_addr_reg <= hd_addr_reg;
                     end
-                    last = beat_cnt_reg == tq_blast[hp];
+                    last = beat_cnt_reg == hd_blast_reg;
                     if (beat_cnt_reg != 0 && !last) begin
                         // middle beat: all bytes valid
                         n = BYTES8;
                         sh = m_axi_rdata;
                     end else begin
-                        s = (beat_cnt_reg == 0) ? tq_lo[hp] : 8'd0;
-                        e = (last && tq_hi[hp] != 0) ? tq_hi[hp] : BYTES8;
+                        s = (beat_cnt_reg == 0) ? hd_lo_reg : 8'd0;
+                        e = (last && hd_hi_reg != 0) ? hd_hi_reg : BYTES8;
                         n = e - s;
                         sh = m_axi_rdata >> (8*s);
                         if (n != BYTES8) begin
@@ -478,8 +491,8 @@ always @(posedge clk) begin
                     end
                     beat_cnt_reg <= beat_cnt_reg + 1;
                     if (beat_cnt_reg == 0) begin
-                        wmode_reg <= tq_mark[hp][MK_TSO_LSB +: MK_TSO_W];
-                        mid_cnt_reg <= tq_mid[hp];
+                        wmode_reg <= hd_mark_reg[MK_TSO_LSB +: MK_TSO_W];
+                        mid_cnt_reg <= hd_mid_reg;
                     end else if (mid_cnt_reg != 0) begin
                         mid_cnt_reg <= mid_cnt_reg - 1;
                     end
@@ -491,7 +504,7 @@ always @(posedge clk) begin
             end
             default: begin
                 // marker
-                mk = tq_mark[hp];
+                mk = hd_mark_reg;
                 mk_drop = mk[MK_DROP_LSB +: MK_DROP_W];
                 mk_tso = mk[MK_TSO_LSB +: MK_TSO_W];
                 if (err_reg || discard) begin
@@ -538,7 +551,7 @@ always @(posedge clk) begin
                             wptr_reg <= fstart_reg;
                             pl[6] = mk_drop == DROP_LONG;
                             pl[7] = mk_drop == DROP_DEXT;
-                            ev_dext_addr_reg <= tq_addr[hp];
+                            ev_dext_addr_reg <= hd_addr_reg;
                             pl[8] = mk_drop == DROP_ZERO;
                         end
                         acc_reg <= 0;
@@ -549,9 +562,25 @@ always @(posedge clk) begin
         endcase
     end
     if (pop) begin
-        tq_rd_reg <= tq_rd_reg + 1;
         beat_cnt_reg <= 0;
         d_cnt_reg <= 0;
+    end
+    // the head register: refilled when empty or popped (an entry written this cycle is
+    // loaded the next)
+    if (!hd_valid_reg || pop) begin
+        hd_valid_reg <= !tq_empty;
+        if (!tq_empty) begin
+            rp = tq_rd_reg[TAG_LOG2-1:0];
+            hd_kind_reg <= tq_kind[rp];
+            hd_addr_reg <= tq_addr[rp];
+            hd_blast_reg <= tq_blast[rp];
+            hd_mid_reg <= tq_mid[rp];
+            hd_cnt_reg <= tq_cnt[rp];
+            hd_lo_reg <= tq_lo[rp];
+            hd_hi_reg <= tq_hi[rp];
+            hd_mark_reg <= tq_mark[rp];
+            tq_rd_reg <= tq_rd_reg + 1;
+        end
     end
     outstanding_reg <= outst;
     pl_reg <= pl;
@@ -559,6 +588,7 @@ always @(posedge clk) begin
     if (rst) begin
         tq_wr_reg <= 0;
         tq_rd_reg <= 0;
+        hd_valid_reg <= 1'b0;
         ar_valid_reg <= 1'b0;
         outstanding_reg <= 0;
         beat_cnt_reg <= 0;
