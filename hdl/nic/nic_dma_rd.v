@@ -155,7 +155,10 @@ reg [8:0]  tq_blast [0:TAG_DEPTH-1];   // bursts: beats - 1 (index of the last b
 reg [8:0]  tq_mid   [0:TAG_DEPTH-1];   // data bursts: middle beats, max(beats - 2, 0)
 reg [8:0]  tq_cnt   [0:TAG_DEPTH-1];
 reg [7:0]  tq_lo    [0:TAG_DEPTH-1];
-reg [7:0]  tq_hi    [0:TAG_DEPTH-1];
+// data bursts: bytes of the first beat and of the last beat (when it is another), from
+// lo/hi at intake: the R path adds them to fill_reg without a subtraction first
+reg [7:0]  tq_nf    [0:TAG_DEPTH-1];
+reg [7:0]  tq_nl    [0:TAG_DEPTH-1];
 reg [MK_W-1:0] tq_mark [0:TAG_DEPTH-1];   // markers and bursts' kind: MK_* of nic_records.vh
 
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
@@ -175,7 +178,8 @@ reg [8:0]      hd_blast_reg = 0;
 reg [8:0]      hd_mid_reg = 0;
 reg [8:0]      hd_cnt_reg = 0;
 reg [7:0]      hd_lo_reg = 0;
-reg [7:0]      hd_hi_reg = 0;
+reg [7:0]      hd_nf_reg = 0;
+reg [7:0]      hd_nl_reg = 0;
 reg [MK_W-1:0] hd_mark_reg = 0;
 
 wire [1:0] head_kind = hd_kind_reg;
@@ -322,7 +326,7 @@ assign m_axi_rready = r_take;
 reg [TAG_LOG2-1:0]        rp;
 reg [2*DMA_DATA_WIDTH-1:0] comb;
 reg [DMA_DATA_WIDTH-1:0]  sh;
-reg [7:0]                 s, e, n;
+reg [7:0]                 s, n;
 reg                       pop;
 reg                       last;
 reg [8:0]                 pl;
@@ -342,6 +346,8 @@ assign active = act || fq_active;
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg pulse_reg = 1'b0; // some output pulse is high and must be cleared
 /* verilator lint_on PROCASSINIT */
+// a data burst's last beat ends at byte hi of its word (0: the whole word)
+wire [7:0] nl = (treq_hi != 8'd0) ? treq_hi : BYTES8;
 // request intake or AR handshake pending
 wire intake = dreq_valid || treq_valid || ar_valid_reg;
 // fast path: a middle beat of a data burst (full width, not first or last, OKAY)
@@ -384,7 +390,8 @@ always @(posedge clk) begin
         tq_blast[wp] <= treq_beats - 9'd1;
         tq_mid[wp] <= (treq_beats > 9'd2) ? treq_beats - 9'd2 : 9'd0;
         tq_lo[wp] <= treq_lo;
-        tq_hi[wp] <= treq_hi;
+        tq_nl[wp] <= nl;
+        tq_nf[wp] <= (treq_beats == 9'd1) ? nl - treq_lo : BYTES8 - treq_lo;
         tq_mark[wp] <= mk_rec(treq_tso, treq_rs, treq_ide, treq_eop, treq_drop, treq_len, treq_ifcs, treq_ic, treq_css,
                               treq_cso);
         tq_wr_reg <= tq_wr_reg + 1;
@@ -466,8 +473,7 @@ always @(posedge clk) begin
                         sh = m_axi_rdata;
                     end else begin
                         s = (beat_cnt_reg == 0) ? hd_lo_reg : 8'd0;
-                        e = (last && hd_hi_reg != 0) ? hd_hi_reg : BYTES8;
-                        n = e - s;
+                        n = (beat_cnt_reg == 0) ? hd_nf_reg : hd_nl_reg;
                         sh = m_axi_rdata >> (8*s);
                         if (n != BYTES8) begin
                             sh = sh & ~({DMA_DATA_WIDTH{1'b1}} << (8*n));
@@ -577,7 +583,8 @@ always @(posedge clk) begin
             hd_mid_reg <= tq_mid[rp];
             hd_cnt_reg <= tq_cnt[rp];
             hd_lo_reg <= tq_lo[rp];
-            hd_hi_reg <= tq_hi[rp];
+            hd_nf_reg <= tq_nf[rp];
+            hd_nl_reg <= tq_nl[rp];
             hd_mark_reg <= tq_mark[rp];
             tq_rd_reg <= tq_rd_reg + 1;
         end
