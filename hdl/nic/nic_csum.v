@@ -1,6 +1,6 @@
 /*
  * hilnic -- checksum pass. For a completed frame with IC, reads the frame buffer from
- * CSS to the end of the frame (one word per cycle) and computes the 16-bit ones'-
+ * CSS to the end of the frame (one word per cycle the MAC leaves the buffer's bank free) and computes the 16-bit ones'-
  * complement sum; the MAC inserts its complement big-endian at CSO on the fly.
  * Frames without IC pass straight through. One frame of output is held.
  */
@@ -28,6 +28,7 @@ module nic_csum #
     // frame buffer read port
     output wire                        fb_ren,
     output wire [FB_ADDR_WIDTH-1:0]    fb_raddr,
+    input  wire                        fb_gnt,     // the read is done at this edge (the MAC goes first)
     input  wire [DMA_DATA_WIDTH-1:0]   fb_rdata,
 
     // to the MAC: the FT_* record of nic_records.vh
@@ -46,16 +47,18 @@ localparam L1 = (BYTES >= 16) ? 64 : 0;
 localparam L2 = (BYTES >= 32) ? 128 : 0;
 localparam L3 = (BYTES >= 32) ? 192 : 0;
 
-localparam [1:0] ST_IDLE = 2'd0, ST_RUN = 2'd1, ST_WAIT = 2'd2, ST_FIN = 2'd3;
+localparam [2:0] ST_IDLE = 3'd0, ST_RUN = 3'd1, ST_WAIT = 3'd2, ST_FIN = 3'd3, ST_SETUP = 3'd4, ST_FOLD = 3'd5;
 
 `include "nic_records.vh"
 
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
-reg [1:0]                 state_reg = ST_IDLE;
+reg [2:0]                 state_reg = ST_IDLE;
 reg                       in_ready_reg = 1'b0;
 reg [FB_ADDR_WIDTH-1:0]   start_reg = 0;
 reg [15:0]                len_reg = 0;
 reg                       ifcs_reg = 1'b0;
+reg                       ic_reg = 1'b0;
+reg [18:0]                sum_reg = 0;      // ST_FIN's lane sum, folded in ST_FOLD
 /* verilator lint_off UNUSEDSIGNAL */ // only the in-word byte offset of CSS/end (WS bits, width-dependent) is used after the start
 reg [7:0]                 css_reg = 0;
 reg [7:0]                 cso_reg = 0;
@@ -88,7 +91,7 @@ wire [7:0]  i_css  = in_data[FR_CSS_LSB +: FR_CSS_W];
 wire [7:0]  i_cso  = in_data[FR_CSO_LSB +: FR_CSO_W];
 
 reg [DMA_DATA_WIDTH-1:0] d;
-reg [18:0] f;
+reg [16:0] f;
 reg [15:0] le;
 reg [15:0] res;
 reg [15:0] se;
@@ -139,31 +142,37 @@ always @(posedge clk) begin
 
     case (state_reg)
         ST_IDLE: begin
+            // the record is registered first: the run's arithmetic starts from flip-flops
             if (in_valid && !in_ready_reg && !out_valid_reg) begin
                 in_ready_reg <= 1'b1;
                 start_reg <= i_start;
                 len_reg <= i_len;
                 ifcs_reg <= i_ifcs;
+                ic_reg <= i_ic;
                 css_reg <= i_css;
                 cso_reg <= i_cso;
-                se = i_ifcs ? i_len : ((i_len > 4) ? i_len - 4 : 16'd0);
-                end_reg <= se;
-                if (i_ic && {8'd0, i_css} < se && {8'd0, i_cso} + 2 <= se) begin
-                    w0 = {8'd0, i_css} >> WS;
-                    w1 = (se - 1) >> WS;
-                    raddr_reg <= i_start + w0[FB_ADDR_WIDTH-1:0];
-                    words_reg <= w1 - w0 + 1;
-                    first_reg <= 1'b1;
-                    acc_reg <= 0;
-                    state_reg <= ST_RUN;
-                end else begin
-                    out_valid_reg <= 1'b1;
-                    out_data_reg <= ft_rec(i_start, i_len, i_ifcs, 1'b0, i_cso, 16'd0);
-                end
+                end_reg <= i_ifcs ? i_len : ((i_len > 4) ? i_len - 4 : 16'd0);
+                state_reg <= ST_SETUP;
             end
         end
-        ST_RUN: begin
-            // fb_ren is high: word at raddr arrives next cycle
+        ST_SETUP: begin
+            se = end_reg;
+            if (ic_reg && {8'd0, css_reg} < se && {8'd0, cso_reg} + 2 <= se) begin
+                w0 = {8'd0, css_reg} >> WS;
+                w1 = (se - 1) >> WS;
+                raddr_reg <= start_reg + w0[FB_ADDR_WIDTH-1:0];
+                words_reg <= w1 - w0 + 1;
+                first_reg <= 1'b1;
+                acc_reg <= 0;
+                state_reg <= ST_RUN;
+            end else begin
+                out_valid_reg <= 1'b1;
+                out_data_reg <= ft_rec(start_reg, len_reg, ifcs_reg, 1'b0, cso_reg, 16'd0);
+                state_reg <= ST_IDLE;
+            end
+        end
+        ST_RUN: if (fb_gnt) begin
+            // fb_ren is high and granted: word at raddr arrives next cycle
             p_valid_reg <= 1'b1;
             p_first_reg <= first_reg;
             p_last_reg <= words_reg == 1;
@@ -179,9 +188,14 @@ always @(posedge clk) begin
             state_reg <= ST_FIN;
         end
         ST_FIN: begin
-            f = {3'd0, acc_reg[15:0]} + {3'd0, acc_reg[31:16]} + {3'd0, acc_reg[47:32]} + {3'd0, acc_reg[63:48]} + {3'd0, acc_reg[79:64]};
-            f = {3'd0, f[15:0]} + {16'd0, f[18:16]};
-            f = {3'd0, f[15:0]} + {18'd0, f[16]};
+            // the lanes' sum (a balanced tree), folded next cycle
+            sum_reg <= ({3'd0, acc_reg[15:0]} + {3'd0, acc_reg[31:16]}) + ({3'd0, acc_reg[47:32]} + {3'd0, acc_reg[63:48]})
+                       + {3'd0, acc_reg[79:64]};
+            state_reg <= ST_FOLD;
+        end
+        ST_FOLD: begin
+            f = {1'b0, sum_reg[15:0]} + {14'd0, sum_reg[18:16]};
+            f = {1'b0, f[15:0]} + {16'd0, f[16]};
             le = f[15:0];
             // lanes were summed little-endian: the big-endian sum is byte-swapped;
             // an odd CSS swaps once more

@@ -52,6 +52,11 @@ reg                       req_valid_reg = 1'b0;
 reg [DMA_ADDR_WIDTH-1:0]  req_addr_reg = 0;
 reg [8:0]                 req_beats_reg = 0;
 reg [8:0]                 req_count_reg = 0;
+// a fetch is decided in one cycle (count against the ring and the credits, address) and
+// issued in the next (count against the 4 KiB page, beats): no carry chains in series
+reg                       calc_reg = 1'b0;
+reg [16:0]                calc_cnt_reg = 0;
+reg [63:0]                calc_addr_reg = 0;
 /* verilator lint_on PROCASSINIT */
 
 assign req_valid = req_valid_reg;
@@ -69,7 +74,7 @@ reg [16:0] nxt;
 reg [FIFO_LOG2+1:0] cred;
 
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
-wire act = rst || desc_pop || req_valid_reg || init_reg || (enable && fetch_idx_reg != tdt && credits_reg < FIFO_DEPTH);
+wire act = rst || desc_pop || req_valid_reg || init_reg || calc_reg || (enable && fetch_idx_reg != tdt && credits_reg < FIFO_DEPTH);
 assign active = act;
 
 /* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
@@ -91,6 +96,21 @@ always @(posedge clk) begin
     end else if (init_reg) begin
         fetch_idx_reg <= tdh;
         init_reg <= 1'b0;
+    end else if (calc_reg) begin
+        // credits only came back and TDT only moved on since the decision: its count holds
+        a = calc_addr_reg;
+        cnt = calc_cnt_reg;
+        room = 13'd4096 - {1'b0, a[11:0]};
+        if (cnt > {8'd0, room[12:4]}) begin
+            cnt = {8'd0, room[12:4]};
+        end
+        calc_reg <= 1'b0;
+        req_valid_reg <= 1'b1;
+        req_addr_reg <= a[DMA_ADDR_WIDTH-1:0];
+        req_count_reg <= cnt[8:0];
+        /* verilator lint_off WIDTHTRUNC */ /* verilator lint_off WIDTHEXPAND */ // 64-bit address arithmetic with integer BYTES; at most 4096/BYTES + 1 beats: fits 9 bits
+        req_beats_reg <= ((a % BYTES) + cnt * 16 + BYTES - 1) / BYTES;
+        /* verilator lint_on WIDTHTRUNC */ /* verilator lint_on WIDTHEXPAND */
     end else if (!req_valid_reg && enable && fetch_idx_reg != tdt && {1'b0, tdt} < ndesc
                  && {1'b0, fetch_idx_reg} < ndesc && cred < FIFO_DEPTH) begin
         if (tdt > fetch_idx_reg) begin
@@ -107,17 +127,9 @@ always @(posedge clk) begin
             cnt = FIFO_DEPTH - cred;
         end
         /* verilator lint_on WIDTHEXPAND */
-        a = tdba + {44'd0, fetch_idx_reg, 4'b0000};
-        room = 13'd4096 - a[11:0];
-        if (cnt > {8'd0, room[12:4]}) begin
-            cnt = {8'd0, room[12:4]};
-        end
-        req_valid_reg <= 1'b1;
-        req_addr_reg <= a[DMA_ADDR_WIDTH-1:0];
-        req_count_reg <= cnt[8:0];
-        /* verilator lint_off WIDTHTRUNC */ /* verilator lint_off WIDTHEXPAND */ // 64-bit address arithmetic with integer BYTES; at most 4096/BYTES + 1 beats: fits 9 bits
-        req_beats_reg <= ((a % BYTES) + cnt * 16 + BYTES - 1) / BYTES;
-        /* verilator lint_on WIDTHTRUNC */ /* verilator lint_on WIDTHEXPAND */
+        calc_reg <= 1'b1;
+        calc_cnt_reg <= cnt;
+        calc_addr_reg <= tdba + {44'd0, fetch_idx_reg, 4'b0000};
     end
     credits_reg <= cred;
 
@@ -126,6 +138,7 @@ always @(posedge clk) begin
         fetch_idx_reg <= 0;
         credits_reg <= 0;
         req_valid_reg <= 1'b0;
+        calc_reg <= 1'b0;
     end
 end
 end

@@ -150,21 +150,40 @@ localparam [1:0] K_DESC = 2'd0, K_DATA = 2'd1, K_MARK = 2'd2;
 // ---------------- tag queue (separate arrays per field) ----------------
 reg [1:0]  tq_kind  [0:TAG_DEPTH-1];
 reg [63:0] tq_addr  [0:TAG_DEPTH-1];
-reg [8:0]  tq_beats [0:TAG_DEPTH-1];   // bursts: beats; desc: also count in tq_cnt
+// beat counts precomputed at intake, off the R path's critical path (LUT RAM read -> compare):
+reg [8:0]  tq_blast [0:TAG_DEPTH-1];   // bursts: beats - 1 (index of the last beat)
+reg [8:0]  tq_mid   [0:TAG_DEPTH-1];   // data bursts: middle beats, max(beats - 2, 0)
 reg [8:0]  tq_cnt   [0:TAG_DEPTH-1];
 reg [7:0]  tq_lo    [0:TAG_DEPTH-1];
-reg [7:0]  tq_hi    [0:TAG_DEPTH-1];
+// data bursts: bytes of the first beat and of the last beat (when it is another), from
+// lo/hi at intake: the R path adds them to fill_reg without a subtraction first
+reg [7:0]  tq_nf    [0:TAG_DEPTH-1];
+reg [7:0]  tq_nl    [0:TAG_DEPTH-1];
 reg [MK_W-1:0] tq_mark [0:TAG_DEPTH-1];   // markers and bursts' kind: MK_* of nic_records.vh
 
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [TAG_LOG2:0] tq_wr_reg = 0;
 reg [TAG_LOG2:0] tq_rd_reg = 0;
 
-wire tq_empty = tq_wr_reg == tq_rd_reg;
+// the head entry is a register copy (hd_*), loaded from the arrays at tq_rd_reg: the R path
+// starts from flip-flops, not from a 64-deep LUT RAM read. The arrays hold TAG_DEPTH entries
+// besides it.
+wire tq_empty = tq_wr_reg == tq_rd_reg;   // no entry besides the head
 wire tq_full = (tq_wr_reg ^ tq_rd_reg) == {1'b1, {TAG_LOG2{1'b0}}};
 
-wire [1:0] head_kind = tq_kind[tq_rd_reg[TAG_LOG2-1:0]];
-wire [1:0] head_tso = tq_mark[tq_rd_reg[TAG_LOG2-1:0]][MK_TSO_LSB +: MK_TSO_W];
+reg            hd_valid_reg = 1'b0;
+reg [1:0]      hd_kind_reg = 0;
+reg [63:0]     hd_addr_reg = 0;
+reg [8:0]      hd_blast_reg = 0;
+reg [8:0]      hd_mid_reg = 0;
+reg [8:0]      hd_cnt_reg = 0;
+reg [7:0]      hd_lo_reg = 0;
+reg [7:0]      hd_nf_reg = 0;
+reg [7:0]      hd_nl_reg = 0;
+reg [MK_W-1:0] hd_mark_reg = 0;
+
+wire [1:0] head_kind = hd_kind_reg;
+wire [1:0] head_tso = hd_mark_reg[MK_TSO_LSB +: MK_TSO_W];
 
 // ---------------- AR channel ----------------
 reg                       ar_valid_reg = 1'b0;
@@ -277,8 +296,8 @@ wire fq_room = fq_count < 15 - fq_push_reg;
 
 // rready: a burst is at the head; for descriptor beats on wide buses hold the beat
 // until all its descriptors are pushed
-wire [8:0] head_cnt = tq_cnt[tq_rd_reg[TAG_LOG2-1:0]];
-wire [5:0] head_dpos = tq_addr[tq_rd_reg[TAG_LOG2-1:0]][9:4];
+wire [8:0] head_cnt = hd_cnt_reg;
+wire [5:0] head_dpos = hd_addr_reg[9:4];
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg r_take = 1'b0;  // initial value: Icarus does not run always @* at time 0
 /* verilator lint_on PROCASSINIT */
@@ -288,7 +307,7 @@ wire r_gate = head_kind == K_DATA && (head_tso == BURST_PROBE || head_tso == BUR
               && (tso_hold || fb_we_reg);
 always @* begin
     r_take = 1'b0;
-    if (!tq_empty) begin
+    if (hd_valid_reg) begin
         if (head_kind == K_DATA) begin
             r_take = !r_gate;
         end else if (head_kind == K_DESC) begin
@@ -304,10 +323,10 @@ always @* begin
 end
 assign m_axi_rready = r_take;
 
-reg [TAG_LOG2-1:0]        hp;
+reg [TAG_LOG2-1:0]        rp;
 reg [2*DMA_DATA_WIDTH-1:0] comb;
 reg [DMA_DATA_WIDTH-1:0]  sh;
-reg [7:0]                 s, e, n;
+reg [7:0]                 s, n;
 reg                       pop;
 reg                       last;
 reg [8:0]                 pl;
@@ -320,12 +339,15 @@ reg [5:0]                 dpos;
 reg [TAG_LOG2-1:0]        wp;
 
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
-wire act_main = rst || dreq_valid || treq_valid || ar_valid_reg || (!tq_empty && (m_axi_rvalid || head_kind == K_MARK));
+wire act_main = rst || dreq_valid || treq_valid || ar_valid_reg || (!hd_valid_reg && !tq_empty)
+                || (hd_valid_reg && (m_axi_rvalid || head_kind == K_MARK));
 wire act = act_main || pulse_reg;
 assign active = act || fq_active;
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg pulse_reg = 1'b0; // some output pulse is high and must be cleared
 /* verilator lint_on PROCASSINIT */
+// a data burst's last beat ends at byte hi of its word (0: the whole word)
+wire [7:0] nl = (treq_hi != 8'd0) ? treq_hi : BYTES8;
 // request intake or AR handshake pending
 wire intake = dreq_valid || treq_valid || ar_valid_reg;
 // fast path: a middle beat of a data burst (full width, not first or last, OKAY)
@@ -356,7 +378,7 @@ always @(posedge clk) begin
     if (dreq_valid && dreq_ready) begin
         tq_kind[wp] <= K_DESC;
         tq_addr[wp] <= dreq_addr;
-        tq_beats[wp] <= dreq_beats;
+        tq_blast[wp] <= dreq_beats - 9'd1;
         tq_cnt[wp] <= dreq_count;
         tq_wr_reg <= tq_wr_reg + 1;
         ar_valid_reg <= 1'b1;
@@ -365,9 +387,11 @@ always @(posedge clk) begin
     end else if (treq_valid && treq_ready) begin
         tq_kind[wp] <= treq_marker ? K_MARK : K_DATA;
         tq_addr[wp] <= treq_addr;
-        tq_beats[wp] <= treq_beats;
+        tq_blast[wp] <= treq_beats - 9'd1;
+        tq_mid[wp] <= (treq_beats > 9'd2) ? treq_beats - 9'd2 : 9'd0;
         tq_lo[wp] <= treq_lo;
-        tq_hi[wp] <= treq_hi;
+        tq_nl[wp] <= nl;
+        tq_nf[wp] <= (treq_beats == 9'd1) ? nl - treq_lo : BYTES8 - treq_lo;
         tq_mark[wp] <= mk_rec(treq_tso, treq_rs, treq_ide, treq_eop, treq_drop, treq_len, treq_ifcs, treq_ic, treq_css,
                               treq_cso);
         tq_wr_reg <= tq_wr_reg + 1;
@@ -397,15 +421,14 @@ always @(posedge clk) begin
         acc_reg <= m_axi_rdata >> (8*(BYTES - {24'd0, fill_reg}));
         beat_cnt_reg <= beat_cnt_reg + 1;
         mid_cnt_reg <= mid_cnt_reg - 1;
-    end else if (!tq_empty) begin
-        hp = tq_rd_reg[TAG_LOG2-1:0];
+    end else if (hd_valid_reg) begin
         case (head_kind)
             K_DESC: begin
                 if (m_axi_rvalid) begin
                     if (m_axi_rresp != 2'b00 && !err_reg && !discard) begin
                         err_reg <= 1'b1;
                         pl[5] = 1'b1;
-                        ev_rd_err_addr_reg <= tq_addr[hp];
+                        ev_rd_err_addr_reg <= hd_addr_reg;
                     end
                     if (BYTES == 8) begin
                         // two beats per descriptor
@@ -416,18 +439,18 @@ always @(posedge clk) begin
                             pl[1] = !err_reg && !discard && m_axi_rresp == 2'b00;
                         end
                         beat_cnt_reg <= beat_cnt_reg + 1;
-                        if (beat_cnt_reg == tq_beats[hp] - 1) begin
+                        if (beat_cnt_reg == hd_blast_reg) begin
                             pop = 1'b1;
                         end
                     end else begin
                         /* verilator lint_off WIDTHEXPAND */ /* verilator lint_off WIDTHTRUNC */ // integer arithmetic; the result is < DPB <= 2
-                        dpos = (tq_addr[hp][9:4] + d_cnt_reg) % DPB;
+                        dpos = (hd_addr_reg[9:4] + d_cnt_reg) % DPB;
                         /* verilator lint_on WIDTHEXPAND */ /* verilator lint_on WIDTHTRUNC */
                         rdx = {{(256-DMA_DATA_WIDTH){1'b0}}, m_axi_rdata};
                         desc_out_reg <= rdx[dpos*128 +: 128];
                         pl[1] = !err_reg && !discard && m_axi_rresp == 2'b00;
                         d_cnt_reg <= d_cnt_reg + 1;
-                        if (d_cnt_reg == tq_cnt[hp] - 1) begin
+                        if (d_cnt_reg == hd_cnt_reg - 1) begin
                             pop = 1'b1;
                         end
                     end
@@ -441,17 +464,16 @@ always @(posedge clk) begin
                     if (m_axi_rresp != 2'b00 && !err_reg && !discard) begin
                         err_reg <= 1'b1;
                         pl[5] = 1'b1;
-                        ev_rd_err_addr_reg <= tq_addr[hp];
+                        ev_rd_err_addr_reg <= hd_addr_reg;
                     end
-                    last = beat_cnt_reg == tq_beats[hp] - 1;
+                    last = beat_cnt_reg == hd_blast_reg;
                     if (beat_cnt_reg != 0 && !last) begin
                         // middle beat: all bytes valid
                         n = BYTES8;
                         sh = m_axi_rdata;
                     end else begin
-                        s = (beat_cnt_reg == 0) ? tq_lo[hp] : 8'd0;
-                        e = (last && tq_hi[hp] != 0) ? tq_hi[hp] : BYTES8;
-                        n = e - s;
+                        s = (beat_cnt_reg == 0) ? hd_lo_reg : 8'd0;
+                        n = (beat_cnt_reg == 0) ? hd_nf_reg : hd_nl_reg;
                         sh = m_axi_rdata >> (8*s);
                         if (n != BYTES8) begin
                             sh = sh & ~({DMA_DATA_WIDTH{1'b1}} << (8*n));
@@ -475,8 +497,8 @@ always @(posedge clk) begin
                     end
                     beat_cnt_reg <= beat_cnt_reg + 1;
                     if (beat_cnt_reg == 0) begin
-                        wmode_reg <= tq_mark[hp][MK_TSO_LSB +: MK_TSO_W];
-                        mid_cnt_reg <= (tq_beats[hp] > 2) ? tq_beats[hp] - 2 : 9'd0;
+                        wmode_reg <= hd_mark_reg[MK_TSO_LSB +: MK_TSO_W];
+                        mid_cnt_reg <= hd_mid_reg;
                     end else if (mid_cnt_reg != 0) begin
                         mid_cnt_reg <= mid_cnt_reg - 1;
                     end
@@ -488,7 +510,7 @@ always @(posedge clk) begin
             end
             default: begin
                 // marker
-                mk = tq_mark[hp];
+                mk = hd_mark_reg;
                 mk_drop = mk[MK_DROP_LSB +: MK_DROP_W];
                 mk_tso = mk[MK_TSO_LSB +: MK_TSO_W];
                 if (err_reg || discard) begin
@@ -535,7 +557,7 @@ always @(posedge clk) begin
                             wptr_reg <= fstart_reg;
                             pl[6] = mk_drop == DROP_LONG;
                             pl[7] = mk_drop == DROP_DEXT;
-                            ev_dext_addr_reg <= tq_addr[hp];
+                            ev_dext_addr_reg <= hd_addr_reg;
                             pl[8] = mk_drop == DROP_ZERO;
                         end
                         acc_reg <= 0;
@@ -546,9 +568,26 @@ always @(posedge clk) begin
         endcase
     end
     if (pop) begin
-        tq_rd_reg <= tq_rd_reg + 1;
         beat_cnt_reg <= 0;
         d_cnt_reg <= 0;
+    end
+    // the head register: refilled when empty or popped (an entry written this cycle is
+    // loaded the next)
+    if (!hd_valid_reg || pop) begin
+        hd_valid_reg <= !tq_empty;
+        if (!tq_empty) begin
+            rp = tq_rd_reg[TAG_LOG2-1:0];
+            hd_kind_reg <= tq_kind[rp];
+            hd_addr_reg <= tq_addr[rp];
+            hd_blast_reg <= tq_blast[rp];
+            hd_mid_reg <= tq_mid[rp];
+            hd_cnt_reg <= tq_cnt[rp];
+            hd_lo_reg <= tq_lo[rp];
+            hd_nf_reg <= tq_nf[rp];
+            hd_nl_reg <= tq_nl[rp];
+            hd_mark_reg <= tq_mark[rp];
+            tq_rd_reg <= tq_rd_reg + 1;
+        end
     end
     outstanding_reg <= outst;
     pl_reg <= pl;
@@ -556,6 +595,7 @@ always @(posedge clk) begin
     if (rst) begin
         tq_wr_reg <= 0;
         tq_rd_reg <= 0;
+        hd_valid_reg <= 1'b0;
         ar_valid_reg <= 1'b0;
         outstanding_reg <= 0;
         beat_cnt_reg <= 0;

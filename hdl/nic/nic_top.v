@@ -490,7 +490,7 @@ nic_tso_hdr_inst (
 );
 
 // ---------------- frame buffer ----------------
-wire                      fb_ren_a, fb_ren_b;
+wire                      fb_ren_a, fb_ren_b, fb_gnt_a;
 wire [FB_ADDR_WIDTH-1:0]  fb_raddr_a, fb_raddr_b;
 wire [DMA_DATA_WIDTH-1:0] fb_rdata_a, fb_rdata_b;
 
@@ -505,6 +505,7 @@ nic_fbuf_inst (
     .wdata(fb_wdata_hdr),
     .ren_a(fb_ren_a),
     .raddr_a(fb_raddr_a),
+    .gnt_a(fb_gnt_a),
     .rdata_a(fb_rdata_a),
     .ren_b(fb_ren_b),
     .raddr_b(fb_raddr_b),
@@ -527,6 +528,7 @@ nic_csum_inst (
     .in_ready(frame_done_ready),
     .fb_ren(fb_ren_a),
     .fb_raddr(fb_raddr_a),
+    .fb_gnt(fb_gnt_a),
     .fb_rdata(fb_rdata_a),
     .out_data(frame_tx),
     .out_valid(frame_tx_valid),

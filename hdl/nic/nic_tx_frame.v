@@ -43,9 +43,7 @@ module nic_tx_frame #
     /*
      * Descriptors (show-ahead FIFO)
      */
-    /* verilator lint_off UNUSEDSIGNAL */ // STA (byte 12) is never read; the upper POPTS bits are reserved
     input  wire [127:0]               desc_data,  // nic_txd.vh
-    /* verilator lint_on UNUSEDSIGNAL */
     input  wire                       desc_valid,
     output wire                       desc_ready,
 
@@ -111,7 +109,8 @@ localparam [16:0] MAXF = MAXF_I[16:0];   // MAX_FRAME_BYTES <= 65000 (nic_top)
 `include "nic_txd.vh"
 `include "nic_records.vh"
 
-localparam [2:0] ST_IDLE = 3'd0, ST_BURST = 3'd1, ST_MARK = 3'd2, ST_TDATA = 3'd3, ST_FMARK = 3'd4;
+localparam [2:0] ST_IDLE = 3'd0, ST_BURST = 3'd1, ST_MARK = 3'd2, ST_TDATA = 3'd3, ST_FMARK = 3'd4, ST_BCALC = 3'd5,
+                 ST_DESC = 3'd6;
 
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [2:0]                 state_reg = ST_IDLE;
@@ -124,6 +123,9 @@ reg                       long_reg = 1'b0;
 reg [FB_ADDR_WIDTH:0]     used_reg = 0;
 reg [63:0]                bad_addr_reg = 0;     // ERRADDR of the frame's bad descriptor
 
+/* verilator lint_off UNUSEDSIGNAL */ // STA (byte 12) is never read; the upper POPTS bits are reserved
+reg [127:0]               desc_reg = 0;         // the FIFO's head, registered in ST_IDLE
+/* verilator lint_on UNUSEDSIGNAL */
 reg [63:0]                run_addr_reg = 0;     // the run of bursts being issued
 reg [19:0]                run_rem_reg = 0;
 reg                       desc_ready_reg = 1'b0;
@@ -204,31 +206,32 @@ assign tctx_paylen = ctx_paylen_reg;
 assign tctx_ixsm = tctx_ixsm_reg;
 assign tctx_txsm = txsm_reg;
 
-// descriptor fields: legacy (docs/nic.md section 3)
-wire [63:0] d_addr = desc_data[TXD_ADDR_LSB +: TXD_ADDR_W];
-wire [15:0] d_len  = desc_data[TXD_LEN_LSB +: TXD_LEN_W];
-wire [7:0]  d_cso  = desc_data[TXD_CSO_LSB +: TXD_CSO_W];
+// descriptor fields (of desc_reg: the decisions below start from a register, not from the
+// FIFO's LUT RAM read): legacy (docs/nic.md section 3)
+wire [63:0] d_addr = desc_reg[TXD_ADDR_LSB +: TXD_ADDR_W];
+wire [15:0] d_len  = desc_reg[TXD_LEN_LSB +: TXD_LEN_W];
+wire [7:0]  d_cso  = desc_reg[TXD_CSO_LSB +: TXD_CSO_W];
 /* verilator lint_off UNUSEDSIGNAL */ // CMD.VLE is not implemented (hdl/nic/README.md)
-wire [7:0]  d_cmd  = desc_data[TXD_CMD_LSB +: TXD_CMD_W];
+wire [7:0]  d_cmd  = desc_reg[TXD_CMD_LSB +: TXD_CMD_W];
 /* verilator lint_on UNUSEDSIGNAL */
-wire [7:0]  d_css  = desc_data[TXD_CSS_LSB +: TXD_CSS_W];
+wire [7:0]  d_css  = desc_reg[TXD_CSS_LSB +: TXD_CSS_W];
 // extended (DEXT): DTYP; a TSE data descriptor's 20-bit length and POPTS
-wire [3:0]  d_dtyp  = desc_data[TXD_DTYP_LSB +: TXD_DTYP_W];
-wire [19:0] d_len20 = desc_data[TXD_DTALEN_LSB +: TXD_DTALEN_W];
-wire [7:0]  d_popts = desc_data[TXD_POPTS_LSB +: TXD_POPTS_W];
+wire [3:0]  d_dtyp  = desc_reg[TXD_DTYP_LSB +: TXD_DTYP_W];
+wire [19:0] d_len20 = desc_reg[TXD_DTALEN_LSB +: TXD_DTALEN_W];
+wire [7:0]  d_popts = desc_reg[TXD_POPTS_LSB +: TXD_POPTS_W];
 wire        d_ctx   = d_cmd[TXD_CMD_DEXT] && d_dtyp == TXD_DTYP_CTX;
 wire        d_tdata = d_cmd[TXD_CMD_DEXT] && d_dtyp == TXD_DTYP_DATA && d_cmd[TXD_CMD_TSE];
 wire [63:0] d_ring_addr = tdba + {44'd0, idx_reg, 4'b0000};
 // context descriptor fields
-wire [7:0]  c_ipcss  = desc_data[TXC_IPCSS_LSB +: TXC_IPCSS_W];
-wire [7:0]  c_ipcso  = desc_data[TXC_IPCSO_LSB +: TXC_IPCSO_W];
-wire [15:0] c_ipcse  = desc_data[TXC_IPCSE_LSB +: TXC_IPCSE_W];
-wire [7:0]  c_tucss  = desc_data[TXC_TUCSS_LSB +: TXC_TUCSS_W];
-wire [7:0]  c_tucso  = desc_data[TXC_TUCSO_LSB +: TXC_TUCSO_W];
-wire [15:0] c_tucse  = desc_data[TXC_TUCSE_LSB +: TXC_TUCSE_W];
-wire [19:0] c_paylen = desc_data[TXC_PAYLEN_LSB +: TXC_PAYLEN_W];
-wire [7:0]  c_hdrlen = desc_data[TXC_HDRLEN_LSB +: TXC_HDRLEN_W];
-wire [15:0] c_mss    = desc_data[TXC_MSS_LSB +: TXC_MSS_W];
+wire [7:0]  c_ipcss  = desc_reg[TXC_IPCSS_LSB +: TXC_IPCSS_W];
+wire [7:0]  c_ipcso  = desc_reg[TXC_IPCSO_LSB +: TXC_IPCSO_W];
+wire [15:0] c_ipcse  = desc_reg[TXC_IPCSE_LSB +: TXC_IPCSE_W];
+wire [7:0]  c_tucss  = desc_reg[TXC_TUCSS_LSB +: TXC_TUCSS_W];
+wire [7:0]  c_tucso  = desc_reg[TXC_TUCSO_LSB +: TXC_TUCSO_W];
+wire [15:0] c_tucse  = desc_reg[TXC_TUCSE_LSB +: TXC_TUCSE_W];
+wire [19:0] c_paylen = desc_reg[TXC_PAYLEN_LSB +: TXC_PAYLEN_W];
+wire [7:0]  c_hdrlen = desc_reg[TXC_HDRLEN_LSB +: TXC_HDRLEN_W];
+wire [15:0] c_mss    = desc_reg[TXC_MSS_LSB +: TXC_MSS_W];
 // A context this NIC segments with: TSE, IPv4, TCP; MSS and PAYLEN not 0; an IPv4 header of
 // at least 20 bytes [IPCSS, IPCSE] before the TCP header at TUCSS, its checksum at IPCSS + 10;
 // the TCP checksum at TUCSS + 16 and summed to the end (TUCSE 0); a 20-byte TCP header
@@ -243,50 +246,60 @@ wire        c_ok = d_cmd[TXC_CMD_TSE] && d_cmd[TXC_CMD_IP] && d_cmd[TXC_CMD_TCP]
 wire        c_long = {9'd0, c_hdrlen} + {1'b0, c_mss} > MAXF;
 
 reg [16:0]             new_total;
-reg [12:0]             blen;
 reg [12:0]             room;
+reg [8:0]              room_beats;
+reg [7:0]              lo;
+reg                    use_win;
+reg [13:0]             rem_end;
+reg                    rem_lt;
 reg [FB_ADDR_WIDTH:0]  used;
 reg [16:0]             idx_next;
 reg                    too_long;
 reg                    eop;
 reg [15:0]             sp;
 reg [19:0]             n20;
-// the burst to compute this cycle (set_burst has one call site: one copy of its arithmetic)
-reg                    nb_go;
-reg [63:0]             nb_addr;
-reg [19:0]             nb_rem;
 
-// compute the next burst of [a, a+rem)
+// compute the burst of [a, a+rem) starting at a: at most to the end of the 4 KiB page and of
+// 256 beats, at most rem bytes. The three limits and their beat counts are formed side by side
+// and one is picked: one short carry chain deep (the run registers -> the req_* registers).
 task set_burst;
     input [63:0] a;
     input [19:0] rem;
     begin
-        // to the end of the 4 KiB page
-        room = 13'd4096 - a[11:0];
-        blen = room;
-        if (WIN < 4096) begin
-            // to the end of 256 beats: WIN - (a % BYTES), 2041..2048 at 64 bits
-            /* verilator lint_off WIDTHEXPAND */ /* verilator lint_off WIDTHTRUNC */ // WIN < 4096 here: fits 13 bits; a % BYTES < BYTES
-            room = WIN - (a % BYTES);
-            /* verilator lint_on WIDTHEXPAND */ /* verilator lint_on WIDTHTRUNC */
-            if (blen > room) begin
-                blen = room;
-            end
+        /* verilator lint_off WIDTHEXPAND */ /* verilator lint_off WIDTHTRUNC */ // offsets < BYTES, lengths <= 4096, beats <= 256
+        lo = a % BYTES;
+        // 256 beats end before the page when WIN - lo < 4096 - a[11:0] (only on the 64-bit
+        // bus: WIN 2 KiB)
+        use_win = (WIN < 4096) && ({1'b0, a[11:0]} - lo < 13'd4096 - WIN);
+        if (use_win) begin
+            room = WIN - lo;           // its bursts end on a bus word: (lo + room) % BYTES = 0
+            room_beats = 9'd256;
+        end else begin
+            room = 13'd4096 - {1'b0, a[11:0]};
+            room_beats = (13'd4096 - ({1'b0, a[11:0]} - lo)) / BYTES;
         end
-        if ({7'd0, blen} > rem) begin
-            blen = rem[12:0];
-        end
+        // rem < room, from sums that do not wait for room
+        rem_end = {1'b0, rem[12:0]} + lo;
+        rem_lt = rem[19:13] == 7'd0
+                 && (use_win ? rem_end < WIN : {1'b0, rem[12:0]} + {2'd0, a[11:0]} < 14'd4096);
         req_addr_reg <= a;
-        req_blen_reg <= blen;
-        /* verilator lint_off WIDTHEXPAND */ /* verilator lint_off WIDTHTRUNC */ // 64-bit address arithmetic: offsets < BYTES, beats <= 256 fit their registers
-        req_lo_reg <= a % BYTES;
-        req_hi_reg <= (a + blen) % BYTES;
-        req_beats_reg <= ((a % BYTES) + blen + BYTES - 1) / BYTES;
+        if (rem_lt) begin
+            req_blen_reg <= rem[12:0];
+            req_hi_reg <= rem_end % BYTES;
+            req_beats_reg <= (rem_end + BYTES - 1) / BYTES;
+        end else begin
+            req_blen_reg <= room;
+            req_hi_reg <= 8'd0;
+            req_beats_reg <= room_beats;
+        end
+        req_lo_reg <= lo;
         /* verilator lint_on WIDTHEXPAND */ /* verilator lint_on WIDTHTRUNC */
     end
 endtask
 
-// start a run of bursts over [a, a+len) of kind k; ST_BURST then goes to `nxt`
+// start a run of bursts over [a, a+len) of kind k; ST_BURST then goes to `nxt`. Each burst
+// is computed in ST_BCALC from the run registers: the descriptor FIFO's read and the run's
+// address arithmetic stay out of the burst split's path (a cycle per burst).
 task start_run;
     input [63:0] a;
     input [19:0] len;
@@ -295,14 +308,10 @@ task start_run;
     begin
         run_addr_reg <= a;
         run_rem_reg <= len;
-        nb_go = 1'b1;
-        nb_addr = a;
-        nb_rem = len;
         req_tso_reg <= k;
         req_marker_reg <= 1'b0;
-        req_valid_reg <= 1'b1;
         next_reg <= nxt;
-        state_reg <= ST_BURST;
+        state_reg <= ST_BCALC;
     end
 endtask
 
@@ -319,9 +328,6 @@ always @(posedge clk) begin
     if (act) begin
     desc_ready_reg <= 1'b0;
     tctx_valid_reg <= 1'b0;
-    nb_go = 1'b0;
-    nb_addr = run_addr_reg;
-    nb_rem = run_rem_reg;
     used = used_reg;
     if (fb_free) begin
         used = used - fb_free_words;
@@ -335,94 +341,102 @@ always @(posedge clk) begin
             /* verilator lint_off WIDTHEXPAND */ // integer (32-bit) arithmetic on buffer words, used <= FB_WORDS
             end else if (desc_valid && !desc_ready_reg && enable && (in_frame_reg || (FB_WORDS - used >= MAX_WORDS && tctx_ready))) begin
             /* verilator lint_on WIDTHEXPAND */
-                if (tso_reg) begin
-                    // inside a TSO packet: TSE data descriptors continue it; anything else
-                    // ends it as a bad frame, unread
-                    if (!d_tdata) begin
-                        if (!tbad_reg) begin
-                            tbad_reg <= 1'b1;
-                            tbad_drop_reg <= DROP_DEXT;
-                            bad_addr_reg <= d_ring_addr;
-                        end
-                        end_here_reg <= 1'b1;
-                        state_reg <= ST_MARK;
-                    end else if (tbad_reg) begin
-                        state_reg <= ST_MARK;
-                    end else begin
-                        cur_addr_reg <= d_addr;
-                        rem_reg <= d_len20;
-                        state_reg <= ST_TDATA;
-                    end
-                end else if (d_ctx && !in_frame_reg) begin
-                    // context descriptor: no data, no frame
-                    ctx_valid_reg <= 1'b1;
-                    ctx_ok_reg <= c_ok;
-                    ctx_long_reg <= c_long;
-                    ctx_ipcss_reg <= c_ipcss;
-                    ctx_ipcse_reg <= c_ipcse[7:0];
-                    ctx_tucss_reg <= c_tucss;
-                    ctx_hdrlen_reg <= c_hdrlen;
-                    ctx_mss_reg <= c_mss;
-                    ctx_paylen_reg <= c_paylen;
-                    state_reg <= ST_MARK;
-                end else if (d_tdata && !in_frame_reg) begin
-                    // first descriptor of a TSO packet: the header must be in its buffer
-                    in_frame_reg <= 1'b1;
-                    tso_reg <= 1'b1;
-                    end_here_reg <= 1'b0;
-                    seg_open_reg <= 1'b0;
-                    txsm_reg <= d_popts[TXD_POPTS_TXSM];
-                    if (!ctx_valid_reg || !ctx_ok_reg || d_len20 < {12'd0, ctx_hdrlen_reg}) begin
+                desc_reg <= desc_data;
+                state_reg <= ST_DESC;
+            end
+        end
+        ST_DESC: begin
+            // the descriptor admitted in ST_IDLE (space checked there: it only grows since)
+            if (tso_reg) begin
+                // inside a TSO packet: TSE data descriptors continue it; anything else
+                // ends it as a bad frame, unread
+                if (!d_tdata) begin
+                    if (!tbad_reg) begin
                         tbad_reg <= 1'b1;
                         tbad_drop_reg <= DROP_DEXT;
                         bad_addr_reg <= d_ring_addr;
-                        state_reg <= ST_MARK;
-                    end else if (ctx_long_reg) begin
-                        tbad_reg <= 1'b1;
-                        tbad_drop_reg <= DROP_LONG;
-                        state_reg <= ST_MARK;
-                    end else begin
-                        tbad_reg <= 1'b0;
-                        hdr_addr_reg <= d_addr;
-                        cur_addr_reg <= d_addr + {56'd0, ctx_hdrlen_reg};
-                        rem_reg <= d_len20 - {12'd0, ctx_hdrlen_reg};
-                        pay_rem_reg <= ctx_paylen_reg;
-                        tctx_valid_reg <= 1'b1;
-                        tctx_ixsm_reg <= d_popts[TXD_POPTS_IXSM];
-                        fkind_rewind_reg <= 1'b1;
-                        start_run(d_addr, {12'd0, ctx_hdrlen_reg}, BURST_PROBE, ST_FMARK);
                     end
+                    end_here_reg <= 1'b1;
+                    state_reg <= ST_MARK;
+                end else if (tbad_reg) begin
+                    state_reg <= ST_MARK;
                 end else begin
-                    in_frame_reg <= 1'b1;
-                    new_total = total_reg + d_len;
-                    if (d_cmd[TXD_CMD_DEXT]) begin
-                        // DEXT that is not a context or TSE descriptor outside a frame:
-                        // a bad descriptor ends the frame, no data read
-                        bad_addr_reg <= d_ring_addr;
-                        state_reg <= ST_MARK;
-                    end else if (long_reg || new_total > LIMIT) begin
-                        long_reg <= 1'b1;
-                        state_reg <= ST_MARK;
-                    end else if (d_len == 0) begin
-                        state_reg <= ST_MARK;
-                    end else begin
-                        total_reg <= new_total;
-                        start_run(d_addr, {4'd0, d_len}, BURST_DATA, ST_MARK);
-                    end
+                    cur_addr_reg <= d_addr;
+                    rem_reg <= d_len20;
+                    state_reg <= ST_TDATA;
+                end
+            end else if (d_ctx && !in_frame_reg) begin
+                // context descriptor: no data, no frame
+                ctx_valid_reg <= 1'b1;
+                ctx_ok_reg <= c_ok;
+                ctx_long_reg <= c_long;
+                ctx_ipcss_reg <= c_ipcss;
+                ctx_ipcse_reg <= c_ipcse[7:0];
+                ctx_tucss_reg <= c_tucss;
+                ctx_hdrlen_reg <= c_hdrlen;
+                ctx_mss_reg <= c_mss;
+                ctx_paylen_reg <= c_paylen;
+                state_reg <= ST_MARK;
+            end else if (d_tdata && !in_frame_reg) begin
+                // first descriptor of a TSO packet: the header must be in its buffer
+                in_frame_reg <= 1'b1;
+                tso_reg <= 1'b1;
+                end_here_reg <= 1'b0;
+                seg_open_reg <= 1'b0;
+                txsm_reg <= d_popts[TXD_POPTS_TXSM];
+                if (!ctx_valid_reg || !ctx_ok_reg || d_len20 < {12'd0, ctx_hdrlen_reg}) begin
+                    tbad_reg <= 1'b1;
+                    tbad_drop_reg <= DROP_DEXT;
+                    bad_addr_reg <= d_ring_addr;
+                    state_reg <= ST_MARK;
+                end else if (ctx_long_reg) begin
+                    tbad_reg <= 1'b1;
+                    tbad_drop_reg <= DROP_LONG;
+                    state_reg <= ST_MARK;
+                end else begin
+                    tbad_reg <= 1'b0;
+                    hdr_addr_reg <= d_addr;
+                    cur_addr_reg <= d_addr + {56'd0, ctx_hdrlen_reg};
+                    rem_reg <= d_len20 - {12'd0, ctx_hdrlen_reg};
+                    pay_rem_reg <= ctx_paylen_reg;
+                    tctx_valid_reg <= 1'b1;
+                    tctx_ixsm_reg <= d_popts[TXD_POPTS_IXSM];
+                    fkind_rewind_reg <= 1'b1;
+                    start_run(d_addr, {12'd0, ctx_hdrlen_reg}, BURST_PROBE, ST_FMARK);
+                end
+            end else begin
+                in_frame_reg <= 1'b1;
+                new_total = total_reg + d_len;
+                if (d_cmd[TXD_CMD_DEXT]) begin
+                    // DEXT that is not a context or TSE descriptor outside a frame:
+                    // a bad descriptor ends the frame, no data read
+                    bad_addr_reg <= d_ring_addr;
+                    state_reg <= ST_MARK;
+                end else if (long_reg || new_total > LIMIT) begin
+                    long_reg <= 1'b1;
+                    state_reg <= ST_MARK;
+                end else if (d_len == 0) begin
+                    state_reg <= ST_MARK;
+                end else begin
+                    total_reg <= new_total;
+                    start_run(d_addr, {4'd0, d_len}, BURST_DATA, ST_MARK);
                 end
             end
         end
+        ST_BCALC: begin
+            set_burst(run_addr_reg, run_rem_reg);
+            req_valid_reg <= 1'b1;
+            state_reg <= ST_BURST;
+        end
         ST_BURST: begin
             if (req_ready) begin
+                req_valid_reg <= 1'b0;
                 if (run_rem_reg == {7'd0, req_blen_reg}) begin
-                    req_valid_reg <= 1'b0;
                     state_reg <= next_reg;
                 end else begin
-                    nb_go = 1'b1;
-                    nb_addr = run_addr_reg + {51'd0, req_blen_reg};
-                    nb_rem = run_rem_reg - {7'd0, req_blen_reg};
-                    run_addr_reg <= nb_addr;
-                    run_rem_reg <= nb_rem;
+                    run_addr_reg <= run_addr_reg + {51'd0, req_blen_reg};
+                    run_rem_reg <= run_rem_reg - {7'd0, req_blen_reg};
+                    state_reg <= ST_BCALC;
                 end
             end
         end
@@ -573,9 +587,6 @@ always @(posedge clk) begin
         end
         default: state_reg <= ST_IDLE;
     endcase
-    if (nb_go) begin
-        set_burst(nb_addr, nb_rem);
-    end
     used_reg <= used;
 
     if (rst) begin

@@ -95,6 +95,7 @@ reg [Q_LOG2:0] wr_ptr_reg = 0;
 reg [Q_LOG2:0] cm_ptr_reg = 0;
 reg [Q_LOG2:0] rd_ptr_reg = 0;
 reg [Q_LOG2:0] batch_end_reg = 0;
+reg [Q_LOG2-1:0] batch_last_reg = 0; // batch_end_reg - 1 (queue index): the head write-back's entry
 reg            batch_reg = 1'b0;
 
 reg                       aw_valid_reg = 1'b0;
@@ -148,6 +149,7 @@ reg [16:0]       v;
 reg [OUT_LOG2:0] outst;
 reg              aw_v, w_v;
 reg [15:0]       li;
+reg [7:0]        lane;
 
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
 wire act = rst || push || aw_valid_reg || w_valid_reg || m_axi_bvalid || batch_reg || cm_ptr_reg != rd_ptr_reg || done_reg || err_reg || outst_reg != 0;
@@ -207,10 +209,11 @@ always @(posedge clk) begin
         if (pend != 0 && !stop && ({1'b0, pend} >= {2'b00, wthresh} || ring_idle || full)) begin
             batch_reg <= 1'b1;
             batch_end_reg <= cm_ptr_reg;
+            batch_last_reg <= cm_ptr_reg[Q_LOG2-1:0] - 1;
         end
     end else if (!aw_v && !w_v && outst < (1<<OUT_LOG2) - 1 && !stop) begin
         if (hwb_en) begin
-            li = q_idx[batch_end_reg[Q_LOG2-1:0] - 1];
+            li = q_idx[batch_last_reg];
             v = li + 1;
             if (v >= ndesc) begin
                 v = 0;
@@ -220,14 +223,16 @@ always @(posedge clk) begin
             wdata_reg <= {{(DMA_DATA_WIDTH-32){1'b0}}, 15'd0, v} << (8*(a % BYTES));
             wstrb_reg <= {{(BYTES-4){1'b0}}, 4'hf} << (a % BYTES);
             /* verilator lint_on WIDTHEXPAND */
-            ide_all_reg <= ide_all_reg & q_ide[batch_end_reg[Q_LOG2-1:0] - 1];
+            ide_all_reg <= ide_all_reg & q_ide[batch_last_reg];
             rd_ptr_reg <= batch_end_reg;
             batch_reg <= 1'b0;
         end else begin
             a = tdba + {44'd0, q_idx[rd_ptr_reg[Q_LOG2-1:0]], STA_BYTE};
-            /* verilator lint_off WIDTHEXPAND */ // byte lane of a 64-bit address: integer BYTES in 64-bit arithmetic
-            wdata_reg <= {{(DMA_DATA_WIDTH-8){1'b0}}, STA_DONE} << (8*(a % BYTES));
-            wstrb_reg <= {{(BYTES-1){1'b0}}, 1'b1} << (a % BYTES);
+            // the byte lane from the low bits alone, not from the 64-bit sum's carry chain
+            lane = tdba[7:0] + {q_idx[rd_ptr_reg[Q_LOG2-1:0]][3:0], STA_BYTE};
+            /* verilator lint_off WIDTHEXPAND */ // byte lane < BYTES <= 32: integer arithmetic
+            wdata_reg <= {{(DMA_DATA_WIDTH-8){1'b0}}, STA_DONE} << (8*(lane % BYTES));
+            wstrb_reg <= {{(BYTES-1){1'b0}}, 1'b1} << (lane % BYTES);
             /* verilator lint_on WIDTHEXPAND */
             ide_all_reg <= ide_all_reg & q_ide[rd_ptr_reg[Q_LOG2-1:0]];
             rp1 = rd_ptr_reg + 1;
