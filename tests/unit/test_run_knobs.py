@@ -195,6 +195,7 @@ def test_cpus_two_puts_the_interrupt_on_cpu1(capsys, tmp_path):
     assert cpu0["interrupts"] == 0 and cpu1["interrupts"] == s["interrupts"] > 0
     assert cpu0["softirqs"]["NET_RX"] == 0 and cpu1["softirqs"]["NET_RX"] == s["softirqs"]["NET_RX"] > 0
     assert cpu0["sy_ns"] > 0 and cpu1["sy_ns"] == 0 and cpu1["hi_ns"] > 0 and cpu0["hi_ns"] == 0
+    assert s["cpu_time_ns"] == {n: cpu0[f"{n}_ns"] + cpu1[f"{n}_ns"] for n in ("us", "sy", "si", "hi")}
     stats = (out / "stats.txt").read_text()
     assert "\ncpu0 " in stats and "\ncpu1 " in stats and "CPU0       CPU1" in stats
 

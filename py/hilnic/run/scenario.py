@@ -336,7 +336,9 @@ class Scenario:
             "interrupts": desc.count if desc is not None else 0,
             "softirqs": {"NET_TX": sum(c.softirq_count[NET_TX_SOFTIRQ] for c in k.cpus),
                          "NET_RX": sum(c.softirq_count[NET_RX_SOFTIRQ] for c in k.cpus)},
-            "cpu": self._cpu_times(),
+            "cpu": (cpus := self._cpu_times()),
+            # summed over the CPUs: who paid which CPU time (us/sy/si/hi, ns)
+            "cpu_time_ns": {n: sum(c[f"{n}_ns"] for c in cpus) for n in ("us", "sy", "si", "hi")},
             "qdisc": {"requeues": sum(q.qstats.requeues for q in qdiscs.values()),
                       "drops": sum(q.qstats.drops for q in qdiscs.values())},
             # every stop of the subqueue by __e1000_maybe_stop_tx ends in exactly one of: the
