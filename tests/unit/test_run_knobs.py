@@ -24,6 +24,7 @@ from hilnic.net.socket import Socket
 from hilnic.run.compare import pattern_of
 from hilnic.run.config import DEFAULT_NBYTES, RunConfig, RunConfigError
 from hilnic.run.knobs import parse_duration, write_sizes
+from hilnic.run.runner import format_summary
 from hilnic.wire.pcap import read_pcap
 
 MS_PS = 10**9
@@ -196,6 +197,9 @@ def test_cpus_two_puts_the_interrupt_on_cpu1(capsys, tmp_path):
     assert cpu0["softirqs"]["NET_RX"] == 0 and cpu1["softirqs"]["NET_RX"] == s["softirqs"]["NET_RX"] > 0
     assert cpu0["sy_ns"] > 0 and cpu1["sy_ns"] == 0 and cpu1["hi_ns"] > 0 and cpu0["hi_ns"] == 0
     assert s["cpu_time_ns"] == {n: cpu0[f"{n}_ns"] + cpu1[f"{n}_ns"] for n in ("us", "sy", "si", "hi")}
+    text = format_summary(s)
+    assert f"CPU1 (us): user 0.0, system 0.0, softirq {cpu1['si_ns'] / 1000:,.1f}" in text
+    assert f"NET_RX {cpu1['softirqs']['NET_RX']:,}, IRQs {s['interrupts']:,}" in text
     stats = (out / "stats.txt").read_text()
     assert "\ncpu0 " in stats and "\ncpu1 " in stats and "CPU0       CPU1" in stats
 

@@ -571,6 +571,11 @@ def format_summary(s: dict[str, Any]) -> str:
         sq, q, r = s["softirqs"], s["qdisc"], s["ring"]
         row("interrupts", f"{s['interrupts']:,} (IRQ 16, eth0)")
         row("softirqs", f"NET_TX {sq['NET_TX']:,}, NET_RX {sq['NET_RX']:,}")
+        for cpu in s.get("cpu") or []:  # /proc/stat's split: who paid which CPU time
+            row("cpu time" if cpu["cpu"] == 0 else "", f"CPU{cpu['cpu']} (us): " + ", ".join(
+                f"{label} {cpu[name + '_ns'] / 1000:,.1f}" for name, label in
+                (("us", "user"), ("sy", "system"), ("si", "softirq"), ("hi", "irq")))
+                + f"; NET_RX {cpu['softirqs']['NET_RX']:,}, IRQs {cpu['interrupts']:,}")
         row("qdisc", f"{q['requeues']:,} requeues, {q['drops']:,} drops")
         row("ring", f"{r['stops']:,} stops, {r['restarts']:,} restarts by the cleaner "
                     f"(+{r['reprieves']:,} at once; {r['tx_busy']:,} NETDEV_TX_BUSY)")
