@@ -72,6 +72,10 @@ reg                       p_first_reg = 1'b0;
 reg                       p_last_reg = 1'b0;
 reg                       first_reg = 1'b0;
 reg [79:0]                acc_reg = 0;
+// the read word, masked, registered before the 80-bit add: the block RAM's output and the
+// masking stay out of the accumulator's carry chain (a cycle more per checksum)
+reg                       q_valid_reg = 1'b0;
+reg [DMA_DATA_WIDTH-1:0]  q_data_reg = 0;
 
 reg                       out_valid_reg = 1'b0;
 reg [FT_W-1:0]            out_data_reg = 0;
@@ -99,7 +103,7 @@ reg [15:0] w0, w1;
 
 // activity gate: an idle block costs one test per cycle in an event-driven simulator;
 // a held output only waits for out_ready (no new frame is taken while it is held)
-wire act = rst || in_ready_reg || state_reg != ST_IDLE || p_valid_reg || (out_valid_reg ? out_ready : in_valid);
+wire act = rst || in_ready_reg || state_reg != ST_IDLE || p_valid_reg || q_valid_reg || (out_valid_reg ? out_ready : in_valid);
 assign active = act;
 
 /* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
@@ -111,31 +115,26 @@ always @(posedge clk) begin
         out_valid_reg <= 1'b0;
     end
 
-    // pipeline: accumulate the word read last cycle. 64-bit words summed as integers:
-    // 2^16 = 1 (mod 65535), so folding the integer sum gives the ones'-complement sum of
-    // the 16-bit lanes. Middle words (all bytes counted) skip the masking copy.
-    if (p_valid_reg) begin
-        if (p_first_reg || p_last_reg) begin
-            d = fb_rdata;
-            if (p_first_reg) begin
-                d = d & ({DMA_DATA_WIDTH{1'b1}} << (8*css_reg[WS-1:0]));
-            end
-            if (p_last_reg && end_reg[WS-1:0] != 0) begin
-                d = d & ~({DMA_DATA_WIDTH{1'b1}} << (8*end_reg[WS-1:0]));
-            end
-            if (BYTES == 8) begin
-                acc_reg <= acc_reg + {16'd0, d[63:0]};
-            end else if (BYTES == 16) begin
-                acc_reg <= acc_reg + {16'd0, d[63:0]} + {16'd0, d[L1 +: 64]};
-            end else begin
-                acc_reg <= acc_reg + {16'd0, d[63:0]} + {16'd0, d[L1 +: 64]} + {16'd0, d[L2 +: 64]} + {16'd0, d[L3 +: 64]};
-            end
-        end else if (BYTES == 8) begin
-            acc_reg <= acc_reg + {16'd0, fb_rdata[63:0]};
+    // pipeline: mask the word read last cycle, accumulate it the next. 64-bit words summed as
+    // integers: 2^16 = 1 (mod 65535), so folding the integer sum gives the ones'-complement sum
+    // of the 16-bit lanes. Middle words (all bytes counted) skip the masking.
+    d = fb_rdata;
+    if (p_first_reg) begin
+        d = d & ({DMA_DATA_WIDTH{1'b1}} << (8*css_reg[WS-1:0]));
+    end
+    if (p_last_reg && end_reg[WS-1:0] != 0) begin
+        d = d & ~({DMA_DATA_WIDTH{1'b1}} << (8*end_reg[WS-1:0]));
+    end
+    q_data_reg <= d;
+    q_valid_reg <= p_valid_reg;
+    if (q_valid_reg) begin
+        if (BYTES == 8) begin
+            acc_reg <= acc_reg + {16'd0, q_data_reg[63:0]};
         end else if (BYTES == 16) begin
-            acc_reg <= acc_reg + {16'd0, fb_rdata[63:0]} + {16'd0, fb_rdata[L1 +: 64]};
+            acc_reg <= acc_reg + {16'd0, q_data_reg[63:0]} + {16'd0, q_data_reg[L1 +: 64]};
         end else begin
-            acc_reg <= acc_reg + {16'd0, fb_rdata[63:0]} + {16'd0, fb_rdata[L1 +: 64]} + {16'd0, fb_rdata[L2 +: 64]} + {16'd0, fb_rdata[L3 +: 64]};
+            acc_reg <= acc_reg + {16'd0, q_data_reg[63:0]} + {16'd0, q_data_reg[L1 +: 64]} + {16'd0, q_data_reg[L2 +: 64]}
+                       + {16'd0, q_data_reg[L3 +: 64]};
         end
     end
     p_valid_reg <= 1'b0;
@@ -184,8 +183,10 @@ always @(posedge clk) begin
             end
         end
         ST_WAIT: begin
-            // last word is being accumulated this cycle
-            state_reg <= ST_FIN;
+            // the last word is masked (p_valid_reg), then accumulated this cycle
+            if (!p_valid_reg) begin
+                state_reg <= ST_FIN;
+            end
         end
         ST_FIN: begin
             // the lanes' sum (a balanced tree), folded next cycle
@@ -211,6 +212,7 @@ always @(posedge clk) begin
         state_reg <= ST_IDLE;
         in_ready_reg <= 1'b0;
         p_valid_reg <= 1'b0;
+        q_valid_reg <= 1'b0;
         out_valid_reg <= 1'b0;
     end
 end

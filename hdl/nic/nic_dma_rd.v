@@ -57,8 +57,10 @@ module nic_dma_rd #
     input  wire [1:0]                    treq_tso,     // burst or marker kind (nic_tx_frame)
     input  wire [63:0]                   treq_addr,
     input  wire [8:0]                    treq_beats,
+    /* verilator lint_off UNUSEDSIGNAL */ // byte offsets < BYTES: the low SIZE bits are used
     input  wire [7:0]                    treq_lo,
     input  wire [7:0]                    treq_hi,
+    /* verilator lint_on UNUSEDSIGNAL */
     input  wire                          treq_rs,
     input  wire                          treq_ide,
     input  wire                          treq_eop,
@@ -139,7 +141,9 @@ localparam BYTES = DMA_DATA_WIDTH/8;
 localparam integer SIZE_I = $clog2(BYTES);
 localparam [2:0] SIZE = SIZE_I[2:0];     // AxSIZE
 localparam integer BYTES_I = BYTES;
-localparam [7:0] BYTES8 = BYTES_I[7:0];          // BYTES at the width of the byte counters s, e, n, fill_reg
+// byte counters at their least width: offsets s, fill_reg < BYTES (SIZE_I bits), counts n <= BYTES
+// (SIZE_I+1 bits); narrow adds and shift amounts keep the R path short
+localparam [SIZE_I:0] BYTESN = BYTES_I[SIZE_I:0];
 localparam DPB = (BYTES >= 16) ? BYTES/16 : 1;      // descriptors per beat
 localparam TAG_DEPTH = 1 << TAG_LOG2;
 
@@ -154,11 +158,11 @@ reg [63:0] tq_addr  [0:TAG_DEPTH-1];
 reg [8:0]  tq_blast [0:TAG_DEPTH-1];   // bursts: beats - 1 (index of the last beat)
 reg [8:0]  tq_mid   [0:TAG_DEPTH-1];   // data bursts: middle beats, max(beats - 2, 0)
 reg [8:0]  tq_cnt   [0:TAG_DEPTH-1];
-reg [7:0]  tq_lo    [0:TAG_DEPTH-1];
+reg [SIZE_I-1:0] tq_lo [0:TAG_DEPTH-1];
 // data bursts: bytes of the first beat and of the last beat (when it is another), from
 // lo/hi at intake: the R path adds them to fill_reg without a subtraction first
-reg [7:0]  tq_nf    [0:TAG_DEPTH-1];
-reg [7:0]  tq_nl    [0:TAG_DEPTH-1];
+reg [SIZE_I:0] tq_nf [0:TAG_DEPTH-1];
+reg [SIZE_I:0] tq_nl [0:TAG_DEPTH-1];
 reg [MK_W-1:0] tq_mark [0:TAG_DEPTH-1];   // markers and bursts' kind: MK_* of nic_records.vh
 
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
@@ -177,9 +181,11 @@ reg [63:0]     hd_addr_reg = 0;
 reg [8:0]      hd_blast_reg = 0;
 reg [8:0]      hd_mid_reg = 0;
 reg [8:0]      hd_cnt_reg = 0;
-reg [7:0]      hd_lo_reg = 0;
-reg [7:0]      hd_nf_reg = 0;
-reg [7:0]      hd_nl_reg = 0;
+reg [SIZE_I-1:0] hd_lo_reg = 0;
+reg [SIZE_I:0] hd_nf_reg = 0;
+reg [SIZE_I:0] hd_nl_reg = 0;
+reg            hd_single_reg = 1'b0;   // a one-beat burst (blast 0)
+reg            hd_midnz_reg = 1'b0;    // mid != 0
 reg [MK_W-1:0] hd_mark_reg = 0;
 
 wire [1:0] head_kind = hd_kind_reg;
@@ -210,12 +216,15 @@ assign treq_ready = !stop && !tq_full && !dreq_valid && (treq_marker || ar_free)
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [8:0]                 beat_cnt_reg = 0;
 reg [8:0]                 mid_cnt_reg = 0;    // middle beats (all bytes valid, not last) left in this data burst
+// flags for the R path instead of 9-bit compares: beat_cnt_reg == 0, mid_cnt_reg != 0
+reg                       first_reg = 1'b1;
+reg                       midnz_reg = 1'b0;
 reg [8:0]                 d_cnt_reg = 0;      // descriptors done in this desc burst
 reg [63:0]                d_half_reg = 0;     // 64-bit bus: first half of a descriptor
 reg                       err_reg = 1'b0;     // read error seen: discard until reset
 
 reg [DMA_DATA_WIDTH-1:0]  acc_reg = 0;
-reg [7:0]                 fill_reg = 0;
+reg [SIZE_I-1:0]          fill_reg = 0;
 reg [FB_ADDR_WIDTH-1:0]   wptr_reg = 0;
 reg [FB_ADDR_WIDTH-1:0]   fstart_reg = 0;
 reg [1:0]                 wmode_reg = 0;      // kind of the data burst being written
@@ -303,7 +312,7 @@ reg r_take = 1'b0;  // initial value: Icarus does not run always @* at time 0
 /* verilator lint_on PROCASSINIT */
 // the first beat of a probe or segment-header burst waits while nic_tso_hdr prepares the
 // header, and for one cycle after any write (it may be the one that starts the preparation)
-wire r_gate = head_kind == K_DATA && (head_tso == BURST_PROBE || head_tso == BURST_HDR) && beat_cnt_reg == 0
+wire r_gate = head_kind == K_DATA && (head_tso == BURST_PROBE || head_tso == BURST_HDR) && first_reg
               && (tso_hold || fb_we_reg);
 always @* begin
     r_take = 1'b0;
@@ -326,7 +335,9 @@ assign m_axi_rready = r_take;
 reg [TAG_LOG2-1:0]        rp;
 reg [2*DMA_DATA_WIDTH-1:0] comb;
 reg [DMA_DATA_WIDTH-1:0]  sh;
-reg [7:0]                 s, n;
+reg [SIZE_I-1:0]          s;
+reg [SIZE_I:0]            n;
+reg [SIZE_I:0]            fsum;   // fill_reg + n < 2*BYTES: its top bit says a word is complete
 reg                       pop;
 reg                       last;
 reg [8:0]                 pl;
@@ -347,11 +358,17 @@ assign active = act || fq_active;
 reg pulse_reg = 1'b0; // some output pulse is high and must be cleared
 /* verilator lint_on PROCASSINIT */
 // a data burst's last beat ends at byte hi of its word (0: the whole word)
-wire [7:0] nl = (treq_hi != 8'd0) ? treq_hi : BYTES8;
+wire [SIZE_I:0] nl = (treq_hi[SIZE_I-1:0] != 0) ? {1'b0, treq_hi[SIZE_I-1:0]} : BYTESN;
 // request intake or AR handshake pending
 wire intake = dreq_valid || treq_valid || ar_valid_reg;
 // fast path: a middle beat of a data burst (full width, not first or last, OKAY)
-wire r_mid = m_axi_rvalid && mid_cnt_reg != 0 && m_axi_rresp == 2'b00;
+wire r_mid = m_axi_rvalid && midnz_reg && m_axi_rresp == 2'b00;
+// the fast path's shifts: the stream continues at byte fill_reg; the beat's top fill_reg bytes carry over
+wire [DMA_DATA_WIDTH-1:0] mid_lo = acc_reg | (m_axi_rdata << {fill_reg, 3'b000});
+/* verilator lint_off WIDTHEXPAND */ // BYTES - fill_reg in SIZE_I+1 bits
+wire [SIZE_I:0] fill_c = BYTESN - fill_reg;
+/* verilator lint_on WIDTHEXPAND */
+wire [DMA_DATA_WIDTH-1:0] mid_hi = m_axi_rdata >> {fill_c, 3'b000};
 // ... with no request intake: only the beat itself (the general code would do the same)
 wire r_fast = r_mid && !intake && !rst;
 /* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
@@ -360,11 +377,13 @@ always @(posedge clk) begin
         pulse_reg <= 1'b1;
         pl_reg <= 9'd1;
         fb_waddr_reg <= wptr_reg;
-        fb_wdata_reg <= acc_reg | (m_axi_rdata << (8*fill_reg));
+        fb_wdata_reg <= mid_lo;
         wptr_reg <= wptr_reg + 1;
-        acc_reg <= m_axi_rdata >> (8*(BYTES - {24'd0, fill_reg}));
+        acc_reg <= mid_hi;
         beat_cnt_reg <= beat_cnt_reg + 1;
         mid_cnt_reg <= mid_cnt_reg - 1;
+        midnz_reg <= mid_cnt_reg != 9'd1;
+        first_reg <= 1'b0;
     end else if (act) begin
     pulse_reg <= act_main;
     pl = 9'd0;
@@ -389,9 +408,11 @@ always @(posedge clk) begin
         tq_addr[wp] <= treq_addr;
         tq_blast[wp] <= treq_beats - 9'd1;
         tq_mid[wp] <= (treq_beats > 9'd2) ? treq_beats - 9'd2 : 9'd0;
-        tq_lo[wp] <= treq_lo;
+        tq_lo[wp] <= treq_lo[SIZE_I-1:0];
         tq_nl[wp] <= nl;
-        tq_nf[wp] <= (treq_beats == 9'd1) ? nl - treq_lo : BYTES8 - treq_lo;
+        /* verilator lint_off WIDTHEXPAND */ // lo < BYTES
+        tq_nf[wp] <= (treq_beats == 9'd1) ? nl - treq_lo[SIZE_I-1:0] : BYTESN - treq_lo[SIZE_I-1:0];
+        /* verilator lint_on WIDTHEXPAND */
         tq_mark[wp] <= mk_rec(treq_tso, treq_rs, treq_ide, treq_eop, treq_drop, treq_len, treq_ifcs, treq_ic, treq_css,
                               treq_cso);
         tq_wr_reg <= tq_wr_reg + 1;
@@ -416,11 +437,13 @@ always @(posedge clk) begin
         // the stream continues at byte fill_reg of the word being assembled
         pl[0] = 1'b1;
         fb_waddr_reg <= wptr_reg;
-        fb_wdata_reg <= acc_reg | (m_axi_rdata << (8*fill_reg));
+        fb_wdata_reg <= mid_lo;
         wptr_reg <= wptr_reg + 1;
-        acc_reg <= m_axi_rdata >> (8*(BYTES - {24'd0, fill_reg}));
+        acc_reg <= mid_hi;
         beat_cnt_reg <= beat_cnt_reg + 1;
         mid_cnt_reg <= mid_cnt_reg - 1;
+        midnz_reg <= mid_cnt_reg != 9'd1;
+        first_reg <= 1'b0;
     end else if (hd_valid_reg) begin
         case (head_kind)
             K_DESC: begin
@@ -439,6 +462,7 @@ always @(posedge clk) begin
                             pl[1] = !err_reg && !discard && m_axi_rresp == 2'b00;
                         end
                         beat_cnt_reg <= beat_cnt_reg + 1;
+                        first_reg <= 1'b0;
                         if (beat_cnt_reg == hd_blast_reg) begin
                             pop = 1'b1;
                         end
@@ -466,41 +490,43 @@ always @(posedge clk) begin
                         pl[5] = 1'b1;
                         ev_rd_err_addr_reg <= hd_addr_reg;
                     end
-                    last = beat_cnt_reg == hd_blast_reg;
-                    if (beat_cnt_reg != 0 && !last) begin
+                    // a later beat is the last when no middle beat is left (mid_cnt counts them down)
+                    last = first_reg ? hd_single_reg : !midnz_reg;
+                    if (!first_reg && !last) begin
                         // middle beat: all bytes valid
-                        n = BYTES8;
+                        n = BYTESN;
                         sh = m_axi_rdata;
                     end else begin
-                        s = (beat_cnt_reg == 0) ? hd_lo_reg : 8'd0;
-                        n = (beat_cnt_reg == 0) ? hd_nf_reg : hd_nl_reg;
-                        sh = m_axi_rdata >> (8*s);
-                        if (n != BYTES8) begin
-                            sh = sh & ~({DMA_DATA_WIDTH{1'b1}} << (8*n));
+                        s = first_reg ? hd_lo_reg : {SIZE_I{1'b0}};
+                        n = first_reg ? hd_nf_reg : hd_nl_reg;
+                        sh = m_axi_rdata >> {s, 3'b000};
+                        if (n != BYTESN) begin
+                            sh = sh & ~({DMA_DATA_WIDTH{1'b1}} << {n, 3'b000});
                         end
                     end
-                    if (fill_reg == 0) begin
-                        comb = {{DMA_DATA_WIDTH{1'b0}}, sh};
-                    end else begin
-                        comb = {{DMA_DATA_WIDTH{1'b0}}, acc_reg} | ({{DMA_DATA_WIDTH{1'b0}}, sh} << (8*fill_reg));
-                    end
-                    if (fill_reg + n >= BYTES8) begin   // fill_reg, n <= BYTES: no 8-bit overflow
+                    comb = {{DMA_DATA_WIDTH{1'b0}}, acc_reg} | ({{DMA_DATA_WIDTH{1'b0}}, sh} << {fill_reg, 3'b000});
+                    /* verilator lint_off WIDTHEXPAND */ // fill_reg < BYTES, n <= BYTES: no overflow
+                    fsum = fill_reg + n;
+                    /* verilator lint_on WIDTHEXPAND */
+                    fill_reg <= fsum[SIZE_I-1:0];   // fsum - BYTES when a word is complete
+                    if (fsum[SIZE_I]) begin
                         pl[0] = 1'b1;
                         fb_waddr_reg <= wptr_reg;
                         fb_wdata_reg <= comb[DMA_DATA_WIDTH-1:0];
                         wptr_reg <= wptr_reg + 1;
                         acc_reg <= comb[2*DMA_DATA_WIDTH-1:DMA_DATA_WIDTH];
-                        fill_reg <= fill_reg + n - BYTES8;
                     end else begin
                         acc_reg <= comb[DMA_DATA_WIDTH-1:0];
-                        fill_reg <= fill_reg + n;
                     end
                     beat_cnt_reg <= beat_cnt_reg + 1;
-                    if (beat_cnt_reg == 0) begin
+                    first_reg <= 1'b0;
+                    if (first_reg) begin
                         wmode_reg <= hd_mark_reg[MK_TSO_LSB +: MK_TSO_W];
                         mid_cnt_reg <= hd_mid_reg;
-                    end else if (mid_cnt_reg != 0) begin
+                        midnz_reg <= hd_midnz_reg;
+                    end else if (midnz_reg) begin
                         mid_cnt_reg <= mid_cnt_reg - 1;
+                        midnz_reg <= mid_cnt_reg != 9'd1;
                     end
                     if (last) begin
                         pop = 1'b1;
@@ -569,6 +595,7 @@ always @(posedge clk) begin
     end
     if (pop) begin
         beat_cnt_reg <= 0;
+        first_reg <= 1'b1;
         d_cnt_reg <= 0;
     end
     // the head register: refilled when empty or popped (an entry written this cycle is
@@ -581,6 +608,8 @@ always @(posedge clk) begin
             hd_addr_reg <= tq_addr[rp];
             hd_blast_reg <= tq_blast[rp];
             hd_mid_reg <= tq_mid[rp];
+            hd_midnz_reg <= tq_mid[rp] != 9'd0;
+            hd_single_reg <= tq_blast[rp] == 9'd0;
             hd_cnt_reg <= tq_cnt[rp];
             hd_lo_reg <= tq_lo[rp];
             hd_nf_reg <= tq_nf[rp];
@@ -599,7 +628,9 @@ always @(posedge clk) begin
         ar_valid_reg <= 1'b0;
         outstanding_reg <= 0;
         beat_cnt_reg <= 0;
+        first_reg <= 1'b1;
         mid_cnt_reg <= 0;
+        midnz_reg <= 1'b0;
         d_cnt_reg <= 0;
         err_reg <= 1'b0;
         acc_reg <= 0;

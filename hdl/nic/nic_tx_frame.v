@@ -121,6 +121,9 @@ reg                       in_frame_reg = 1'b0;
 reg [16:0]                total_reg = 0;
 reg                       long_reg = 1'b0;
 reg [FB_ADDR_WIDTH:0]     used_reg = 0;
+// room for a frame of the largest size, registered with used_reg: the decisions do not wait for
+// this cycle's fb_free_words subtraction and a compare (a frame freed now counts a cycle later)
+reg                       space_reg = 1'b1;
 reg [63:0]                bad_addr_reg = 0;     // ERRADDR of the frame's bad descriptor
 
 /* verilator lint_off UNUSEDSIGNAL */ // STA (byte 12) is never read; the upper POPTS bits are reserved
@@ -316,9 +319,7 @@ task start_run;
 endtask
 
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
-/* verilator lint_off WIDTHEXPAND */ // integer (32-bit) arithmetic on buffer words, used_reg <= FB_WORDS
-wire space_ok = FB_WORDS - used_reg >= MAX_WORDS;
-/* verilator lint_on WIDTHEXPAND */
+wire space_ok = space_reg;
 wire act = rst || fb_free || desc_ready_reg || init_reg || state_reg != ST_IDLE || tctx_valid_reg
            || (desc_valid && enable && (in_frame_reg || space_ok));
 assign active = act;
@@ -338,9 +339,7 @@ always @(posedge clk) begin
             if (init_reg) begin
                 idx_reg <= tdh;
                 init_reg <= 1'b0;
-            /* verilator lint_off WIDTHEXPAND */ // integer (32-bit) arithmetic on buffer words, used <= FB_WORDS
-            end else if (desc_valid && !desc_ready_reg && enable && (in_frame_reg || (FB_WORDS - used >= MAX_WORDS && tctx_ready))) begin
-            /* verilator lint_on WIDTHEXPAND */
+            end else if (desc_valid && !desc_ready_reg && enable && (in_frame_reg || (space_ok && tctx_ready))) begin
                 desc_reg <= desc_data;
                 state_reg <= ST_DESC;
             end
@@ -456,9 +455,7 @@ always @(posedge clk) begin
                 bad_addr_reg <= d_ring_addr;
                 state_reg <= ST_MARK;
             end else if (!seg_open_reg) begin
-                /* verilator lint_off WIDTHEXPAND */ // integer (32-bit) arithmetic on buffer words, used <= FB_WORDS
-                if (FB_WORDS - used >= MAX_WORDS) begin
-                /* verilator lint_on WIDTHEXPAND */
+                if (space_ok) begin
                     // open a segment: its header first
                     sp = (pay_rem_reg > {4'd0, ctx_mss_reg}) ? ctx_mss_reg : pay_rem_reg[15:0];
                     seg_rem_reg <= sp;
@@ -588,6 +585,9 @@ always @(posedge clk) begin
         default: state_reg <= ST_IDLE;
     endcase
     used_reg <= used;
+    /* verilator lint_off WIDTHEXPAND */ // integer (32-bit) arithmetic on buffer words, used <= FB_WORDS
+    space_reg <= FB_WORDS - used >= MAX_WORDS;
+    /* verilator lint_on WIDTHEXPAND */
 
     if (rst) begin
         state_reg <= ST_IDLE;
@@ -597,6 +597,7 @@ always @(posedge clk) begin
         total_reg <= 0;
         long_reg <= 1'b0;
         used_reg <= 0;
+        space_reg <= 1'b1;
         desc_ready_reg <= 1'b0;
         req_valid_reg <= 1'b0;
         req_marker_reg <= 1'b0;
