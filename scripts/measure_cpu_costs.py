@@ -31,54 +31,37 @@ version and the median (and count) of every interval; paste them into cost.py's 
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
 import platform
 import re
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
+import veth_pair  # scripts/: on sys.path when run as a script
+from veth_pair import setns, sh
+
 NS_A, NS_B = "hilnic-cpu-a", "hilnic-cpu-b"
-CLONE_NEWNET = 0x40000000
 NET_TX, NET_RX, TIMER = 2, 3, 1
 EVENTS = ["syscalls:sys_enter_sendto", "syscalls:sys_exit_sendto", "net:net_dev_queue", "net:net_dev_start_xmit",
           "net:net_dev_xmit", "irq:softirq_entry", "irq:softirq_exit", "napi:napi_poll", "irq:irq_handler_entry",
           "irq:irq_handler_exit"]
 
 
-def sh(*cmd: str, check: bool = True) -> None:
-    subprocess.run(cmd, check=check, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 def setup() -> None:
-    teardown()
-    sh("ip", "netns", "add", NS_A)
-    sh("ip", "netns", "add", NS_B)
-    sh("ip", "link", "add", "hcpu-a", "netns", NS_A, "type", "veth", "peer", "name", "hcpu-b", "netns", NS_B)
-    for ns, dev, addr in ((NS_A, "hcpu-a", "192.0.2.1/24"), (NS_B, "hcpu-b", "192.0.2.2/24")):
-        sh("ip", "-n", ns, "addr", "add", addr, "dev", dev)
-        sh("ip", "-n", ns, "link", "set", dev, "up")
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
+    veth_pair.setup(NS_A, NS_B, "hcpu-a", "hcpu-b")
     sh("ip", "netns", "exec", NS_A, "tc", "qdisc", "replace", "dev", "hcpu-a", "root", "pfifo_fast")
-    for ns in (NS_A, NS_B):
-        sh("ip", "netns", "exec", ns, "ethtool", "-K", "hcpu-a" if ns == NS_A else "hcpu-b", "tso", "off", "gso",
-           "off", "gro", "off", check=False)
+    for ns, dev in ((NS_A, "hcpu-a"), (NS_B, "hcpu-b")):
+        sh("ip", "netns", "exec", ns, "ethtool", "-K", dev, "tso", "off", "gso", "off", "gro", "off", check=False)
 
 
 def teardown() -> None:
-    sh("ip", "netns", "del", NS_A, check=False)
-    sh("ip", "netns", "del", NS_B, check=False)
-
-
-def setns(name: str) -> None:
-    fd = os.open(f"/run/netns/{name}", os.O_RDONLY)
-    if ctypes.CDLL(None, use_errno=True).setns(fd, CLONE_NEWNET) != 0:
-        raise OSError(ctypes.get_errno(), f"setns {name}")
-    os.close(fd)
+    veth_pair.teardown(NS_A, NS_B)
 
 
 def receiver(ready_w: int) -> None:
@@ -178,7 +161,7 @@ def main() -> int:
     if pid == 0:
         receiver(w)
         os._exit(0)
-    data = "/tmp/hilnic-cpu-cost.perf"
+    data = os.path.join(tempfile.mkdtemp(prefix="hilnic-cpu-cost-"), "perf.data")
     try:
         os.read(r, 1)
         setns(NS_A)
@@ -205,8 +188,7 @@ def main() -> int:
         os.kill(pid, 9)
         os.waitpid(pid, 0)
         teardown()
-        if os.path.exists(data):
-            os.unlink(data)
+        shutil.rmtree(os.path.dirname(data), ignore_errors=True)
     res = parse(text)
     print(f"kernel {platform.release()}  cpu {platform.processor() or platform.machine()}  seconds {args.seconds}")
     print("interval       median_ns     n")

@@ -25,7 +25,6 @@ Prints the kernel version, the raw medians and the fit.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
 import platform
 import re
@@ -36,37 +35,19 @@ import subprocess
 import sys
 import time
 
+import veth_pair  # scripts/: on sys.path when run as a script
+from veth_pair import setns
+
 NS_A, NS_B = "hilnic-cost-a", "hilnic-cost-b"
-CLONE_NEWNET = 0x40000000
 SIZES = [1, 100, 1000, 1448, 4096, 10000, 16384, 32768, 65536]
 
 
-def sh(*cmd: str, check: bool = True) -> None:
-    subprocess.run(cmd, check=check, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 def setup() -> None:
-    teardown()
-    sh("ip", "netns", "add", NS_A)
-    sh("ip", "netns", "add", NS_B)
-    sh("ip", "link", "add", "hcost-a", "netns", NS_A, "type", "veth", "peer", "name", "hcost-b", "netns", NS_B)
-    for ns, dev, addr in ((NS_A, "hcost-a", "192.0.2.1/24"), (NS_B, "hcost-b", "192.0.2.2/24")):
-        sh("ip", "-n", ns, "addr", "add", addr, "dev", dev)
-        sh("ip", "-n", ns, "link", "set", dev, "up")
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
+    veth_pair.setup(NS_A, NS_B, "hcost-a", "hcost-b")
 
 
 def teardown() -> None:
-    sh("ip", "netns", "del", NS_A, check=False)
-    sh("ip", "netns", "del", NS_B, check=False)
-
-
-def setns(name: str) -> None:
-    """Move this process into a network namespace (os.setns needs Python 3.12: use libc)."""
-    fd = os.open(f"/run/netns/{name}", os.O_RDONLY)
-    if ctypes.CDLL(None, use_errno=True).setns(fd, CLONE_NEWNET) != 0:
-        raise OSError(ctypes.get_errno(), f"setns {name}")
-    os.close(fd)
+    veth_pair.teardown(NS_A, NS_B)
 
 
 def receiver(ready_w: int) -> None:

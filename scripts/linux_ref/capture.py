@@ -4,8 +4,8 @@
     sudo .venv/bin/python scripts/linux_ref/capture.py                 # every scenario, 5 runs each
     sudo .venv/bin/python scripts/linux_ref/capture.py --only tcp_bulk_64k_cubic_rtt0 --repeat 3
     sudo .venv/bin/python scripts/linux_ref/capture.py --list
-    .venv/bin/hilnic run --sim model $(jq -r '.hilnic_args|join(" ")' tests/linux_ref/X.json) --out /tmp/x
-    .venv/bin/hilnic compare /tmp/x tests/linux_ref/X.pcap
+    .venv/bin/hilnic run --sim model $(jq -r '.hilnic_args|join(" ")' tests/linux_ref/X.json) --out x-run
+    .venv/bin/hilnic compare x-run tests/linux_ref/X.pcap
 
 For each scenario and run the script creates two network namespaces, a sender (192.0.2.1/24)
 and a receiver (192.0.2.2/24, documentation addresses), joined by a veth pair, with no route

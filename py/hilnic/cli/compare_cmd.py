@@ -19,8 +19,8 @@ what is compared:
   real pattern varied between runs is compared on the features that were stable only.
 
 examples:
-  hilnic run --sim model --writes 10 --write-size 1000 --out /tmp/run
-  hilnic compare /tmp/run tests/linux_ref/tcp_nagle_10x1000_cubic_rtt0.pcap
+  hilnic run --sim model --writes 10 --write-size 1000 --out nagle-run
+  hilnic compare nagle-run tests/linux_ref/tcp_nagle_10x1000_cubic_rtt0.pcap
 
 exit status: 0 match, 1 different, 2 a file cannot be read."""
 
