@@ -28,11 +28,13 @@ import argparse
 import os
 import platform
 import re
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import veth_pair  # scripts/: on sys.path when run as a script
@@ -85,12 +87,13 @@ def main() -> int:
     if pid == 0:
         receiver(w)
         os._exit(0)
+    tmp = tempfile.mkdtemp(prefix="hilnic-sendmsg-cost-")
     try:
         os.read(r, 1)
         setns(NS_A)
         bufs = {n: b"x" * n for n in SIZES}
         socks = {n: closed_window_socket() for n in SIZES}
-        data = "/tmp/hilnic-sendmsg-cost.perf"
+        data = os.path.join(tmp, "perf.data")
         perf = subprocess.Popen(["perf", "record", "-q", "-e", "syscalls:sys_enter_sendto", "-e",
                                  "syscalls:sys_exit_sendto", "-p", str(os.getpid()), "-o", data],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -106,8 +109,8 @@ def main() -> int:
         perf.wait()
         out = subprocess.run(["perf", "script", "-i", data, "--ns", "-F", "time,event"], check=True,
                              capture_output=True, text=True).stdout
-        os.unlink(data)
     finally:
+        shutil.rmtree(tmp, ignore_errors=True)
         os.kill(pid, 9)
         os.waitpid(pid, 0)
         teardown()
