@@ -363,12 +363,12 @@ wire [SIZE_I:0] nl = (treq_hi[SIZE_I-1:0] != 0) ? {1'b0, treq_hi[SIZE_I-1:0]} : 
 wire intake = dreq_valid || treq_valid || ar_valid_reg;
 // fast path: a middle beat of a data burst (full width, not first or last, OKAY)
 wire r_mid = m_axi_rvalid && midnz_reg && m_axi_rresp == 2'b00;
-// the fast path's shifts: the stream continues at byte fill_reg; the beat's top fill_reg bytes carry over
-wire [DMA_DATA_WIDTH-1:0] mid_lo = acc_reg | (m_axi_rdata << {fill_reg, 3'b000});
+// the middle beat's shifts (written in the clocked block, so Icarus evaluates the wide shifts
+// only on a middle beat, not on every change of rdata): the stream continues at byte fill_reg;
+// the beat's top fill_reg bytes carry over
 /* verilator lint_off WIDTHEXPAND */ // BYTES - fill_reg in SIZE_I+1 bits
 wire [SIZE_I:0] fill_c = BYTESN - fill_reg;
 /* verilator lint_on WIDTHEXPAND */
-wire [DMA_DATA_WIDTH-1:0] mid_hi = m_axi_rdata >> {fill_c, 3'b000};
 // ... with no request intake: only the beat itself (the general code would do the same)
 wire r_fast = r_mid && !intake && !rst;
 /* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
@@ -377,9 +377,9 @@ always @(posedge clk) begin
         pulse_reg <= 1'b1;
         pl_reg <= 9'd1;
         fb_waddr_reg <= wptr_reg;
-        fb_wdata_reg <= mid_lo;
+        fb_wdata_reg <= acc_reg | (m_axi_rdata << {fill_reg, 3'b000});
         wptr_reg <= wptr_reg + 1;
-        acc_reg <= mid_hi;
+        acc_reg <= m_axi_rdata >> {fill_c, 3'b000};
         beat_cnt_reg <= beat_cnt_reg + 1;
         mid_cnt_reg <= mid_cnt_reg - 1;
         midnz_reg <= mid_cnt_reg != 9'd1;
@@ -437,9 +437,9 @@ always @(posedge clk) begin
         // the stream continues at byte fill_reg of the word being assembled
         pl[0] = 1'b1;
         fb_waddr_reg <= wptr_reg;
-        fb_wdata_reg <= mid_lo;
+        fb_wdata_reg <= acc_reg | (m_axi_rdata << {fill_reg, 3'b000});
         wptr_reg <= wptr_reg + 1;
-        acc_reg <= mid_hi;
+        acc_reg <= m_axi_rdata >> {fill_c, 3'b000};
         beat_cnt_reg <= beat_cnt_reg + 1;
         mid_cnt_reg <= mid_cnt_reg - 1;
         midnz_reg <= mid_cnt_reg != 9'd1;
