@@ -69,7 +69,7 @@ module nic_csr #
      * Reset / drain control
      */
     output wire                        drain,      // stop issuing, sink everything
-    output wire                        txoff,      // halted by an error
+    output wire                        halt,       // drain, or halted by an error (STATUS.TXOFF)
     output wire                        dp_rst,     // datapath reset pulse
     output wire                        full_rst,   // full reset pulse (CTRL.RST)
     input  wire                        dp_idle,
@@ -199,6 +199,10 @@ reg [31:0] txdrop_reg = 0;
 reg        txoff_reg = 1'b0;
 
 reg [1:0]  seq_reg = SEQ_RUN;
+// drain, drain || TXOFF as flip-flops of their own (from the next state): they fan out to the
+// issue handshakes of three blocks, without a LUT in front
+reg        drain_reg = 1'b0;
+reg        halt_reg = 1'b0;
 reg        dp_rst_reg = 1'b0;
 reg        full_rst_reg = 1'b0;
 
@@ -233,8 +237,8 @@ assign hwb_addr = {tdwbah_reg, tdwbal_reg[31:2], 2'b00};
 assign icr = icr_reg;
 assign ims = ims_reg;
 
-assign drain = seq_reg != SEQ_RUN;
-assign txoff = txoff_reg;
+assign drain = drain_reg;
+assign halt = halt_reg;
 assign dp_rst = dp_rst_reg;
 assign full_rst = full_rst_reg;
 
@@ -252,6 +256,8 @@ reg [31:0] err_set;
 reg [15:0] waddr;
 reg [15:0] raddr;
 reg        regs_clr;
+reg [1:0]  seq_n;    // the next seq_reg, txoff_reg
+reg        txoff_n;
 
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
 wire act_main = rst || wr_en || rd_en || bvalid_reg || rvalid_reg || ev_tdh_inc || ev_txdw || ev_rd_err || ev_wr_err || ev_too_long || ev_dext || ev_zero || seq_reg != SEQ_RUN;
@@ -272,6 +278,8 @@ always @(posedge clk) begin
     clr_tpt_reg <= 1'b0;
     err_set = 0;
     regs_clr = 1'b0;
+    seq_n = seq_reg;
+    txoff_n = txoff_reg;
 
     // ---- datapath events ----
     if (ev_tdh_inc) begin
@@ -290,12 +298,12 @@ always @(posedge clk) begin
     if (ev_rd_err) begin
         err_set[ERRCAUSE_DMA_READ_BIT] = 1'b1;
         erraddr_reg <= ev_rd_err_addr;
-        txoff_reg <= 1'b1;
+        txoff_n = 1'b1;
     end
     if (ev_wr_err) begin
         err_set[ERRCAUSE_DMA_WRITE_BIT] = 1'b1;
         erraddr_reg <= ev_wr_err_addr;
-        txoff_reg <= 1'b1;
+        txoff_n = 1'b1;
     end
     if (ev_too_long) begin
         err_set[ERRCAUSE_TOO_LONG_BIT] = 1'b1;
@@ -325,7 +333,7 @@ always @(posedge clk) begin
                 t = (ctrl_reg & ~bm) | wv;
                 ctrl_reg <= t;
                 if (t[CTRL_RST_BIT]) begin
-                    seq_reg <= SEQ_DRAIN_RST;
+                    seq_n = SEQ_DRAIN_RST;
                 end
             end
             REG_ICR: icr_reg <= icr_reg & ~(wv & ICR_CAUSES);
@@ -337,7 +345,7 @@ always @(posedge clk) begin
                 t = (tctl_reg & ~bm) | wv;
                 tctl_reg <= t;
                 if (t[TCTL_EN_BIT] && !tctl_reg[TCTL_EN_BIT] && seq_reg != SEQ_DRAIN_RST) begin
-                    seq_reg <= SEQ_DRAIN_EN;
+                    seq_n = SEQ_DRAIN_EN;
                 end
             end
             REG_TDBAL, REG_TDBAH, REG_TDLEN, REG_TDH: begin
@@ -440,15 +448,15 @@ always @(posedge clk) begin
         SEQ_DRAIN_EN: begin
             if (dp_idle) begin
                 dp_rst_reg <= 1'b1;
-                txoff_reg <= 1'b0;
-                seq_reg <= SEQ_RUN;
+                txoff_n = 1'b0;
+                seq_n = SEQ_RUN;
             end
         end
         SEQ_DRAIN_RST: begin
             if (dp_idle) begin
                 dp_rst_reg <= 1'b1;
                 full_rst_reg <= 1'b1;
-                seq_reg <= SEQ_RUN;
+                seq_n = SEQ_RUN;
                 regs_clr = 1'b1;  // CTRL.RST drained: registers back to reset values below
             end
         end
@@ -475,16 +483,20 @@ always @(posedge clk) begin
         erraddr_reg <= 0;
         errcause_reg <= 0;
         txdrop_reg <= 0;
-        txoff_reg <= 1'b0;
+        txoff_n = 1'b0;
     end
     if (rst) begin
         bvalid_reg <= 1'b0;
         rvalid_reg <= 1'b0;
         rdata_reg <= 0;
-        seq_reg <= SEQ_RUN;
+        seq_n = SEQ_RUN;
         dp_rst_reg <= 1'b0;
         full_rst_reg <= 1'b0;
     end
+    seq_reg <= seq_n;
+    txoff_reg <= txoff_n;
+    drain_reg <= seq_n != SEQ_RUN;
+    halt_reg <= seq_n != SEQ_RUN || txoff_n;
 end
 end
 /* verilator lint_on BLKSEQ */

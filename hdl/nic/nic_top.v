@@ -170,7 +170,7 @@ wire [5:0]  wthresh;
 wire        hwb_en;
 wire [63:0] hwb_addr;
 wire [31:0] icr, ims;
-wire        drain, txoff, dp_rst, full_rst, dp_idle;
+wire        drain, halt, dp_rst, full_rst, dp_idle;
 
 wire        ev_tdh_inc, ev_txdw, ev_rd_err, ev_wr_err, ev_too_long, ev_dext, ev_zero;
 wire [63:0] ev_rd_err_addr, ev_wr_err_addr, ev_dext_addr;
@@ -227,7 +227,7 @@ nic_csr_inst (
     .icr(icr),
     .ims(ims),
     .drain(drain),
-    .txoff(txoff),
+    .halt(halt),
     .dp_rst(dp_rst),
     .full_rst(full_rst),
     .dp_idle(dp_idle),
@@ -270,7 +270,7 @@ nic_desc_fetch #(
 nic_desc_fetch_inst (
     .clk(clk),
     .rst(core_rst),
-    .enable(tctl_en && !txoff && !drain),
+    .enable(tctl_en && !halt),
     .tdba(tdba),
     .ndesc(ndesc),
     .tdh(tdh),
@@ -329,7 +329,7 @@ nic_tx_frame #(
 nic_tx_frame_inst (
     .clk(clk),
     .rst(core_rst),
-    .enable(!txoff && !drain),
+    .enable(!halt),
     .tdba(tdba),
     .ndesc(ndesc),
     .tdh(tdh),
@@ -391,7 +391,7 @@ nic_dma_rd #(
 nic_dma_rd_inst (
     .clk(clk),
     .rst(core_rst),
-    .stop(drain || txoff),
+    .stop(halt),
     .discard(drain),
     .wb_full(wb_full),
     .dreq_valid(dreq_valid),

@@ -124,6 +124,9 @@ reg [FB_ADDR_WIDTH:0]     used_reg = 0;
 // room for a frame of the largest size, registered with used_reg: the decisions do not wait for
 // this cycle's fb_free_words subtraction and a compare (a frame freed now counts a cycle later)
 reg                       space_reg = 1'b1;
+// a marker was presented last cycle: its frame's words are counted now, whether or not it is
+// accepted yet (space is consulted only after it is), so `used` does not wait for req_ready
+reg                       mk_new_reg = 1'b0;
 reg [63:0]                bad_addr_reg = 0;     // ERRADDR of the frame's bad descriptor
 
 /* verilator lint_off UNUSEDSIGNAL */ // STA (byte 12) is never read; the upper POPTS bits are reserved
@@ -333,6 +336,12 @@ always @(posedge clk) begin
     if (fb_free) begin
         used = used - fb_free_words;
     end
+    mk_new_reg <= 1'b0;
+    if (mk_new_reg && req_eop_reg && req_drop_reg == DROP_NONE) begin
+        /* verilator lint_off WIDTHEXPAND */ /* verilator lint_off WIDTHTRUNC */ // a frame's words fit the buffer (space checked when it was opened)
+        used = used + ((req_len_reg + BYTES - 1) / BYTES);
+        /* verilator lint_on WIDTHEXPAND */ /* verilator lint_on WIDTHTRUNC */
+    end
 
     case (state_reg)
         ST_IDLE: begin
@@ -478,6 +487,7 @@ always @(posedge clk) begin
             if (!req_valid_reg) begin
                 req_valid_reg <= 1'b1;
                 req_marker_reg <= 1'b1;
+                mk_new_reg <= 1'b1;
                 req_tso_reg <= fkind_rewind_reg ? MARK_REWIND : MARK_SEG;
                 req_rs_reg <= 1'b0;
                 req_ide_reg <= 1'b0;
@@ -491,11 +501,6 @@ always @(posedge clk) begin
             end else if (req_ready) begin
                 req_valid_reg <= 1'b0;
                 req_marker_reg <= 1'b0;
-                if (!fkind_rewind_reg) begin
-                    /* verilator lint_off WIDTHEXPAND */ /* verilator lint_off WIDTHTRUNC */ // a frame's words fit the buffer (space checked when it was opened)
-                    used = used + ((req_len_reg + BYTES - 1) / BYTES);
-                    /* verilator lint_on WIDTHEXPAND */ /* verilator lint_on WIDTHTRUNC */
-                end
                 state_reg <= ST_TDATA;
             end
         end
@@ -504,6 +509,7 @@ always @(posedge clk) begin
                 // present the descriptor's marker
                 req_valid_reg <= 1'b1;
                 req_marker_reg <= 1'b1;
+                mk_new_reg <= 1'b1;
                 req_addr_reg <= bad_addr_reg;
                 req_rs_reg <= d_cmd[TXD_CMD_RS] | d_cmd[TXD_CMD_RPS];
                 req_ide_reg <= d_cmd[TXD_CMD_IDE];
@@ -566,11 +572,6 @@ always @(posedge clk) begin
                 end
                 idx_reg <= idx_next[15:0];
                 if (req_eop_reg) begin
-                    if (req_drop_reg == DROP_NONE) begin
-                        /* verilator lint_off WIDTHEXPAND */ /* verilator lint_off WIDTHTRUNC */ // a frame's words fit the buffer (space_ok): no truncation
-                        used = used + ((req_len_reg + BYTES - 1) / BYTES);
-                        /* verilator lint_on WIDTHEXPAND */ /* verilator lint_on WIDTHTRUNC */
-                    end
                     in_frame_reg <= 1'b0;
                     total_reg <= 0;
                     long_reg <= 1'b0;
@@ -598,6 +599,7 @@ always @(posedge clk) begin
         long_reg <= 1'b0;
         used_reg <= 0;
         space_reg <= 1'b1;
+        mk_new_reg <= 1'b0;
         desc_ready_reg <= 1'b0;
         req_valid_reg <= 1'b0;
         req_marker_reg <= 1'b0;
