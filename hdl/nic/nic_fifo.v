@@ -37,15 +37,20 @@ reg [WIDTH-1:0] mem [0:(1<<DEPTH_LOG2)-1];
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [DEPTH_LOG2:0] wr_ptr_reg = 0;
 reg [DEPTH_LOG2:0] rd_ptr_reg = 0;
+// the flags and the count as flip-flops (from the next pointers): the consumers' handshakes
+// start from a register, not from a pointer compare or subtraction
+reg                full_reg = 1'b0;
+reg                empty_reg = 1'b1;
+reg [DEPTH_LOG2:0] count_reg = 0;
 /* verilator lint_on PROCASSINIT */
 
-wire full = (wr_ptr_reg ^ rd_ptr_reg) == {1'b1, {DEPTH_LOG2{1'b0}}};
-wire empty = wr_ptr_reg == rd_ptr_reg;
+wire full = full_reg;
+wire empty = empty_reg;
 
 assign in_ready = !full;
 assign out_valid = !empty;
 assign out_data = mem[rd_ptr_reg[DEPTH_LOG2-1:0]];
-assign count = wr_ptr_reg - rd_ptr_reg;
+assign count = count_reg;
 
 wire push = in_valid && !full;
 wire pop = out_ready && !empty;
@@ -53,21 +58,31 @@ wire pop = out_ready && !empty;
 wire act = push || pop || rst;
 assign active = act;
 
+reg [DEPTH_LOG2:0] wr_n, rd_n;   // the next pointers
+/* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
     if (act) begin
+        wr_n = wr_ptr_reg;
+        rd_n = rd_ptr_reg;
         if (push) begin
             mem[wr_ptr_reg[DEPTH_LOG2-1:0]] <= in_data;
-            wr_ptr_reg <= wr_ptr_reg + 1;
+            wr_n = wr_ptr_reg + 1;
         end
         if (pop) begin
-            rd_ptr_reg <= rd_ptr_reg + 1;
+            rd_n = rd_ptr_reg + 1;
         end
         if (rst) begin
-            wr_ptr_reg <= 0;
-            rd_ptr_reg <= 0;
+            wr_n = 0;
+            rd_n = 0;
         end
+        wr_ptr_reg <= wr_n;
+        rd_ptr_reg <= rd_n;
+        full_reg <= (wr_n ^ rd_n) == {1'b1, {DEPTH_LOG2{1'b0}}};
+        empty_reg <= wr_n == rd_n;
+        count_reg <= wr_n - rd_n;
     end
 end
+/* verilator lint_on BLKSEQ */
 
 endmodule
 

@@ -97,6 +97,8 @@ reg [Q_LOG2:0] rd_ptr_reg = 0;
 reg [Q_LOG2:0] batch_end_reg = 0;
 reg [Q_LOG2-1:0] batch_last_reg = 0; // batch_end_reg - 1 (queue index): the head write-back's entry
 reg            batch_reg = 1'b0;
+// `full` as a flip-flop (from the next pointers): nic_dma_rd's marker pop waits on it
+reg            full_reg = 1'b0;
 
 reg                       aw_valid_reg = 1'b0;
 reg                       w_valid_reg = 1'b0;
@@ -136,14 +138,12 @@ assign done_ide = done_ide_reg;
 assign err = err_reg;
 assign err_addr = err_addr_reg;
 assign idle = !aw_valid_reg && !w_valid_reg && outst_reg == 0;
-// two slots of slack for a push in flight; only when committed entries can drain (a
-// frame with more uncommitted RS descriptors than the queue holds loses the excess)
-wire [Q_LOG2:0] q_used = wr_ptr_reg - rd_ptr_reg;
-assign full = q_used >= Q_DEPTH - 2 && cm_ptr_reg != rd_ptr_reg;
+assign full = full_reg;
 
 reg [Q_LOG2:0]   pend;
 reg [Q_LOG2:0]   rp1;
 reg [Q_LOG2:0]   qcnt;
+reg [Q_LOG2:0]   wr_n, cm_n, rd_n;   // the next pointers
 reg [63:0]       a;
 reg [16:0]       v;
 reg [OUT_LOG2:0] outst;
@@ -161,6 +161,9 @@ always @(posedge clk) begin
     done_reg <= 1'b0;
     err_reg <= 1'b0;
     outst = outst_reg;
+    wr_n = wr_ptr_reg;
+    cm_n = cm_ptr_reg;
+    rd_n = rd_ptr_reg;
     aw_v = aw_valid_reg;
     w_v = w_valid_reg;
 
@@ -170,12 +173,12 @@ always @(posedge clk) begin
         if (push_rs && qcnt != Q_DEPTH) begin
             q_idx[wr_ptr_reg[Q_LOG2-1:0]] <= tdh;
             q_ide[wr_ptr_reg[Q_LOG2-1:0]] <= push_ide;
-            wr_ptr_reg <= wr_ptr_reg + 1;
+            wr_n = wr_ptr_reg + 1;
             if (push_commit) begin
-                cm_ptr_reg <= wr_ptr_reg + 1;
+                cm_n = wr_ptr_reg + 1;
             end
         end else if (push_commit) begin
-            cm_ptr_reg <= wr_ptr_reg;
+            cm_n = wr_ptr_reg;
         end
     end
 
@@ -224,7 +227,7 @@ always @(posedge clk) begin
             wstrb_reg <= {{(BYTES-4){1'b0}}, 4'hf} << (a % BYTES);
             /* verilator lint_on WIDTHEXPAND */
             ide_all_reg <= ide_all_reg & q_ide[batch_last_reg];
-            rd_ptr_reg <= batch_end_reg;
+            rd_n = batch_end_reg;
             batch_reg <= 1'b0;
         end else begin
             a = tdba + {44'd0, q_idx[rd_ptr_reg[Q_LOG2-1:0]], STA_BYTE};
@@ -236,7 +239,7 @@ always @(posedge clk) begin
             /* verilator lint_on WIDTHEXPAND */
             ide_all_reg <= ide_all_reg & q_ide[rd_ptr_reg[Q_LOG2-1:0]];
             rp1 = rd_ptr_reg + 1;
-            rd_ptr_reg <= rp1;
+            rd_n = rp1;
             if (rp1 == batch_end_reg) begin
                 batch_reg <= 1'b0;
             end
@@ -253,9 +256,9 @@ always @(posedge clk) begin
     outst_reg <= outst;
 
     if (rst) begin
-        wr_ptr_reg <= 0;
-        cm_ptr_reg <= 0;
-        rd_ptr_reg <= 0;
+        wr_n = 0;
+        cm_n = 0;
+        rd_n = 0;
         batch_reg <= 1'b0;
         aw_valid_reg <= 1'b0;
         w_valid_reg <= 1'b0;
@@ -266,6 +269,13 @@ always @(posedge clk) begin
         done_reg <= 1'b0;
         err_reg <= 1'b0;
     end
+    wr_ptr_reg <= wr_n;
+    cm_ptr_reg <= cm_n;
+    rd_ptr_reg <= rd_n;
+    // two slots of slack for a push in flight; only when committed entries can drain (a
+    // frame with more uncommitted RS descriptors than the queue holds loses the excess)
+    qcnt = wr_n - rd_n;
+    full_reg <= qcnt >= Q_DEPTH - 2 && cm_n != rd_n;
 end
 end
 /* verilator lint_on BLKSEQ */
