@@ -172,8 +172,12 @@ reg [TAG_LOG2:0] tq_rd_reg = 0;
 // the head entry is a register copy (hd_*), loaded from the arrays at tq_rd_reg: the R path
 // starts from flip-flops, not from a 64-deep LUT RAM read. The arrays hold TAG_DEPTH entries
 // besides it.
-wire tq_empty = tq_wr_reg == tq_rd_reg;   // no entry besides the head
-wire tq_full = (tq_wr_reg ^ tq_rd_reg) == {1'b1, {TAG_LOG2{1'b0}}};
+// empty and full as flip-flops (from the next pointers): the request handshakes and the head
+// refill start from a register, not from a compare of the pointers (which also address the arrays)
+reg  tq_empty_reg = 1'b1;
+reg  tq_full_reg = 1'b0;
+wire tq_empty = tq_empty_reg;   // no entry besides the head
+wire tq_full = tq_full_reg;
 
 reg            hd_valid_reg = 1'b0;
 reg [1:0]      hd_kind_reg = 0;
@@ -348,6 +352,7 @@ reg [MK_TSO_W-1:0]        mk_tso;
 reg [15:0]                outst;
 reg [5:0]                 dpos;
 reg [TAG_LOG2-1:0]        wp;
+reg [TAG_LOG2:0]          tq_wr_n, tq_rd_n;   // the next pointers
 
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
 wire act_main = rst || dreq_valid || treq_valid || ar_valid_reg || (!hd_valid_reg && !tq_empty)
@@ -390,6 +395,8 @@ always @(posedge clk) begin
     wfs_reg <= fstart_reg;
 
     outst = outstanding_reg;
+    tq_wr_n = tq_wr_reg;
+    tq_rd_n = tq_rd_reg;
 
     // ---- request intake ----
     if (intake) begin
@@ -399,7 +406,7 @@ always @(posedge clk) begin
         tq_addr[wp] <= dreq_addr;
         tq_blast[wp] <= dreq_beats - 9'd1;
         tq_cnt[wp] <= dreq_count;
-        tq_wr_reg <= tq_wr_reg + 1;
+        tq_wr_n = tq_wr_reg + 1;
         ar_valid_reg <= 1'b1;
         ar_addr_reg <= dreq_addr;
         ar_len_reg <= dreq_beats[7:0] - 8'd1;
@@ -415,7 +422,7 @@ always @(posedge clk) begin
         /* verilator lint_on WIDTHEXPAND */
         tq_mark[wp] <= mk_rec(treq_tso, treq_rs, treq_ide, treq_eop, treq_drop, treq_len, treq_ifcs, treq_ic, treq_css,
                               treq_cso);
-        tq_wr_reg <= tq_wr_reg + 1;
+        tq_wr_n = tq_wr_reg + 1;
         if (!treq_marker) begin
             ar_valid_reg <= 1'b1;
             ar_addr_reg <= treq_addr[DMA_ADDR_WIDTH-1:0];
@@ -615,15 +622,15 @@ always @(posedge clk) begin
             hd_nf_reg <= tq_nf[rp];
             hd_nl_reg <= tq_nl[rp];
             hd_mark_reg <= tq_mark[rp];
-            tq_rd_reg <= tq_rd_reg + 1;
+            tq_rd_n = tq_rd_reg + 1;
         end
     end
     outstanding_reg <= outst;
     pl_reg <= pl;
 
     if (rst) begin
-        tq_wr_reg <= 0;
-        tq_rd_reg <= 0;
+        tq_wr_n = 0;
+        tq_rd_n = 0;
         hd_valid_reg <= 1'b0;
         ar_valid_reg <= 1'b0;
         outstanding_reg <= 0;
@@ -639,6 +646,10 @@ always @(posedge clk) begin
         fstart_reg <= 0;
         pl_reg <= 9'd0;
     end
+    tq_wr_reg <= tq_wr_n;
+    tq_rd_reg <= tq_rd_n;
+    tq_empty_reg <= tq_wr_n == tq_rd_n;
+    tq_full_reg <= (tq_wr_n ^ tq_rd_n) == {1'b1, {TAG_LOG2{1'b0}}};
 end
 end
 /* verilator lint_on BLKSEQ */

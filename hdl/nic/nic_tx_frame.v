@@ -110,7 +110,7 @@ localparam [16:0] MAXF = MAXF_I[16:0];   // MAX_FRAME_BYTES <= 65000 (nic_top)
 `include "nic_records.vh"
 
 localparam [2:0] ST_IDLE = 3'd0, ST_BURST = 3'd1, ST_MARK = 3'd2, ST_TDATA = 3'd3, ST_FMARK = 3'd4, ST_BCALC = 3'd5,
-                 ST_DESC = 3'd6;
+                 ST_DESC = 3'd6, ST_DEC = 3'd7;
 
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [2:0]                 state_reg = ST_IDLE;
@@ -135,6 +135,11 @@ reg [127:0]               desc_reg = 0;         // the FIFO's head, registered i
 reg [63:0]                run_addr_reg = 0;     // the run of bursts being issued
 reg [19:0]                run_rem_reg = 0;
 reg                       desc_ready_reg = 1'b0;
+// ST_DEC: the descriptor's tests that need a carry chain, registered for ST_DESC's decision
+reg [16:0]                dec_total_reg = 0;    // total_reg + the descriptor's length
+reg                       dec_long_reg = 1'b0;  // the frame is (now) too long
+reg                       dec_zero_reg = 1'b0;  // length 0
+reg                       dec_short_reg = 1'b0; // a TSE data descriptor shorter than HDRLEN
 
 reg                       req_valid_reg = 1'b0;
 reg                       req_marker_reg = 1'b0;
@@ -350,8 +355,16 @@ always @(posedge clk) begin
                 init_reg <= 1'b0;
             end else if (desc_valid && !desc_ready_reg && enable && (in_frame_reg || (space_ok && tctx_ready))) begin
                 desc_reg <= desc_data;
-                state_reg <= ST_DESC;
+                state_reg <= ST_DEC;
             end
+        end
+        ST_DEC: begin
+            new_total = total_reg + d_len;
+            dec_total_reg <= new_total;
+            dec_long_reg <= long_reg || new_total > LIMIT;
+            dec_zero_reg <= d_len == 0;
+            dec_short_reg <= d_len20 < {12'd0, ctx_hdrlen_reg};
+            state_reg <= ST_DESC;
         end
         ST_DESC: begin
             // the descriptor admitted in ST_IDLE (space checked there: it only grows since)
@@ -392,7 +405,7 @@ always @(posedge clk) begin
                 end_here_reg <= 1'b0;
                 seg_open_reg <= 1'b0;
                 txsm_reg <= d_popts[TXD_POPTS_TXSM];
-                if (!ctx_valid_reg || !ctx_ok_reg || d_len20 < {12'd0, ctx_hdrlen_reg}) begin
+                if (!ctx_valid_reg || !ctx_ok_reg || dec_short_reg) begin
                     tbad_reg <= 1'b1;
                     tbad_drop_reg <= DROP_DEXT;
                     bad_addr_reg <= d_ring_addr;
@@ -414,19 +427,18 @@ always @(posedge clk) begin
                 end
             end else begin
                 in_frame_reg <= 1'b1;
-                new_total = total_reg + d_len;
                 if (d_cmd[TXD_CMD_DEXT]) begin
                     // DEXT that is not a context or TSE descriptor outside a frame:
                     // a bad descriptor ends the frame, no data read
                     bad_addr_reg <= d_ring_addr;
                     state_reg <= ST_MARK;
-                end else if (long_reg || new_total > LIMIT) begin
+                end else if (dec_long_reg) begin
                     long_reg <= 1'b1;
                     state_reg <= ST_MARK;
-                end else if (d_len == 0) begin
+                end else if (dec_zero_reg) begin
                     state_reg <= ST_MARK;
                 end else begin
-                    total_reg <= new_total;
+                    total_reg <= dec_total_reg;
                     start_run(d_addr, {4'd0, d_len}, BURST_DATA, ST_MARK);
                 end
             end

@@ -99,6 +99,9 @@ reg [Q_LOG2-1:0] batch_last_reg = 0; // batch_end_reg - 1 (queue index): the hea
 reg            batch_reg = 1'b0;
 // `full` as a flip-flop (from the next pointers): nic_dma_rd's marker pop waits on it
 reg            full_reg = 1'b0;
+// head write-back: the batch's last index + 1, read from the queue when the batch starts (the
+// issue then does not wait for a LUT RAM read and an add)
+reg [16:0]     hv_reg = 0;
 
 reg                       aw_valid_reg = 1'b0;
 reg                       w_valid_reg = 1'b0;
@@ -213,11 +216,12 @@ always @(posedge clk) begin
             batch_reg <= 1'b1;
             batch_end_reg <= cm_ptr_reg;
             batch_last_reg <= cm_ptr_reg[Q_LOG2-1:0] - 1;
+            li = q_idx[cm_ptr_reg[Q_LOG2-1:0] - 1];
+            hv_reg <= {1'b0, li} + 17'd1;
         end
     end else if (!aw_v && !w_v && outst < (1<<OUT_LOG2) - 1 && !stop) begin
         if (hwb_en) begin
-            li = q_idx[batch_last_reg];
-            v = li + 1;
+            v = hv_reg;
             if (v >= ndesc) begin
                 v = 0;
             end
