@@ -152,18 +152,21 @@ localparam [1:0] K_DESC = 2'd0, K_DATA = 2'd1, K_MARK = 2'd2;
 `include "nic_records.vh"
 
 // ---------------- tag queue (separate arrays per field) ----------------
-reg [1:0]  tq_kind  [0:TAG_DEPTH-1];
-reg [63:0] tq_addr  [0:TAG_DEPTH-1];
+// no_rw_check: an entry is never read in the cycle it is written (the head is refilled only
+// from a non-empty queue, nothing is written into a full one), so synthesis needs no
+// write-to-read bypass around the RAM
+(* no_rw_check *) reg [1:0] tq_kind [0:TAG_DEPTH-1];
+(* no_rw_check *) reg [63:0] tq_addr [0:TAG_DEPTH-1];
 // beat counts precomputed at intake, off the R path's critical path (LUT RAM read -> compare):
-reg [8:0]  tq_blast [0:TAG_DEPTH-1];   // bursts: beats - 1 (index of the last beat)
-reg [8:0]  tq_mid   [0:TAG_DEPTH-1];   // data bursts: middle beats, max(beats - 2, 0)
-reg [8:0]  tq_cnt   [0:TAG_DEPTH-1];
-reg [SIZE_I-1:0] tq_lo [0:TAG_DEPTH-1];
+(* no_rw_check *) reg [8:0] tq_blast [0:TAG_DEPTH-1];   // bursts: beats - 1 (index of the last beat)
+(* no_rw_check *) reg [8:0] tq_mid [0:TAG_DEPTH-1];   // data bursts: middle beats, max(beats - 2, 0)
+(* no_rw_check *) reg [8:0] tq_cnt [0:TAG_DEPTH-1];
+(* no_rw_check *) reg [SIZE_I-1:0] tq_lo [0:TAG_DEPTH-1];
 // data bursts: bytes of the first beat and of the last beat (when it is another), from
 // lo/hi at intake: the R path adds them to fill_reg without a subtraction first
-reg [SIZE_I:0] tq_nf [0:TAG_DEPTH-1];
-reg [SIZE_I:0] tq_nl [0:TAG_DEPTH-1];
-reg [MK_W-1:0] tq_mark [0:TAG_DEPTH-1];   // markers and bursts' kind: MK_* of nic_records.vh
+(* no_rw_check *) reg [SIZE_I:0] tq_nf [0:TAG_DEPTH-1];
+(* no_rw_check *) reg [SIZE_I:0] tq_nl [0:TAG_DEPTH-1];
+(* no_rw_check *) reg [MK_W-1:0] tq_mark [0:TAG_DEPTH-1];   // markers and bursts' kind: MK_* of nic_records.vh
 
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [TAG_LOG2:0] tq_wr_reg = 0;
@@ -190,10 +193,10 @@ reg [SIZE_I:0] hd_nf_reg = 0;
 reg [SIZE_I:0] hd_nl_reg = 0;
 reg            hd_single_reg = 1'b0;   // a one-beat burst (blast 0)
 reg            hd_midnz_reg = 1'b0;    // mid != 0
+reg            hd_hgate_reg = 1'b0;    // a probe or segment-header burst (its first beat may wait)
 reg [MK_W-1:0] hd_mark_reg = 0;
 
 wire [1:0] head_kind = hd_kind_reg;
-wire [1:0] head_tso = hd_mark_reg[MK_TSO_LSB +: MK_TSO_W];
 
 // ---------------- AR channel ----------------
 reg                       ar_valid_reg = 1'b0;
@@ -305,7 +308,7 @@ frame_fifo_inst (
 );
 
 // room for a frame, counting one push that may be in the register
-wire fq_room = fq_count < 15 - fq_push_reg;
+wire fq_room = fq_push_reg ? fq_count < 5'd14 : fq_count < 5'd15;
 
 // rready: a burst is at the head; for descriptor beats on wide buses hold the beat
 // until all its descriptors are pushed
@@ -316,8 +319,7 @@ reg r_take = 1'b0;  // initial value: Icarus does not run always @* at time 0
 /* verilator lint_on PROCASSINIT */
 // the first beat of a probe or segment-header burst waits while nic_tso_hdr prepares the
 // header, and for one cycle after any write (it may be the one that starts the preparation)
-wire r_gate = head_kind == K_DATA && (head_tso == BURST_PROBE || head_tso == BURST_HDR) && first_reg
-              && (tso_hold || fb_we_reg);
+wire r_gate = hd_hgate_reg && first_reg && (tso_hold || fb_we_reg);
 always @* begin
     r_take = 1'b0;
     if (hd_valid_reg) begin
@@ -622,6 +624,8 @@ always @(posedge clk) begin
             hd_nf_reg <= tq_nf[rp];
             hd_nl_reg <= tq_nl[rp];
             hd_mark_reg <= tq_mark[rp];
+            hd_hgate_reg <= tq_kind[rp] == K_DATA && (tq_mark[rp][MK_TSO_LSB +: MK_TSO_W] == BURST_PROBE
+                                                      || tq_mark[rp][MK_TSO_LSB +: MK_TSO_W] == BURST_HDR);
             tq_rd_n = tq_rd_reg + 1;
         end
     end

@@ -120,6 +120,7 @@ localparam [2:0] S_IDLE = 3'd0, S_SUM = 3'd1, S_TCP = 3'd2, S_PREP = 3'd3;
 
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg [2:0]   st_reg = S_IDLE;
+reg [2:0]   st_n;                // the next st_reg
 reg [3:0]   step_reg = 0;
 reg [7:0]   off_reg = 0;         // byte of the header being read or written
 // the packet's context
@@ -134,6 +135,11 @@ reg [HA:0]  hw_reg = 0;          // header words: ceil(HDRLEN / BYTES)
 reg [WS:0]  tail_reg = 0;        // header bytes in the last header word (1..BYTES)
 // read from the probe
 reg [23:0]  sum_reg = 0;         // IPv4 header without total length and ID
+// S_SUM reads a byte a cycle and adds it the cycle after (the header RAM read and the add are
+// not one path): the byte, whether it is summed, and whether it is a word's high byte
+reg [7:0]   sb_reg = 0;
+reg         sadd_reg = 1'b0;
+reg         shi_reg = 1'b0;
 reg [15:0]  id_reg = 0;          // next segment's IP ID
 reg [31:0]  seq_reg = 0;         // next segment's sequence number
 reg [7:0]   flags_reg = 0;
@@ -150,8 +156,12 @@ reg [15:0]  ipck_reg = 0;
 reg [15:0]  tck_reg = 0;
 /* verilator lint_on PROCASSINIT */
 
+// `hold` (busy, to nic_dma_rd's R path) as a flip-flop of its own, from the next state
+/* verilator lint_off PROCASSINIT */ // power-up value: simulation starts from it before the first reset (both simulators)
+reg  busy_reg = 1'b0;
+/* verilator lint_on PROCASSINIT */
 wire busy = st_reg != S_IDLE;
-assign hold = busy;
+assign hold = busy_reg;
 
 // write port: the written word's position in its frame; one read port for the header RAM
 reg [FB_ADDR_WIDTH-1:0]  widx;
@@ -229,6 +239,12 @@ always @(posedge clk) begin
     bt = 1'b0;
     bk = 8'd0;
     bo = 8'd0;
+    st_n = st_reg;
+    sadd_reg <= 1'b0;
+    if (sadd_reg) begin
+        // the byte S_SUM read last cycle (the last one is added in S_TCP's first step)
+        sum_reg <= sum_reg + (shi_reg ? {8'd0, sb_reg, 8'd0} : {16'd0, sb_reg});
+    end
     case (st_reg)
         S_IDLE: begin
             if (probe_w) begin
@@ -248,13 +264,13 @@ always @(posedge clk) begin
                     tail_reg <= (c_hdrlen[WS-1:0] == 0) ? BYTES_W : {1'b0, c_hdrlen[WS-1:0]};
                 end else if (hdr_end) begin
                     // the whole header is kept: sum the IPv4 header
-                    st_reg <= S_SUM;
+                    st_n = S_SUM;
                     off_reg <= ipcss_reg;
                     sum_reg <= 0;
                 end
             end else if (we && wmode[1] && hdr_end && !last_reg) begin
                 // this segment's header is complete: prepare the next one's
-                st_reg <= S_PREP;
+                st_n = S_PREP;
                 step_reg <= 0;
             end
         end
@@ -266,11 +282,11 @@ always @(posedge clk) begin
             end else if (rel == 9'd5) begin
                 id_reg[7:0] <= rb;
             end
-            if (rel < 9'd2 || rel > 9'd5) begin
-                sum_reg <= sum_reg + (rel[0] ? {16'd0, rb} : {8'd0, rb, 8'd0});
-            end
+            sb_reg <= rb;
+            sadd_reg <= rel < 9'd2 || rel > 9'd5;
+            shi_reg <= !rel[0];
             if (off_reg == ipcse_reg) begin
-                st_reg <= S_TCP;
+                st_n = S_TCP;
                 step_reg <= 0;
                 off_reg <= tucss_reg + 8'd4;
             end else begin
@@ -292,7 +308,7 @@ always @(posedge clk) begin
                     y = {1'b0, sum_reg[15:0]} + {9'd0, sum_reg[23:16]};
                     y = {1'b0, y[15:0]} + {16'd0, y[16]};
                     sum_reg <= {8'd0, y[15:0]};
-                    st_reg <= S_PREP;
+                    st_n = S_PREP;
                 end
             endcase
             step_reg <= step_reg + 4'd1;
@@ -343,7 +359,7 @@ always @(posedge clk) begin
                     rem_reg <= rem_reg - {4'd0, sp_reg};
                     id_reg <= id_reg + 16'd1;
                     seq_reg <= seq_reg + {16'd0, sp_reg};
-                    st_reg <= S_IDLE;
+                    st_n = S_IDLE;
                 end
             endcase
             step_reg <= step_reg + 4'd1;
@@ -375,9 +391,12 @@ always @(posedge clk) begin
     end
 
     if (rst) begin
-        st_reg <= S_IDLE;
+        st_n = S_IDLE;
         last_reg <= 1'b1;
+        sadd_reg <= 1'b0;
     end
+    st_reg <= st_n;
+    busy_reg <= st_n != S_IDLE;
 end
 end
 /* verilator lint_on BLKSEQ */

@@ -97,7 +97,8 @@ reg [Q_LOG2:0] rd_ptr_reg = 0;
 reg [Q_LOG2:0] batch_end_reg = 0;
 reg [Q_LOG2-1:0] batch_last_reg = 0; // batch_end_reg - 1 (queue index): the head write-back's entry
 reg            batch_reg = 1'b0;
-// `full` as a flip-flop (from the next pointers): nic_dma_rd's marker pop waits on it
+// `full` to nic_dma_rd as a flip-flop: from the next write and commit pointers and this cycle's
+// read pointer (a read this cycle frees its slots a cycle later), off the issue decision's path
 reg            full_reg = 1'b0;
 // head write-back: the batch's last index + 1, read from the queue when the batch starts (the
 // issue then does not wait for a LUT RAM read and an add)
@@ -142,6 +143,9 @@ assign err = err_reg;
 assign err_addr = err_addr_reg;
 assign idle = !aw_valid_reg && !w_valid_reg && outst_reg == 0;
 assign full = full_reg;
+// the same test on this cycle's pointers, for the batching decision
+wire [Q_LOG2:0] q_used = wr_ptr_reg - rd_ptr_reg;
+wire full_now = q_used >= Q_DEPTH - 2 && cm_ptr_reg != rd_ptr_reg;
 
 reg [Q_LOG2:0]   pend;
 reg [Q_LOG2:0]   rp1;
@@ -153,6 +157,8 @@ reg [OUT_LOG2:0] outst;
 reg              aw_v, w_v;
 reg [15:0]       li;
 reg [7:0]        lane;
+reg [20:0]       a_lo;
+wire [43:0]      tdba_hi1 = tdba[63:20] + 44'd1;
 
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
 wire act = rst || push || aw_valid_reg || w_valid_reg || m_axi_bvalid || batch_reg || cm_ptr_reg != rd_ptr_reg || done_reg || err_reg || outst_reg != 0;
@@ -212,7 +218,7 @@ always @(posedge clk) begin
     // ---- batching and issue ----
     pend = cm_ptr_reg - rd_ptr_reg;
     if (!batch_reg) begin
-        if (pend != 0 && !stop && ({1'b0, pend} >= {2'b00, wthresh} || ring_idle || full)) begin
+        if (pend != 0 && !stop && ({1'b0, pend} >= {2'b00, wthresh} || ring_idle || full_now)) begin
             batch_reg <= 1'b1;
             batch_end_reg <= cm_ptr_reg;
             batch_last_reg <= cm_ptr_reg[Q_LOG2-1:0] - 1;
@@ -234,9 +240,13 @@ always @(posedge clk) begin
             rd_n = batch_end_reg;
             batch_reg <= 1'b0;
         end else begin
-            a = tdba + {44'd0, q_idx[rd_ptr_reg[Q_LOG2-1:0]], STA_BYTE};
-            // the byte lane from the low bits alone, not from the 64-bit sum's carry chain
-            lane = tdba[7:0] + {q_idx[rd_ptr_reg[Q_LOG2-1:0]][3:0], STA_BYTE};
+            // the descriptor's status byte: a 20-bit add, its carry selecting TDBA's upper bits
+            // or those + 1 (both from registers): no 64-bit carry chain after the queue read
+            li = q_idx[rd_ptr_reg[Q_LOG2-1:0]];
+            a_lo = {1'b0, tdba[19:0]} + {1'b0, li, STA_BYTE};
+            a = {a_lo[20] ? tdba_hi1 : tdba[63:20], a_lo[19:0]};
+            // the byte lane: the descriptor index matters only to a 32-byte bus (its bit 0)
+            lane = {3'd0, tdba[4:0] + {li[0], STA_BYTE}};
             /* verilator lint_off WIDTHEXPAND */ // byte lane < BYTES <= 32: integer arithmetic
             wdata_reg <= {{(DMA_DATA_WIDTH-8){1'b0}}, STA_DONE} << (8*(lane % BYTES));
             wstrb_reg <= {{(BYTES-1){1'b0}}, 1'b1} << (lane % BYTES);
@@ -278,8 +288,8 @@ always @(posedge clk) begin
     rd_ptr_reg <= rd_n;
     // two slots of slack for a push in flight; only when committed entries can drain (a
     // frame with more uncommitted RS descriptors than the queue holds loses the excess)
-    qcnt = wr_n - rd_n;
-    full_reg <= qcnt >= Q_DEPTH - 2 && cm_n != rd_n;
+    qcnt = wr_n - rd_ptr_reg;
+    full_reg <= qcnt >= Q_DEPTH - 2 && cm_n != rd_ptr_reg && !rst;
 end
 end
 /* verilator lint_on BLKSEQ */
