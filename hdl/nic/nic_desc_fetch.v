@@ -43,6 +43,8 @@ module nic_desc_fetch #
 
 localparam BYTES = DMA_DATA_WIDTH/8;
 localparam FIFO_DEPTH = 1 << FIFO_LOG2;
+localparam integer FIFO_DEPTH_I = FIFO_DEPTH;
+localparam [FIFO_LOG2+1:0] FDEPTH = FIFO_DEPTH_I[FIFO_LOG2+1:0];
 
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg                       init_reg = 1'b1;
@@ -52,8 +54,12 @@ reg                       req_valid_reg = 1'b0;
 reg [DMA_ADDR_WIDTH-1:0]  req_addr_reg = 0;
 reg [8:0]                 req_beats_reg = 0;
 reg [8:0]                 req_count_reg = 0;
-// a fetch is decided in one cycle (count against the ring and the credits, address) and
-// issued in the next (count against the 4 KiB page, beats): no carry chains in series
+// a fetch is decided in two cycles (count against the ring and the prefetch limit, address;
+// then against the credits) and issued in the next (count against the 4 KiB page, beats):
+// no carry chains in series
+reg                       pre_reg = 1'b0;
+reg [FIFO_LOG2+1:0]       pre_cnt_reg = 0;   // <= DESC_PREFETCH <= FIFO_DEPTH / 4
+reg [63:0]                pre_addr_reg = 0;
 reg                       calc_reg = 1'b0;
 reg [16:0]                calc_cnt_reg = 0;
 reg [63:0]                calc_addr_reg = 0;
@@ -72,9 +78,10 @@ reg [12:0] room;
 /* verilator lint_on UNUSEDSIGNAL */
 reg [16:0] nxt;
 reg [FIFO_LOG2+1:0] cred;
+reg [FIFO_LOG2+1:0] room_c;   // credits left
 
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
-wire act = rst || desc_pop || req_valid_reg || init_reg || calc_reg || (enable && fetch_idx_reg != tdt && credits_reg < FIFO_DEPTH);
+wire act = rst || desc_pop || req_valid_reg || init_reg || pre_reg || calc_reg || (enable && fetch_idx_reg != tdt && credits_reg < FIFO_DEPTH);
 assign active = act;
 
 /* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
@@ -111,6 +118,15 @@ always @(posedge clk) begin
         /* verilator lint_off WIDTHTRUNC */ /* verilator lint_off WIDTHEXPAND */ // 64-bit address arithmetic with integer BYTES; at most 4096/BYTES + 1 beats: fits 9 bits
         req_beats_reg <= ((a % BYTES) + cnt * 16 + BYTES - 1) / BYTES;
         /* verilator lint_on WIDTHTRUNC */ /* verilator lint_on WIDTHEXPAND */
+    end else if (pre_reg) begin
+        // credits only came back and TDT only moved on since the ring count: it holds
+        room_c = FDEPTH - cred;   // cred < FIFO_DEPTH: credits only came back since
+        pre_reg <= 1'b0;
+        calc_reg <= 1'b1;
+        /* verilator lint_off WIDTHEXPAND */ // counts of at most FIFO_DEPTH, zero-extended
+        calc_cnt_reg <= (pre_cnt_reg > room_c) ? room_c : pre_cnt_reg;
+        /* verilator lint_on WIDTHEXPAND */
+        calc_addr_reg <= pre_addr_reg;
     end else if (!req_valid_reg && enable && fetch_idx_reg != tdt && {1'b0, tdt} < ndesc
                  && {1'b0, fetch_idx_reg} < ndesc && cred < FIFO_DEPTH) begin
         if (tdt > fetch_idx_reg) begin
@@ -122,14 +138,11 @@ always @(posedge clk) begin
         if (cnt > DESC_PREFETCH) begin
             cnt = DESC_PREFETCH;
         end
-        /* verilator lint_off WIDTHEXPAND */ // 32-bit FIFO_DEPTH - cred; cred < FIFO_DEPTH here
-        if (cnt > FIFO_DEPTH - cred) begin
-            cnt = FIFO_DEPTH - cred;
-        end
-        /* verilator lint_on WIDTHEXPAND */
-        calc_reg <= 1'b1;
-        calc_cnt_reg <= cnt;
-        calc_addr_reg <= tdba + {44'd0, fetch_idx_reg, 4'b0000};
+        pre_reg <= 1'b1;
+        /* verilator lint_off WIDTHTRUNC */ // cnt <= DESC_PREFETCH here
+        pre_cnt_reg <= cnt;
+        /* verilator lint_on WIDTHTRUNC */
+        pre_addr_reg <= tdba + {44'd0, fetch_idx_reg, 4'b0000};
     end
     credits_reg <= cred;
 
@@ -138,6 +151,7 @@ always @(posedge clk) begin
         fetch_idx_reg <= 0;
         credits_reg <= 0;
         req_valid_reg <= 1'b0;
+        pre_reg <= 1'b0;
         calc_reg <= 1'b0;
     end
 end

@@ -194,6 +194,10 @@ reg [SIZE_I:0] hd_nl_reg = 0;
 reg            hd_single_reg = 1'b0;   // a one-beat burst (blast 0)
 reg            hd_midnz_reg = 1'b0;    // mid != 0
 reg            hd_hgate_reg = 1'b0;    // a probe or segment-header burst (its first beat may wait)
+// a marker's waits, decoded at refill: a frame end that needs room in the frame queue; one
+// that needs none in the write-back queue (a segment end)
+reg            hd_fqneed_reg = 1'b0;
+reg            hd_nowb_reg = 1'b0;
 reg [MK_W-1:0] hd_mark_reg = 0;
 
 wire [1:0] head_kind = hd_kind_reg;
@@ -562,7 +566,7 @@ always @(posedge clk) begin
                     wptr_reg <= fstart_reg;
                     acc_reg <= 0;
                     fill_reg <= 0;
-                end else if ((!(mk[MK_EOP_BIT] && mk_drop == DROP_NONE) || fq_room) && (mk_tso == MARK_SEG || !wb_full)) begin
+                end else if ((!hd_fqneed_reg || fq_room) && (hd_nowb_reg || !wb_full)) begin
                     pop = 1'b1;
                     if (mk_tso != MARK_SEG) begin
                         // a descriptor: TDH advances, its write-back is queued (a context
@@ -624,6 +628,8 @@ always @(posedge clk) begin
             hd_nf_reg <= tq_nf[rp];
             hd_nl_reg <= tq_nl[rp];
             hd_mark_reg <= tq_mark[rp];
+            hd_fqneed_reg <= tq_mark[rp][MK_EOP_BIT] && tq_mark[rp][MK_DROP_LSB +: MK_DROP_W] == DROP_NONE;
+            hd_nowb_reg <= tq_mark[rp][MK_TSO_LSB +: MK_TSO_W] == MARK_SEG;
             hd_hgate_reg <= tq_kind[rp] == K_DATA && (tq_mark[rp][MK_TSO_LSB +: MK_TSO_W] == BURST_PROBE
                                                       || tq_mark[rp][MK_TSO_LSB +: MK_TSO_W] == BURST_HDR);
             tq_rd_n = tq_rd_reg + 1;
