@@ -203,6 +203,10 @@ reg [1:0]  seq_reg = SEQ_RUN;
 // issue handshakes of three blocks, without a LUT in front
 reg        drain_reg = 1'b0;
 reg        halt_reg = 1'b0;
+// dp_idle seen in a cycle when the datapath was already halted (seq_reg not SEQ_RUN: nothing
+// new starts at the next edge, so it stays idle): the sequencer's decision, which clears every
+// register, starts from this flip-flop, a cycle later
+reg        idle_ok_reg = 1'b0;
 reg        dp_rst_reg = 1'b0;
 reg        full_rst_reg = 1'b0;
 
@@ -444,16 +448,17 @@ always @(posedge clk) begin
     end
 
     // ---- reset / drain sequencer ----
+    idle_ok_reg <= dp_idle && seq_reg != SEQ_RUN && !rst;
     case (seq_reg)
         SEQ_DRAIN_EN: begin
-            if (dp_idle) begin
+            if (idle_ok_reg) begin
                 dp_rst_reg <= 1'b1;
                 txoff_n = 1'b0;
                 seq_n = SEQ_RUN;
             end
         end
         SEQ_DRAIN_RST: begin
-            if (dp_idle) begin
+            if (idle_ok_reg) begin
                 dp_rst_reg <= 1'b1;
                 full_rst_reg <= 1'b1;
                 seq_n = SEQ_RUN;
