@@ -81,6 +81,8 @@ localparam integer SIZE = $clog2(BYTES);
 localparam [2:0] AWSIZE = SIZE[2:0];
 localparam Q_DEPTH = 1 << Q_LOG2;
 localparam OUT_LOG2 = 5;
+localparam integer OMAX_I = (1 << OUT_LOG2) - 1;   // writes outstanding at most
+localparam [OUT_LOG2:0] OMAX = OMAX_I[OUT_LOG2:0];
 
 `include "nic_txd.vh"
 // DD write-back: the descriptor's status byte, DD set (the other bits of the byte written 0)
@@ -160,6 +162,12 @@ reg [7:0]        lane;
 reg [20:0]       a_lo;
 wire [43:0]      tdba_hi1 = tdba[63:20] + 44'd1;
 
+// room for another write: fewer than OMAX outstanding after this cycle's AW and B handshakes,
+// from compares of outst_reg against constants (no add in front of a compare)
+wire aw_hs = aw_valid_reg && m_axi_awready;
+wire out_room = (aw_hs && !m_axi_bvalid) ? outst_reg < OMAX - 1
+              : (m_axi_bvalid && !aw_hs) ? outst_reg < OMAX + 1 : outst_reg < OMAX;
+
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
 wire act = rst || push || aw_valid_reg || w_valid_reg || m_axi_bvalid || batch_reg || cm_ptr_reg != rd_ptr_reg || done_reg || err_reg || outst_reg != 0;
 assign active = act;
@@ -225,7 +233,7 @@ always @(posedge clk) begin
             li = q_idx[cm_ptr_reg[Q_LOG2-1:0] - 1];
             hv_reg <= {1'b0, li} + 17'd1;
         end
-    end else if (!aw_v && !w_v && outst < (1<<OUT_LOG2) - 1 && !stop) begin
+    end else if (!aw_v && !w_v && out_room && !stop) begin
         if (hwb_en) begin
             v = hv_reg;
             if (v >= ndesc) begin
