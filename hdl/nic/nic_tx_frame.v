@@ -103,6 +103,9 @@ localparam WIN = 256*BYTES;
 localparam LIMIT = MAX_FRAME_BYTES + 4;   // frame data with a software FCS
 localparam FB_WORDS = 1 << FB_ADDR_WIDTH;
 localparam MAX_WORDS = (LIMIT + BYTES - 1) / BYTES + 1;
+// room for a frame of the largest size: FB_WORDS - used >= MAX_WORDS, as used against a constant
+localparam integer SPACE_LIM_I = FB_WORDS - MAX_WORDS;
+localparam [FB_ADDR_WIDTH:0] SPACE_LIM = SPACE_LIM_I[FB_ADDR_WIDTH:0];
 localparam integer MAXF_I = MAX_FRAME_BYTES;
 localparam [16:0] MAXF = MAXF_I[16:0];   // MAX_FRAME_BYTES <= 65000 (nic_top)
 
@@ -127,6 +130,7 @@ reg                       space_reg = 1'b1;
 // a marker was presented last cycle: its frame's words are counted now, whether or not it is
 // accepted yet (space is consulted only after it is), so `used` does not wait for req_ready
 reg                       mk_new_reg = 1'b0;
+reg [FB_ADDR_WIDTH:0]     mk_words_reg = 0;     // its words, from the length it was presented with
 reg [63:0]                bad_addr_reg = 0;     // ERRADDR of the frame's bad descriptor
 
 /* verilator lint_off UNUSEDSIGNAL */ // STA (byte 12) is never read; the upper POPTS bits are reserved
@@ -344,7 +348,7 @@ always @(posedge clk) begin
     mk_new_reg <= 1'b0;
     if (mk_new_reg && req_eop_reg && req_drop_reg == DROP_NONE) begin
         /* verilator lint_off WIDTHEXPAND */ /* verilator lint_off WIDTHTRUNC */ // a frame's words fit the buffer (space checked when it was opened)
-        used = used + ((req_len_reg + BYTES - 1) / BYTES);
+        used = used + mk_words_reg;
         /* verilator lint_on WIDTHEXPAND */ /* verilator lint_on WIDTHTRUNC */
     end
 
@@ -500,6 +504,9 @@ always @(posedge clk) begin
                 req_valid_reg <= 1'b1;
                 req_marker_reg <= 1'b1;
                 mk_new_reg <= 1'b1;
+                /* verilator lint_off WIDTHEXPAND */ /* verilator lint_off WIDTHTRUNC */ // a frame's words fit the buffer
+                mk_words_reg <= (seg_len_reg + BYTES - 1) / BYTES;
+                /* verilator lint_on WIDTHEXPAND */ /* verilator lint_on WIDTHTRUNC */
                 req_tso_reg <= fkind_rewind_reg ? MARK_REWIND : MARK_SEG;
                 req_rs_reg <= 1'b0;
                 req_ide_reg <= 1'b0;
@@ -522,6 +529,9 @@ always @(posedge clk) begin
                 req_valid_reg <= 1'b1;
                 req_marker_reg <= 1'b1;
                 mk_new_reg <= 1'b1;
+                /* verilator lint_off WIDTHEXPAND */ /* verilator lint_off WIDTHTRUNC */ // a frame's words fit the buffer
+                mk_words_reg <= ((tso_reg ? seg_len_reg : total_reg[15:0]) + BYTES - 1) / BYTES;
+                /* verilator lint_on WIDTHEXPAND */ /* verilator lint_on WIDTHTRUNC */
                 req_addr_reg <= bad_addr_reg;
                 req_rs_reg <= d_cmd[TXD_CMD_RS] | d_cmd[TXD_CMD_RPS];
                 req_ide_reg <= d_cmd[TXD_CMD_IDE];
@@ -598,9 +608,7 @@ always @(posedge clk) begin
         default: state_reg <= ST_IDLE;
     endcase
     used_reg <= used;
-    /* verilator lint_off WIDTHEXPAND */ // integer (32-bit) arithmetic on buffer words, used <= FB_WORDS
-    space_reg <= FB_WORDS - used >= MAX_WORDS;
-    /* verilator lint_on WIDTHEXPAND */
+    space_reg <= used <= SPACE_LIM;
 
     if (rst) begin
         state_reg <= ST_IDLE;
