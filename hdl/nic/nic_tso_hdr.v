@@ -169,11 +169,16 @@ wire [DMA_DATA_WIDTH-1:0] hq = hram[ra];
 wire        seg_hdr = wmode[1] && in_hdr;
 wire        hdr_last = widx == {{(FB_ADDR_WIDTH-HA-1){1'b0}}, hw_reg} - 1'b1;
 reg [DMA_DATA_WIDTH-1:0] wd;
-reg [DMA_DATA_WIDTH-1:0] hm;   // the lanes that take the kept header's byte
-// one word-wide mask, not a loop over the lanes: Icarus pays per statement executed
+// word-wide masks, not a loop over the lanes (Icarus pays per statement executed); the last
+// header word takes its first tail_reg bytes from the kept header
 always @* begin
-    hm = hdr_last ? ~({DMA_DATA_WIDTH{1'b1}} << {tail_reg, 3'b000}) : {DMA_DATA_WIDTH{1'b1}};
-    wd = seg_hdr ? (hq & hm) | (wdata & ~hm) : wdata;
+    if (!seg_hdr) begin
+        wd = wdata;
+    end else if (!hdr_last) begin
+        wd = hq;
+    end else begin
+        wd = (hq & ~({DMA_DATA_WIDTH{1'b1}} << {tail_reg, 3'b000})) | (wdata & ({DMA_DATA_WIDTH{1'b1}} << {tail_reg, 3'b000}));
+    end
 end
 assign wdata_out = wd;
 
