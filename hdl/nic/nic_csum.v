@@ -112,7 +112,7 @@ wire run_mid = state_reg == ST_RUN && !p_first_reg && !p_last_reg && !in_ready_r
                && !(out_valid_reg && out_ready) && !rst;
 
 /* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
-always @(posedge clk) begin
+always @(posedge clk) if (act) begin
     // accumulate the word masked last cycle (ST_SETUP's clear below comes later and wins)
     if (q_valid_reg) begin
         if (BYTES == 8) begin
@@ -138,7 +138,7 @@ always @(posedge clk) begin
                 state_reg <= ST_WAIT;
             end
         end
-    end else if (act) begin
+    end else begin
     in_ready_reg <= 1'b0;
 
     if (out_valid_reg && out_ready) begin
