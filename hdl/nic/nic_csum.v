@@ -105,10 +105,40 @@ reg [15:0] w0, w1;
 // a held output only waits for out_ready (no new frame is taken while it is held)
 wire act = rst || in_ready_reg || state_reg != ST_IDLE || p_valid_reg || q_valid_reg || (out_valid_reg ? out_ready : in_valid);
 assign active = act;
+// fast path: the middle of a run (ST_RUN, the word read last cycle neither the first nor the
+// last: no masking; no record taken or handed on): the general code below in that case,
+// without its tests
+wire run_mid = state_reg == ST_RUN && !p_first_reg && !p_last_reg && !in_ready_reg
+               && !(out_valid_reg && out_ready) && !rst;
 
 /* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
-always @(posedge clk) begin
-    if (act) begin
+always @(posedge clk) if (act) begin
+    // accumulate the word masked last cycle (ST_SETUP's clear below comes later and wins)
+    if (q_valid_reg) begin
+        if (BYTES == 8) begin
+            acc_reg <= acc_reg + {16'd0, q_data_reg[63:0]};
+        end else if (BYTES == 16) begin
+            acc_reg <= acc_reg + {16'd0, q_data_reg[63:0]} + {16'd0, q_data_reg[L1 +: 64]};
+        end else begin
+            acc_reg <= acc_reg + {16'd0, q_data_reg[63:0]} + {16'd0, q_data_reg[L1 +: 64]} + {16'd0, q_data_reg[L2 +: 64]}
+                       + {16'd0, q_data_reg[L3 +: 64]};
+        end
+    end
+    if (run_mid) begin
+        q_data_reg <= fb_rdata;
+        q_valid_reg <= p_valid_reg;
+        p_valid_reg <= fb_gnt;
+        if (fb_gnt) begin
+            p_first_reg <= first_reg;
+            p_last_reg <= words_reg == 1;
+            first_reg <= 1'b0;
+            raddr_reg <= raddr_reg + 1;
+            words_reg <= words_reg - 1;
+            if (words_reg == 1) begin
+                state_reg <= ST_WAIT;
+            end
+        end
+    end else begin
     in_ready_reg <= 1'b0;
 
     if (out_valid_reg && out_ready) begin
@@ -127,16 +157,6 @@ always @(posedge clk) begin
     end
     q_data_reg <= d;
     q_valid_reg <= p_valid_reg;
-    if (q_valid_reg) begin
-        if (BYTES == 8) begin
-            acc_reg <= acc_reg + {16'd0, q_data_reg[63:0]};
-        end else if (BYTES == 16) begin
-            acc_reg <= acc_reg + {16'd0, q_data_reg[63:0]} + {16'd0, q_data_reg[L1 +: 64]};
-        end else begin
-            acc_reg <= acc_reg + {16'd0, q_data_reg[63:0]} + {16'd0, q_data_reg[L1 +: 64]} + {16'd0, q_data_reg[L2 +: 64]}
-                       + {16'd0, q_data_reg[L3 +: 64]};
-        end
-    end
     p_valid_reg <= 1'b0;
 
     case (state_reg)

@@ -179,18 +179,15 @@ wire [DMA_DATA_WIDTH-1:0] hq = hram[ra];
 wire        seg_hdr = wmode[1] && in_hdr;
 wire        hdr_last = widx == {{(FB_ADDR_WIDTH-HA-1){1'b0}}, hw_reg} - 1'b1;
 reg [DMA_DATA_WIDTH-1:0] wd;
-integer                  l;
+// word-wide masks, not a loop over the lanes (Icarus pays per statement executed); the last
+// header word takes its first tail_reg bytes from the kept header
 always @* begin
-    wd = wdata;
-    l = 0;  // assigned on every path (no latch)
-    if (seg_hdr) begin
-        for (l = 0; l < BYTES; l = l + 1) begin
-            /* verilator lint_off WIDTHEXPAND */ // lane index (integer) against the header's byte count in the last word
-            if (!hdr_last || l < tail_reg) begin
-            /* verilator lint_on WIDTHEXPAND */
-                wd[l*8 +: 8] = hq[l*8 +: 8];
-            end
-        end
+    if (!seg_hdr) begin
+        wd = wdata;
+    end else if (!hdr_last) begin
+        wd = hq;
+    end else begin
+        wd = (hq & ~({DMA_DATA_WIDTH{1'b1}} << {tail_reg, 3'b000})) | (wdata & ({DMA_DATA_WIDTH{1'b1}} << {tail_reg, 3'b000}));
     end
 end
 assign wdata_out = wd;
@@ -227,8 +224,10 @@ reg [DMA_DATA_WIDTH-1:0] hwd;
 reg [BYTES-1:0]          hbe;
 integer                  k;
 
-// activity gate: an idle block costs one test per cycle in an event-driven simulator
-wire act = rst || busy || (we && wmode != 2'd0);
+// activity gate: an idle block costs one test per cycle in an event-driven simulator. Of
+// the writes, only the probe's and a segment header's last word change state (a segment's
+// payload words stream past: they must not cost the block a pass a word)
+wire act = rst || busy || probe_w || (we && wmode[1] && hdr_end);
 assign active = act || cq_active;
 
 /* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)

@@ -330,10 +330,13 @@ task start_run;
     end
 endtask
 
-// activity gate: an idle block costs one test per cycle in an event-driven simulator
+// activity gate: an idle block costs one test per cycle in an event-driven simulator.
+// ST_TDATA waiting for buffer space to open a segment (a TSO packet's usual state: the
+// buffer full of segments) is idle too: only fb_free (or reset) moves it on.
 wire space_ok = space_reg;
-wire act = rst || fb_free || desc_ready_reg || init_reg || state_reg != ST_IDLE || tctx_valid_reg
-           || (desc_valid && enable && (in_frame_reg || space_ok));
+wire tdata_wait = state_reg == ST_TDATA && !seg_open_reg && rem_reg != 0 && !space_ok;
+wire act = rst || fb_free || desc_ready_reg || init_reg || tctx_valid_reg
+           || (state_reg == ST_IDLE ? desc_valid && enable && (in_frame_reg || space_ok) : !tdata_wait);
 assign active = act;
 
 /* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)

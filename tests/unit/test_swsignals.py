@@ -142,11 +142,11 @@ def test_activations_show_with_a_hold_then_idle(rig):
     scenario(k)
     assert timeline(log) == [
         (0, IDLE, IDLE, 0),
-        (1 * US, "tcp_sendmsg", "process", 2),  # zero time: a 6.4 ns pulse
-        (1 * US + 6400, IDLE, IDLE, 2),
+        (1 * US, "tcp_sendmsg", "process", 1),  # zero time: a 6.4 ns pulse
+        (1 * US + 6400, IDLE, IDLE, 2),  # the calls it made (dev_queue_xmit) by its end
         (2 * US, "e1000_intr", "hardirq", 3),  # holds the CPU through the MMIO read
-        (2700 * NS, "net_tx_action", "softirq", 5),  # the last activation at 2.7 us
-        (2703 * NS, "tcp_sendmsg", "process", 7),  # within the hold: replaces it directly
+        (2700 * NS, "net_tx_action", "softirq", 4),  # the last activation at 2.7 us
+        (2703 * NS, "tcp_sendmsg", "process", 6),  # within the hold: replaces it directly
         (2703 * NS + 6400, IDLE, IDLE, 7),
     ]
     assert sw.state() == (IDLE, IDLE, 7)
@@ -194,3 +194,41 @@ def test_func_width_comes_from_the_register(rig):
     SwSignals(dut, tr, env=k.env, hold_ps=0)
     net_tx_action()
     assert ("func", "net_tx_a") in [(n, v) for _t, n, v in log]
+
+
+def test_activations_last_their_cpu_time():
+    """With CPU costs on, an activation shows from the CPU time it starts at to the CPU time
+    it returns at (Kernel.charge moves the cursor; the Tracer's clock is the cursor), the
+    same interval trace.txt gives it, and the next one starts where the CPU gets to it."""
+    k = Kernel(VirtualEnv())
+    k.env.run(until=0)
+    tr = Tracer(clock=k.cpu_clock, context=lambda: k.context)
+    ftrace.set_tracer(tr)
+    try:
+        dut, log = fake_dut(k.env.now)
+        SwSignals(dut, tr, env=k.env, hold_ps=6400)
+
+        @traced
+        def tcp_sendmsg() -> None:
+            k.charge(3 * US)  # copy and the stack below: 3 us of CPU time
+            dev_queue_xmit()
+
+        async def app() -> None:
+            await k.sleep_ps(1 * US)
+            tcp_sendmsg()
+            await k.cpu_pay()  # the task spends the charged time
+            tcp_sendmsg()  # the second send starts where the CPU got to: 4 us
+            await k.cpu_pay()
+
+        k.spawn(app())
+        k.env.run(until=20 * US)
+    finally:
+        ftrace.set_tracer(None)
+    assert timeline(log) == [
+        (0, IDLE, IDLE, 0),
+        (1 * US, "tcp_sendmsg", "process", 1),  # 3 us on the waveform, not a one-cycle pulse
+        (4 * US, "tcp_sendmsg", "process", 3),  # the second send() where the CPU got to
+        (7 * US, IDLE, IDLE, 4),  # its "idle" written at the cursor, 3 us after it ran
+    ]
+    exits = [ev for ev in tr.events if ev.kind == "exit" and ev.name == "tcp_sendmsg"]
+    assert [(ev.time - ev.duration, ev.time) for ev in exits] == [(1 * US, 4 * US), (4 * US, 7 * US)]

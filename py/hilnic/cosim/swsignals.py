@@ -11,26 +11,27 @@ Strings are packed as Verilog string literals are (`ascii_value`): first charact
 most significant byte, right-aligned, NUL bytes on the left (GTKWave's ASCII display skips
 them). A name longer than the register keeps its first characters.
 
-What the values mean. The kernel model runs in zero simulated time: everything it does at
-one instant collapses into the last value the dump holds for that timestamp, so showing
-every call is both useless and costly (one VPI write each). The signals therefore show the
-*activation* on the CPU, not the innermost call:
+What the values mean. Kernel code runs in CPU time (hilnic.kernel.core): a synchronous
+section's logic runs at one instant of the event loop while the CPU's cursor moves ahead by
+the time the section costs. The Tracer's clock is that cursor, and every write is placed at
+it, so the registers show the *activation* on the CPU over the CPU time it took, not the
+innermost call:
 
 * sw_func is the outermost traced function of the running activation (tcp_sendmsg for the
   whole send path, net_tx_action for a NET_TX softirq run, e1000_intr for the hard IRQ, a
   timer's or NAPI poll's entry point), sw_ctx its context. They change only when an
   activation starts, resumes, suspends or returns (the Tracer's RUN / WAIT / EXIT
   notifications), never for nested calls; trace.txt (same ns time base) lists those.
+* An activation shows from the CPU time it starts at to the CPU time it returns at (the
+  cursor then: e.g. tcp_sendmsg for its copy and the stack below it); "idle" follows, but
+  no sooner than `hold_ps` after the start, so an activation that costs nothing (e.g.
+  with --cpu-scale 0) is still a pulse of that length. An activation starting before that
+  replaces the value directly. With several activations at one time the dump shows the last.
 * A hard-IRQ handler awaiting an MMIO read keeps the CPU (the kernel model runs nothing
-  else meanwhile), so it stays on the signals for the whole read: this is where software
-  takes real simulated time.
-* Anything else that returns or blocks leaves the CPU idle, but "idle" is written only
-  `hold_ps` later (default: one clock period of the harness), so a zero-time activation
-  is still visible as a pulse of that length at its timestamp (e.g. tcp_sendmsg just
-  before the TDT doorbell on AXI-Lite). An activation starting within the hold replaces
-  the value directly. With several activations at one timestamp the dump shows the last.
-* sw_calls steps at every timestamp where kernel code ran, by the number of traced calls,
-  even when sw_func's pulses merge.
+  else meanwhile), so it stays on the signals for the whole read.
+* sw_calls steps at every activation change by the number of traced calls made so far.
+* With several CPUs (--cpus N) the registers show the activations of all of them, each
+  placed at its own CPU's time: the one that started last wins (trace.txt has a CPU column).
 * Writes go through the raw simulator handle (deposit, no cocotb scheduling) and only when
   the value changes (each register's last value is cached). Cost measured on Icarus 12:
   ~0.36 us per string write (cached binary string), ~0.16 us per sw_calls write, against
@@ -170,11 +171,11 @@ class SwSignals:
             except Exception:
                 pass
         self.hold_ps = hold_ps
-        self._call_later: Callable[[int, Callable[[], None]], Any] = (
-            env.call_later if env is not None else _cocotb_call_later)
+        self._env = env
         self.writes = 0
-        self._idle_since: int | None = None  # CPU idle since (ps), "idle" not yet written
-        self._timer = False  # an idle timer is pending
+        self._shown_at = 0  # CPU time (ps) the activation shown last started at
+        self._idle_t: int | None = None  # when the pending "idle" is due (ps), if one is
+        self._gen = 0  # bumped when an activation starts before the pending "idle": that one is void
         self._holder: str | None = None  # hard-IRQ handler awaiting MMIO (keeps the CPU)
         self._installed = False
         if install:
@@ -186,14 +187,15 @@ class SwSignals:
         if not self._installed:
             self.tracer.listeners.append(self._on_activation)
             self._installed = True
-            self._show(IDLE, IDLE)
+            self._write(IDLE, IDLE, self.tracer.calls)
         return self
 
     def uninstall(self) -> None:
         if self._installed:
             self.tracer.listeners.remove(self._on_activation)
             self._installed = False
-        self._idle_since = None
+        self._idle_t = None
+        self._gen += 1
 
     def __enter__(self) -> SwSignals:
         return self.install()
@@ -220,32 +222,45 @@ class SwSignals:
         else:
             self._go_idle()
 
+    def _at(self, t: int, fn: Callable[..., None], *args: Any) -> None:
+        """`fn(*args)` at CPU time `t`: now if the event loop is there, else when it gets there
+        (the code ran at an earlier instant of the loop; the CPU reaches `t` later)."""
+        env = self._env
+        if env is None:  # no loop to place writes on: written when told, "idle" a hold later
+            if args[0] is IDLE and t > self._shown_at:
+                _cocotb_call_later(t - self._shown_at, lambda: fn(*args))
+            else:
+                fn(*args)
+            return
+        if t > env.now():
+            env.call_at(t, fn, *args)
+        else:
+            fn(*args)
+
     def _show(self, func: str, ctx: str) -> None:
-        self._idle_since = None
-        n = self.func.write(func) + self.ctx.write(ctx) + self.calls.write(self.tracer.calls)
-        self.writes += n
+        t = self.tracer.clock()
+        if self._idle_t is not None and t < self._idle_t:
+            self._gen += 1  # starts before the last one's "idle" is due: replaces it directly
+        self._idle_t = None
+        self._shown_at = t
+        self._at(t, self._write, func, ctx, self.tracer.calls)
 
     def _go_idle(self) -> None:
-        self.writes += self.calls.write(self.tracer.calls)
-        if self.hold_ps <= 0:
-            self._show(IDLE, IDLE)
-            return
-        self._idle_since = self.tracer.clock()
-        if not self._timer:
-            self._timer = True
-            self._call_later(self.hold_ps, self._idle_timer)
+        # idle at the CPU time the activation returned at, and not before the hold ends
+        t = self.tracer.clock()
+        end = self._shown_at + self.hold_ps
+        t_idle = t if t > end else end
+        self._idle_t = t_idle
+        self._at(t_idle, self._write_idle, IDLE, self._gen, self.tracer.calls)
 
-    def _idle_timer(self) -> None:
-        self._timer = False
-        since = self._idle_since
-        if since is None or not self._installed:
-            return  # busy again (or uninstalled) meanwhile
-        left = since + self.hold_ps - self.tracer.clock()
-        if left > 0:  # went busy and idle again meanwhile: hold from the last idle
-            self._timer = True
-            self._call_later(left, self._idle_timer)
-            return
-        self._show(IDLE, IDLE)
+    def _write(self, func: str, ctx: str, calls: int) -> None:
+        if self._installed:
+            self.writes += self.func.write(func) + self.ctx.write(ctx) + self.calls.write(calls)
+
+    def _write_idle(self, idle: str, gen: int, calls: int) -> None:
+        if gen == self._gen:  # else an activation started before it was due, or uninstalled
+            self._idle_t = None
+            self._write(idle, idle, calls)
 
     def state(self) -> tuple[str | None, str | None, int | None]:
         """The last values written (func, ctx, calls)."""

@@ -8,7 +8,8 @@ which provides the same methods. Time is an integer number of picoseconds everyw
 
 Coroutines (`async def`) are processes; they may await only what an Env hands out:
 `env.sleep(ps)`, `event.wait()`, `task.join()`. Everything else in the kernel is plain
-synchronous code that runs in zero simulated time.
+synchronous code that runs at one instant of the loop (the CPU time it takes is kept by
+the kernel's per-CPU cursor, hilnic.kernel.core).
 """
 
 from __future__ import annotations

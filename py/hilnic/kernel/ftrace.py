@@ -7,7 +7,8 @@ With one installed (`set_tracer`), every entry and exit is recorded with the sim
 time and the CPU context, and listeners (e.g. the waveform's ASCII "kernel function"
 signal, hilnic.cosim.swsignals) are told which activation runs.
 
-Activations. Sync kernel code runs to completion in zero simulated time, but `async`
+Activations. Sync kernel code runs to completion at one instant of the event loop (the CPU
+time it charges moves the CPU's cursor, which is the Tracer's clock), but `async`
 traced functions (hard-IRQ handlers awaiting MMIO reads, a process blocked in
 tcp_sendmsg) are suspended at their awaits while other code runs: a hard-IRQ handler and
 process work, or two processes, interleave. The tracer therefore keeps one call stack per

@@ -11,8 +11,9 @@ TIME is the simulated time in microseconds with nanosecond digits: the waveform'
 (simulator time in ps / 10**6), so the line at TIME 12.345 is at 12345 ns in GTKWave
 (the harness's timescale is 1ns/1ps). DURATION uses ftrace's overhead marks
 (+ >10 us, ! >100 us, # >1 ms, * >10 ms, @ >100 ms, $ >1 s). A call whose exit follows its
-entry directly is printed as one leaf line `func();`, as ftrace does. Kernel paths run in
-zero simulated time, so most durations are 0; hard-IRQ handlers awaiting MMIO reads are not.
+entry directly is printed as one leaf line `func();`, as ftrace does. A duration is the CPU
+time the call and its callees charged (kernel/cost.py; 0 with --cpu-scale 0), plus the time
+a hard-IRQ handler waits for an MMIO read.
 
 Calls nest within an activation (`TraceEvent.act`): a hard-IRQ handler suspended at an MMIO
 read and a process blocked in tcp_sendmsg interleave with other work, each at its own depth,
