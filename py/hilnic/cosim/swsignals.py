@@ -227,7 +227,7 @@ class SwSignals:
         (the code ran at an earlier instant of the loop; the CPU reaches `t` later)."""
         env = self._env
         if env is None:  # no loop to place writes on: written when told, "idle" a hold later
-            if args[0] is IDLE and t > self._shown_at:
+            if fn == self._write_idle and t > self._shown_at:
                 _cocotb_call_later(t - self._shown_at, lambda: fn(*args))
             else:
                 fn(*args)
