@@ -132,14 +132,19 @@ reg [15:0]  mss_reg = 0;
 reg         ixsm_reg = 1'b0;
 reg         txsm_reg = 1'b0;
 reg [HA:0]  hw_reg = 0;          // header words: ceil(HDRLEN / BYTES)
+reg [HA:0]  hwl_reg = 0;         // the last header word: hw_reg - 1, a register of its own (the
+                                 // header's end is then one compare after the write's position)
 reg [WS:0]  tail_reg = 0;        // header bytes in the last header word (1..BYTES)
 // read from the probe
 reg [23:0]  sum_reg = 0;         // IPv4 header without total length and ID
-// S_SUM reads a byte a cycle and adds it the cycle after (the header RAM read and the add are
-// not one path): the byte, whether it is summed, and whether it is a word's high byte
-reg [7:0]   sb_reg = 0;
+// the header byte at off_reg, registered: S_SUM and S_TCP read a byte a cycle and use it the
+// cycle after (the header RAM read and what takes the byte are not one path). S_SUM's flags
+// for that byte: summed, a word's high byte, the IP ID's high or low byte
+reg [7:0]   rb_reg = 0;
 reg         sadd_reg = 1'b0;
 reg         shi_reg = 1'b0;
+reg         idh_reg = 1'b0;
+reg         idl_reg = 1'b0;
 reg [15:0]  id_reg = 0;          // next segment's IP ID
 reg [31:0]  seq_reg = 0;         // next segment's sequence number
 reg [7:0]   flags_reg = 0;
@@ -163,21 +168,16 @@ reg  busy_reg = 1'b0;
 wire busy = st_reg != S_IDLE;
 assign hold = busy_reg;
 
-// write port: the written word's position in its frame; one read port for the header RAM
-reg [FB_ADDR_WIDTH-1:0]  widx;
-reg [HA-1:0]             ra;
-/* verilator lint_off PROCASSINIT */ // initial value: Icarus does not run always @* at time 0
-reg                      in_hdr = 1'b0;   // the written word holds header bytes
-/* verilator lint_on PROCASSINIT */
-always @* begin
-    widx = waddr - wfs;
-    in_hdr = widx < {{(FB_ADDR_WIDTH-HA-1){1'b0}}, hw_reg};
-    ra = busy ? off_reg[7:WS] : widx[HA-1:0];
-end
+// write port: the written word's position in its frame; one read port for the header RAM.
+// Continuous assignments: Icarus evaluates them at time 0 (not an always @*, which would wait
+// for an input to change and leave widx unknown at the first probe if none did)
+wire [FB_ADDR_WIDTH-1:0] widx = waddr - wfs;
+wire                     in_hdr = widx < {{(FB_ADDR_WIDTH-HA-1){1'b0}}, hw_reg};   // the written word holds header bytes
+wire [HA-1:0]            ra = busy_reg ? off_reg[7:WS] : widx[HA-1:0];
 wire [DMA_DATA_WIDTH-1:0] hq = hram[ra];
 // a segment's header word: the kept header, the payload after HDRLEN in the last one
 wire        seg_hdr = wmode[1] && in_hdr;
-wire        hdr_last = widx == {{(FB_ADDR_WIDTH-HA-1){1'b0}}, hw_reg} - 1'b1;
+wire        hdr_last = widx == {{(FB_ADDR_WIDTH-HA-1){1'b0}}, hwl_reg};
 reg [DMA_DATA_WIDTH-1:0] wd;
 // word-wide masks, not a loop over the lanes (Icarus pays per statement executed); the last
 // header word takes its first tail_reg bytes from the kept header
@@ -209,11 +209,12 @@ wire first_w = probe_w && widx == 0;
 wire hdr_end = hdr_last;  // the header's last word
 assign cq_pop = first_w;
 
-// byte writes into the kept header while a segment is prepared
+// byte writes into the kept header while a segment is prepared: at off_reg, the offset
+// computed the step before (the adder is not in front of the header RAM's write port)
 reg         bw;
 reg [7:0]   bo;
 reg [7:0]   bv;
-reg         bt;     // the byte's offset: TUCSS (1) or IPCSS (0) + bk, one adder for every step
+reg         bt;     // the next byte's offset: TUCSS (1) or IPCSS (0) + bk, one adder for every step
 reg [7:0]   bk;
 reg [8:0]   rel;
 reg [16:0]  y;
@@ -239,10 +240,19 @@ always @(posedge clk) begin
     bk = 8'd0;
     bo = 8'd0;
     st_n = st_reg;
+    rb_reg <= rb;
     sadd_reg <= 1'b0;
+    idh_reg <= 1'b0;
+    idl_reg <= 1'b0;
     if (sadd_reg) begin
         // the byte S_SUM read last cycle (the last one is added in S_TCP's first step)
-        sum_reg <= sum_reg + (shi_reg ? {8'd0, sb_reg, 8'd0} : {16'd0, sb_reg});
+        sum_reg <= sum_reg + (shi_reg ? {8'd0, rb_reg, 8'd0} : {16'd0, rb_reg});
+    end
+    if (idh_reg) begin
+        id_reg[15:8] <= rb_reg;
+    end
+    if (idl_reg) begin
+        id_reg[7:0] <= rb_reg;
     end
     case (st_reg)
         S_IDLE: begin
@@ -259,6 +269,7 @@ always @(posedge clk) begin
                     txsm_reg <= c_txsm;
                     /* verilator lint_off WIDTHTRUNC */ // HDRLEN < 256: at most HDEPTH words
                     hw_reg <= ({1'b0, c_hdrlen} + HW_ROUND) >> WS;
+                    hwl_reg <= ({1'b0, c_hdrlen} - 9'd1) >> WS;   // HDRLEN >= 40
                     /* verilator lint_on WIDTHTRUNC */
                     tail_reg <= (c_hdrlen[WS-1:0] == 0) ? BYTES_W : {1'b0, c_hdrlen[WS-1:0]};
                 end else if (hdr_end) begin
@@ -276,12 +287,8 @@ always @(posedge clk) begin
         S_SUM: begin
             // [IPCSS, IPCSE] as 16-bit big-endian words, without total length and ID
             rel = {1'b0, off_reg} - {1'b0, ipcss_reg};
-            if (rel == 9'd4) begin
-                id_reg[15:8] <= rb;
-            end else if (rel == 9'd5) begin
-                id_reg[7:0] <= rb;
-            end
-            sb_reg <= rb;
+            idh_reg <= rel == 9'd4;
+            idl_reg <= rel == 9'd5;
             sadd_reg <= rel < 9'd2 || rel > 9'd5;
             shi_reg <= !rel[0];
             if (off_reg == ipcse_reg) begin
@@ -293,16 +300,18 @@ always @(posedge clk) begin
             end
         end
         S_TCP: begin
-            // sequence number, flags, pseudo-header sum
+            // sequence number, flags, pseudo-header sum: each step takes the byte read the step
+            // before and sets the next offset (step 0 reads TUCSS + 4, set by S_SUM)
             case (step_reg)
-                4'd0: begin seq_reg[31:24] <= rb; bt = 1'b1; bk = 8'd5; end
-                4'd1: begin seq_reg[23:16] <= rb; bt = 1'b1; bk = 8'd6; end
-                4'd2: begin seq_reg[15:8] <= rb; bt = 1'b1; bk = 8'd7; end
-                4'd3: begin seq_reg[7:0] <= rb; bt = 1'b1; bk = 8'd13; end
-                4'd4: begin flags_reg <= rb; bt = 1'b1; bk = 8'd16; end
-                4'd5: begin phs_reg[15:8] <= rb; bt = 1'b1; bk = 8'd17; end
+                4'd0: begin bt = 1'b1; bk = 8'd5; end
+                4'd1: begin seq_reg[31:24] <= rb_reg; bt = 1'b1; bk = 8'd6; end
+                4'd2: begin seq_reg[23:16] <= rb_reg; bt = 1'b1; bk = 8'd7; end
+                4'd3: begin seq_reg[15:8] <= rb_reg; bt = 1'b1; bk = 8'd13; end
+                4'd4: begin seq_reg[7:0] <= rb_reg; bt = 1'b1; bk = 8'd16; end
+                4'd5: begin flags_reg <= rb_reg; bt = 1'b1; bk = 8'd17; end
+                4'd6: begin phs_reg[15:8] <= rb_reg; end
                 default: begin
-                    phs_reg[7:0] <= rb;
+                    phs_reg[7:0] <= rb_reg;
                     // fold the IPv4 sum to 16 bits
                     y = {1'b0, sum_reg[15:0]} + {9'd0, sum_reg[23:16]};
                     y = {1'b0, y[15:0]} + {16'd0, y[16]};
@@ -311,12 +320,13 @@ always @(posedge clk) begin
                 end
             endcase
             step_reg <= step_reg + 4'd1;
-            if (step_reg == 4'd6) begin
+            if (step_reg == 4'd7) begin
                 step_reg <= 0;
             end
         end
         default: begin
-            // S_PREP: the next segment's fields into the kept header, one byte a cycle
+            // S_PREP: the next segment's fields into the kept header, one byte a cycle; each
+            // step writes the byte at off_reg and sets the next step's offset (bt, bk)
             case (step_reg)
                 4'd0: begin
                     sp_reg <= (rem_reg > {4'd0, mss_reg}) ? mss_reg : rem_reg[15:0];
@@ -325,11 +335,12 @@ always @(posedge clk) begin
                 4'd1: begin
                     tl_reg <= {8'd0, hdrlen_reg} + sp_reg - {8'd0, ipcss_reg};
                     tcplen_reg <= {8'd0, hdrlen_reg} + sp_reg - {8'd0, tucss_reg};
+                    bt = 1'b0; bk = 8'd2;
                 end
                 4'd2: begin
                     s1_reg <= {2'd0, sum_reg[15:0]} + {2'd0, tl_reg} + {2'd0, id_reg};
                     t1_reg <= {1'b0, phs_reg} + {1'b0, tcplen_reg};
-                    bw = 1'b1; bt = 1'b0; bk = 8'd2; bv = tl_reg[15:8];
+                    bw = 1'b1; bv = tl_reg[15:8]; bt = 1'b0; bk = 8'd3;
                 end
                 4'd3: begin
                     y = {1'b0, s1_reg[15:0]} + {15'd0, s1_reg[17:16]};
@@ -337,22 +348,22 @@ always @(posedge clk) begin
                     ipck_reg <= ~y[15:0];
                     y = {1'b0, t1_reg[15:0]} + {16'd0, t1_reg[16]};
                     tck_reg <= y[15:0];
-                    bw = 1'b1; bt = 1'b0; bk = 8'd3; bv = tl_reg[7:0];
+                    bw = 1'b1; bv = tl_reg[7:0]; bt = 1'b0; bk = 8'd4;
                 end
-                4'd4: begin bw = 1'b1; bt = 1'b0; bk = 8'd4; bv = id_reg[15:8]; end
-                4'd5: begin bw = 1'b1; bt = 1'b0; bk = 8'd5; bv = id_reg[7:0]; end
-                4'd6: begin bw = 1'b1; bt = 1'b1; bk = 8'd4; bv = seq_reg[31:24]; end
-                4'd7: begin bw = 1'b1; bt = 1'b1; bk = 8'd5; bv = seq_reg[23:16]; end
-                4'd8: begin bw = 1'b1; bt = 1'b1; bk = 8'd6; bv = seq_reg[15:8]; end
-                4'd9: begin bw = 1'b1; bt = 1'b1; bk = 8'd7; bv = seq_reg[7:0]; end
+                4'd4: begin bw = 1'b1; bv = id_reg[15:8]; bt = 1'b0; bk = 8'd5; end
+                4'd5: begin bw = 1'b1; bv = id_reg[7:0]; bt = 1'b1; bk = 8'd4; end
+                4'd6: begin bw = 1'b1; bv = seq_reg[31:24]; bt = 1'b1; bk = 8'd5; end
+                4'd7: begin bw = 1'b1; bv = seq_reg[23:16]; bt = 1'b1; bk = 8'd6; end
+                4'd8: begin bw = 1'b1; bv = seq_reg[15:8]; bt = 1'b1; bk = 8'd7; end
+                4'd9: begin bw = 1'b1; bv = seq_reg[7:0]; bt = 1'b1; bk = 8'd13; end
                 4'd10: begin
                     // FIN and PSH only on the last segment
-                    bw = 1'b1; bt = 1'b1; bk = 8'd13; bv = last_reg ? flags_reg : (flags_reg & 8'hF6);
+                    bw = 1'b1; bv = last_reg ? flags_reg : (flags_reg & 8'hF6); bt = 1'b0; bk = 8'd10;
                 end
-                4'd11: begin bw = ixsm_reg; bt = 1'b0; bk = 8'd10; bv = ipck_reg[15:8]; end
-                4'd12: begin bw = ixsm_reg; bt = 1'b0; bk = 8'd11; bv = ipck_reg[7:0]; end
-                4'd13: begin bw = txsm_reg; bt = 1'b1; bk = 8'd16; bv = tck_reg[15:8]; end
-                4'd14: begin bw = txsm_reg; bt = 1'b1; bk = 8'd17; bv = tck_reg[7:0]; end
+                4'd11: begin bw = ixsm_reg; bv = ipck_reg[15:8]; bt = 1'b0; bk = 8'd11; end
+                4'd12: begin bw = ixsm_reg; bv = ipck_reg[7:0]; bt = 1'b1; bk = 8'd16; end
+                4'd13: begin bw = txsm_reg; bv = tck_reg[15:8]; bt = 1'b1; bk = 8'd17; end
+                4'd14: begin bw = txsm_reg; bv = tck_reg[7:0]; end
                 default: begin
                     // the segment after it
                     rem_reg <= rem_reg - {4'd0, sp_reg};
@@ -365,21 +376,21 @@ always @(posedge clk) begin
         end
     endcase
     if (st_reg == S_TCP || st_reg == S_PREP) begin
-        // the next byte to read (S_TCP) or the one written now (S_PREP)
+        // the next byte to read (S_TCP) or to write (S_PREP)
         bo = (bt ? tucss_reg : ipcss_reg) + bk;
-        if (st_reg == S_PREP || step_reg != 4'd6) begin
+        if (st_reg == S_PREP || step_reg < 4'd6) begin
             off_reg <= bo;
         end
     end
-    hw_en = (st_reg == S_IDLE && probe_w) || bw;
-    if (st_reg == S_IDLE) begin
+    hw_en = (!busy_reg && probe_w) || bw;
+    if (!busy_reg) begin
         hwa = widx[HA-1:0];
         hwd = wdata;
         hbe = {BYTES{1'b1}};
     end else begin
-        hwa = bo[7:WS];
+        hwa = off_reg[7:WS];
         hwd = {BYTES{bv}};
-        hbe = {{(BYTES-1){1'b0}}, 1'b1} << bo[WS-1:0];
+        hbe = {{(BYTES-1){1'b0}}, 1'b1} << off_reg[WS-1:0];
     end
     if (hw_en) begin
         for (k = 0; k < BYTES; k = k + 1) begin
@@ -393,6 +404,8 @@ always @(posedge clk) begin
         st_n = S_IDLE;
         last_reg <= 1'b1;
         sadd_reg <= 1'b0;
+        idh_reg <= 1'b0;
+        idl_reg <= 1'b0;
     end
     st_reg <= st_n;
     busy_reg <= st_n != S_IDLE;
