@@ -255,7 +255,6 @@ reg [31:0] bm;       // byte mask of the write
 reg [31:0] wv;       // strobed write data
 reg [31:0] t;
 reg [31:0] word;     // a register word assembled from its fields (STATUS read, ICR kept at its read)
-reg [15:0] tdh_next;
 reg [31:0] err_set;
 reg [15:0] waddr;
 reg [15:0] raddr;
@@ -263,9 +262,19 @@ reg        regs_clr;
 reg [1:0]  seq_n;    // the next seq_reg, txoff_reg
 reg        txoff_n;
 
+// TDH + 1, wrapped at N: TXQE compares TDT with both outcomes beside the wrap test (not the
+// increment, the compare with N, the select and the compare with TDT in series)
+wire [16:0] tdh_p1 = {1'b0, tdh_reg} + 17'd1;
+wire        tdh_wrap = tdh_p1 >= ndesc;
+wire        tdh_at_tdt = tdh_wrap ? tdt_reg == 16'd0 : tdh_p1[15:0] == tdt_reg;   // the ring empties
+
+/* verilator lint_off PROCASSINIT */ // power-up value: simulation starts from it before the first reset (both simulators)
+reg tdt_err_reg = 1'b0;  // a TDT write out of range last cycle
+/* verilator lint_on PROCASSINIT */
+
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
 wire act_main = rst || wr_en || rd_en || bvalid_reg || rvalid_reg || ev_tdh_inc || ev_txdw || ev_rd_err || ev_wr_err || ev_too_long || ev_dext || ev_zero || seq_reg != SEQ_RUN;
-wire act = act_main || pulse_reg;
+wire act = act_main || pulse_reg || tdt_err_reg;
 assign active = act;
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg pulse_reg = 1'b0; // some output pulse is high and must be cleared
@@ -280,19 +289,19 @@ always @(posedge clk) begin
     clr_gotcl_reg <= 1'b0;
     clr_gotch_reg <= 1'b0;
     clr_tpt_reg <= 1'b0;
+    // a TDT out of range, written last cycle: its cause is set a cycle after the write (the
+    // range compare on the written data is not in front of ERRCAUSE and ICR)
     err_set = 0;
+    err_set[ERRCAUSE_TDT_RANGE_BIT] = tdt_err_reg;
+    tdt_err_reg <= 1'b0;
     regs_clr = 1'b0;
     seq_n = seq_reg;
     txoff_n = txoff_reg;
 
     // ---- datapath events ----
     if (ev_tdh_inc) begin
-        tdh_next = tdh_reg + 1;
-        if ({1'b0, tdh_next} >= ndesc) begin
-            tdh_next = 0;
-        end
-        tdh_reg <= tdh_next;
-        if (tdh_next == tdt_reg) begin
+        tdh_reg <= tdh_wrap ? 16'd0 : tdh_p1[15:0];
+        if (tdh_at_tdt) begin
             icr_reg[ICR_TXQE_BIT] <= 1'b1;
         end
     end
@@ -367,7 +376,7 @@ always @(posedge clk) begin
             REG_TDT: begin
                 t = {16'd0, (tdt_reg & ~bm[15:0]) | wv[15:0]};
                 if (t[16:0] >= ndesc) begin
-                    err_set[ERRCAUSE_TDT_RANGE_BIT] = 1'b1;
+                    tdt_err_reg <= 1'b1;
                 end else begin
                     tdt_reg <= t[15:0];
                 end
@@ -442,7 +451,7 @@ always @(posedge clk) begin
         // causes arriving in the cycle of the read are kept for the next read
         word = 32'd0;
         word[ICR_TXDW_BIT] = ev_txdw;
-        word[ICR_TXQE_BIT] = ev_tdh_inc && tdh_next == tdt_reg;
+        word[ICR_TXQE_BIT] = ev_tdh_inc && tdh_at_tdt;
         word[ICR_ERR_BIT] = err_set != 0;
         icr_reg <= word;
     end
@@ -497,6 +506,7 @@ always @(posedge clk) begin
         seq_n = SEQ_RUN;
         dp_rst_reg <= 1'b0;
         full_rst_reg <= 1'b0;
+        tdt_err_reg <= 1'b0;
     end
     seq_reg <= seq_n;
     txoff_reg <= txoff_n;
