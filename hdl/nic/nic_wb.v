@@ -102,13 +102,13 @@ reg            batch_reg = 1'b0;
 // `full` to nic_dma_rd as a flip-flop: from the next write and commit pointers and this cycle's
 // read pointer (a read this cycle frees its slots a cycle later), off the issue decision's path
 reg            full_reg = 1'b0;
-// head write-back: the batch's last index + 1, read from the queue when the batch starts (the
-// issue then does not wait for a LUT RAM read and an add)
+// head write-back: the batch's last index + 1, read from the queue at batch_last_reg every
+// cycle (the issue does not wait for a LUT RAM read and an add, nor the batch decision)
 reg [16:0]     hv_reg = 0;
 // DD write-back: the descriptor index at the read pointer, read from the queue the cycle before
 // (the issue's address add then starts from a flip-flop, not from a LUT RAM read); li_ok_reg:
-// the read pointer did not move since, so li_reg is its entry (a DD write at most every other
-// cycle)
+// the read pointer and the batch did not change last cycle, so li_reg and hv_reg are this
+// batch's (a write at most every other cycle, the first a cycle after the batch starts)
 reg [15:0]     li_reg = 0;
 reg            li_ok_reg = 1'b0;
 // the batch's WTHRESH test on last cycle's pointers (the subtraction and the compare are not in
@@ -196,6 +196,7 @@ always @(posedge clk) begin
     done_reg <= 1'b0;
     err_reg <= 1'b0;
     li_reg <= q_idx[rd_ptr_reg[Q_LOG2-1:0]];
+    hv_reg <= {1'b0, q_idx[batch_last_reg]} + 17'd1;
     li_ok_reg <= 1'b1;
     pend = cm_ptr_reg - rd_ptr_reg;
     pend_ge_reg <= {1'b0, pend} >= {2'b00, wthresh};
@@ -250,10 +251,9 @@ always @(posedge clk) begin
             batch_reg <= 1'b1;
             batch_end_reg <= cm_ptr_reg;
             batch_last_reg <= cm_ptr_reg[Q_LOG2-1:0] - 1;
-            li = q_idx[cm_ptr_reg[Q_LOG2-1:0] - 1];
-            hv_reg <= {1'b0, li} + 17'd1;
+            li_ok_reg <= 1'b0;
         end
-    end else if (!aw_v && !w_v && out_room && !stop && (hwb_en || li_ok_reg)) begin
+    end else if (!aw_v && !w_v && out_room && !stop && li_ok_reg) begin
         li_ok_reg <= 1'b0;
         if (hwb_en) begin
             v = hv_reg;
