@@ -122,6 +122,9 @@ reg [DMA_ADDR_WIDTH-1:0]  awaddr_reg = 0;
 reg [DMA_DATA_WIDTH-1:0]  wdata_reg = 0;
 reg [BYTES-1:0]           wstrb_reg = 0;
 reg [OUT_LOG2:0]          outst_reg = 0;
+reg                       olt_m1_reg = 1'b1;   // outst_reg < OMAX - 1
+reg                       olt_reg = 1'b1;      // outst_reg < OMAX
+reg                       olt_p1_reg = 1'b1;   // outst_reg < OMAX + 1
 reg                       ide_all_reg = 1'b1;
 
 reg [63:0]                a_fifo [0:(1<<OUT_LOG2)-1];
@@ -181,10 +184,18 @@ reg [20:0]       a_lo;
 wire [43:0]      tdba_hi1 = tdba[63:20] + 44'd1;
 
 // room for another write: fewer than OMAX outstanding after this cycle's AW and B handshakes,
-// from compares of outst_reg against constants (no add in front of a compare)
+// from outst_reg's compares against constants, registered with it (the issue decision, which
+// fans out to every AW/W register, starts from flip-flops and the handshakes)
 wire aw_hs = aw_valid_reg && m_axi_awready;
-wire out_room = (aw_hs && !m_axi_bvalid) ? outst_reg < OMAX - 1
-              : (m_axi_bvalid && !aw_hs) ? outst_reg < OMAX + 1 : outst_reg < OMAX;
+wire o_up = aw_hs && !m_axi_bvalid;   // outst_reg + 1 at this edge
+wire o_dn = m_axi_bvalid && !aw_hs;   // outst_reg - 1
+wire out_room = o_up ? olt_m1_reg : o_dn ? olt_p1_reg : olt_reg;
+// the flags' next values: outst_reg (+/- 1) < K as outst_reg < K (-/+ 1), compares side by side
+wire lt_m2 = outst_reg < OMAX - 2;
+wire lt_m1 = outst_reg < OMAX - 1;
+wire lt_0  = outst_reg < OMAX;
+wire lt_p1 = outst_reg < OMAX + 1;
+wire lt_p2 = outst_reg < OMAX + 2;
 
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
 wire act = rst || push || aw_valid_reg || w_valid_reg || m_axi_bvalid || batch_reg || cm_ptr_reg != rd_ptr_reg || done_reg || err_reg || outst_reg != 0;
@@ -297,6 +308,9 @@ always @(posedge clk) begin
     aw_valid_reg <= aw_v;
     w_valid_reg <= w_v;
     outst_reg <= outst;
+    olt_m1_reg <= o_up ? lt_m2 : o_dn ? lt_0 : lt_m1;
+    olt_reg <= o_up ? lt_m1 : o_dn ? lt_p1 : lt_0;
+    olt_p1_reg <= o_up ? lt_0 : o_dn ? lt_p2 : lt_p1;
 
     if (rst) begin
         wr_n = 0;
@@ -307,6 +321,9 @@ always @(posedge clk) begin
         aw_valid_reg <= 1'b0;
         w_valid_reg <= 1'b0;
         outst_reg <= 0;
+        olt_m1_reg <= 1'b1;
+        olt_reg <= 1'b1;
+        olt_p1_reg <= 1'b1;
         ide_all_reg <= 1'b1;
         a_wr_reg <= 0;
         a_rd_reg <= 0;
