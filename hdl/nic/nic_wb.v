@@ -102,9 +102,19 @@ reg            batch_reg = 1'b0;
 // `full` to nic_dma_rd as a flip-flop: from the next write and commit pointers and this cycle's
 // read pointer (a read this cycle frees its slots a cycle later), off the issue decision's path
 reg            full_reg = 1'b0;
-// head write-back: the batch's last index + 1, read from the queue when the batch starts (the
-// issue then does not wait for a LUT RAM read and an add)
+// head write-back: the batch's last index + 1, read from the queue at batch_last_reg every
+// cycle (the issue does not wait for a LUT RAM read and an add, nor the batch decision)
 reg [16:0]     hv_reg = 0;
+// DD write-back: the descriptor index at the read pointer, read from the queue the cycle before
+// (the issue's address add then starts from a flip-flop, not from a LUT RAM read); li_ok_reg:
+// the read pointer and the batch did not change last cycle, so li_reg and hv_reg are this
+// batch's (a write at most every other cycle, the first a cycle after the batch starts)
+reg [15:0]     li_reg = 0;
+reg            li_ok_reg = 1'b0;
+// the batch's WTHRESH test on last cycle's pointers (the subtraction and the compare are not in
+// front of the batch decision): valid while the read pointer did not move (li_ok_reg); the
+// commit pointer only moved on since, so a batch starts a cycle late at most
+reg            pend_ge_reg = 1'b0;
 
 reg                       aw_valid_reg = 1'b0;
 reg                       w_valid_reg = 1'b0;
@@ -112,6 +122,9 @@ reg [DMA_ADDR_WIDTH-1:0]  awaddr_reg = 0;
 reg [DMA_DATA_WIDTH-1:0]  wdata_reg = 0;
 reg [BYTES-1:0]           wstrb_reg = 0;
 reg [OUT_LOG2:0]          outst_reg = 0;
+reg                       olt_m1_reg = 1'b1;   // outst_reg < OMAX - 1
+reg                       olt_reg = 1'b1;      // outst_reg < OMAX
+reg                       olt_p1_reg = 1'b1;   // outst_reg < OMAX + 1
 reg                       ide_all_reg = 1'b1;
 
 reg [63:0]                a_fifo [0:(1<<OUT_LOG2)-1];
@@ -148,10 +161,18 @@ assign full = full_reg;
 // the same test on this cycle's pointers, for the batching decision
 wire [Q_LOG2:0] q_used = wr_ptr_reg - rd_ptr_reg;
 wire full_now = q_used >= Q_DEPTH - 2 && cm_ptr_reg != rd_ptr_reg;
+// full_reg's inputs for either outcome of this cycle's push, computed beside the push decision
+// (not a subtraction and a compare after it): the queue is full (pointers differ in the wrap
+// bit alone), the push is taken, the count with it, the commit pointer after it
+wire            q_full = (wr_ptr_reg ^ rd_ptr_reg) == {1'b1, {Q_LOG2{1'b0}}};
+wire            take = push && push_rs && !q_full;
+wire [Q_LOG2:0] wr_p1 = wr_ptr_reg + 1;
+wire            near_full = take ? q_used >= Q_DEPTH - 3 : q_used >= Q_DEPTH - 2;
+wire            cm_ne_n = (push && push_commit) ? (take ? wr_p1 != rd_ptr_reg : wr_ptr_reg != rd_ptr_reg)
+                                                : cm_ptr_reg != rd_ptr_reg;
 
 reg [Q_LOG2:0]   pend;
 reg [Q_LOG2:0]   rp1;
-reg [Q_LOG2:0]   qcnt;
 reg [Q_LOG2:0]   wr_n, cm_n, rd_n;   // the next pointers
 reg [63:0]       a;
 reg [16:0]       v;
@@ -163,10 +184,18 @@ reg [20:0]       a_lo;
 wire [43:0]      tdba_hi1 = tdba[63:20] + 44'd1;
 
 // room for another write: fewer than OMAX outstanding after this cycle's AW and B handshakes,
-// from compares of outst_reg against constants (no add in front of a compare)
+// from outst_reg's compares against constants, registered with it (the issue decision, which
+// fans out to every AW/W register, starts from flip-flops and the handshakes)
 wire aw_hs = aw_valid_reg && m_axi_awready;
-wire out_room = (aw_hs && !m_axi_bvalid) ? outst_reg < OMAX - 1
-              : (m_axi_bvalid && !aw_hs) ? outst_reg < OMAX + 1 : outst_reg < OMAX;
+wire o_up = aw_hs && !m_axi_bvalid;   // outst_reg + 1 at this edge
+wire o_dn = m_axi_bvalid && !aw_hs;   // outst_reg - 1
+wire out_room = o_up ? olt_m1_reg : o_dn ? olt_p1_reg : olt_reg;
+// the flags' next values: outst_reg (+/- 1) < K as outst_reg < K (-/+ 1), compares side by side
+wire lt_m2 = outst_reg < OMAX - 2;
+wire lt_m1 = outst_reg < OMAX - 1;
+wire lt_0  = outst_reg < OMAX;
+wire lt_p1 = outst_reg < OMAX + 1;
+wire lt_p2 = outst_reg < OMAX + 2;
 
 // activity gate: an idle block costs one test per cycle in an event-driven simulator
 wire act = rst || push || aw_valid_reg || w_valid_reg || m_axi_bvalid || batch_reg || cm_ptr_reg != rd_ptr_reg || done_reg || err_reg || outst_reg != 0;
@@ -177,6 +206,11 @@ always @(posedge clk) begin
     if (act) begin
     done_reg <= 1'b0;
     err_reg <= 1'b0;
+    li_reg <= q_idx[rd_ptr_reg[Q_LOG2-1:0]];
+    hv_reg <= {1'b0, q_idx[batch_last_reg]} + 17'd1;
+    li_ok_reg <= 1'b1;
+    pend = cm_ptr_reg - rd_ptr_reg;
+    pend_ge_reg <= {1'b0, pend} >= {2'b00, wthresh};
     outst = outst_reg;
     wr_n = wr_ptr_reg;
     cm_n = cm_ptr_reg;
@@ -186,13 +220,12 @@ always @(posedge clk) begin
 
     // ---- queue intake ----
     if (push) begin
-        qcnt = wr_ptr_reg - rd_ptr_reg;
-        if (push_rs && qcnt != Q_DEPTH) begin
+        if (take) begin
             q_idx[wr_ptr_reg[Q_LOG2-1:0]] <= tdh;
             q_ide[wr_ptr_reg[Q_LOG2-1:0]] <= push_ide;
-            wr_n = wr_ptr_reg + 1;
+            wr_n = wr_p1;
             if (push_commit) begin
-                cm_n = wr_ptr_reg + 1;
+                cm_n = wr_p1;
             end
         end else if (push_commit) begin
             cm_n = wr_ptr_reg;
@@ -224,16 +257,15 @@ always @(posedge clk) begin
     end
 
     // ---- batching and issue ----
-    pend = cm_ptr_reg - rd_ptr_reg;
     if (!batch_reg) begin
-        if (pend != 0 && !stop && ({1'b0, pend} >= {2'b00, wthresh} || ring_idle || full_now)) begin
+        if (cm_ptr_reg != rd_ptr_reg && !stop && ((li_ok_reg && pend_ge_reg) || ring_idle || full_now)) begin
             batch_reg <= 1'b1;
             batch_end_reg <= cm_ptr_reg;
             batch_last_reg <= cm_ptr_reg[Q_LOG2-1:0] - 1;
-            li = q_idx[cm_ptr_reg[Q_LOG2-1:0] - 1];
-            hv_reg <= {1'b0, li} + 17'd1;
+            li_ok_reg <= 1'b0;
         end
-    end else if (!aw_v && !w_v && out_room && !stop) begin
+    end else if (!aw_v && !w_v && out_room && !stop && li_ok_reg) begin
+        li_ok_reg <= 1'b0;
         if (hwb_en) begin
             v = hv_reg;
             if (v >= ndesc) begin
@@ -250,7 +282,7 @@ always @(posedge clk) begin
         end else begin
             // the descriptor's status byte: a 20-bit add, its carry selecting TDBA's upper bits
             // or those + 1 (both from registers): no 64-bit carry chain after the queue read
-            li = q_idx[rd_ptr_reg[Q_LOG2-1:0]];
+            li = li_reg;
             a_lo = {1'b0, tdba[19:0]} + {1'b0, li, STA_BYTE};
             a = {a_lo[20] ? tdba_hi1 : tdba[63:20], a_lo[19:0]};
             // the byte lane: the descriptor index matters only to a 32-byte bus (its bit 0)
@@ -276,15 +308,22 @@ always @(posedge clk) begin
     aw_valid_reg <= aw_v;
     w_valid_reg <= w_v;
     outst_reg <= outst;
+    olt_m1_reg <= o_up ? lt_m2 : o_dn ? lt_0 : lt_m1;
+    olt_reg <= o_up ? lt_m1 : o_dn ? lt_p1 : lt_0;
+    olt_p1_reg <= o_up ? lt_0 : o_dn ? lt_p2 : lt_p1;
 
     if (rst) begin
         wr_n = 0;
         cm_n = 0;
         rd_n = 0;
         batch_reg <= 1'b0;
+        li_ok_reg <= 1'b0;
         aw_valid_reg <= 1'b0;
         w_valid_reg <= 1'b0;
         outst_reg <= 0;
+        olt_m1_reg <= 1'b1;
+        olt_reg <= 1'b1;
+        olt_p1_reg <= 1'b1;
         ide_all_reg <= 1'b1;
         a_wr_reg <= 0;
         a_rd_reg <= 0;
@@ -295,9 +334,9 @@ always @(posedge clk) begin
     cm_ptr_reg <= cm_n;
     rd_ptr_reg <= rd_n;
     // two slots of slack for a push in flight; only when committed entries can drain (a
-    // frame with more uncommitted RS descriptors than the queue holds loses the excess)
-    qcnt = wr_n - rd_ptr_reg;
-    full_reg <= qcnt >= Q_DEPTH - 2 && cm_n != rd_ptr_reg && !rst;
+    // frame with more uncommitted RS descriptors than the queue holds loses the excess):
+    // (wr_n - rd_ptr_reg) >= Q_DEPTH - 2 && cm_n != rd_ptr_reg, from the terms above
+    full_reg <= near_full && cm_ne_n && !rst;
 end
 end
 /* verilator lint_on BLKSEQ */
