@@ -80,9 +80,11 @@ reg [16:0] nxt;
 reg [FIFO_LOG2+1:0] cred;
 reg [FIFO_LOG2+1:0] room_c;   // credits left
 
-// activity gate: an idle block costs one test per cycle in an event-driven simulator
-wire act = rst || desc_pop || req_valid_reg || init_reg || pre_reg || calc_reg || (enable && fetch_idx_reg != tdt && credits_reg < FIFO_DEPTH);
-assign active = act;
+// activity gate: an idle block costs one test per cycle in an event-driven simulator. The
+// reset is applied after the gated code, not through the gate (for the clock: the datapath
+// reset would reach every register's enable through it)
+wire act = desc_pop || req_valid_reg || init_reg || pre_reg || calc_reg || (enable && fetch_idx_reg != tdt && credits_reg < FIFO_DEPTH);
+assign active = act || rst;
 
 /* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
@@ -145,6 +147,7 @@ always @(posedge clk) begin
         pre_addr_reg <= tdba + {44'd0, fetch_idx_reg, 4'b0000};
     end
     credits_reg <= cred;
+    end
 
     if (rst) begin
         init_reg <= 1'b1;
@@ -154,7 +157,6 @@ always @(posedge clk) begin
         pre_reg <= 1'b0;
         calc_reg <= 1'b0;
     end
-end
 end
 /* verilator lint_on BLKSEQ */
 

@@ -226,9 +226,11 @@ integer                  k;
 
 // activity gate: an idle block costs one test per cycle in an event-driven simulator. Of
 // the writes, only the probe's and a segment header's last word change state (a segment's
-// payload words stream past: they must not cost the block a pass a word)
-wire act = rst || busy || probe_w || (we && wmode[1] && hdr_end);
-assign active = act || cq_active;
+// payload words stream past: they must not cost the block a pass a word).
+// The reset is applied after the gated code, not through the gate (for the clock: the datapath
+// reset would reach every register's enable through it).
+wire act = busy || probe_w || (we && wmode[1] && hdr_end);
+assign active = act || rst || cq_active;
 
 /* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
@@ -389,14 +391,15 @@ always @(posedge clk) begin
         end
     end
 
+    st_reg <= st_n;
+    busy_reg <= st_n != S_IDLE;
+    end
     if (rst) begin
-        st_n = S_IDLE;
+        st_reg <= S_IDLE;
+        busy_reg <= 1'b0;
         last_reg <= 1'b1;
         sadd_reg <= 1'b0;
     end
-    st_reg <= st_n;
-    busy_reg <= st_n != S_IDLE;
-end
 end
 /* verilator lint_on BLKSEQ */
 

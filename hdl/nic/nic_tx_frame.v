@@ -333,11 +333,13 @@ endtask
 // activity gate: an idle block costs one test per cycle in an event-driven simulator.
 // ST_TDATA waiting for buffer space to open a segment (a TSO packet's usual state: the
 // buffer full of segments) is idle too: only fb_free (or reset) moves it on.
+// The reset is applied after the gated code, not through the gate (for the clock: the datapath
+// reset would reach every register's enable through it).
 wire space_ok = space_reg;
 wire tdata_wait = state_reg == ST_TDATA && !seg_open_reg && rem_reg != 0 && !space_ok;
-wire act = rst || fb_free || desc_ready_reg || init_reg || tctx_valid_reg
+wire act = fb_free || desc_ready_reg || init_reg || tctx_valid_reg
            || (state_reg == ST_IDLE ? desc_valid && enable && (in_frame_reg || space_ok) : !tdata_wait);
-assign active = act;
+assign active = act || rst;
 
 /* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
@@ -612,6 +614,7 @@ always @(posedge clk) begin
     endcase
     used_reg <= used;
     space_reg <= used <= SPACE_LIM;
+    end
 
     if (rst) begin
         state_reg <= ST_IDLE;
@@ -633,7 +636,6 @@ always @(posedge clk) begin
         seg_open_reg <= 1'b0;
         tctx_valid_reg <= 1'b0;
     end
-end
 end
 /* verilator lint_on BLKSEQ */
 

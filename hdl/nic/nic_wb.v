@@ -168,9 +168,11 @@ wire aw_hs = aw_valid_reg && m_axi_awready;
 wire out_room = (aw_hs && !m_axi_bvalid) ? outst_reg < OMAX - 1
               : (m_axi_bvalid && !aw_hs) ? outst_reg < OMAX + 1 : outst_reg < OMAX;
 
-// activity gate: an idle block costs one test per cycle in an event-driven simulator
-wire act = rst || push || aw_valid_reg || w_valid_reg || m_axi_bvalid || batch_reg || cm_ptr_reg != rd_ptr_reg || done_reg || err_reg || outst_reg != 0;
-assign active = act;
+// activity gate: an idle block costs one test per cycle in an event-driven simulator.
+// The reset is applied after the gated code, not through the gate (for the clock: the datapath
+// reset would reach every register's enable through it).
+wire act = push || aw_valid_reg || w_valid_reg || m_axi_bvalid || batch_reg || cm_ptr_reg != rd_ptr_reg || done_reg || err_reg || outst_reg != 0;
+assign active = act || rst;
 
 /* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
@@ -276,11 +278,20 @@ always @(posedge clk) begin
     aw_valid_reg <= aw_v;
     w_valid_reg <= w_v;
     outst_reg <= outst;
+    wr_ptr_reg <= wr_n;
+    cm_ptr_reg <= cm_n;
+    rd_ptr_reg <= rd_n;
+    // two slots of slack for a push in flight; only when committed entries can drain (a
+    // frame with more uncommitted RS descriptors than the queue holds loses the excess)
+    qcnt = wr_n - rd_ptr_reg;
+    full_reg <= qcnt >= Q_DEPTH - 2 && cm_n != rd_ptr_reg;
+    end
 
     if (rst) begin
-        wr_n = 0;
-        cm_n = 0;
-        rd_n = 0;
+        wr_ptr_reg <= 0;
+        cm_ptr_reg <= 0;
+        rd_ptr_reg <= 0;
+        full_reg <= 1'b0;
         batch_reg <= 1'b0;
         aw_valid_reg <= 1'b0;
         w_valid_reg <= 1'b0;
@@ -291,14 +302,6 @@ always @(posedge clk) begin
         done_reg <= 1'b0;
         err_reg <= 1'b0;
     end
-    wr_ptr_reg <= wr_n;
-    cm_ptr_reg <= cm_n;
-    rd_ptr_reg <= rd_n;
-    // two slots of slack for a push in flight; only when committed entries can drain (a
-    // frame with more uncommitted RS descriptors than the queue holds loses the excess)
-    qcnt = wr_n - rd_ptr_reg;
-    full_reg <= qcnt >= Q_DEPTH - 2 && cm_n != rd_ptr_reg && !rst;
-end
 end
 /* verilator lint_on BLKSEQ */
 

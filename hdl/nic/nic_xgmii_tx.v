@@ -191,17 +191,19 @@ reg [15:0]  vc;
 reg [31:0]  fcs;
 reg         fset;
 
-// activity gate: an idle block costs one test per cycle in an event-driven simulator
-wire act = rst || in_valid || in_ready_reg || state_reg != ST_IDLE || b_kind_reg != K_IDLE || line_busy || crc_busy
+// activity gate: an idle block costs one test per cycle in an event-driven simulator. The
+// reset is applied after the gated code, not through the gate (for the clock: the datapath
+// reset would reach every register's enable through it)
+wire act = in_valid || in_ready_reg || state_reg != ST_IDLE || b_kind_reg != K_IDLE || line_busy || crc_busy
            || spill_reg || dirty_reg || fb_free_reg || sent_reg;
-assign active = act;
+assign active = act || rst;
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg dirty_reg = 1'b0; // output not idle yet
 /* verilator lint_on PROCASSINIT */
 // fast path: mid-frame plain data. Stage B outputs the delay line's chunk (txc is already
 // 0, pulses are clear, dirty_reg is 1, every flag in the line says plain data and stays so),
 // stage A takes the next chunk; off_reg was advanced past the run when fast_cnt_reg was loaded.
-wire fast = fast_reg && !rst;
+wire fast = fast_reg;
 /* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
     if (fast) begin
@@ -429,6 +431,7 @@ always @(posedge clk) begin
     endcase
 
     pl_reg <= pl;
+    end
 
     if (rst) begin
         state_reg <= ST_IDLE;
@@ -443,7 +446,6 @@ always @(posedge clk) begin
         f3_reg <= 0;
         fast_reg <= 1'b0;
     end
-end
 end
 /* verilator lint_on BLKSEQ */
 
