@@ -311,8 +311,15 @@ frame_fifo_inst (
     .active(fq_active)
 );
 
-// room for a frame, counting one push that may be in the register
-wire fq_room = fq_push_reg ? fq_count < 5'd14 : fq_count < 5'd15;
+// room for a frame, counting one push that may be in the register: a flip-flop (for the
+// clock: it gates the marker pop, which reaches the head refill's enables), so computed a
+// cycle ahead with a push assumed in the next cycle as well. Pops only add room, and no push
+// comes while this block is idle, so a value held over idle cycles errs on the safe side.
+/* verilator lint_off PROCASSINIT */ // power-up value: simulation starts from it before the first reset (both simulators)
+reg  fq_room_reg = 1'b1;
+/* verilator lint_on PROCASSINIT */
+wire fq_room = fq_room_reg;
+wire fq_room_n = fq_push_reg ? fq_count < 5'd13 : fq_count < 5'd14;
 
 // rready: a burst is at the head; for descriptor beats on wide buses hold the beat
 // until all its descriptors are pushed
@@ -389,6 +396,7 @@ always @(posedge clk) begin
     if (r_fast) begin
         pulse_reg <= 1'b1;
         pl_reg <= 9'd1;
+        fq_room_reg <= fq_room_n;
         fb_waddr_reg <= wptr_reg;
         fb_wdata_reg <= acc_reg | (m_axi_rdata << {fill_reg, 3'b000});
         wptr_reg <= wptr_reg + 1;
@@ -639,6 +647,7 @@ always @(posedge clk) begin
     end
     outstanding_reg <= outst;
     pl_reg <= pl;
+    fq_room_reg <= fq_room_n;
     tq_wr_reg <= tq_wr_n;
     tq_rd_reg <= tq_rd_n;
     tq_empty_reg <= tq_wr_n == tq_rd_n;
@@ -646,6 +655,7 @@ always @(posedge clk) begin
     end
     if (rst) begin
         pulse_reg <= 1'b1;  // as when the reset was in the gate: one more gated cycle follows
+        fq_room_reg <= 1'b1;
         tq_wr_reg <= 0;
         tq_rd_reg <= 0;
         tq_empty_reg <= 1'b1;
