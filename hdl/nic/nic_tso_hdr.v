@@ -163,18 +163,17 @@ reg  busy_reg = 1'b0;
 wire busy = st_reg != S_IDLE;
 assign hold = busy_reg;
 
-// write port: the written word's position in its frame; one read port for the header RAM
-reg [FB_ADDR_WIDTH-1:0]  widx;
-reg [HA-1:0]             ra;
-/* verilator lint_off PROCASSINIT */ // initial value: Icarus does not run always @* at time 0
-reg                      in_hdr = 1'b0;   // the written word holds header bytes
-/* verilator lint_on PROCASSINIT */
-always @* begin
-    widx = waddr - wfs;
-    in_hdr = widx < {{(FB_ADDR_WIDTH-HA-1){1'b0}}, hw_reg};
-    ra = busy ? off_reg[7:WS] : widx[HA-1:0];
-end
+// write port: the written word's position in its frame (continuous assignments: Icarus
+// evaluates them at time 0, where an always @* waits for its first input change)
+wire [FB_ADDR_WIDTH-1:0] widx = waddr - wfs;
+wire                     in_hdr = widx < {{(FB_ADDR_WIDTH-HA-1){1'b0}}, hw_reg};  // the word holds header bytes
+// two read ports (a LUT RAM copy each, for the clock): the written word's, and the byte
+// stepped through while busy, whose path to the segment's fields then does not start at
+// nic_dma_rd's write address and widx's subtraction
+wire [HA-1:0]             ra = widx[HA-1:0];
+wire [HA-1:0]             rab = off_reg[7:WS];
 wire [DMA_DATA_WIDTH-1:0] hq = hram[ra];
+wire [DMA_DATA_WIDTH-1:0] hb = hram[rab];
 // a segment's header word: the kept header, the payload after HDRLEN in the last one
 wire        seg_hdr = wmode[1] && in_hdr;
 wire        hdr_last = widx == {{(FB_ADDR_WIDTH-HA-1){1'b0}}, hw_reg} - 1'b1;
@@ -192,7 +191,7 @@ always @* begin
 end
 assign wdata_out = wd;
 
-wire [7:0] rb = hq[off_reg[WS-1:0]*8 +: 8];   // the header byte at off_reg (while busy)
+wire [7:0] rb = hb[off_reg[WS-1:0]*8 +: 8];   // the header byte at off_reg (while busy)
 
 // context fields at the head of the queue
 wire [7:0]  c_ipcss  = cq_out[CTX_W-1 -: 8];
