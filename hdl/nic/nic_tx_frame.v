@@ -144,6 +144,8 @@ reg [16:0]                dec_total_reg = 0;    // total_reg + the descriptor's 
 reg                       dec_long_reg = 1'b0;  // the frame is (now) too long
 reg                       dec_zero_reg = 1'b0;  // length 0
 reg                       dec_short_reg = 1'b0; // a TSE data descriptor shorter than HDRLEN
+reg                       dec_cok_reg = 1'b0;   // c_ok of a context descriptor
+reg                       dec_clong_reg = 1'b0; // c_long, likewise
 
 reg                       req_valid_reg = 1'b0;
 reg                       req_marker_reg = 1'b0;
@@ -373,6 +375,8 @@ always @(posedge clk) begin
             dec_long_reg <= long_reg || new_total > LIMIT;
             dec_zero_reg <= d_len == 0;
             dec_short_reg <= d_len20 < {12'd0, ctx_hdrlen_reg};
+            dec_cok_reg <= c_ok;
+            dec_clong_reg <= c_long;
             state_reg <= ST_DESC;
         end
         ST_DESC: begin
@@ -398,8 +402,8 @@ always @(posedge clk) begin
             end else if (d_ctx && !in_frame_reg) begin
                 // context descriptor: no data, no frame
                 ctx_valid_reg <= 1'b1;
-                ctx_ok_reg <= c_ok;
-                ctx_long_reg <= c_long;
+                ctx_ok_reg <= dec_cok_reg;
+                ctx_long_reg <= dec_clong_reg;
                 ctx_ipcss_reg <= c_ipcss;
                 ctx_ipcse_reg <= c_ipcse[7:0];
                 ctx_tucss_reg <= c_tucss;

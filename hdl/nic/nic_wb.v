@@ -153,6 +153,8 @@ reg [Q_LOG2:0]   pend;
 reg [Q_LOG2:0]   rp1;
 reg [Q_LOG2:0]   qcnt;
 reg [Q_LOG2:0]   wr_n, cm_n, rd_n;   // the next pointers
+reg              wi;                 // wr_n is wr_ptr_reg + 1
+reg [1:0]        cw;                 // cm_n is cm_ptr_reg (0), wr_ptr_reg + 1 (1) or wr_ptr_reg (2)
 reg [63:0]       a;
 reg [16:0]       v;
 reg [OUT_LOG2:0] outst;
@@ -183,6 +185,8 @@ always @(posedge clk) begin
     wr_n = wr_ptr_reg;
     cm_n = cm_ptr_reg;
     rd_n = rd_ptr_reg;
+    wi = 1'b0;
+    cw = 2'd0;
     aw_v = aw_valid_reg;
     w_v = w_valid_reg;
 
@@ -193,11 +197,14 @@ always @(posedge clk) begin
             q_idx[wr_ptr_reg[Q_LOG2-1:0]] <= tdh;
             q_ide[wr_ptr_reg[Q_LOG2-1:0]] <= push_ide;
             wr_n = wr_ptr_reg + 1;
+            wi = 1'b1;
             if (push_commit) begin
                 cm_n = wr_ptr_reg + 1;
+                cw = 2'd1;
             end
         end else if (push_commit) begin
             cm_n = wr_ptr_reg;
+            cw = 2'd2;
         end
     end
 
@@ -282,9 +289,12 @@ always @(posedge clk) begin
     cm_ptr_reg <= cm_n;
     rd_ptr_reg <= rd_n;
     // two slots of slack for a push in flight; only when committed entries can drain (a
-    // frame with more uncommitted RS descriptors than the queue holds loses the excess)
-    qcnt = wr_n - rd_ptr_reg;
-    full_reg <= qcnt >= Q_DEPTH - 2 && cm_n != rd_ptr_reg;
+    // frame with more uncommitted RS descriptors than the queue holds loses the excess).
+    // wr_n - rd_ptr_reg >= Q_DEPTH - 2 and cm_n != rd_ptr_reg, from compares of this cycle's
+    // count (q_used) picked by the push (for the clock: no subtraction after the push
+    // decision); wr_ptr_reg + 1 != rd_ptr_reg always holds (q_used <= Q_DEPTH)
+    full_reg <= (wi ? q_used >= Q_DEPTH - 3 : q_used >= Q_DEPTH - 2)
+                && (cw == 2'd1 || (cw == 2'd2 ? q_used != 0 : cm_ptr_reg != rd_ptr_reg));
     end
 
     if (rst) begin
