@@ -130,7 +130,9 @@ always @(posedge clk) begin
         /* verilator lint_on WIDTHEXPAND */
         calc_addr_reg <= pre_addr_reg;
     end else if (!req_valid_reg && enable && fetch_idx_reg != tdt && {1'b0, tdt} < ndesc
-                 && {1'b0, fetch_idx_reg} < ndesc && cred < FIFO_DEPTH) begin
+                 && {1'b0, fetch_idx_reg} < ndesc && credits_reg < FIFO_DEPTH) begin
+        // (credits_reg, not cred, for the clock: the FIFO's pop does not reach this decision;
+        // a pop that frees the last credit is seen a cycle later)
         if (tdt > fetch_idx_reg) begin
             avail = tdt - fetch_idx_reg;
         end else begin

@@ -143,9 +143,11 @@ reg                       desc_ready_reg = 1'b0;
 reg [16:0]                dec_total_reg = 0;    // total_reg + the descriptor's length
 reg                       dec_long_reg = 1'b0;  // the frame is (now) too long
 reg                       dec_zero_reg = 1'b0;  // length 0
-reg                       dec_short_reg = 1'b0; // a TSE data descriptor shorter than HDRLEN
+reg                       dec_tbad_reg = 1'b0;  // a TSE data descriptor: no usable context, or shorter than HDRLEN
 reg                       dec_cok_reg = 1'b0;   // c_ok of a context descriptor
 reg                       dec_clong_reg = 1'b0; // c_long, likewise
+reg                       dec_ctx_reg = 1'b0;   // d_ctx (decoded a cycle early, for ST_DESC's decision)
+reg                       dec_tdata_reg = 1'b0; // d_tdata, likewise
 
 reg                       req_valid_reg = 1'b0;
 reg                       req_marker_reg = 1'b0;
@@ -374,9 +376,11 @@ always @(posedge clk) begin
             dec_total_reg <= new_total;
             dec_long_reg <= long_reg || new_total > LIMIT;
             dec_zero_reg <= d_len == 0;
-            dec_short_reg <= d_len20 < {12'd0, ctx_hdrlen_reg};
+            dec_tbad_reg <= !ctx_valid_reg || !ctx_ok_reg || d_len20 < {12'd0, ctx_hdrlen_reg};
             dec_cok_reg <= c_ok;
             dec_clong_reg <= c_long;
+            dec_ctx_reg <= d_ctx;
+            dec_tdata_reg <= d_tdata;
             state_reg <= ST_DESC;
         end
         ST_DESC: begin
@@ -384,7 +388,7 @@ always @(posedge clk) begin
             if (tso_reg) begin
                 // inside a TSO packet: TSE data descriptors continue it; anything else
                 // ends it as a bad frame, unread
-                if (!d_tdata) begin
+                if (!dec_tdata_reg) begin
                     if (!tbad_reg) begin
                         tbad_reg <= 1'b1;
                         tbad_drop_reg <= DROP_DEXT;
@@ -399,7 +403,7 @@ always @(posedge clk) begin
                     rem_reg <= d_len20;
                     state_reg <= ST_TDATA;
                 end
-            end else if (d_ctx && !in_frame_reg) begin
+            end else if (dec_ctx_reg && !in_frame_reg) begin
                 // context descriptor: no data, no frame
                 ctx_valid_reg <= 1'b1;
                 ctx_ok_reg <= dec_cok_reg;
@@ -411,14 +415,14 @@ always @(posedge clk) begin
                 ctx_mss_reg <= c_mss;
                 ctx_paylen_reg <= c_paylen;
                 state_reg <= ST_MARK;
-            end else if (d_tdata && !in_frame_reg) begin
+            end else if (dec_tdata_reg && !in_frame_reg) begin
                 // first descriptor of a TSO packet: the header must be in its buffer
                 in_frame_reg <= 1'b1;
                 tso_reg <= 1'b1;
                 end_here_reg <= 1'b0;
                 seg_open_reg <= 1'b0;
                 txsm_reg <= d_popts[TXD_POPTS_TXSM];
-                if (!ctx_valid_reg || !ctx_ok_reg || dec_short_reg) begin
+                if (dec_tbad_reg) begin
                     tbad_reg <= 1'b1;
                     tbad_drop_reg <= DROP_DEXT;
                     bad_addr_reg <= d_ring_addr;
