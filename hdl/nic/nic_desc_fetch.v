@@ -122,11 +122,18 @@ always @(posedge clk) begin
         /* verilator lint_on WIDTHTRUNC */ /* verilator lint_on WIDTHEXPAND */
     end else if (pre_reg) begin
         // credits only came back and TDT only moved on since the ring count: it holds
-        room_c = FDEPTH - cred;   // cred < FIFO_DEPTH: credits only came back since
+        // (cred < FIFO_DEPTH: credits only came back since). The credits left, FDEPTH - cred,
+        // are FDEPTH - credits_reg, one more with a pop: both compares from registers, the pop
+        // picking one (for the clock: the FIFO's pop does not feed a subtraction and a compare)
+        room_c = FDEPTH - credits_reg;
         pre_reg <= 1'b0;
         calc_reg <= 1'b1;
-        /* verilator lint_off WIDTHEXPAND */ // counts of at most FIFO_DEPTH, zero-extended
-        calc_cnt_reg <= (pre_cnt_reg > room_c) ? room_c : pre_cnt_reg;
+        /* verilator lint_off WIDTHEXPAND */ // counts of at most FIFO_DEPTH + 1, zero-extended
+        if (desc_pop) begin
+            calc_cnt_reg <= (pre_cnt_reg > room_c + 1) ? room_c + 1 : pre_cnt_reg;
+        end else begin
+            calc_cnt_reg <= (pre_cnt_reg > room_c) ? room_c : pre_cnt_reg;
+        end
         /* verilator lint_on WIDTHEXPAND */
         calc_addr_reg <= pre_addr_reg;
     end else if (!req_valid_reg && enable && fetch_idx_reg != tdt && {1'b0, tdt} < ndesc
