@@ -277,6 +277,7 @@ reg                    too_long;
 reg                    eop;
 reg [15:0]             sp;
 reg [19:0]             n20;
+reg [20:0]             ca;
 
 // compute the burst of [a, a+rem) starting at a: at most to the end of the 4 KiB page and of
 // 256 beats, at most rem bytes. The three limits and their beat counts are formed side by side
@@ -505,7 +506,10 @@ always @(posedge clk) begin
             end else begin
                 // payload into the open segment
                 n20 = (rem_reg > {4'd0, seg_rem_reg}) ? {4'd0, seg_rem_reg} : rem_reg;
-                cur_addr_reg <= cur_addr_reg + {44'd0, n20};
+                // the address + n20 as a 20-bit add whose carry picks the upper bits or those
+                // + 1 (for the clock: no 64-bit carry chain after the min)
+                ca = {1'b0, cur_addr_reg[19:0]} + {1'b0, n20};
+                cur_addr_reg <= {ca[20] ? cur_addr_reg[63:20] + 44'd1 : cur_addr_reg[63:20], ca[19:0]};
                 rem_reg <= rem_reg - n20;
                 seg_rem_reg <= seg_rem_reg - n20[15:0];
                 start_run(cur_addr_reg, n20, BURST_PAY, ST_TDATA);
