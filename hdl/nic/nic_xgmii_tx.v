@@ -132,7 +132,10 @@ assign in_ready = in_ready_reg;
 wire [FB_ADDR_WIDTH-1:0] i_start = in_data[FT_START_LSB +: FB_ADDR_WIDTH];
 // stage A takes a frame (ST_IDLE) at this edge
 wire take = state_reg == ST_IDLE && in_valid && !in_ready_reg && !hold;
-assign fb_ren = take || (SUBS == 1 && state_reg == ST_PRE) || (state_reg == ST_DATA && sub_reg == SUB_RD);
+// (64-bit words: a read every cycle of ST_PRE and ST_DATA; sub_reg, always 0, left out: for
+// the clock, synthesis does not see that it stays 0)
+assign fb_ren = take || (SUBS == 1 ? state_reg == ST_PRE || state_reg == ST_DATA
+                                   : state_reg == ST_DATA && sub_reg == SUB_RD);
 assign fb_raddr = state_reg == ST_IDLE ? i_start : raddr_reg;
 assign fb_free = fb_free_reg;
 assign fb_free_words = fb_free_words_reg;
@@ -364,11 +367,13 @@ always @(posedge clk) begin
             if (sub_reg == SUB_RD) begin
                 raddr_reg <= raddr_reg + 1;
             end
-            // bytes beyond the data are padding
+            // bytes beyond the data are padding. off_reg is a multiple of 8: the data ends in
+            // this chunk when it is len_reg's chunk, after len_reg[2:0] bytes (for the clock: no
+            // subtraction in front of the mask)
             if (off_reg >= len_reg) begin
                 chunk = 64'd0;
-            end else if (len_reg - off_reg < 8) begin
-                chunk = chunk & ~({64{1'b1}} << (8*(len_reg - off_reg)));
+            end else if (off_reg[15:3] == len_reg[15:3]) begin
+                chunk = chunk & ~({64{1'b1}} << {len_reg[2:0], 3'b000});
             end
             // checksum insertion (big-endian at CSO); a plain run may follow
             fset = 1'b0;
