@@ -132,10 +132,7 @@ assign in_ready = in_ready_reg;
 wire [FB_ADDR_WIDTH-1:0] i_start = in_data[FT_START_LSB +: FB_ADDR_WIDTH];
 // stage A takes a frame (ST_IDLE) at this edge
 wire take = state_reg == ST_IDLE && in_valid && !in_ready_reg && !hold;
-// (64-bit words: a read every cycle of ST_PRE and ST_DATA; sub_reg, always 0, left out: for
-// the clock, synthesis does not see that it stays 0)
-assign fb_ren = take || (SUBS == 1 ? state_reg == ST_PRE || state_reg == ST_DATA
-                                   : state_reg == ST_DATA && sub_reg == SUB_RD);
+assign fb_ren = take || (SUBS == 1 && state_reg == ST_PRE) || (state_reg == ST_DATA && sub_reg == SUB_RD);
 assign fb_raddr = state_reg == ST_IDLE ? i_start : raddr_reg;
 assign fb_free = fb_free_reg;
 assign fb_free_words = fb_free_words_reg;
