@@ -364,13 +364,11 @@ always @(posedge clk) begin
             if (sub_reg == SUB_RD) begin
                 raddr_reg <= raddr_reg + 1;
             end
-            // bytes beyond the data are padding. off_reg is a multiple of 8: the data ends in
-            // this chunk when it is len_reg's chunk, after len_reg[2:0] bytes (for the clock: no
-            // subtraction in front of the mask)
+            // bytes beyond the data are padding
             if (off_reg >= len_reg) begin
                 chunk = 64'd0;
-            end else if (off_reg[15:3] == len_reg[15:3]) begin
-                chunk = chunk & ~({64{1'b1}} << {len_reg[2:0], 3'b000});
+            end else if (len_reg - off_reg < 8) begin
+                chunk = chunk & ~({64{1'b1}} << (8*(len_reg - off_reg)));
             end
             // checksum insertion (big-endian at CSO); a plain run may follow
             fset = 1'b0;
