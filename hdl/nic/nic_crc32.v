@@ -848,7 +848,9 @@ wire st1 = ctl_reg[5], st2 = ctl_reg[6];
 assign fcs = fcs_reg;
 assign busy = ctl_reg != 7'd0;
 
-wire act = rst || start || in_valid || busy;
+// activity gate. The reset is applied after the gated code, not through the gate (for the
+// clock: the datapath reset would reach every register's enable through it)
+wire act = start || in_valid || busy;
 reg [63:0] m;
 
 /* verilator lint_off BLKSEQ */ // m: a per-cycle temporary of this block (set before use)
@@ -891,7 +893,10 @@ always @(posedge clk) begin
         if (v3) begin
             fcs_reg <= ~(t0[s_reg[7:0]] ^ t1[s_reg[15:8]] ^ t2[s_reg[23:16]] ^ t3[s_reg[31:24]]);
         end
-        ctl_reg <= rst ? 7'd0 : {st1, start, v2 && last2, last1, v1, in_valid && in_last, in_valid && !start};
+        ctl_reg <= {st1, start, v2 && last2, last1, v1, in_valid && in_last, in_valid && !start};
+    end
+    if (rst) begin
+        ctl_reg <= 7'd0;
     end
 end
 /* verilator lint_on BLKSEQ */

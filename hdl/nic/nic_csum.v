@@ -105,18 +105,21 @@ reg [15:0] res;
 reg [15:0] se;
 reg [15:0] w0, w1;
 
-// activity gate: an idle block costs one test per cycle in an event-driven simulator;
-// a held output only waits for out_ready (no new frame is taken while it is held)
-wire act = rst || in_ready_reg || state_reg != ST_IDLE || p_valid_reg || q_valid_reg || (out_valid_reg ? out_ready : in_valid);
-assign active = act;
+// activity gate: an idle block costs one test per cycle in an event-driven simulator. The
+// reset is applied after the gated code, not through the gate (for the clock: the datapath
+// reset would reach every register's enable through it); a held
+// output only waits for out_ready (no new frame is taken while it is held)
+wire act = in_ready_reg || state_reg != ST_IDLE || p_valid_reg || q_valid_reg || (out_valid_reg ? out_ready : in_valid);
+assign active = act || rst;
 // fast path: the middle of a run (ST_RUN, the word read last cycle neither the first nor the
 // last: no masking; no record taken or handed on): the general code below in that case,
 // without its tests
 wire run_mid = state_reg == ST_RUN && !p_first_reg && !p_last_reg && !in_ready_reg
-               && !(out_valid_reg && out_ready) && !rst;
+               && !(out_valid_reg && out_ready);
 
 /* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
-always @(posedge clk) if (act) begin
+always @(posedge clk) begin
+    if (act) begin
     // accumulate the word masked last cycle (ST_SETUP's clear below comes later and wins)
     if (q_valid_reg) begin
         if (BYTES == 8) begin
@@ -235,6 +238,8 @@ always @(posedge clk) if (act) begin
         end
         default: state_reg <= ST_IDLE;
     endcase
+    end
+    end
 
     if (rst) begin
         state_reg <= ST_IDLE;
@@ -243,7 +248,6 @@ always @(posedge clk) if (act) begin
         q_valid_reg <= 1'b0;
         out_valid_reg <= 1'b0;
     end
-end
 end
 /* verilator lint_on BLKSEQ */
 

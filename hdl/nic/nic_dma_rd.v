@@ -311,8 +311,15 @@ frame_fifo_inst (
     .active(fq_active)
 );
 
-// room for a frame, counting one push that may be in the register
-wire fq_room = fq_push_reg ? fq_count < 5'd14 : fq_count < 5'd15;
+// room for a frame, counting one push that may be in the register: a flip-flop (for the
+// clock: it gates the marker pop, which reaches the head refill's enables), so computed a
+// cycle ahead with a push assumed in the next cycle as well. Pops only add room, and no push
+// comes while this block is idle, so a value held over idle cycles errs on the safe side.
+/* verilator lint_off PROCASSINIT */ // power-up value: simulation starts from it before the first reset (both simulators)
+reg  fq_room_reg = 1'b1;
+/* verilator lint_on PROCASSINIT */
+wire fq_room = fq_room_reg;
+wire fq_room_n = fq_push_reg ? fq_count < 5'd13 : fq_count < 5'd14;
 
 // rready: a burst is at the head; for descriptor beats on wide buses hold the beat
 // until all its descriptors are pushed
@@ -360,11 +367,13 @@ reg [5:0]                 dpos;
 reg [TAG_LOG2-1:0]        wp;
 reg [TAG_LOG2:0]          tq_wr_n, tq_rd_n;   // the next pointers
 
-// activity gate: an idle block costs one test per cycle in an event-driven simulator
-wire act_main = rst || dreq_valid || treq_valid || ar_valid_reg || (!hd_valid_reg && !tq_empty)
+// activity gate: an idle block costs one test per cycle in an event-driven simulator. The
+// reset is applied after the gated code, not through the gate (for the clock: the datapath
+// reset would reach every register's enable through it)
+wire act_main = dreq_valid || treq_valid || ar_valid_reg || (!hd_valid_reg && !tq_empty)
                 || (hd_valid_reg && (m_axi_rvalid || head_kind == K_MARK));
 wire act = act_main || pulse_reg;
-assign active = act || fq_active;
+assign active = act || rst || fq_active;
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg pulse_reg = 1'b0; // some output pulse is high and must be cleared
 /* verilator lint_on PROCASSINIT */
@@ -381,12 +390,13 @@ wire r_mid = m_axi_rvalid && midnz_reg && m_axi_rresp == 2'b00;
 wire [SIZE_I:0] fill_c = BYTESN - fill_reg;
 /* verilator lint_on WIDTHEXPAND */
 // ... with no request intake: only the beat itself (the general code would do the same)
-wire r_fast = r_mid && !intake && !rst;
+wire r_fast = r_mid && !intake;
 /* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
     if (r_fast) begin
         pulse_reg <= 1'b1;
         pl_reg <= 9'd1;
+        fq_room_reg <= fq_room_n;
         fb_waddr_reg <= wptr_reg;
         fb_wdata_reg <= acc_reg | (m_axi_rdata << {fill_reg, 3'b000});
         wptr_reg <= wptr_reg + 1;
@@ -637,10 +647,19 @@ always @(posedge clk) begin
     end
     outstanding_reg <= outst;
     pl_reg <= pl;
-
+    fq_room_reg <= fq_room_n;
+    tq_wr_reg <= tq_wr_n;
+    tq_rd_reg <= tq_rd_n;
+    tq_empty_reg <= tq_wr_n == tq_rd_n;
+    tq_full_reg <= (tq_wr_n ^ tq_rd_n) == {1'b1, {TAG_LOG2{1'b0}}};
+    end
     if (rst) begin
-        tq_wr_n = 0;
-        tq_rd_n = 0;
+        pulse_reg <= 1'b1;  // as when the reset was in the gate: one more gated cycle follows
+        fq_room_reg <= 1'b1;
+        tq_wr_reg <= 0;
+        tq_rd_reg <= 0;
+        tq_empty_reg <= 1'b1;
+        tq_full_reg <= 1'b0;
         hd_valid_reg <= 1'b0;
         ar_valid_reg <= 1'b0;
         outstanding_reg <= 0;
@@ -656,11 +675,6 @@ always @(posedge clk) begin
         fstart_reg <= 0;
         pl_reg <= 9'd0;
     end
-    tq_wr_reg <= tq_wr_n;
-    tq_rd_reg <= tq_rd_n;
-    tq_empty_reg <= tq_wr_n == tq_rd_n;
-    tq_full_reg <= (tq_wr_n ^ tq_rd_n) == {1'b1, {TAG_LOG2{1'b0}}};
-end
 end
 /* verilator lint_on BLKSEQ */
 

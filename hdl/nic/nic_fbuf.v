@@ -6,9 +6,12 @@
  * when B reads that bank (the MAC cannot wait), otherwise port A. Both readers walk
  * consecutive words, so after at most one lost cycle they read opposite banks.
  *
- * Port B: rdata_b is the word read at the last edge with ren_b, held until the next
- * read (the MAC uses a word for WIDTH/64 cycles). Port A: a read is done at an edge
- * where gnt_a is high; rdata_a is that word in the next cycle only.
+ * Port B: a registered read (for the clock: the block RAM's 4 ns clock-to-out ends in a
+ * flip-flop, not in the MAC's logic): rdata_b is the word of port B's last read from the
+ * second edge after it, held until the next read's word replaces it (the MAC uses a word
+ * for WIDTH/64 cycles).
+ * Port A: a read is done at an edge where gnt_a is high; rdata_a is that word in the
+ * next cycle only.
  */
 
 `resetall
@@ -40,8 +43,6 @@ module nic_fbuf #
 );
 
 localparam BW = ADDR_WIDTH - 1;     // bank address width
-// the MAC at WIDTH 64 uses a word only in the cycle after its read: no holding register
-localparam HOLD_B = WIDTH > 64;
 
 reg [WIDTH-1:0] mem0 [0:(1<<BW)-1];
 reg [WIDTH-1:0] mem1 [0:(1<<BW)-1];
@@ -51,7 +52,7 @@ reg [WIDTH-1:0] q1_reg = 0;
 reg             a_sel_reg = 1'b0;   // bank of port A's last read
 reg             b_sel_reg = 1'b0;   // bank of port B's last read
 reg             b_new_reg = 1'b0;   // port B read at the last edge
-reg [WIDTH-1:0] b_hold_reg = 0;
+reg [WIDTH-1:0] b_out_reg = 0;
 /* verilator lint_on PROCASSINIT */
 
 wire b_bank = raddr_b[0];
@@ -64,7 +65,7 @@ wire [BW-1:0] addr1 = (ren_b && b_bank) ? raddr_b[ADDR_WIDTH-1:1] : raddr_a[ADDR
 
 wire [WIDTH-1:0] b_word = b_sel_reg ? q1_reg : q0_reg;
 assign rdata_a = a_sel_reg ? q1_reg : q0_reg;
-assign rdata_b = (!HOLD_B || b_new_reg) ? b_word : b_hold_reg;
+assign rdata_b = b_out_reg;
 
 integer i;
 initial begin
@@ -94,8 +95,8 @@ always @(posedge clk) begin
         b_sel_reg <= b_bank;
     end
     b_new_reg <= ren_b;
-    if (HOLD_B) begin
-        b_hold_reg <= rdata_b;
+    if (b_new_reg) begin
+        b_out_reg <= b_word;
     end
 end
 

@@ -54,9 +54,11 @@ assign count = count_reg;
 
 wire push = in_valid && !full;
 wire pop = out_ready && !empty;
-// activity gate: an idle FIFO costs one test per cycle in an event-driven simulator
-wire act = push || pop || rst;
-assign active = act;
+// activity gate: an idle FIFO costs one test per cycle in an event-driven simulator. The
+// reset is applied after the gated code, not through the gate (for the clock: the datapath
+// reset would reach every register's enable through it)
+wire act = push || pop;
+assign active = act || rst;
 
 reg [DEPTH_LOG2:0] wr_n, rd_n;   // the next pointers
 /* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
@@ -71,15 +73,18 @@ always @(posedge clk) begin
         if (pop) begin
             rd_n = rd_ptr_reg + 1;
         end
-        if (rst) begin
-            wr_n = 0;
-            rd_n = 0;
-        end
         wr_ptr_reg <= wr_n;
         rd_ptr_reg <= rd_n;
         full_reg <= (wr_n ^ rd_n) == {1'b1, {DEPTH_LOG2{1'b0}}};
         empty_reg <= wr_n == rd_n;
         count_reg <= wr_n - rd_n;
+    end
+    if (rst) begin
+        wr_ptr_reg <= 0;
+        rd_ptr_reg <= 0;
+        full_reg <= 1'b0;
+        empty_reg <= 1'b1;
+        count_reg <= 0;
     end
 end
 /* verilator lint_on BLKSEQ */

@@ -143,7 +143,11 @@ reg                       desc_ready_reg = 1'b0;
 reg [16:0]                dec_total_reg = 0;    // total_reg + the descriptor's length
 reg                       dec_long_reg = 1'b0;  // the frame is (now) too long
 reg                       dec_zero_reg = 1'b0;  // length 0
-reg                       dec_short_reg = 1'b0; // a TSE data descriptor shorter than HDRLEN
+reg                       dec_tbad_reg = 1'b0;  // a TSE data descriptor: no usable context, or shorter than HDRLEN
+reg                       dec_cok_reg = 1'b0;   // c_ok of a context descriptor
+reg                       dec_clong_reg = 1'b0; // c_long, likewise
+reg                       dec_ctx_reg = 1'b0;   // d_ctx (decoded a cycle early, for ST_DESC's decision)
+reg                       dec_tdata_reg = 1'b0; // d_tdata, likewise
 
 reg                       req_valid_reg = 1'b0;
 reg                       req_marker_reg = 1'b0;
@@ -273,6 +277,7 @@ reg                    too_long;
 reg                    eop;
 reg [15:0]             sp;
 reg [19:0]             n20;
+reg [20:0]             ca;
 
 // compute the burst of [a, a+rem) starting at a: at most to the end of the 4 KiB page and of
 // 256 beats, at most rem bytes. The three limits and their beat counts are formed side by side
@@ -333,11 +338,13 @@ endtask
 // activity gate: an idle block costs one test per cycle in an event-driven simulator.
 // ST_TDATA waiting for buffer space to open a segment (a TSO packet's usual state: the
 // buffer full of segments) is idle too: only fb_free (or reset) moves it on.
+// The reset is applied after the gated code, not through the gate (for the clock: the datapath
+// reset would reach every register's enable through it).
 wire space_ok = space_reg;
 wire tdata_wait = state_reg == ST_TDATA && !seg_open_reg && rem_reg != 0 && !space_ok;
-wire act = rst || fb_free || desc_ready_reg || init_reg || tctx_valid_reg
+wire act = fb_free || desc_ready_reg || init_reg || tctx_valid_reg
            || (state_reg == ST_IDLE ? desc_valid && enable && (in_frame_reg || space_ok) : !tdata_wait);
-assign active = act;
+assign active = act || rst;
 
 /* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
@@ -370,7 +377,11 @@ always @(posedge clk) begin
             dec_total_reg <= new_total;
             dec_long_reg <= long_reg || new_total > LIMIT;
             dec_zero_reg <= d_len == 0;
-            dec_short_reg <= d_len20 < {12'd0, ctx_hdrlen_reg};
+            dec_tbad_reg <= !ctx_valid_reg || !ctx_ok_reg || d_len20 < {12'd0, ctx_hdrlen_reg};
+            dec_cok_reg <= c_ok;
+            dec_clong_reg <= c_long;
+            dec_ctx_reg <= d_ctx;
+            dec_tdata_reg <= d_tdata;
             state_reg <= ST_DESC;
         end
         ST_DESC: begin
@@ -378,7 +389,7 @@ always @(posedge clk) begin
             if (tso_reg) begin
                 // inside a TSO packet: TSE data descriptors continue it; anything else
                 // ends it as a bad frame, unread
-                if (!d_tdata) begin
+                if (!dec_tdata_reg) begin
                     if (!tbad_reg) begin
                         tbad_reg <= 1'b1;
                         tbad_drop_reg <= DROP_DEXT;
@@ -393,11 +404,11 @@ always @(posedge clk) begin
                     rem_reg <= d_len20;
                     state_reg <= ST_TDATA;
                 end
-            end else if (d_ctx && !in_frame_reg) begin
+            end else if (dec_ctx_reg && !in_frame_reg) begin
                 // context descriptor: no data, no frame
                 ctx_valid_reg <= 1'b1;
-                ctx_ok_reg <= c_ok;
-                ctx_long_reg <= c_long;
+                ctx_ok_reg <= dec_cok_reg;
+                ctx_long_reg <= dec_clong_reg;
                 ctx_ipcss_reg <= c_ipcss;
                 ctx_ipcse_reg <= c_ipcse[7:0];
                 ctx_tucss_reg <= c_tucss;
@@ -405,14 +416,14 @@ always @(posedge clk) begin
                 ctx_mss_reg <= c_mss;
                 ctx_paylen_reg <= c_paylen;
                 state_reg <= ST_MARK;
-            end else if (d_tdata && !in_frame_reg) begin
+            end else if (dec_tdata_reg && !in_frame_reg) begin
                 // first descriptor of a TSO packet: the header must be in its buffer
                 in_frame_reg <= 1'b1;
                 tso_reg <= 1'b1;
                 end_here_reg <= 1'b0;
                 seg_open_reg <= 1'b0;
                 txsm_reg <= d_popts[TXD_POPTS_TXSM];
-                if (!ctx_valid_reg || !ctx_ok_reg || dec_short_reg) begin
+                if (dec_tbad_reg) begin
                     tbad_reg <= 1'b1;
                     tbad_drop_reg <= DROP_DEXT;
                     bad_addr_reg <= d_ring_addr;
@@ -495,7 +506,10 @@ always @(posedge clk) begin
             end else begin
                 // payload into the open segment
                 n20 = (rem_reg > {4'd0, seg_rem_reg}) ? {4'd0, seg_rem_reg} : rem_reg;
-                cur_addr_reg <= cur_addr_reg + {44'd0, n20};
+                // the address + n20 as a 20-bit add whose carry picks the upper bits or those
+                // + 1 (for the clock: no 64-bit carry chain after the min)
+                ca = {1'b0, cur_addr_reg[19:0]} + {1'b0, n20};
+                cur_addr_reg <= {ca[20] ? cur_addr_reg[63:20] + 44'd1 : cur_addr_reg[63:20], ca[19:0]};
                 rem_reg <= rem_reg - n20;
                 seg_rem_reg <= seg_rem_reg - n20[15:0];
                 start_run(cur_addr_reg, n20, BURST_PAY, ST_TDATA);
@@ -612,6 +626,7 @@ always @(posedge clk) begin
     endcase
     used_reg <= used;
     space_reg <= used <= SPACE_LIM;
+    end
 
     if (rst) begin
         state_reg <= ST_IDLE;
@@ -633,7 +648,6 @@ always @(posedge clk) begin
         seg_open_reg <= 1'b0;
         tctx_valid_reg <= 1'b0;
     end
-end
 end
 /* verilator lint_on BLKSEQ */
 

@@ -4,6 +4,11 @@
  * appends the FCS (nic_crc32) when IFCS, and frames them: start in lane 0, preamble,
  * SFD, data, FCS, terminate, then >= 12 idle bytes.
  *
+ * The frame buffer's port B is a registered read (a word two edges after its read), so
+ * stage A reads ahead: the first word when it takes the frame (address from the record),
+ * the second in ST_PRE (64-bit words), then each word WIDTH/64 - 1 cycles before the
+ * chunks of the previous one run out (every cycle at 64 bits).
+ *
  * Stage A reads the frame buffer and builds 64-bit chunks (b_*); nic_crc32 takes them a
  * cycle later and has the FCS 4 edges after the last one, so the chunks reach stage B (the
  * wire) through a 4-deep delay line (q*: data, f*: flags) that lines the last chunk up with
@@ -60,6 +65,8 @@ localparam WS = $clog2(BYTES);
 localparam SUBS = BYTES/8;                 // 64-bit chunks per buffer word
 localparam integer SUBS_I = SUBS;
 localparam [7:0] SUB_LAST = SUBS_I[7:0] - 8'd1;   // last chunk index, at the width of sub_reg
+// chunk index at which stage A reads the next word: it arrives as that index wraps to 0
+localparam [7:0] SUB_RD = SUBS_I == 1 ? 8'd0 : SUB_LAST - 8'd1;
 
 localparam [63:0] XGMII_IDLE = 64'h0707070707070707;
 localparam [63:0] XGMII_PRE  = 64'hD5555555555555FB;
@@ -122,8 +129,11 @@ wire in_ready_reg = pl_reg[0];
 wire fb_free_reg = pl_reg[1];
 wire sent_reg = pl_reg[2];
 assign in_ready = in_ready_reg;
-assign fb_ren = (state_reg == ST_PRE) || (state_reg == ST_DATA && sub_reg == SUB_LAST);
-assign fb_raddr = raddr_reg;
+wire [FB_ADDR_WIDTH-1:0] i_start = in_data[FT_START_LSB +: FB_ADDR_WIDTH];
+// stage A takes a frame (ST_IDLE) at this edge
+wire take = state_reg == ST_IDLE && in_valid && !in_ready_reg && !hold;
+assign fb_ren = take || (SUBS == 1 && state_reg == ST_PRE) || (state_reg == ST_DATA && sub_reg == SUB_RD);
+assign fb_raddr = state_reg == ST_IDLE ? i_start : raddr_reg;
 assign fb_free = fb_free_reg;
 assign fb_free_words = fb_free_words_reg;
 assign frame_sent = sent_reg;
@@ -131,7 +141,6 @@ assign frame_bytes = sent_bytes_reg;
 assign xgmii_txd = txd_reg;
 assign xgmii_txc = txc_reg;
 
-wire [FB_ADDR_WIDTH-1:0] i_start = in_data[FT_START_LSB +: FB_ADDR_WIDTH];
 wire [15:0] i_len  = in_data[FT_LEN_LSB +: FT_LEN_W];
 wire        i_ifcs = in_data[FT_IFCS_BIT];
 wire        i_ic   = in_data[FT_IC_BIT];
@@ -182,17 +191,19 @@ reg [15:0]  vc;
 reg [31:0]  fcs;
 reg         fset;
 
-// activity gate: an idle block costs one test per cycle in an event-driven simulator
-wire act = rst || in_valid || in_ready_reg || state_reg != ST_IDLE || b_kind_reg != K_IDLE || line_busy || crc_busy
+// activity gate: an idle block costs one test per cycle in an event-driven simulator. The
+// reset is applied after the gated code, not through the gate (for the clock: the datapath
+// reset would reach every register's enable through it)
+wire act = in_valid || in_ready_reg || state_reg != ST_IDLE || b_kind_reg != K_IDLE || line_busy || crc_busy
            || spill_reg || dirty_reg || fb_free_reg || sent_reg;
-assign active = act;
+assign active = act || rst;
 /* verilator lint_off PROCASSINIT */ // power-up values: simulation starts from them before the first reset (both simulators)
 reg dirty_reg = 1'b0; // output not idle yet
 /* verilator lint_on PROCASSINIT */
 // fast path: mid-frame plain data. Stage B outputs the delay line's chunk (txc is already
 // 0, pulses are clear, dirty_reg is 1, every flag in the line says plain data and stays so),
 // stage A takes the next chunk; off_reg was advanced past the run when fast_cnt_reg was loaded.
-wire fast = fast_reg && !rst;
+wire fast = fast_reg;
 /* verilator lint_off BLKSEQ */ // '=' only for per-cycle temporaries of this block (set before use, read by no other process)
 always @(posedge clk) begin
     if (fast) begin
@@ -208,9 +219,11 @@ always @(posedge clk) begin
             b_data_reg <= fb_rdata[sub_reg*64 +: 64];
             if (sub_reg == SUB_LAST) begin
                 sub_reg <= 0;
-                raddr_reg <= raddr_reg + 1;
             end else begin
                 sub_reg <= sub_reg + 1;
+            end
+            if (sub_reg == SUB_RD) begin
+                raddr_reg <= raddr_reg + 1;
             end
         end
         fast_cnt_reg <= fast_cnt_reg - 1;
@@ -279,9 +292,9 @@ always @(posedge clk) begin
             if (b_kind_reg != K_IDLE) begin
                 b_kind_reg <= K_IDLE;
             end
-            if (in_valid && !in_ready_reg && !hold) begin
+            if (take) begin
                 pl[0] = 1'b1;
-                raddr_reg <= i_start;
+                raddr_reg <= i_start + 1;
                 len_reg <= i_len;
                 tot_reg <= (psp && i_ifcs && i_len < 60) ? 16'd60 : i_len;
                 // chunks fully inside the buffer and not the last one: min(len / 8, (tot - 1) / 8),
@@ -301,7 +314,9 @@ always @(posedge clk) begin
         ST_PRE: begin
             b_kind_reg <= K_PRE;
             b_last_reg <= 1'b0;
-            raddr_reg <= raddr_reg + 1;
+            if (SUBS == 1) begin
+                raddr_reg <= raddr_reg + 1;
+            end
             sub_reg <= 0;
             state_reg <= ST_DATA;
             // leading chunks that are plain data: fully inside the buffer, not the last
@@ -323,9 +338,11 @@ always @(posedge clk) begin
             end
             if (sub_reg == SUB_LAST) begin
                 sub_reg <= 0;
-                raddr_reg <= raddr_reg + 1;
             end else begin
                 sub_reg <= sub_reg + 1;
+            end
+            if (sub_reg == SUB_RD) begin
+                raddr_reg <= raddr_reg + 1;
             end
             b_kind_reg <= K_DATA;
             b_data_reg <= chunk;
@@ -341,9 +358,11 @@ always @(posedge clk) begin
             end
             if (sub_reg == SUB_LAST) begin
                 sub_reg <= 0;
-                raddr_reg <= raddr_reg + 1;
             end else begin
                 sub_reg <= sub_reg + 1;
+            end
+            if (sub_reg == SUB_RD) begin
+                raddr_reg <= raddr_reg + 1;
             end
             // bytes beyond the data are padding
             if (off_reg >= len_reg) begin
@@ -412,6 +431,7 @@ always @(posedge clk) begin
     endcase
 
     pl_reg <= pl;
+    end
 
     if (rst) begin
         state_reg <= ST_IDLE;
@@ -426,7 +446,6 @@ always @(posedge clk) begin
         f3_reg <= 0;
         fast_reg <= 1'b0;
     end
-end
 end
 /* verilator lint_on BLKSEQ */
 
